@@ -1,0 +1,397 @@
+//! Inspections: one visit to one site, with a typed body per kind, position, photos and an
+//! optional proposed status change.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+
+use crate::geo::LngLat;
+use crate::ids::{InspectionId, SiteId};
+use crate::site::{SiteKind, SiteStatus};
+
+/// Version of the inspection DTO. Older clients omit it and get the default.
+pub const INSPECTION_SCHEMA_VERSION: u16 = 1;
+
+fn schema_v1() -> u16 {
+    INSPECTION_SCHEMA_VERSION
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum InspectionKind {
+    /// 农村生活污水处理设施检查
+    SewageFacility,
+    /// 黑臭水体检查
+    WaterBody,
+    /// 执法检查（现场检查笔录）
+    Enforcement,
+    /// 行政村环境整治检查
+    VillageRemediation,
+}
+
+impl InspectionKind {
+    pub const ALL: [InspectionKind; 4] = [
+        InspectionKind::SewageFacility,
+        InspectionKind::WaterBody,
+        InspectionKind::Enforcement,
+        InspectionKind::VillageRemediation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InspectionKind::SewageFacility => "sewage_facility",
+            InspectionKind::WaterBody => "water_body",
+            InspectionKind::Enforcement => "enforcement",
+            InspectionKind::VillageRemediation => "village_remediation",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The kind of site an inspection of this kind is about.
+    pub fn site_kind(self) -> SiteKind {
+        match self {
+            InspectionKind::SewageFacility => SiteKind::Facility,
+            InspectionKind::WaterBody => SiteKind::WaterBody,
+            InspectionKind::Enforcement => SiteKind::Enterprise,
+            InspectionKind::VillageRemediation => SiteKind::Village,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PositionSource {
+    Gps,
+    Exif,
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Position {
+    /// WGS-84.
+    pub point: LngLat,
+    /// Horizontal accuracy in metres, when the source reports one.
+    #[serde(default)]
+    pub accuracy_m: Option<f64>,
+    pub source: PositionSource,
+    /// The platform reported a mock location.
+    #[serde(default)]
+    pub mock: bool,
+}
+
+/// A photo as a record names it: content-addressed by the SHA-256 of the bytes that travel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PhotoRef {
+    /// Lower-case hex SHA-256 of the uploaded (derivative) JPEG.
+    pub sha256: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub exif_time: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub exif_position: Option<LngLat>,
+    /// SHA-256 of the original camera file kept on the device.
+    #[serde(default)]
+    pub original_sha256: Option<String>,
+    /// What the photo proves (证明内容).
+    #[serde(default)]
+    pub caption: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SewageIndicator {
+    /// 化学需氧量 mg/L
+    Cod,
+    /// 氨氮 mg/L
+    Nh3n,
+    /// 总磷 mg/L
+    Tp,
+    /// 悬浮物 mg/L
+    Ss,
+    Ph,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Reading {
+    pub indicator: SewageIndicator,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FacilityRunningState {
+    Running,
+    Faulty,
+    Stopped,
+}
+
+impl FacilityRunningState {
+    pub fn as_site_status(self) -> SiteStatus {
+        match self {
+            FacilityRunningState::Running => SiteStatus::Running,
+            FacilityRunningState::Faulty => SiteStatus::Faulty,
+            FacilityRunningState::Stopped => SiteStatus::Stopped,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SewageFacilityBody {
+    pub running_state: FacilityRunningState,
+    #[serde(default)]
+    pub inlet_observation: String,
+    #[serde(default)]
+    pub outlet_observation: String,
+    #[serde(default)]
+    pub readings: Vec<Reading>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ColourGrade {
+    Normal,
+    Greyish,
+    Dark,
+    Black,
+}
+
+impl ColourGrade {
+    pub fn is_abnormal(self) -> bool {
+        matches!(self, ColourGrade::Dark | ColourGrade::Black)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OdourGrade {
+    None,
+    Slight,
+    Noticeable,
+    Strong,
+}
+
+impl OdourGrade {
+    pub fn is_abnormal(self) -> bool {
+        matches!(self, OdourGrade::Noticeable | OdourGrade::Strong)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WaterBodyBody {
+    pub colour: ColourGrade,
+    pub odour: OdourGrade,
+    #[serde(default)]
+    pub water_depth_cm: Option<f64>,
+    #[serde(default)]
+    pub transparency_cm: Option<f64>,
+    #[serde(default)]
+    pub dissolved_oxygen_mg_l: Option<f64>,
+    #[serde(default)]
+    pub orp_mv: Option<f64>,
+    #[serde(default)]
+    pub ammonia_n_mg_l: Option<f64>,
+    /// Share of surveyed residents who judge the water black-odorous (%).
+    #[serde(default)]
+    pub public_survey_pct: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnforcementOfficer {
+    pub name: String,
+    /// 执法证号
+    pub credential_no: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InspectedParty {
+    pub name: String,
+    /// 统一社会信用代码
+    pub uscc: String,
+    #[serde(default)]
+    pub legal_representative: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TaskSource {
+    /// 日常
+    Routine,
+    /// 专项
+    SpecialCampaign,
+    /// 投诉举报
+    Complaint,
+    /// 转办交办
+    Referral,
+    /// 巡查
+    Patrol,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ChecklistResult {
+    NoProblem,
+    Problem,
+    NotApplicable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChecklistItem {
+    pub item: String,
+    pub result: ChecklistResult,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A signature, or the recorded reason it is missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Signature {
+    /// Signed; `blob` names a photo/scan of the signature when there is one.
+    Signed {
+        #[serde(default)]
+        signer: String,
+        #[serde(default)]
+        blob: Option<String>,
+    },
+    /// 拒绝签字: the reason is required.
+    Refused { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnforcementBody {
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub ended_at: OffsetDateTime,
+    pub place: String,
+    pub party: InspectedParty,
+    pub person_present: String,
+    /// At least two, each with a credential number.
+    pub inspectors: Vec<EnforcementOfficer>,
+    pub recorder: String,
+    pub task_source: TaskSource,
+    #[serde(default)]
+    pub checklist: Vec<ChecklistItem>,
+    /// 检查情况 (≤ 2000 characters).
+    #[serde(default)]
+    pub findings: String,
+    #[serde(default)]
+    pub violations: Vec<String>,
+    /// 责令改正期限
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub rectification_deadline: Option<Date>,
+    pub party_signature: Signature,
+    pub inspector_signatures: Vec<Signature>,
+    #[serde(default)]
+    pub witness_signature: Option<Signature>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VillageRemediationBody {
+    #[serde(default)]
+    pub checklist: Vec<ChecklistItem>,
+    /// Observed state of domestic sewage treatment; `Some` proposes the village's flag.
+    #[serde(default)]
+    pub sewage_treated: Option<bool>,
+    #[serde(default)]
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InspectionBody {
+    SewageFacility(SewageFacilityBody),
+    WaterBody(WaterBodyBody),
+    Enforcement(Box<EnforcementBody>),
+    VillageRemediation(VillageRemediationBody),
+}
+
+impl InspectionBody {
+    pub fn kind(&self) -> InspectionKind {
+        match self {
+            InspectionBody::SewageFacility(_) => InspectionKind::SewageFacility,
+            InspectionBody::WaterBody(_) => InspectionKind::WaterBody,
+            InspectionBody::Enforcement(_) => InspectionKind::Enforcement,
+            InspectionBody::VillageRemediation(_) => InspectionKind::VillageRemediation,
+        }
+    }
+}
+
+/// One version of an inspection record as the inspector submits it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Inspection {
+    #[serde(default = "schema_v1")]
+    pub schema_version: u16,
+    pub id: InspectionId,
+    /// 1 for the first submission; a resubmission after a return is `replaces_version + 1`.
+    pub version: u32,
+    #[serde(default)]
+    pub replaces_version: Option<u32>,
+    pub site_id: SiteId,
+    pub body: InspectionBody,
+    #[serde(default)]
+    pub position: Option<Position>,
+    /// The device's clock when the record was made; display and fraud checks only.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub device_time: OffsetDateTime,
+    #[serde(default)]
+    pub photos: Vec<PhotoRef>,
+    #[serde(default)]
+    pub proposed_status: Option<SiteStatus>,
+    #[serde(default)]
+    pub notes: String,
+}
+
+impl Inspection {
+    pub fn kind(&self) -> InspectionKind {
+        self.body.kind()
+    }
+
+    /// Every blob hash the record names (photos and signature scans), deduplicated.
+    pub fn blob_hashes(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.photos.iter().map(|p| p.sha256.clone()).collect();
+        if let InspectionBody::Enforcement(e) = &self.body {
+            let sigs = std::iter::once(&e.party_signature)
+                .chain(e.inspector_signatures.iter())
+                .chain(e.witness_signature.iter());
+            for s in sigs {
+                if let Signature::Signed { blob: Some(h), .. } = s {
+                    out.push(h.clone());
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}

@@ -1,0 +1,274 @@
+//! The sync protocol's DTOs (push, pull, blob upload). Every request carries the protocol
+//! version; the server refuses an unknown major version with `unsupported_protocol`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+use crate::ids::{DeviceId, MutationId, UserId};
+use crate::inspection::Inspection;
+use crate::review::{ReviewDecision, ReviewStatus};
+use crate::site::Site;
+
+pub const PROTOCOL_MAJOR: u16 = 1;
+pub const PROTOCOL_MINOR: u16 = 0;
+
+/// `"major.minor"` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, example = "1.0"))]
+pub struct ProtocolVersion {
+    pub major: u16,
+    pub minor: u16,
+}
+
+impl ProtocolVersion {
+    pub const CURRENT: ProtocolVersion = ProtocolVersion {
+        major: PROTOCOL_MAJOR,
+        minor: PROTOCOL_MINOR,
+    };
+
+    pub fn is_supported(&self) -> bool {
+        self.major == PROTOCOL_MAJOR
+    }
+}
+
+impl Default for ProtocolVersion {
+    fn default() -> Self {
+        Self::CURRENT
+    }
+}
+
+impl Serialize for ProtocolVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}.{}", self.major, self.minor))
+    }
+}
+
+impl<'de> Deserialize<'de> for ProtocolVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let (a, b) = s
+            .split_once('.')
+            .ok_or_else(|| serde::de::Error::custom("expected \"major.minor\""))?;
+        let major = a.parse().map_err(serde::de::Error::custom)?;
+        let minor = b.parse().map_err(serde::de::Error::custom)?;
+        Ok(ProtocolVersion { major, minor })
+    }
+}
+
+/// One queued change. `(device_id, seq)` orders and deduplicates; `mutation_id` detects a
+/// sequence number reused for a different change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Mutation {
+    /// 1, 2, 3, … per device, without gaps.
+    pub seq: u64,
+    pub mutation_id: MutationId,
+    pub op: MutationOp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MutationOp {
+    /// Submit version 1 of a record, or a corrected version of a returned one.
+    SubmitInspection { inspection: Box<Inspection> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PushRequest {
+    #[serde(default)]
+    pub protocol: ProtocolVersion,
+    pub device_id: DeviceId,
+    pub mutations: Vec<Mutation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum MutationOutcome {
+    /// Applied; the record now has this server sequence number.
+    Applied { server_seq: u64 },
+    /// Refused for good (validation, scope): shown to the user; the queue moves on.
+    Rejected { error: ApiError },
+    /// Based on a stale version or contradicting server state: shown with the server's side.
+    Conflict {
+        error: ApiError,
+        #[serde(default)]
+        server: Option<Box<InspectionRecord>>,
+    },
+    /// Nothing applied: upload these blobs, then push the same mutation again.
+    MissingBlobs { hashes: Vec<String> },
+    /// Nothing applied: the server expected this sequence number next.
+    Gap { expected_seq: u64 },
+}
+
+impl MutationOutcome {
+    /// Outcomes after which the server has recorded the sequence number as consumed.
+    pub fn consumes_seq(&self) -> bool {
+        matches!(
+            self,
+            MutationOutcome::Applied { .. }
+                | MutationOutcome::Rejected { .. }
+                | MutationOutcome::Conflict { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MutationResult {
+    pub seq: u64,
+    pub mutation_id: MutationId,
+    pub outcome: MutationOutcome,
+    /// True when this answers a repeat of an already applied mutation with its original result.
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PushResponse {
+    pub protocol: ProtocolVersion,
+    /// Results for a prefix of the batch: processing stops at the first `missing_blobs` or `gap`.
+    pub results: Vec<MutationResult>,
+    pub last_applied_seq: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PullScope {
+    /// The caller's own inspections with review outcomes, plus the sites of assigned villages.
+    Inspector,
+    /// The submissions of the caller's township (reviewers).
+    Review,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReviewNote {
+    pub decision: ReviewDecision,
+    pub comment: String,
+    pub reviewer: UserId,
+    pub reviewer_name: String,
+    /// The version that was reviewed.
+    pub version: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: OffsetDateTime,
+}
+
+/// The server's view of an inspection record: its current version and review state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InspectionRecord {
+    pub inspection: Inspection,
+    pub status: ReviewStatus,
+    #[serde(default)]
+    pub review: Option<ReviewNote>,
+    pub submitted_by: UserId,
+    pub device_id: DeviceId,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub received_at: OffsetDateTime,
+    /// Global change sequence of the last change to this record.
+    pub server_seq: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    Site { site: Box<Site> },
+    Inspection { record: Box<InspectionRecord> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PullPage {
+    pub protocol: ProtocolVersion,
+    pub scope: PullScope,
+    pub changes: Vec<Change>,
+    /// Pass back as `cursor` for the next page; it advances even when `changes` is empty.
+    pub next_cursor: String,
+    pub has_more: bool,
+}
+
+/// Encode a server change sequence as an opaque cursor.
+pub fn encode_cursor(seq: u64) -> String {
+    format!("c1.{seq}")
+}
+
+/// Decode a cursor; `None` means the client must re-fetch the scope from the start.
+pub fn decode_cursor(s: &str) -> Option<u64> {
+    s.strip_prefix("c1.")?.parse().ok()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BlobUploadStart {
+    /// Total size in bytes of the blob to upload.
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BlobStatus {
+    pub sha256: String,
+    pub size: u64,
+    /// Bytes the server holds; the next chunk must start here.
+    pub offset: u64,
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReviewRequest {
+    /// The version being reviewed; a stale one is a conflict.
+    pub version: u32,
+    pub decision: ReviewDecision,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Whether a string is a lower-case hex SHA-256.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_version_wire_form() {
+        let v: ProtocolVersion = serde_json::from_str("\"1.7\"").unwrap();
+        assert!(v.is_supported());
+        let v: ProtocolVersion = serde_json::from_str("\"2.0\"").unwrap();
+        assert!(!v.is_supported());
+        assert!(serde_json::from_str::<ProtocolVersion>("\"x\"").is_err());
+        assert_eq!(
+            serde_json::to_string(&ProtocolVersion::CURRENT).unwrap(),
+            "\"1.0\""
+        );
+    }
+
+    #[test]
+    fn cursor_round_trip() {
+        assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
+        assert_eq!(decode_cursor("garbage"), None);
+        assert_eq!(decode_cursor("c1.-1"), None);
+    }
+
+    #[test]
+    fn sha256_hex() {
+        assert!(is_sha256_hex(&"a".repeat(64)));
+        assert!(!is_sha256_hex(&"A".repeat(64)));
+        assert!(!is_sha256_hex("../etc/passwd"));
+    }
+}

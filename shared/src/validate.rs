@@ -1,0 +1,564 @@
+//! Validation of what inspectors submit. Every field error is returned at once, with the same
+//! codes on the server and in the app.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::error::{ErrorCode, FieldError};
+use crate::inspection::*;
+use crate::site::SiteKind;
+use crate::sync::is_sha256_hex;
+
+/// Size bounds. Kept here so that app forms and the server enforce the same numbers.
+pub mod limits {
+    pub const SHORT_TEXT: usize = 100;
+    pub const MEDIUM_TEXT: usize = 500;
+    pub const LONG_TEXT: usize = 2000;
+    pub const MAX_PHOTOS: usize = 30;
+    pub const MAX_CHECKLIST: usize = 100;
+    pub const MAX_INSPECTORS: usize = 10;
+    pub const MAX_VIOLATIONS: usize = 50;
+    pub const MAX_READINGS: usize = 20;
+    pub const MAX_PHOTO_BYTES: u64 = 20 * 1024 * 1024;
+    pub const MAX_PHOTO_PIXELS_EDGE: u32 = 20_000;
+    pub const MIN_ENFORCEMENT_INSPECTORS: usize = 2;
+    pub const MAX_VERSION: u32 = 1000;
+}
+
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn push(&mut self, field: impl Into<String>, code: ErrorCode, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, code, message));
+    }
+
+    fn text(&mut self, field: &str, value: &str, required: bool, max: usize) {
+        if required && value.trim().is_empty() {
+            self.push(field, ErrorCode::Required, "必填");
+        } else if value.chars().count() > max {
+            self.push(field, ErrorCode::TooLong, format!("不能超过 {max} 个字符"));
+        } else if value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        {
+            self.push(field, ErrorCode::InvalidFormat, "含有控制字符");
+        }
+    }
+
+    fn number(&mut self, field: &str, value: Option<f64>, min: f64, max: f64) {
+        if let Some(v) = value {
+            if !v.is_finite() || v < min || v > max {
+                self.push(
+                    field,
+                    ErrorCode::OutOfRange,
+                    format!("应在 {min} 到 {max} 之间"),
+                );
+            }
+        }
+    }
+
+    fn time(&mut self, field: &str, t: OffsetDateTime) {
+        if t.year() < 2000 || t.year() > 2100 {
+            self.push(field, ErrorCode::OutOfRange, "时间不在合理范围内");
+        }
+    }
+}
+
+/// Validate one inspection version. `site_kind` is the kind of the site it names when the caller
+/// knows it (the server always does; the app does for sites it holds).
+pub fn validate_inspection(i: &Inspection, site_kind: Option<SiteKind>) -> Vec<FieldError> {
+    let mut e = Errors(Vec::new());
+    if i.schema_version == 0 || i.schema_version > INSPECTION_SCHEMA_VERSION {
+        e.push(
+            "schema_version",
+            ErrorCode::InvalidValue,
+            "不支持的记录格式版本",
+        );
+    }
+    if i.version == 0 || i.version > limits::MAX_VERSION {
+        e.push("version", ErrorCode::OutOfRange, "版本号无效");
+    }
+    match (i.version, i.replaces_version) {
+        (1, Some(_)) => e.push(
+            "replaces_version",
+            ErrorCode::Inconsistent,
+            "首个版本不能替代其他版本",
+        ),
+        (v, None) if v > 1 => e.push(
+            "replaces_version",
+            ErrorCode::Required,
+            "须注明被替代的版本",
+        ),
+        (v, Some(r)) if v > 1 && r + 1 != v => e.push(
+            "replaces_version",
+            ErrorCode::Inconsistent,
+            "被替代的版本应为上一版本",
+        ),
+        _ => {}
+    }
+    if let Some(kind) = site_kind {
+        if i.kind().site_kind() != kind {
+            e.push(
+                "body.kind",
+                ErrorCode::Inconsistent,
+                "检查类型与点位类型不符",
+            );
+        }
+        if let Some(s) = i.proposed_status {
+            if !s.applies_to(kind) {
+                e.push(
+                    "proposed_status",
+                    ErrorCode::InvalidValue,
+                    "该状态不适用于此类点位",
+                );
+            }
+        }
+    }
+    e.time("device_time", i.device_time);
+    e.text("notes", &i.notes, false, limits::LONG_TEXT);
+    if let Some(p) = &i.position {
+        if !p.point.is_valid() {
+            e.push(
+                "position.point",
+                ErrorCode::OutOfRange,
+                "坐标超出 WGS-84 范围",
+            );
+        }
+        e.number("position.accuracy_m", p.accuracy_m, 0.0, 100_000.0);
+    }
+    validate_photos(&mut e, &i.photos);
+    match &i.body {
+        InspectionBody::SewageFacility(b) => validate_sewage(&mut e, b),
+        InspectionBody::WaterBody(b) => validate_water(&mut e, b),
+        InspectionBody::Enforcement(b) => validate_enforcement(&mut e, b),
+        InspectionBody::VillageRemediation(b) => {
+            validate_checklist(&mut e, "body.checklist", &b.checklist);
+            e.text("body.summary", &b.summary, false, limits::LONG_TEXT);
+        }
+    }
+    e.0
+}
+
+fn validate_photos(e: &mut Errors, photos: &[PhotoRef]) {
+    if photos.len() > limits::MAX_PHOTOS {
+        e.push(
+            "photos",
+            ErrorCode::TooMany,
+            format!("照片不能超过 {} 张", limits::MAX_PHOTOS),
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (n, p) in photos.iter().enumerate() {
+        let f = |s: &str| format!("photos[{n}].{s}");
+        if !is_sha256_hex(&p.sha256) {
+            e.push(
+                f("sha256"),
+                ErrorCode::InvalidFormat,
+                "应为 64 位小写十六进制 SHA-256",
+            );
+        } else if !seen.insert(p.sha256.as_str()) {
+            e.push(f("sha256"), ErrorCode::Inconsistent, "同一张照片重复出现");
+        }
+        if let Some(o) = &p.original_sha256 {
+            if !is_sha256_hex(o) {
+                e.push(
+                    f("original_sha256"),
+                    ErrorCode::InvalidFormat,
+                    "应为 64 位小写十六进制 SHA-256",
+                );
+            }
+        }
+        if p.bytes == 0 || p.bytes > limits::MAX_PHOTO_BYTES {
+            e.push(f("bytes"), ErrorCode::OutOfRange, "照片大小无效");
+        }
+        let edge = limits::MAX_PHOTO_PIXELS_EDGE;
+        if p.width == 0 || p.height == 0 || p.width > edge || p.height > edge {
+            e.push(f("width"), ErrorCode::OutOfRange, "照片尺寸无效");
+        }
+        if let Some(t) = p.exif_time {
+            e.time(&f("exif_time"), t);
+        }
+        if let Some(pt) = p.exif_position {
+            if !pt.is_valid() {
+                e.push(
+                    f("exif_position"),
+                    ErrorCode::OutOfRange,
+                    "坐标超出 WGS-84 范围",
+                );
+            }
+        }
+        e.text(&f("caption"), &p.caption, false, limits::MEDIUM_TEXT);
+    }
+}
+
+fn validate_sewage(e: &mut Errors, b: &SewageFacilityBody) {
+    e.text(
+        "body.inlet_observation",
+        &b.inlet_observation,
+        false,
+        limits::MEDIUM_TEXT,
+    );
+    e.text(
+        "body.outlet_observation",
+        &b.outlet_observation,
+        false,
+        limits::MEDIUM_TEXT,
+    );
+    if b.readings.len() > limits::MAX_READINGS {
+        e.push("body.readings", ErrorCode::TooMany, "读数过多");
+    }
+    for (n, r) in b.readings.iter().enumerate() {
+        let max = if r.indicator == SewageIndicator::Ph {
+            14.0
+        } else {
+            100_000.0
+        };
+        e.number(
+            &format!("body.readings[{n}].value"),
+            Some(r.value),
+            0.0,
+            max,
+        );
+    }
+}
+
+fn validate_water(e: &mut Errors, b: &WaterBodyBody) {
+    e.number("body.water_depth_cm", b.water_depth_cm, 0.0, 10_000.0);
+    e.number("body.transparency_cm", b.transparency_cm, 0.0, 1_000.0);
+    e.number(
+        "body.dissolved_oxygen_mg_l",
+        b.dissolved_oxygen_mg_l,
+        0.0,
+        50.0,
+    );
+    e.number("body.orp_mv", b.orp_mv, -1_000.0, 1_000.0);
+    e.number("body.ammonia_n_mg_l", b.ammonia_n_mg_l, 0.0, 1_000.0);
+    e.number("body.public_survey_pct", b.public_survey_pct, 0.0, 100.0);
+    if let (Some(t), Some(d)) = (b.transparency_cm, b.water_depth_cm) {
+        if t > d && d > 0.0 {
+            e.push(
+                "body.transparency_cm",
+                ErrorCode::Inconsistent,
+                "透明度不能大于水深",
+            );
+        }
+    }
+}
+
+fn validate_checklist(e: &mut Errors, field: &str, items: &[ChecklistItem]) {
+    if items.len() > limits::MAX_CHECKLIST {
+        e.push(field, ErrorCode::TooMany, "检查项过多");
+    }
+    for (n, it) in items.iter().enumerate() {
+        e.text(
+            &format!("{field}[{n}].item"),
+            &it.item,
+            true,
+            limits::SHORT_TEXT,
+        );
+        let required = it.result == ChecklistResult::Problem;
+        e.text(
+            &format!("{field}[{n}].note"),
+            &it.note,
+            required,
+            limits::MEDIUM_TEXT,
+        );
+    }
+}
+
+fn validate_signature(e: &mut Errors, field: &str, s: &Signature) {
+    match s {
+        Signature::Signed { signer, blob } => {
+            e.text(
+                &format!("{field}.signer"),
+                signer,
+                false,
+                limits::SHORT_TEXT,
+            );
+            if let Some(h) = blob {
+                if !is_sha256_hex(h) {
+                    e.push(
+                        format!("{field}.blob"),
+                        ErrorCode::InvalidFormat,
+                        "应为 SHA-256",
+                    );
+                }
+            }
+        }
+        Signature::Refused { reason } => e.text(
+            &format!("{field}.reason"),
+            reason,
+            true,
+            limits::MEDIUM_TEXT,
+        ),
+    }
+}
+
+fn validate_enforcement(e: &mut Errors, b: &EnforcementBody) {
+    e.time("body.started_at", b.started_at);
+    e.time("body.ended_at", b.ended_at);
+    if b.ended_at < b.started_at {
+        e.push(
+            "body.ended_at",
+            ErrorCode::Inconsistent,
+            "结束时间早于开始时间",
+        );
+    } else if b.ended_at - b.started_at > Duration::days(1) {
+        e.push(
+            "body.ended_at",
+            ErrorCode::OutOfRange,
+            "一次现场检查不应超过 24 小时",
+        );
+    }
+    e.text("body.place", &b.place, true, limits::MEDIUM_TEXT);
+    e.text("body.party.name", &b.party.name, true, limits::SHORT_TEXT);
+    if let Err(err) = crate::uscc::validate(&b.party.uscc) {
+        let code = match err {
+            crate::uscc::UsccError::Checksum => ErrorCode::InvalidChecksum,
+            _ => ErrorCode::InvalidFormat,
+        };
+        e.push("body.party.uscc", code, err.to_string());
+    }
+    e.text(
+        "body.party.legal_representative",
+        &b.party.legal_representative,
+        false,
+        limits::SHORT_TEXT,
+    );
+    e.text(
+        "body.person_present",
+        &b.person_present,
+        true,
+        limits::SHORT_TEXT,
+    );
+    e.text("body.recorder", &b.recorder, true, limits::SHORT_TEXT);
+    if b.inspectors.len() < limits::MIN_ENFORCEMENT_INSPECTORS {
+        e.push("body.inspectors", ErrorCode::TooFew, "执法人员不少于两人");
+    } else if b.inspectors.len() > limits::MAX_INSPECTORS {
+        e.push("body.inspectors", ErrorCode::TooMany, "执法人员过多");
+    }
+    let mut creds = std::collections::HashSet::new();
+    for (n, o) in b.inspectors.iter().enumerate() {
+        e.text(
+            &format!("body.inspectors[{n}].name"),
+            &o.name,
+            true,
+            limits::SHORT_TEXT,
+        );
+        let f = format!("body.inspectors[{n}].credential_no");
+        e.text(&f, &o.credential_no, true, 50);
+        if !o.credential_no.trim().is_empty() && !creds.insert(o.credential_no.trim()) {
+            e.push(f, ErrorCode::Inconsistent, "执法证号重复");
+        }
+    }
+    validate_checklist(e, "body.checklist", &b.checklist);
+    e.text("body.findings", &b.findings, false, limits::LONG_TEXT);
+    if b.violations.len() > limits::MAX_VIOLATIONS {
+        e.push("body.violations", ErrorCode::TooMany, "违法行为条目过多");
+    }
+    for (n, v) in b.violations.iter().enumerate() {
+        e.text(
+            &format!("body.violations[{n}]"),
+            v,
+            true,
+            limits::MEDIUM_TEXT,
+        );
+    }
+    if !b.violations.is_empty() && b.rectification_deadline.is_none() {
+        e.push(
+            "body.rectification_deadline",
+            ErrorCode::Required,
+            "有违法行为时须责令限期改正",
+        );
+    }
+    if let Some(d) = b.rectification_deadline {
+        if d < b.started_at.date() {
+            e.push(
+                "body.rectification_deadline",
+                ErrorCode::Inconsistent,
+                "改正期限早于检查日期",
+            );
+        }
+    }
+    validate_signature(e, "body.party_signature", &b.party_signature);
+    if b.inspector_signatures.len() != b.inspectors.len() {
+        e.push(
+            "body.inspector_signatures",
+            ErrorCode::Inconsistent,
+            "每名执法人员须签字或注明原因",
+        );
+    }
+    for (n, s) in b.inspector_signatures.iter().enumerate() {
+        validate_signature(e, &format!("body.inspector_signatures[{n}]"), s);
+    }
+    if let Some(w) = &b.witness_signature {
+        validate_signature(e, "body.witness_signature", w);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::geo::LngLat;
+    use crate::ids::{InspectionId, SiteId};
+    use time::macros::datetime;
+
+    pub fn water_inspection() -> Inspection {
+        Inspection {
+            schema_version: 1,
+            id: InspectionId::new(),
+            version: 1,
+            replaces_version: None,
+            site_id: SiteId::new(),
+            body: InspectionBody::WaterBody(WaterBodyBody {
+                colour: ColourGrade::Dark,
+                odour: OdourGrade::Noticeable,
+                water_depth_cm: Some(80.0),
+                transparency_cm: Some(20.0),
+                dissolved_oxygen_mg_l: Some(1.5),
+                orp_mv: None,
+                ammonia_n_mg_l: None,
+                public_survey_pct: None,
+            }),
+            position: Some(Position {
+                point: LngLat::new(114.3, 30.6),
+                accuracy_m: Some(8.0),
+                source: PositionSource::Gps,
+                mock: false,
+            }),
+            device_time: datetime!(2026-11-20 09:30 +08:00),
+            photos: vec![],
+            proposed_status: None,
+            notes: String::new(),
+        }
+    }
+
+    fn enforcement() -> EnforcementBody {
+        EnforcementBody {
+            started_at: datetime!(2026-11-20 09:00 +08:00),
+            ended_at: datetime!(2026-11-20 10:30 +08:00),
+            place: "某镇工业园".into(),
+            party: InspectedParty {
+                name: "某某化工有限公司".into(),
+                uscc: "91350100M000100Y43".into(),
+                legal_representative: "张三".into(),
+            },
+            person_present: "李四".into(),
+            inspectors: vec![
+                EnforcementOfficer {
+                    name: "王五".into(),
+                    credential_no: "42010001".into(),
+                },
+                EnforcementOfficer {
+                    name: "赵六".into(),
+                    credential_no: "42010002".into(),
+                },
+            ],
+            recorder: "王五".into(),
+            task_source: TaskSource::Routine,
+            checklist: vec![ChecklistItem {
+                item: "污染防治设施运行".into(),
+                result: ChecklistResult::NoProblem,
+                note: String::new(),
+            }],
+            findings: "现场检查未发现异常".into(),
+            violations: vec![],
+            rectification_deadline: None,
+            party_signature: Signature::Signed {
+                signer: "李四".into(),
+                blob: None,
+            },
+            inspector_signatures: vec![
+                Signature::Signed {
+                    signer: "王五".into(),
+                    blob: None,
+                },
+                Signature::Signed {
+                    signer: "赵六".into(),
+                    blob: None,
+                },
+            ],
+            witness_signature: None,
+        }
+    }
+
+    fn codes(errs: &[FieldError]) -> Vec<(String, ErrorCode)> {
+        errs.iter().map(|e| (e.field.clone(), e.code)).collect()
+    }
+
+    #[test]
+    fn valid_records_pass() {
+        assert_eq!(
+            validate_inspection(&water_inspection(), Some(SiteKind::WaterBody)),
+            vec![]
+        );
+        let mut i = water_inspection();
+        i.body = InspectionBody::Enforcement(Box::new(enforcement()));
+        assert_eq!(validate_inspection(&i, Some(SiteKind::Enterprise)), vec![]);
+    }
+
+    #[test]
+    fn every_error_at_once() {
+        let mut b = enforcement();
+        b.inspectors.truncate(1);
+        b.inspector_signatures.truncate(1);
+        b.party.uscc = "91350100M000100Y44".into();
+        b.findings = "字".repeat(2001);
+        b.party_signature = Signature::Refused { reason: " ".into() };
+        b.violations = vec!["未批先建".into()];
+        let mut i = water_inspection();
+        i.body = InspectionBody::Enforcement(Box::new(b));
+        i.version = 2;
+        let errs = codes(&validate_inspection(&i, Some(SiteKind::Enterprise)));
+        for expected in [
+            ("replaces_version", ErrorCode::Required),
+            ("body.inspectors", ErrorCode::TooFew),
+            ("body.party.uscc", ErrorCode::InvalidChecksum),
+            ("body.findings", ErrorCode::TooLong),
+            ("body.party_signature.reason", ErrorCode::Required),
+            ("body.rectification_deadline", ErrorCode::Required),
+        ] {
+            assert!(
+                errs.contains(&(expected.0.to_string(), expected.1)),
+                "missing {expected:?} in {errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn kind_mismatch_and_bad_numbers() {
+        let mut i = water_inspection();
+        i.proposed_status = Some(crate::site::SiteStatus::Completed);
+        if let InspectionBody::WaterBody(w) = &mut i.body {
+            w.dissolved_oxygen_mg_l = Some(f64::NAN);
+            w.transparency_cm = Some(100.0);
+        }
+        i.position.as_mut().unwrap().point = LngLat::new(200.0, 30.0);
+        let errs = codes(&validate_inspection(&i, Some(SiteKind::Facility)));
+        assert!(errs.contains(&("body.kind".into(), ErrorCode::Inconsistent)));
+        assert!(errs.contains(&("proposed_status".into(), ErrorCode::InvalidValue)));
+        assert!(errs.contains(&("body.dissolved_oxygen_mg_l".into(), ErrorCode::OutOfRange)));
+        assert!(errs.contains(&("body.transparency_cm".into(), ErrorCode::Inconsistent)));
+        assert!(errs.contains(&("position.point".into(), ErrorCode::OutOfRange)));
+    }
+
+    #[test]
+    fn photo_refs_checked() {
+        let mut i = water_inspection();
+        let good = PhotoRef {
+            sha256: "ab".repeat(32),
+            bytes: 1000,
+            width: 1920,
+            height: 1080,
+            exif_time: None,
+            exif_position: None,
+            original_sha256: None,
+            caption: String::new(),
+        };
+        let mut bad = good.clone();
+        bad.sha256 = "../../x".into();
+        i.photos = vec![good.clone(), good, bad];
+        let errs = codes(&validate_inspection(&i, None));
+        assert!(errs.contains(&("photos[1].sha256".into(), ErrorCode::Inconsistent)));
+        assert!(errs.contains(&("photos[2].sha256".into(), ErrorCode::InvalidFormat)));
+    }
+}
