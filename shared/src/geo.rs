@@ -5,9 +5,16 @@ use serde::{Deserialize, Serialize};
 
 /// A WGS-84 point (longitude, latitude in degrees) carried as a `geo_types::Point`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(value_type = LngLatSchema))]
 pub struct LngLat(pub geo_types::Point<f64>);
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for LngLat {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <LngLatSchema as utoipa::PartialSchema>::schema()
+    }
+}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for LngLat {}
 
 /// Wire form of [`LngLat`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

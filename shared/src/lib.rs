@@ -2,6 +2,25 @@
 //! console must agree on. Nothing here performs I/O, so the crate builds for wasm32 and every rule
 //! can be tested in isolation.
 
+/// Implement the OpenAPI schema of a type that travels as a plain string.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! string_schema {
+    ($t:ty, $desc:expr) => {
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some($desc))
+                    .into()
+            }
+        }
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $t {}
+    };
+}
+
 pub mod auth;
 pub mod error;
 pub mod geo;
@@ -11,6 +30,7 @@ pub mod region;
 pub mod review;
 pub mod site;
 pub mod sync;
+pub mod target;
 pub mod thresholds;
 pub mod uscc;
 pub mod validate;

@@ -84,9 +84,9 @@ pub enum RegionCodeError {
 
 /// A validated 12-digit statistical division code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(value_type = String, example = "420102001201"))]
 pub struct RegionCode([u8; 12]);
+
+crate::string_schema!(RegionCode, "12-digit statistical division code (6-digit GB/T 2260 accepted)");
 
 /// Grouping digits (3–4) of the directly administered county-level units.
 const DIRECT_GROUP: &[u8; 2] = b"90";

@@ -15,12 +15,12 @@ pub const PROTOCOL_MINOR: u16 = 0;
 
 /// `"major.minor"` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(value_type = String, example = "1.0"))]
 pub struct ProtocolVersion {
     pub major: u16,
     pub minor: u16,
 }
+
+crate::string_schema!(ProtocolVersion, "major.minor protocol version, e.g. \"1.0\"");
 
 impl ProtocolVersion {
     pub const CURRENT: ProtocolVersion = ProtocolVersion {

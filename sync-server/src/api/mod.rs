@@ -1,0 +1,87 @@
+//! HTTP API: thin handlers that extract, call a domain service on the blocking pool, and answer.
+
+pub mod auth;
+pub mod blobs;
+pub mod extract;
+pub mod inspections;
+pub mod meta;
+pub mod sync;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use shared::ErrorCode;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::AppError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Qingliu sync-server", description = "清流 农村环境整治巡查同步服务"),
+    modifiers(&BearerAuth),
+    components(schemas(shared::ApiError, shared::FieldError, shared::ErrorCode))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Build the API router and its OpenAPI document from the same route list.
+pub fn build(state: AppState) -> Router {
+    let cfg = state.config.clone();
+    let json_limit = DefaultBodyLimit::max(cfg.max_json_bytes);
+    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::revoke_user_tokens))
+        .routes(routes!(meta::me))
+        .routes(routes!(auth::register_device))
+        .routes(routes!(meta::progress))
+        .routes(routes!(inspections::get_inspection))
+        .routes(routes!(inspections::review_inspection))
+        .routes(routes!(sync::pull))
+        .layer(json_limit)
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(sync::push))
+                .layer(DefaultBodyLimit::max(cfg.max_push_bytes)),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(blobs::start_upload, blobs::append_chunk, blobs::download))
+                .layer(DefaultBodyLimit::max(cfg.max_chunk_bytes)),
+        )
+        .routes(routes!(meta::healthz))
+        .split_for_parts();
+    let doc_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".into());
+    api.route(
+        "/api/openapi.json",
+        get(move || async move { ([("content-type", "application/json")], doc_json) }),
+    )
+    .fallback(not_found)
+    .method_not_allowed_fallback(method_not_allowed)
+    .with_state(state)
+}
+
+async fn not_found() -> AppError {
+    AppError::api(ErrorCode::NotFound, "接口不存在")
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    let body = shared::ApiError::new(ErrorCode::InvalidPath, "不支持该请求方法");
+    (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(body))
+}

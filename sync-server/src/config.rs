@@ -1,0 +1,122 @@
+//! Configuration: defaults, then an optional TOML file, then `QINGLIU_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Directory holding `qingliu.db` and the blob directory.
+    pub data_dir: PathBuf,
+    /// Bearer token lifetime. Long by default: inspectors stay offline for days.
+    pub token_ttl_hours: i64,
+    /// Largest accepted photo or signature scan.
+    pub max_blob_bytes: u64,
+    /// Largest accepted upload chunk.
+    pub max_chunk_bytes: usize,
+    /// Largest accepted push body.
+    pub max_push_bytes: usize,
+    /// Largest accepted body of any other JSON request.
+    pub max_json_bytes: usize,
+    /// Failed logins per username allowed within `login_window_minutes`.
+    pub login_max_failures: u32,
+    pub login_window_minutes: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            token_ttl_hours: 24 * 14,
+            max_blob_bytes: shared::validate::limits::MAX_PHOTO_BYTES,
+            max_chunk_bytes: 4 * 1024 * 1024,
+            max_push_bytes: 16 * 1024 * 1024,
+            max_json_bytes: 256 * 1024,
+            login_max_failures: 5,
+            login_window_minutes: 15,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("invalid configuration file {0}: {1}")]
+    Parse(PathBuf, toml::de::Error),
+    #[error("invalid value for {0}: {1}")]
+    Env(&'static str, String),
+}
+
+impl Config {
+    /// Load from `file` if given (or `./qingliu.toml` if present), then apply the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let default_file = Path::new("qingliu.toml");
+        let path = file.or_else(|| default_file.exists().then_some(default_file));
+        let mut cfg = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.into(), e))?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse(p.into(), e))?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        Ok(cfg)
+    }
+
+    fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(key: &'static str, v: String) -> Result<T, ConfigError> {
+            v.parse().map_err(|_| ConfigError::Env(key, v))
+        }
+        if let Some(v) = get("QINGLIU_LISTEN") {
+            self.listen = parse("QINGLIU_LISTEN", v)?;
+        }
+        if let Some(v) = get("QINGLIU_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("QINGLIU_TOKEN_TTL_HOURS") {
+            self.token_ttl_hours = parse("QINGLIU_TOKEN_TTL_HOURS", v)?;
+        }
+        if let Some(v) = get("QINGLIU_MAX_BLOB_BYTES") {
+            self.max_blob_bytes = parse("QINGLIU_MAX_BLOB_BYTES", v)?;
+        }
+        if let Some(v) = get("QINGLIU_MAX_CHUNK_BYTES") {
+            self.max_chunk_bytes = parse("QINGLIU_MAX_CHUNK_BYTES", v)?;
+        }
+        Ok(())
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("qingliu.db")
+    }
+
+    pub fn blob_dir(&self) -> PathBuf {
+        self.data_dir.join("blobs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_and_rejects_garbage() {
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "QINGLIU_LISTEN").then(|| "127.0.0.1:9999".to_string())).unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        let err = c.apply_env(|k| (k == "QINGLIU_TOKEN_TTL_HOURS").then(|| "soon".to_string()));
+        assert!(matches!(err, Err(ConfigError::Env("QINGLIU_TOKEN_TTL_HOURS", _))));
+    }
+
+    #[test]
+    fn file_rejects_unknown_keys() {
+        assert!(toml::from_str::<Config>("listen = \"127.0.0.1:1\"\nbogus = 1").is_err());
+        let c: Config = toml::from_str("token_ttl_hours = 2").unwrap();
+        assert_eq!(c.token_ttl_hours, 2);
+    }
+}

@@ -1,0 +1,258 @@
+//! Passwords (argon2id), bearer tokens (random, stored as SHA-256, expiring, revocable), login
+//! rate limiting and device registration.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use shared::auth::{DeviceInfo, LoginResponse, RegisterDeviceRequest, UserInfo};
+use shared::validate::limits;
+use shared::{ErrorCode, UserId};
+use time::{Duration, OffsetDateTime};
+
+use crate::error::{AppError, AppResult};
+use crate::store::{AuditEntry, DeviceRow, Store, TokenRow, UserRow};
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: UserInfo,
+    pub token_hash: Vec<u8>,
+}
+
+pub fn hash_password(password: &str) -> AppResult<String> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("argon2: {e}")))
+}
+
+fn verify_password(hash: &str, password: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A fixed hash to verify against when the user does not exist, so that unknown and known
+/// usernames take the same time.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("qingliu-timing-equaliser").unwrap_or_default())
+}
+
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Counts failed logins per username in a sliding window.
+pub struct LoginLimiter {
+    max_failures: u32,
+    window: Duration,
+    failures: Mutex<HashMap<String, (OffsetDateTime, u32)>>,
+}
+
+impl LoginLimiter {
+    pub fn new(max_failures: u32, window: Duration) -> Self {
+        LoginLimiter { max_failures, window, failures: Mutex::new(HashMap::new()) }
+    }
+
+    fn key(username: &str) -> String {
+        username.trim().to_lowercase()
+    }
+
+    fn check(&self, username: &str, now: OffsetDateTime) -> AppResult<()> {
+        let map = self.failures.lock().map_err(|_| AppError::Internal("limiter poisoned".into()))?;
+        if let Some((since, n)) = map.get(&Self::key(username)) {
+            if *n >= self.max_failures && now - *since < self.window {
+                return Err(AppError::api(ErrorCode::RateLimited, "登录失败次数过多，请稍后再试"));
+            }
+        }
+        Ok(())
+    }
+
+    fn record_failure(&self, username: &str, now: OffsetDateTime) {
+        if let Ok(mut map) = self.failures.lock() {
+            if map.len() > 100_000 {
+                let window = self.window;
+                map.retain(|_, (since, _)| now - *since < window);
+            }
+            let e = map.entry(Self::key(username)).or_insert((now, 0));
+            if now - e.0 >= self.window {
+                *e = (now, 0);
+            }
+            e.1 += 1;
+        }
+    }
+
+    fn clear(&self, username: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(&Self::key(username));
+        }
+    }
+}
+
+pub fn login(
+    store: &dyn Store,
+    limiter: &LoginLimiter,
+    username: &str,
+    password: &str,
+    token_ttl: Duration,
+    now: OffsetDateTime,
+) -> AppResult<LoginResponse> {
+    if username.is_empty() || username.len() > limits::SHORT_TEXT || password.len() > 1024 {
+        return Err(AppError::api(ErrorCode::InvalidCredentials, "用户名或密码错误"));
+    }
+    limiter.check(username, now)?;
+    let user = store.read()?.user_by_username(username)?;
+    let ok = match &user {
+        Some(u) => verify_password(&u.password_hash, password) && !u.disabled,
+        None => {
+            verify_password(dummy_hash(), password);
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| ok) else {
+        limiter.record_failure(username, now);
+        return Err(AppError::api(ErrorCode::InvalidCredentials, "用户名或密码错误"));
+    };
+    limiter.clear(username);
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let expires_at = now + token_ttl;
+    let mut tx = store.write()?;
+    tx.insert_token(&TokenRow {
+        token_hash: token_hash(&token),
+        user_id: user.info.id,
+        issued_at: now,
+        expires_at,
+        revoked: false,
+    })?;
+    tx.append_audit(&AuditEntry {
+        at: now,
+        user_id: Some(user.info.id),
+        device_id: None,
+        action: "login".into(),
+        entity: "user".into(),
+        entity_id: user.info.id.to_string(),
+        detail: serde_json::json!({}),
+    })?;
+    tx.commit()?;
+    Ok(LoginResponse { token, expires_at, user: user.info })
+}
+
+/// Resolve a bearer token to its user; expired, revoked and unknown tokens are refused.
+pub fn authenticate(store: &dyn Store, token: &str, now: OffsetDateTime) -> AppResult<Actor> {
+    let unauth = || AppError::api(ErrorCode::Unauthenticated, "请先登录");
+    if token.is_empty() || token.len() > 256 {
+        return Err(unauth());
+    }
+    let hash = token_hash(token);
+    let mut tx = store.read()?;
+    let t = tx.token(&hash)?.ok_or_else(unauth)?;
+    if t.revoked {
+        return Err(unauth());
+    }
+    if t.expires_at <= now {
+        return Err(AppError::api(ErrorCode::TokenExpired, "登录已过期，请重新登录"));
+    }
+    let user: UserRow = tx.user_by_id(&t.user_id)?.ok_or_else(unauth)?;
+    if user.disabled {
+        return Err(unauth());
+    }
+    Ok(Actor { user: user.info, token_hash: hash })
+}
+
+pub fn logout(store: &dyn Store, actor: &Actor, now: OffsetDateTime) -> AppResult<()> {
+    let mut tx = store.write()?;
+    tx.revoke_token(&actor.token_hash)?;
+    tx.append_audit(&AuditEntry {
+        at: now,
+        user_id: Some(actor.user.id),
+        device_id: None,
+        action: "logout".into(),
+        entity: "user".into(),
+        entity_id: actor.user.id.to_string(),
+        detail: serde_json::json!({}),
+    })?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Revoke every token of a user (admin action, or the user's own "log out everywhere").
+pub fn revoke_user(
+    store: &dyn Store,
+    actor: &Actor,
+    target: &UserId,
+    now: OffsetDateTime,
+) -> AppResult<u64> {
+    let mut tx = store.write()?;
+    let user = tx.user_by_id(target)?.ok_or_else(AppError::not_found)?;
+    let allowed = user.info.id == actor.user.id
+        || (actor.user.role == shared::auth::Role::ProvinceAdmin
+            && actor.user.region.contains(&user.info.region));
+    if !allowed {
+        return Err(AppError::not_found());
+    }
+    let n = tx.revoke_user_tokens(target)?;
+    tx.append_audit(&AuditEntry {
+        at: now,
+        user_id: Some(actor.user.id),
+        device_id: None,
+        action: "revoke_tokens".into(),
+        entity: "user".into(),
+        entity_id: target.to_string(),
+        detail: serde_json::json!({ "revoked": n }),
+    })?;
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Register a device to the caller. Registering again is idempotent and returns the last
+/// applied sequence number, so that a reinstalled app can resume its numbering.
+pub fn register_device(
+    store: &dyn Store,
+    actor: &Actor,
+    req: &RegisterDeviceRequest,
+    now: OffsetDateTime,
+) -> AppResult<DeviceInfo> {
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > limits::SHORT_TEXT {
+        return Err(AppError::field(ErrorCode::InvalidValue, "name", "设备名称为 1–100 个字符"));
+    }
+    if req.platform.chars().count() > limits::SHORT_TEXT {
+        return Err(AppError::field(ErrorCode::TooLong, "platform", "平台名称过长"));
+    }
+    let mut tx = store.write()?;
+    if let Some(d) = tx.device(&req.device_id)? {
+        if d.user_id != actor.user.id {
+            return Err(AppError::api(ErrorCode::DeviceOwnedByOtherUser, "该设备已登记给其他用户"));
+        }
+        return Ok(DeviceInfo { device_id: d.id, name: d.name, last_seq: d.last_seq });
+    }
+    tx.insert_device(&DeviceRow {
+        id: req.device_id,
+        user_id: actor.user.id,
+        name: name.to_string(),
+        platform: req.platform.clone(),
+        last_seq: 0,
+        registered_at: now,
+    })?;
+    tx.append_audit(&AuditEntry {
+        at: now,
+        user_id: Some(actor.user.id),
+        device_id: Some(req.device_id),
+        action: "register_device".into(),
+        entity: "device".into(),
+        entity_id: req.device_id.to_string(),
+        detail: serde_json::json!({ "name": name, "platform": req.platform }),
+    })?;
+    tx.commit()?;
+    Ok(DeviceInfo { device_id: req.device_id, name: name.to_string(), last_seq: 0 })
+}

@@ -1,0 +1,234 @@
+//! Exactly-once ingest of a device's mutation queue.
+//!
+//! Each mutation carries `(device_id, seq, mutation_id)`. In one transaction per batch the server
+//! applies mutations whose `seq` is exactly `last_seq + 1`, stores each consumed result, and
+//! advances `last_seq`; a repeat is answered from the stored result, a gap is refused, and a
+//! record naming blobs the server lacks is answered with the missing hashes and not applied.
+
+use shared::auth::Role;
+use shared::inspection::Inspection;
+use shared::review::{self, ReviewStatus};
+use shared::site::check_transition;
+use shared::sync::{
+    InspectionRecord, Mutation, MutationOp, MutationOutcome, MutationResult, PushRequest,
+    PushResponse, ProtocolVersion,
+};
+use shared::validate::validate_inspection;
+use shared::{ApiError, ErrorCode, FieldError};
+use time::OffsetDateTime;
+
+use crate::domain::Actor;
+use crate::error::{AppError, AppResult};
+use crate::store::{AuditEntry, DeviceRow, RecordRow, Store, StoreResult, Tx};
+
+/// Most mutations accepted in one push.
+pub const MAX_BATCH: usize = 500;
+
+pub fn check_protocol(v: &ProtocolVersion) -> AppResult<()> {
+    if v.is_supported() {
+        Ok(())
+    } else {
+        Err(AppError::Api(
+            ApiError::new(ErrorCode::UnsupportedProtocol, format!("不支持的同步协议版本 {}.{}", v.major, v.minor))
+                .with_detail(serde_json::json!({ "supported_major": shared::sync::PROTOCOL_MAJOR })),
+        ))
+    }
+}
+
+pub fn push(store: &dyn Store, actor: &Actor, req: &PushRequest, now: OffsetDateTime) -> AppResult<PushResponse> {
+    check_protocol(&req.protocol)?;
+    if actor.user.role != Role::Inspector {
+        return Err(AppError::api(ErrorCode::Forbidden, "只有检查员可以提交检查记录"));
+    }
+    if req.mutations.len() > MAX_BATCH {
+        return Err(AppError::field(ErrorCode::TooMany, "mutations", "一次最多提交 500 条"));
+    }
+    let mut tx = store.write()?;
+    let device = tx.device(&req.device_id)?.ok_or_else(|| {
+        AppError::api(ErrorCode::DeviceNotRegistered, "设备未登记，请先登记设备")
+    })?;
+    if device.user_id != actor.user.id {
+        return Err(AppError::api(ErrorCode::DeviceOwnedByOtherUser, "该设备已登记给其他用户"));
+    }
+    let mut last = device.last_seq;
+    let mut results = Vec::with_capacity(req.mutations.len());
+    for m in &req.mutations {
+        if m.seq <= last {
+            let outcome = match tx.mutation_result(&device.id, m.seq)? {
+                Some((mid, original)) if mid == m.mutation_id => {
+                    results.push(MutationResult { seq: m.seq, mutation_id: m.mutation_id, outcome: original, duplicate: true });
+                    continue;
+                }
+                _ => MutationOutcome::Rejected {
+                    error: ApiError::new(ErrorCode::SequenceReused, "该序号已用于另一条变更"),
+                },
+            };
+            results.push(MutationResult { seq: m.seq, mutation_id: m.mutation_id, outcome, duplicate: false });
+            continue;
+        }
+        if m.seq != last + 1 {
+            results.push(MutationResult {
+                seq: m.seq,
+                mutation_id: m.mutation_id,
+                outcome: MutationOutcome::Gap { expected_seq: last + 1 },
+                duplicate: false,
+            });
+            break;
+        }
+        let outcome = apply(tx.as_mut(), actor, &device, m, now)?;
+        let stop = !outcome.consumes_seq();
+        if !stop {
+            tx.insert_mutation_result(&device.id, m.seq, &m.mutation_id, &outcome, now)?;
+            last = m.seq;
+        }
+        results.push(MutationResult { seq: m.seq, mutation_id: m.mutation_id, outcome, duplicate: false });
+        if stop {
+            break;
+        }
+    }
+    if last != device.last_seq {
+        tx.set_device_seq(&device.id, last)?;
+    }
+    tx.commit()?;
+    Ok(PushResponse { protocol: ProtocolVersion::CURRENT, results, last_applied_seq: last })
+}
+
+fn rejected(error: ApiError) -> MutationOutcome {
+    MutationOutcome::Rejected { error }
+}
+
+fn apply(tx: &mut dyn Tx, actor: &Actor, device: &DeviceRow, m: &Mutation, now: OffsetDateTime) -> StoreResult<MutationOutcome> {
+    match &m.op {
+        MutationOp::SubmitInspection { inspection } => submit(tx, actor, device, inspection, now),
+    }
+}
+
+fn to_record(i: &Inspection, row: &RecordRow) -> InspectionRecord {
+    InspectionRecord {
+        inspection: i.clone(),
+        status: row.status,
+        review: row.review.clone(),
+        submitted_by: row.submitted_by,
+        device_id: row.device_id,
+        received_at: row.received_at,
+        server_seq: row.change_seq,
+    }
+}
+
+fn conflict(tx: &mut dyn Tx, row: &RecordRow, error: ApiError) -> StoreResult<MutationOutcome> {
+    let server = tx.version(&row.id, row.current_version)?.map(|i| Box::new(to_record(&i, row)));
+    Ok(MutationOutcome::Conflict { error, server })
+}
+
+fn submit(tx: &mut dyn Tx, actor: &Actor, device: &DeviceRow, i: &Inspection, now: OffsetDateTime) -> StoreResult<MutationOutcome> {
+    // Out-of-scope sites answer exactly like missing ones.
+    let site = match tx.site(&i.site_id)? {
+        Some(s) if tx.is_assigned(&actor.user.id, &s.village)? => s,
+        _ => {
+            return Ok(rejected(ApiError::new(ErrorCode::NotFound, "点位不存在").with_fields(vec![
+                FieldError::new("site_id", ErrorCode::NotFound, "点位不存在或不在负责范围内"),
+            ])));
+        }
+    };
+    let mut errors = validate_inspection(i, Some(site.kind()));
+    if let (Some(to), Some(from)) = (i.proposed_status, site.status) {
+        if to.applies_to(site.kind()) && to != from {
+            if let Err(e) = check_transition(site.kind(), from, to) {
+                errors.push(FieldError::new("proposed_status", ErrorCode::IllegalTransition, e.to_string()));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(rejected(ApiError::validation(errors)));
+    }
+    let existing = tx.record(&i.id)?;
+    let mut row = match existing {
+        None => {
+            if i.version != 1 {
+                return Ok(rejected(ApiError::new(ErrorCode::NotFound, "要替代的记录不存在").with_fields(vec![
+                    FieldError::new("replaces_version", ErrorCode::NotFound, "服务器上没有该记录"),
+                ])));
+            }
+            None
+        }
+        Some(row) => {
+            if row.submitted_by != actor.user.id {
+                return Ok(rejected(ApiError::new(ErrorCode::NotFound, "记录不存在")));
+            }
+            if i.version == row.current_version {
+                // The same content arriving under a new sequence number (a device that lost its
+                // acknowledgement and re-queued) is already here: answer as applied.
+                return match tx.version(&i.id, i.version)? {
+                    Some(stored) if &stored == i => Ok(MutationOutcome::Applied { server_seq: row.change_seq }),
+                    _ => conflict(tx, &row, ApiError::new(ErrorCode::StaleVersion, "服务器上该版本内容不同")),
+                };
+            }
+            if i.version != row.current_version + 1 {
+                return conflict(tx, &row, ApiError::new(ErrorCode::StaleVersion, "版本号与服务器不一致"));
+            }
+            if let Err(e) = review::resubmit(row.status) {
+                return conflict(tx, &row, ApiError::new(ErrorCode::IllegalTransition, e.to_string()));
+            }
+            Some(row)
+        }
+    };
+    let hashes = i.blob_hashes();
+    let mut missing = Vec::new();
+    for h in &hashes {
+        if !tx.blob_exists(h)? {
+            missing.push(h.clone());
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(MutationOutcome::MissingBlobs { hashes: missing });
+    }
+    let seq = tx.next_change_seq()?;
+    tx.insert_version(i, now, &device.id)?;
+    let action = match row.as_mut() {
+        None => {
+            tx.insert_record(&RecordRow {
+                id: i.id,
+                site_id: i.site_id,
+                village: site.village,
+                submitted_by: actor.user.id,
+                device_id: device.id,
+                current_version: i.version,
+                status: ReviewStatus::Submitted,
+                review: None,
+                received_at: now,
+                change_seq: seq,
+            })?;
+            "submit"
+        }
+        Some(r) => {
+            r.current_version = i.version;
+            r.status = ReviewStatus::Submitted;
+            r.received_at = now;
+            r.change_seq = seq;
+            r.device_id = device.id;
+            // The reviewer's note stays on the record until the next review replaces it, so the
+            // device keeps showing why the record was returned.
+            tx.update_record(r)?;
+            "resubmit"
+        }
+    };
+    for h in &hashes {
+        tx.link_blob(h, &i.id, i.version)?;
+    }
+    tx.append_audit(&AuditEntry {
+        at: now,
+        user_id: Some(actor.user.id),
+        device_id: Some(device.id),
+        action: action.into(),
+        entity: "inspection".into(),
+        entity_id: i.id.to_string(),
+        detail: serde_json::json!({
+            "version": i.version,
+            "site_id": i.site_id,
+            "kind": i.kind(),
+            "photos": hashes.len(),
+            "device_time": i.device_time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        }),
+    })?;
+    Ok(MutationOutcome::Applied { server_seq: seq })
+}

@@ -1,0 +1,136 @@
+//! Review of submitted inspections by township reviewers. Approval applies the proposed site
+//! status change and moves the rollup counters in the same transaction.
+
+use shared::inspection::{Inspection, InspectionBody};
+use shared::review::{self, ReviewDecision, ReviewError};
+use shared::site::{Site, SiteDetails, check_transition};
+use shared::sync::{InspectionRecord, ReviewNote, ReviewRequest};
+use shared::validate::limits;
+use shared::{ErrorCode, InspectionId};
+use time::OffsetDateTime;
+
+use crate::domain::{Actor, rollup, scope};
+use crate::error::{AppError, AppResult};
+use crate::store::{AuditEntry, Store};
+
+/// The site as approval of this inspection would leave it, or `None` if nothing changes.
+fn site_after_approval(site: &Site, i: &Inspection) -> AppResult<Option<Site>> {
+    let mut next = site.clone();
+    let mut target = i.proposed_status;
+    match (&i.body, &mut next.details) {
+        // A facility's observed running state is its status.
+        (InspectionBody::SewageFacility(b), SiteDetails::Facility(_)) if target.is_none() => {
+            target = Some(b.running_state.as_site_status());
+        }
+        (InspectionBody::VillageRemediation(b), SiteDetails::Village(v)) => {
+            if let Some(t) = b.sewage_treated {
+                v.sewage_treated = t;
+            }
+        }
+        _ => {}
+    }
+    if let Some(to) = target {
+        if site.status != Some(to) {
+            let from = site.status.ok_or_else(|| {
+                AppError::api(ErrorCode::IllegalTransition, "该点位没有可变更的状态")
+            })?;
+            check_transition(site.kind(), from, to)
+                .map_err(|e| AppError::field(ErrorCode::IllegalTransition, "proposed_status", &e.to_string()))?;
+            next.status = Some(to);
+        }
+    }
+    Ok(if &next == site { None } else { Some(next) })
+}
+
+pub fn review(
+    store: &dyn Store,
+    actor: &Actor,
+    id: &InspectionId,
+    req: &ReviewRequest,
+    now: OffsetDateTime,
+) -> AppResult<InspectionRecord> {
+    if req.comment.chars().count() > limits::LONG_TEXT {
+        return Err(AppError::field(ErrorCode::TooLong, "comment", "意见不能超过 2000 个字符"));
+    }
+    let mut tx = store.write()?;
+    let mut row = tx
+        .record(id)?
+        .filter(|r| scope::can_read_record(actor, r))
+        .ok_or_else(AppError::not_found)?;
+    if !scope::can_review(actor, &row) {
+        return Err(AppError::api(ErrorCode::Forbidden, "无权审核该记录"));
+    }
+    if req.version != row.current_version {
+        return Err(AppError::Api(
+            shared::ApiError::new(ErrorCode::StaleVersion, "记录已有新版本，请刷新后再审核")
+                .with_detail(serde_json::json!({ "current_version": row.current_version })),
+        ));
+    }
+    let status = review::review(row.status, req.decision, &req.comment).map_err(|e| match e {
+        ReviewError::CommentRequired => AppError::field(ErrorCode::Required, "comment", "退回或不予通过必须填写意见"),
+        other => AppError::api(ErrorCode::IllegalTransition, other.to_string()),
+    })?;
+    let inspection = tx
+        .version(id, row.current_version)?
+        .ok_or_else(|| AppError::Internal(format!("record {id} lacks its current version")))?;
+    let mut site_change = None;
+    if req.decision == ReviewDecision::Approve {
+        let site = tx
+            .site(&row.site_id)?
+            .ok_or_else(|| AppError::Internal(format!("record {id} names a missing site")))?;
+        if let Some(next) = site_after_approval(&site, &inspection)? {
+            let mut next = next;
+            let seq = tx.next_change_seq()?;
+            next.version = seq;
+            rollup::apply_site_change(tx.as_mut(), Some(&site), Some(&next))?;
+            tx.update_site(&next, seq)?;
+            site_change = Some((site.status, next.status));
+        }
+    }
+    let seq = tx.next_change_seq()?;
+    row.status = status;
+    row.change_seq = seq;
+    row.review = Some(ReviewNote {
+        decision: req.decision,
+        comment: req.comment.trim().to_string(),
+        reviewer: actor.user.id,
+        reviewer_name: actor.user.display_name.clone(),
+        version: row.current_version,
+        at: now,
+    });
+    tx.update_record(&row)?;
+    tx.append_audit(&AuditEntry {
+        at: now,
+        user_id: Some(actor.user.id),
+        device_id: None,
+        action: req.decision.as_str().into(),
+        entity: "inspection".into(),
+        entity_id: id.to_string(),
+        detail: serde_json::json!({
+            "version": row.current_version,
+            "comment": req.comment.trim(),
+            "site_status": site_change.map(|(a, b)| serde_json::json!({ "from": a, "to": b })),
+        }),
+    })?;
+    if let Some((from, to)) = site_change {
+        tx.append_audit(&AuditEntry {
+            at: now,
+            user_id: Some(actor.user.id),
+            device_id: None,
+            action: "site_status".into(),
+            entity: "site".into(),
+            entity_id: row.site_id.to_string(),
+            detail: serde_json::json!({ "from": from, "to": to, "inspection": id }),
+        })?;
+    }
+    tx.commit()?;
+    Ok(InspectionRecord {
+        inspection,
+        status: row.status,
+        review: row.review,
+        submitted_by: row.submitted_by,
+        device_id: row.device_id,
+        received_at: row.received_at,
+        server_seq: row.change_seq,
+    })
+}

@@ -1,0 +1,120 @@
+//! Qingliu sync-server: the authority for inspection records, review state, site status and
+//! rollup counters. See ARCHITECTURE.md for the shape and invariants.
+
+pub mod api;
+pub mod blobs;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod seed;
+pub mod store;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use time::OffsetDateTime;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::blobs::{BlobStore, FsBlobStore};
+use crate::config::Config;
+use crate::domain::auth::LoginLimiter;
+use crate::error::{AppError, AppResult};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub config: Arc<Config>,
+    pub limiter: Arc<LoginLimiter>,
+    /// Injected so that tests can move time (token expiry) without sleeping.
+    pub clock: Clock,
+}
+
+impl AppState {
+    /// Open the embedded backend (SQLite file + blob directory) under `config.data_dir`.
+    pub fn open(config: Config) -> AppResult<AppState> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store = SqliteStore::open(&config.db_path())?;
+        let blobs = FsBlobStore::open(&config.blob_dir(), config.max_blob_bytes)?;
+        Ok(AppState::new(config, Arc::new(store), Arc::new(blobs)))
+    }
+
+    pub fn new(config: Config, store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>) -> AppState {
+        let limiter = LoginLimiter::new(
+            config.login_max_failures,
+            time::Duration::minutes(config.login_window_minutes),
+        );
+        AppState {
+            store,
+            blobs,
+            config: Arc::new(config),
+            limiter: Arc::new(limiter),
+            clock: Arc::new(OffsetDateTime::now_utc),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+}
+
+/// Run blocking storage work off the async executor.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| AppError::Internal(format!("worker task: {e}")))?
+}
+
+/// The calendar year in Asia/Shanghai (UTC+8, no daylight saving) of an instant.
+pub fn shanghai_year(t: OffsetDateTime) -> i32 {
+    t.to_offset(time::macros::offset!(+8)).year()
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    let body = shared::ApiError::new(shared::ErrorCode::Internal, "服务器内部错误");
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    api::build(state)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Serve until Ctrl-C or SIGTERM.
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,99 @@
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use sync_server::config::Config;
+use sync_server::{AppState, seed};
+
+#[derive(Parser)]
+#[command(name = "sync-server", about = "清流 Qingliu sync server")]
+struct Cli {
+    /// Configuration file (TOML); `./qingliu.toml` is read when present.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (embedded SQLite + blob directory under the data directory).
+    Serve {
+        /// Seed demo data for all of Hubei first if the database is empty.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Seed the database.
+    Seed {
+        /// Generate the demo data set (all of Hubei at real scale; generated names).
+        #[arg(long)]
+        demo: bool,
+        /// Random seed for the generator.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Apply migrations and exit.
+    Migrate,
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=info".into());
+    let b = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+fn run_seed(state: &AppState, seed_value: u64) -> Result<(), String> {
+    let report = seed::seed_demo(state.store.as_ref(), seed_value, state.now()).map_err(|e| e.to_string())?;
+    println!("{}", report.summary());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    init_tracing(cli.log_json);
+    let config = Config::load(cli.config.as_deref())?;
+    let listen = config.listen;
+    let state = AppState::open(config)?;
+    match cli.command {
+        Command::Migrate => {
+            println!("schema is current");
+        }
+        Command::Seed { demo, seed } => {
+            if !demo {
+                return Err("nothing to seed: pass --demo".into());
+            }
+            let st = state.clone();
+            tokio::task::spawn_blocking(move || run_seed(&st, seed)).await??;
+        }
+        Command::Serve { demo } => {
+            if demo {
+                let st = state.clone();
+                let seeded = tokio::task::spawn_blocking(move || -> Result<bool, String> {
+                    if seed::is_seeded(st.store.as_ref()).map_err(|e| e.to_string())? {
+                        return Ok(false);
+                    }
+                    run_seed(&st, 2026)?;
+                    Ok(true)
+                })
+                .await??;
+                if !seeded {
+                    println!("database already holds data; demo seed skipped");
+                    println!("{}", seed::credentials_text());
+                }
+            }
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            tracing::info!(addr = %listener.local_addr()?, "listening");
+            println!("sync-server listening on http://{}", listener.local_addr()?);
+            sync_server::serve(state, listener).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! Storage behind a trait. The domain services in `crate::domain` are written once against
+//! [`Tx`]; each backend implements these primitives (and only these) with its own SQL and
+//! migrations. Nothing here knows about HTTP.
+
+pub mod sqlite;
+
+use shared::auth::{Role, UserInfo};
+use shared::ids::{DeviceId, InspectionId, MutationId, SiteId, UserId};
+use shared::inspection::Inspection;
+use shared::region::{Region, RegionCode, RegionLevel};
+use shared::review::ReviewStatus;
+use shared::site::Site;
+use shared::sync::{InspectionRecord, MutationOutcome, ReviewNote};
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Backend(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database schema {found} is newer than this server understands ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("unique constraint violated")]
+    Duplicate,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A storage backend: hands out transactions.
+pub trait Store: Send + Sync + 'static {
+    /// A read-write transaction; writers are serialised by the backend.
+    fn write(&self) -> StoreResult<Box<dyn Tx + '_>>;
+    /// A read-only transaction over a consistent snapshot.
+    fn read(&self) -> StoreResult<Box<dyn Tx + '_>>;
+    fn backend_name(&self) -> &'static str;
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub info: UserInfo,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub token_hash: Vec<u8>,
+    pub user_id: UserId,
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceRow {
+    pub id: DeviceId,
+    pub user_id: UserId,
+    pub name: String,
+    pub platform: String,
+    pub last_seq: u64,
+    pub registered_at: OffsetDateTime,
+}
+
+/// The current state of one inspection record (all versions share the id).
+#[derive(Debug, Clone)]
+pub struct RecordRow {
+    pub id: InspectionId,
+    pub site_id: SiteId,
+    pub village: RegionCode,
+    pub submitted_by: UserId,
+    pub device_id: DeviceId,
+    pub current_version: u32,
+    pub status: ReviewStatus,
+    pub review: Option<ReviewNote>,
+    pub received_at: OffsetDateTime,
+    pub change_seq: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub at: OffsetDateTime,
+    pub user_id: Option<UserId>,
+    pub device_id: Option<DeviceId>,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub detail: serde_json::Value,
+}
+
+/// Which inspection records a listing covers.
+#[derive(Debug, Clone)]
+pub enum RecordFilter {
+    SubmittedBy(UserId),
+    /// Records of sites whose village lies in this inclusive code range.
+    VillageRange(String, String),
+}
+
+/// Which sites a listing covers.
+#[derive(Debug, Clone)]
+pub enum SiteFilter {
+    AssignedTo(UserId),
+    VillageRange(String, String),
+}
+
+/// One maintained rollup counter key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CounterKey {
+    pub region: RegionCode,
+    pub metric: String,
+    /// The task year for per-year metrics, 0 for metrics that are not per year.
+    pub year: i32,
+}
+
+pub trait Tx {
+    fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    // Change sequence: one global, monotonic counter for pull cursors.
+    fn next_change_seq(&mut self) -> StoreResult<u64>;
+    fn current_change_seq(&mut self) -> StoreResult<u64>;
+
+    // Regions.
+    fn insert_region(&mut self, r: &Region) -> StoreResult<()>;
+    fn region(&mut self, code: &RegionCode) -> StoreResult<Option<Region>>;
+    fn region_children(&mut self, code: &RegionCode) -> StoreResult<Vec<Region>>;
+    fn count_regions(&mut self, level: RegionLevel) -> StoreResult<u64>;
+
+    // Users and tokens.
+    fn insert_user(&mut self, u: &UserRow) -> StoreResult<()>;
+    fn user_by_username(&mut self, username: &str) -> StoreResult<Option<UserRow>>;
+    fn user_by_id(&mut self, id: &UserId) -> StoreResult<Option<UserRow>>;
+    fn users_by_role(&mut self, role: Role) -> StoreResult<Vec<UserRow>>;
+    fn assign_villages(&mut self, user: &UserId, villages: &[RegionCode]) -> StoreResult<()>;
+    fn assigned_villages(&mut self, user: &UserId) -> StoreResult<Vec<RegionCode>>;
+    fn is_assigned(&mut self, user: &UserId, village: &RegionCode) -> StoreResult<bool>;
+    fn insert_token(&mut self, t: &TokenRow) -> StoreResult<()>;
+    fn token(&mut self, hash: &[u8]) -> StoreResult<Option<TokenRow>>;
+    fn revoke_token(&mut self, hash: &[u8]) -> StoreResult<bool>;
+    fn revoke_user_tokens(&mut self, user: &UserId) -> StoreResult<u64>;
+
+    // Devices and exactly-once bookkeeping.
+    fn device(&mut self, id: &DeviceId) -> StoreResult<Option<DeviceRow>>;
+    fn insert_device(&mut self, d: &DeviceRow) -> StoreResult<()>;
+    fn set_device_seq(&mut self, id: &DeviceId, seq: u64) -> StoreResult<()>;
+    fn mutation_result(
+        &mut self,
+        device: &DeviceId,
+        seq: u64,
+    ) -> StoreResult<Option<(MutationId, MutationOutcome)>>;
+    fn insert_mutation_result(
+        &mut self,
+        device: &DeviceId,
+        seq: u64,
+        mutation_id: &MutationId,
+        outcome: &MutationOutcome,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+
+    // Sites.
+    fn insert_site(&mut self, s: &Site, change_seq: u64) -> StoreResult<()>;
+    fn update_site(&mut self, s: &Site, change_seq: u64) -> StoreResult<()>;
+    fn site(&mut self, id: &SiteId) -> StoreResult<Option<Site>>;
+    fn sites_changed(
+        &mut self,
+        filter: &SiteFilter,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<(u64, Site)>>;
+    /// Visit every site (for full recounts).
+    fn for_each_site(&mut self, f: &mut dyn FnMut(&Site)) -> StoreResult<()>;
+    fn count_sites(&mut self) -> StoreResult<Vec<(String, u64)>>;
+
+    // Inspections.
+    fn record(&mut self, id: &InspectionId) -> StoreResult<Option<RecordRow>>;
+    fn insert_record(&mut self, r: &RecordRow) -> StoreResult<()>;
+    fn update_record(&mut self, r: &RecordRow) -> StoreResult<()>;
+    fn insert_version(
+        &mut self,
+        i: &Inspection,
+        received_at: OffsetDateTime,
+        device: &DeviceId,
+    ) -> StoreResult<()>;
+    fn version(&mut self, id: &InspectionId, version: u32) -> StoreResult<Option<Inspection>>;
+    fn versions(&mut self, id: &InspectionId) -> StoreResult<Vec<Inspection>>;
+    fn records_changed(
+        &mut self,
+        filter: &RecordFilter,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<InspectionRecord>>;
+    fn count_records(&mut self) -> StoreResult<Vec<(ReviewStatus, u64)>>;
+    fn count_versions(&mut self) -> StoreResult<u64>;
+
+    // Blobs: metadata only; bytes live in a `BlobStore`.
+    fn blob_exists(&mut self, sha256: &str) -> StoreResult<bool>;
+    fn insert_blob(&mut self, sha256: &str, size: u64, at: OffsetDateTime) -> StoreResult<()>;
+    fn link_blob(&mut self, sha256: &str, record: &InspectionId, version: u32) -> StoreResult<()>;
+    /// The records naming a blob, for download authorisation.
+    fn records_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<RecordRow>>;
+    fn count_blobs(&mut self) -> StoreResult<u64>;
+
+    // Rollup counters.
+    fn add_counter(&mut self, key: &CounterKey, delta: i64) -> StoreResult<()>;
+    fn counter(&mut self, key: &CounterKey) -> StoreResult<i64>;
+    fn all_counters(&mut self) -> StoreResult<Vec<(CounterKey, i64)>>;
+
+    // Targets.
+    fn upsert_target(&mut self, t: &shared::target::Target) -> StoreResult<()>;
+    fn targets(&mut self, year: i32, region: &RegionCode) -> StoreResult<Vec<shared::target::Target>>;
+
+    // Audit.
+    fn append_audit(&mut self, a: &AuditEntry) -> StoreResult<()>;
+    fn audit_for(&mut self, entity_id: &str) -> StoreResult<Vec<AuditEntry>>;
+    fn count_audit(&mut self) -> StoreResult<u64>;
+}

@@ -1,0 +1,909 @@
+//! The embedded default backend: one SQLite file in WAL mode. One writer connection (SQLite
+//! serialises writers anyway) and a few reader connections that see consistent snapshots.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use shared::auth::{Role, UserInfo};
+use shared::ids::{DeviceId, InspectionId, MutationId, SiteId, UserId};
+use shared::inspection::Inspection;
+use shared::region::{Region, RegionCode, RegionLevel};
+use shared::review::ReviewStatus;
+use shared::site::Site;
+use shared::sync::{InspectionRecord, MutationOutcome};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::*;
+
+/// Migrations in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const READERS: usize = 4;
+
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, _) = &e {
+            if f.code == rusqlite::ErrorCode::ConstraintViolation {
+                return StoreError::Duplicate;
+            }
+        }
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // FULL: a committed push must survive power loss, since the device will drop its outbox
+    // entry once it sees `applied`.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file and apply pending migrations. Refuses a
+    /// database written by a newer schema.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let writer = Connection::open(path)?;
+        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!("could not enable WAL (got {mode})")));
+        }
+        configure(&writer)?;
+        migrate(&writer)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            configure(&r)?;
+            readers.push(Mutex::new(r));
+        }
+        Ok(SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+    }
+}
+
+fn migrate(conn: &Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )?;
+    let current: i64 =
+        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { found: current, supported: SCHEMA_VERSION });
+    }
+    for (n, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = n as i64 + 1;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let res = conn.execute_batch(sql).and_then(|_| {
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![version, ts(OffsetDateTime::now_utc())],
+            )
+        });
+        match res {
+            Ok(_) => conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        }
+        tracing::info!(version, "applied sqlite migration");
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn write(&self) -> StoreResult<Box<dyn Tx + '_>> {
+        let conn = self.writer.lock().map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteTx { conn, done: false }))
+    }
+
+    fn read(&self) -> StoreResult<Box<dyn Tx + '_>> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let n = self.readers.len();
+        let mut guard = None;
+        for i in 0..n {
+            if let Ok(g) = self.readers[(start + i) % n].try_lock() {
+                guard = Some(g);
+                break;
+            }
+        }
+        let conn = match guard {
+            Some(g) => g,
+            None => self.readers[start % n]
+                .lock()
+                .map_err(|_| StoreError::Backend("reader lock poisoned".into()))?,
+        };
+        conn.execute_batch("BEGIN")?;
+        Ok(Box::new(SqliteTx { conn, done: false }))
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+struct SqliteTx<'a> {
+    conn: std::sync::MutexGuard<'a, Connection>,
+    done: bool,
+}
+
+impl Drop for SqliteTx<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn ts(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default()
+}
+
+fn parse_ts(s: &str) -> rusqlite::Result<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn conv<E: std::error::Error + Send + Sync + 'static>(e: E) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn uuid_col(s: String) -> rusqlite::Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(&s).map_err(conv)
+}
+
+fn region_col(s: String) -> rusqlite::Result<RegionCode> {
+    RegionCode::parse(&s).map_err(conv)
+}
+
+fn json_col<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<T> {
+    serde_json::from_str(&s).map_err(conv)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown enum value {0}")]
+struct UnknownValue(String);
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    let role: String = r.get(3)?;
+    Ok(UserRow {
+        info: UserInfo {
+            id: UserId(uuid_col(r.get(0)?)?),
+            username: r.get(1)?,
+            display_name: r.get(2)?,
+            role: Role::parse(&role).ok_or_else(|| conv(UnknownValue(role)))?,
+            region: region_col(r.get(4)?)?,
+        },
+        password_hash: r.get(5)?,
+        disabled: r.get(6)?,
+    })
+}
+
+const USER_COLS: &str = "id, username, display_name, role, region, password_hash, disabled";
+
+fn region_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Region> {
+    let level: String = r.get(2)?;
+    let parent: Option<String> = r.get(3)?;
+    Ok(Region {
+        code: region_col(r.get(0)?)?,
+        name: r.get(1)?,
+        level: RegionLevel::parse(&level).ok_or_else(|| conv(UnknownValue(level)))?,
+        parent: parent.map(region_col).transpose()?,
+        generated: r.get(4)?,
+    })
+}
+
+const RECORD_COLS: &str = "id, site_id, village, submitted_by, device_id, current_version, status, \
+                           review, received_at, change_seq";
+
+fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
+    let status: String = r.get(6)?;
+    let review: Option<String> = r.get(7)?;
+    Ok(RecordRow {
+        id: InspectionId(uuid_col(r.get(0)?)?),
+        site_id: SiteId(uuid_col(r.get(1)?)?),
+        village: region_col(r.get(2)?)?,
+        submitted_by: UserId(uuid_col(r.get(3)?)?),
+        device_id: DeviceId(uuid_col(r.get(4)?)?),
+        current_version: r.get(5)?,
+        status: ReviewStatus::parse(&status).ok_or_else(|| conv(UnknownValue(status)))?,
+        review: review.map(json_col).transpose()?,
+        received_at: parse_ts(&r.get::<_, String>(8)?)?,
+        change_seq: r.get::<_, i64>(9)? as u64,
+    })
+}
+
+impl SqliteTx<'_> {
+    fn to_record(&mut self, row: RecordRow) -> StoreResult<InspectionRecord> {
+        let inspection = self
+            .version(&row.id, row.current_version)?
+            .ok_or_else(|| StoreError::Corrupt(format!("record {} lacks its current version", row.id)))?;
+        Ok(InspectionRecord {
+            inspection,
+            status: row.status,
+            review: row.review,
+            submitted_by: row.submitted_by,
+            device_id: row.device_id,
+            received_at: row.received_at,
+            server_seq: row.change_seq,
+        })
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.done = true;
+        Ok(())
+    }
+
+    fn next_change_seq(&mut self) -> StoreResult<u64> {
+        let v: i64 = self.conn.query_row(
+            "UPDATE seqs SET value = value + 1 WHERE name = 'change' RETURNING value",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(v as u64)
+    }
+
+    fn current_change_seq(&mut self) -> StoreResult<u64> {
+        let v: i64 =
+            self.conn.query_row("SELECT value FROM seqs WHERE name = 'change'", [], |r| r.get(0))?;
+        Ok(v as u64)
+    }
+
+    fn insert_region(&mut self, r: &Region) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO regions (code, name, level, parent, generated) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                r.code.as_str(),
+                r.name,
+                r.level.as_str(),
+                r.parent.map(|p| p.to_string()),
+                r.generated
+            ])?;
+        Ok(())
+    }
+
+    fn region(&mut self, code: &RegionCode) -> StoreResult<Option<Region>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT code, name, level, parent, generated FROM regions WHERE code = ?1")?
+            .query_row([code.as_str()], region_row)
+            .optional()?)
+    }
+
+    fn region_children(&mut self, code: &RegionCode) -> StoreResult<Vec<Region>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT code, name, level, parent, generated FROM regions WHERE parent = ?1 ORDER BY code",
+        )?;
+        let rows = st.query_map([code.as_str()], region_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn count_regions(&mut self, level: RegionLevel) -> StoreResult<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM regions WHERE level = ?1",
+            [level.as_str()],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    fn insert_user(&mut self, u: &UserRow) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO users (id, username, display_name, role, region, password_hash, disabled)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                u.info.id.to_string(),
+                u.info.username,
+                u.info.display_name,
+                u.info.role.as_str(),
+                u.info.region.as_str(),
+                u.password_hash,
+                u.disabled
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn user_by_username(&mut self, username: &str) -> StoreResult<Option<UserRow>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE username = ?1");
+        Ok(self.conn.prepare_cached(&sql)?.query_row([username], user_row).optional()?)
+    }
+
+    fn user_by_id(&mut self, id: &UserId) -> StoreResult<Option<UserRow>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE id = ?1");
+        Ok(self.conn.prepare_cached(&sql)?.query_row([id.to_string()], user_row).optional()?)
+    }
+
+    fn users_by_role(&mut self, role: Role) -> StoreResult<Vec<UserRow>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE role = ?1 ORDER BY username");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map([role.as_str()], user_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn assign_villages(&mut self, user: &UserId, villages: &[RegionCode]) -> StoreResult<()> {
+        let mut st = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO user_villages (user_id, village) VALUES (?1, ?2)",
+        )?;
+        for v in villages {
+            st.execute(params![user.to_string(), v.as_str()])?;
+        }
+        Ok(())
+    }
+
+    fn assigned_villages(&mut self, user: &UserId) -> StoreResult<Vec<RegionCode>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT village FROM user_villages WHERE user_id = ?1 ORDER BY village")?;
+        let rows = st.query_map([user.to_string()], |r| region_col(r.get(0)?))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn is_assigned(&mut self, user: &UserId, village: &RegionCode) -> StoreResult<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM user_villages WHERE user_id = ?1 AND village = ?2")?
+            .query_row(params![user.to_string(), village.as_str()], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn insert_token(&mut self, t: &TokenRow) -> StoreResult<()> {
+        self.conn.prepare_cached(
+            "INSERT INTO tokens (token_hash, user_id, issued_at, expires_at, revoked) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![t.token_hash, t.user_id.to_string(), ts(t.issued_at), ts(t.expires_at), t.revoked])?;
+        Ok(())
+    }
+
+    fn token(&mut self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT token_hash, user_id, issued_at, expires_at, revoked FROM tokens WHERE token_hash = ?1",
+            )?
+            .query_row([hash], |r| {
+                Ok(TokenRow {
+                    token_hash: r.get(0)?,
+                    user_id: UserId(uuid_col(r.get(1)?)?),
+                    issued_at: parse_ts(&r.get::<_, String>(2)?)?,
+                    expires_at: parse_ts(&r.get::<_, String>(3)?)?,
+                    revoked: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn revoke_token(&mut self, hash: &[u8]) -> StoreResult<bool> {
+        let n = self.conn.execute(
+            "UPDATE tokens SET revoked = 1 WHERE token_hash = ?1 AND revoked = 0",
+            [hash],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn revoke_user_tokens(&mut self, user: &UserId) -> StoreResult<u64> {
+        let n = self.conn.execute(
+            "UPDATE tokens SET revoked = 1 WHERE user_id = ?1 AND revoked = 0",
+            [user.to_string()],
+        )?;
+        Ok(n as u64)
+    }
+
+    fn device(&mut self, id: &DeviceId) -> StoreResult<Option<DeviceRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, user_id, name, platform, last_seq, registered_at FROM devices WHERE id = ?1",
+            )?
+            .query_row([id.to_string()], |r| {
+                Ok(DeviceRow {
+                    id: DeviceId(uuid_col(r.get(0)?)?),
+                    user_id: UserId(uuid_col(r.get(1)?)?),
+                    name: r.get(2)?,
+                    platform: r.get(3)?,
+                    last_seq: r.get::<_, i64>(4)? as u64,
+                    registered_at: parse_ts(&r.get::<_, String>(5)?)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn insert_device(&mut self, d: &DeviceRow) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO devices (id, user_id, name, platform, last_seq, registered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                d.id.to_string(),
+                d.user_id.to_string(),
+                d.name,
+                d.platform,
+                d.last_seq as i64,
+                ts(d.registered_at)
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_device_seq(&mut self, id: &DeviceId, seq: u64) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("UPDATE devices SET last_seq = ?2 WHERE id = ?1")?
+            .execute(params![id.to_string(), seq as i64])?;
+        Ok(())
+    }
+
+    fn mutation_result(
+        &mut self,
+        device: &DeviceId,
+        seq: u64,
+    ) -> StoreResult<Option<(MutationId, MutationOutcome)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT mutation_id, outcome FROM mutations WHERE device_id = ?1 AND seq = ?2")?
+            .query_row(params![device.to_string(), seq as i64], |r| {
+                Ok((MutationId(uuid_col(r.get(0)?)?), json_col(r.get(1)?)?))
+            })
+            .optional()?)
+    }
+
+    fn insert_mutation_result(
+        &mut self,
+        device: &DeviceId,
+        seq: u64,
+        mutation_id: &MutationId,
+        outcome: &MutationOutcome,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO mutations (device_id, seq, mutation_id, outcome, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                device.to_string(),
+                seq as i64,
+                mutation_id.to_string(),
+                serde_json::to_string(outcome)?,
+                ts(at)
+            ])?;
+        Ok(())
+    }
+
+    fn insert_site(&mut self, s: &Site, change_seq: u64) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sites (id, village, kind, status, name, data, change_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                s.id.to_string(),
+                s.village.as_str(),
+                s.kind().as_str(),
+                s.status.map(|x| x.as_str()),
+                s.name,
+                serde_json::to_string(s)?,
+                change_seq as i64
+            ])?;
+        Ok(())
+    }
+
+    fn update_site(&mut self, s: &Site, change_seq: u64) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sites SET village = ?2, status = ?3, name = ?4, data = ?5, change_seq = ?6 WHERE id = ?1",
+            )?
+            .execute(params![
+                s.id.to_string(),
+                s.village.as_str(),
+                s.status.map(|x| x.as_str()),
+                s.name,
+                serde_json::to_string(s)?,
+                change_seq as i64
+            ])?;
+        Ok(())
+    }
+
+    fn site(&mut self, id: &SiteId) -> StoreResult<Option<Site>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT data FROM sites WHERE id = ?1")?
+            .query_row([id.to_string()], |r| json_col(r.get(0)?))
+            .optional()?)
+    }
+
+    fn sites_changed(
+        &mut self,
+        filter: &SiteFilter,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<(u64, Site)>> {
+        let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(u64, Site)> {
+            Ok((r.get::<_, i64>(0)? as u64, json_col(r.get(1)?)?))
+        };
+        let rows = match filter {
+            SiteFilter::AssignedTo(user) => {
+                let mut st = self.conn.prepare_cached(
+                    "SELECT s.change_seq, s.data FROM sites s
+                     JOIN user_villages uv ON uv.village = s.village AND uv.user_id = ?1
+                     WHERE s.change_seq > ?2 ORDER BY s.change_seq LIMIT ?3",
+                )?;
+                st.query_map(params![user.to_string(), after as i64, limit], map)?
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            SiteFilter::VillageRange(lo, hi) => {
+                let mut st = self.conn.prepare_cached(
+                    "SELECT change_seq, data FROM sites
+                     WHERE village BETWEEN ?1 AND ?2 AND change_seq > ?3 ORDER BY change_seq LIMIT ?4",
+                )?;
+                st.query_map(params![lo, hi, after as i64, limit], map)?
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        Ok(rows)
+    }
+
+    fn for_each_site(&mut self, f: &mut dyn FnMut(&Site)) -> StoreResult<()> {
+        let mut st = self.conn.prepare("SELECT data FROM sites")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let site: Site = json_col(r.get(0)?)?;
+            f(&site);
+        }
+        Ok(())
+    }
+
+    fn count_sites(&mut self) -> StoreResult<Vec<(String, u64)>> {
+        let mut st = self.conn.prepare("SELECT kind, COUNT(*) FROM sites GROUP BY kind ORDER BY kind")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn record(&mut self, id: &InspectionId) -> StoreResult<Option<RecordRow>> {
+        let sql = format!("SELECT {RECORD_COLS} FROM records WHERE id = ?1");
+        Ok(self.conn.prepare_cached(&sql)?.query_row([id.to_string()], record_row).optional()?)
+    }
+
+    fn insert_record(&mut self, r: &RecordRow) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO records (id, site_id, village, submitted_by, device_id, current_version,
+                                      status, review, received_at, change_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                r.id.to_string(),
+                r.site_id.to_string(),
+                r.village.as_str(),
+                r.submitted_by.to_string(),
+                r.device_id.to_string(),
+                r.current_version,
+                r.status.as_str(),
+                r.review.as_ref().map(serde_json::to_string).transpose()?,
+                ts(r.received_at),
+                r.change_seq as i64
+            ])?;
+        Ok(())
+    }
+
+    fn update_record(&mut self, r: &RecordRow) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE records SET current_version = ?2, status = ?3, review = ?4, received_at = ?5,
+                        change_seq = ?6, device_id = ?7 WHERE id = ?1",
+            )?
+            .execute(params![
+                r.id.to_string(),
+                r.current_version,
+                r.status.as_str(),
+                r.review.as_ref().map(serde_json::to_string).transpose()?,
+                ts(r.received_at),
+                r.change_seq as i64,
+                r.device_id.to_string()
+            ])?;
+        Ok(())
+    }
+
+    fn insert_version(
+        &mut self,
+        i: &Inspection,
+        received_at: OffsetDateTime,
+        device: &DeviceId,
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO versions (record_id, version, data, received_at, device_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                i.id.to_string(),
+                i.version,
+                serde_json::to_string(i)?,
+                ts(received_at),
+                device.to_string()
+            ])?;
+        Ok(())
+    }
+
+    fn version(&mut self, id: &InspectionId, version: u32) -> StoreResult<Option<Inspection>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT data FROM versions WHERE record_id = ?1 AND version = ?2")?
+            .query_row(params![id.to_string(), version], |r| json_col(r.get(0)?))
+            .optional()?)
+    }
+
+    fn versions(&mut self, id: &InspectionId) -> StoreResult<Vec<Inspection>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT data FROM versions WHERE record_id = ?1 ORDER BY version")?;
+        let rows = st.query_map([id.to_string()], |r| json_col(r.get(0)?))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn records_changed(
+        &mut self,
+        filter: &RecordFilter,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<InspectionRecord>> {
+        let rows: Vec<RecordRow> = match filter {
+            RecordFilter::SubmittedBy(user) => {
+                let sql = format!(
+                    "SELECT {RECORD_COLS} FROM records WHERE submitted_by = ?1 AND change_seq > ?2
+                     ORDER BY change_seq LIMIT ?3"
+                );
+                let mut st = self.conn.prepare_cached(&sql)?;
+                st.query_map(params![user.to_string(), after as i64, limit], record_row)?
+                    .collect::<Result<_, _>>()?
+            }
+            RecordFilter::VillageRange(lo, hi) => {
+                let sql = format!(
+                    "SELECT {RECORD_COLS} FROM records WHERE village BETWEEN ?1 AND ?2 AND change_seq > ?3
+                     ORDER BY change_seq LIMIT ?4"
+                );
+                let mut st = self.conn.prepare_cached(&sql)?;
+                st.query_map(params![lo, hi, after as i64, limit], record_row)?
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        rows.into_iter().map(|r| self.to_record(r)).collect()
+    }
+
+    fn count_records(&mut self) -> StoreResult<Vec<(ReviewStatus, u64)>> {
+        let mut st = self.conn.prepare("SELECT status, COUNT(*) FROM records GROUP BY status")?;
+        let rows = st.query_map([], |r| {
+            let s: String = r.get(0)?;
+            Ok((
+                ReviewStatus::parse(&s).ok_or_else(|| conv(UnknownValue(s)))?,
+                r.get::<_, i64>(1)? as u64,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn count_versions(&mut self) -> StoreResult<u64> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM versions", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn blob_exists(&mut self, sha256: &str) -> StoreResult<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?
+            .query_row([sha256], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn insert_blob(&mut self, sha256: &str, size: u64, at: OffsetDateTime) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO blobs (sha256, size, created_at) VALUES (?1, ?2, ?3)")?
+            .execute(params![sha256, size as i64, ts(at)])?;
+        Ok(())
+    }
+
+    fn link_blob(&mut self, sha256: &str, record: &InspectionId, version: u32) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO blob_links (sha256, record_id, version) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![sha256, record.to_string(), version])?;
+        Ok(())
+    }
+
+    fn records_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<RecordRow>> {
+        let sql = format!(
+            "SELECT {RECORD_COLS} FROM records WHERE id IN
+             (SELECT record_id FROM blob_links WHERE sha256 = ?1)"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map([sha256], record_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn count_blobs(&mut self) -> StoreResult<u64> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn add_counter(&mut self, key: &CounterKey, delta: i64) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO counters (region, metric, year, value) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (region, metric, year) DO UPDATE SET value = value + excluded.value",
+            )?
+            .execute(params![key.region.as_str(), key.metric, key.year, delta])?;
+        Ok(())
+    }
+
+    fn counter(&mut self, key: &CounterKey) -> StoreResult<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM counters WHERE region = ?1 AND metric = ?2 AND year = ?3")?
+            .query_row(params![key.region.as_str(), key.metric, key.year], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    fn all_counters(&mut self) -> StoreResult<Vec<(CounterKey, i64)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT region, metric, year, value FROM counters WHERE value != 0 ORDER BY 1, 2, 3")?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                CounterKey { region: region_col(r.get(0)?)?, metric: r.get(1)?, year: r.get(2)? },
+                r.get(3)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn upsert_target(&mut self, t: &shared::target::Target) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO targets (year, region, metric, value, monthly_plan) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (year, region, metric) DO UPDATE SET value = excluded.value,
+                        monthly_plan = excluded.monthly_plan",
+            )?
+            .execute(params![
+                t.year,
+                t.region.as_str(),
+                t.metric.as_str(),
+                t.value,
+                serde_json::to_string(&t.monthly_plan)?
+            ])?;
+        Ok(())
+    }
+
+    fn targets(&mut self, year: i32, region: &RegionCode) -> StoreResult<Vec<shared::target::Target>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT metric, value, monthly_plan FROM targets WHERE year = ?1 AND region = ?2 ORDER BY metric",
+        )?;
+        let rows = st.query_map(params![year, region.as_str()], |r| {
+            let m: String = r.get(0)?;
+            Ok(shared::target::Target {
+                year,
+                region: *region,
+                metric: shared::target::TargetMetric::parse(&m).ok_or_else(|| conv(UnknownValue(m)))?,
+                value: r.get(1)?,
+                monthly_plan: json_col(r.get(2)?)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn append_audit(&mut self, a: &AuditEntry) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO audit (at, user_id, device_id, action, entity, entity_id, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                ts(a.at),
+                a.user_id.map(|u| u.to_string()),
+                a.device_id.map(|d| d.to_string()),
+                a.action,
+                a.entity,
+                a.entity_id,
+                serde_json::to_string(&a.detail)?
+            ])?;
+        Ok(())
+    }
+
+    fn audit_for(&mut self, entity_id: &str) -> StoreResult<Vec<AuditEntry>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT at, user_id, device_id, action, entity, entity_id, detail FROM audit
+             WHERE entity_id = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([entity_id], |r| {
+            let user: Option<String> = r.get(1)?;
+            let device: Option<String> = r.get(2)?;
+            Ok(AuditEntry {
+                at: parse_ts(&r.get::<_, String>(0)?)?,
+                user_id: user.map(uuid_col).transpose()?.map(UserId),
+                device_id: device.map(uuid_col).transpose()?.map(DeviceId),
+                action: r.get(3)?,
+                entity: r.get(4)?,
+                entity_id: r.get(5)?,
+                detail: json_col(r.get(6)?)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn count_audit(&mut self) -> StoreResult<u64> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_newer_schema() {
+        let dir = std::env::temp_dir().join(format!("qingliu-schema-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        drop(SqliteStore::open(&path).unwrap());
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 'x')",
+                [SCHEMA_VERSION + 1],
+            )
+            .unwrap();
+        }
+        match SqliteStore::open(&path) {
+            Err(StoreError::SchemaTooNew { found, supported }) => {
+                assert_eq!(found, SCHEMA_VERSION + 1);
+                assert_eq!(supported, SCHEMA_VERSION);
+            }
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("opened a newer schema"),
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn rollback_on_drop() {
+        let dir = std::env::temp_dir().join(format!("qingliu-rb-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&dir.join("t.db")).unwrap();
+        {
+            let mut tx = store.write().unwrap();
+            assert_eq!(tx.next_change_seq().unwrap(), 1);
+            // dropped without commit
+        }
+        let mut tx = store.write().unwrap();
+        assert_eq!(tx.next_change_seq().unwrap(), 1);
+        tx.commit().unwrap();
+        assert_eq!(store.read().unwrap().current_change_seq().unwrap(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
