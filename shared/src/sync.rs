@@ -20,7 +20,10 @@ pub struct ProtocolVersion {
     pub minor: u16,
 }
 
-crate::string_schema!(ProtocolVersion, "major.minor protocol version, e.g. \"1.0\"");
+crate::string_schema!(
+    ProtocolVersion,
+    "major.minor protocol version, e.g. \"1.0\""
+);
 
 impl ProtocolVersion {
     pub const CURRENT: ProtocolVersion = ProtocolVersion {

@@ -26,7 +26,11 @@ impl BlobHash {
         if is_sha256_hex(s) {
             Ok(BlobHash(s.to_string()))
         } else {
-            Err(AppError::field(ErrorCode::InvalidPath, "sha256", "应为 64 位小写十六进制 SHA-256"))
+            Err(AppError::field(
+                ErrorCode::InvalidPath,
+                "sha256",
+                "应为 64 位小写十六进制 SHA-256",
+            ))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -57,7 +61,11 @@ impl FsBlobStore {
     pub fn open(root: &Path, max_size: u64) -> AppResult<Self> {
         fs::create_dir_all(root.join("blobs"))?;
         fs::create_dir_all(root.join("uploads"))?;
-        Ok(FsBlobStore { root: root.to_path_buf(), max_size, locks: Mutex::new(HashMap::new()) })
+        Ok(FsBlobStore {
+            root: root.to_path_buf(),
+            max_size,
+            locks: Mutex::new(HashMap::new()),
+        })
     }
 
     fn blob_path(&self, h: &BlobHash) -> PathBuf {
@@ -114,24 +122,38 @@ impl FsBlobStore {
         if got != h.0 {
             self.discard(h);
             return Err(AppError::Api(
-                ApiError::new(ErrorCode::HashMismatch, "上传内容的 SHA-256 与声明不符，已丢弃，请重新上传")
-                    .with_detail(serde_json::json!({ "actual": got })),
+                ApiError::new(
+                    ErrorCode::HashMismatch,
+                    "上传内容的 SHA-256 与声明不符，已丢弃，请重新上传",
+                )
+                .with_detail(serde_json::json!({ "actual": got })),
             ));
         }
         let dest = self.blob_path(h);
-        let dir = dest.parent().ok_or_else(|| AppError::Internal("blob path has no parent".into()))?;
+        let dir = dest
+            .parent()
+            .ok_or_else(|| AppError::Internal("blob path has no parent".into()))?;
         fs::create_dir_all(dir)?;
         fs::rename(self.part_path(h), &dest)?;
         File::open(dir)?.sync_all()?;
         let _ = fs::remove_file(self.size_path(h));
-        Ok(BlobStatus { sha256: h.0.clone(), size, offset: size, complete: true })
+        Ok(BlobStatus {
+            sha256: h.0.clone(),
+            size,
+            offset: size,
+            complete: true,
+        })
     }
 }
 
 impl BlobStore for FsBlobStore {
     fn start(&self, h: &BlobHash, size: u64) -> AppResult<BlobStatus> {
         if size == 0 {
-            return Err(AppError::field(ErrorCode::OutOfRange, "size", "大小必须大于 0"));
+            return Err(AppError::field(
+                ErrorCode::OutOfRange,
+                "size",
+                "大小必须大于 0",
+            ));
         }
         if size > self.max_size {
             return Err(AppError::Api(
@@ -142,7 +164,12 @@ impl BlobStore for FsBlobStore {
         let lock = self.lock(h);
         let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = self.exists(h)? {
-            return Ok(BlobStatus { sha256: h.0.clone(), size: existing, offset: existing, complete: true });
+            return Ok(BlobStatus {
+                sha256: h.0.clone(),
+                size: existing,
+                offset: existing,
+                complete: true,
+            });
         }
         match self.declared_size(h)? {
             Some(s) if s == size => {}
@@ -155,18 +182,28 @@ impl BlobStore for FsBlobStore {
             }
         }
         let offset = self.part_len(h)?.min(size);
-        Ok(BlobStatus { sha256: h.0.clone(), size, offset, complete: false })
+        Ok(BlobStatus {
+            sha256: h.0.clone(),
+            size,
+            offset,
+            complete: false,
+        })
     }
 
     fn append(&self, h: &BlobHash, offset: u64, bytes: &[u8]) -> AppResult<BlobStatus> {
         let lock = self.lock(h);
         let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = self.exists(h)? {
-            return Ok(BlobStatus { sha256: h.0.clone(), size: existing, offset: existing, complete: true });
+            return Ok(BlobStatus {
+                sha256: h.0.clone(),
+                size: existing,
+                offset: existing,
+                complete: true,
+            });
         }
-        let size = self.declared_size(h)?.ok_or_else(|| {
-            AppError::api(ErrorCode::NotFound, "没有进行中的上传，请先开始上传")
-        })?;
+        let size = self
+            .declared_size(h)?
+            .ok_or_else(|| AppError::api(ErrorCode::NotFound, "没有进行中的上传，请先开始上传"))?;
         let current = self.part_len(h)?;
         if offset != current {
             return Err(AppError::Api(
@@ -181,16 +218,29 @@ impl BlobStore for FsBlobStore {
             ));
         }
         if bytes.is_empty() {
-            return Ok(BlobStatus { sha256: h.0.clone(), size, offset: current, complete: false });
+            return Ok(BlobStatus {
+                sha256: h.0.clone(),
+                size,
+                offset: current,
+                complete: false,
+            });
         }
-        let mut f = OpenOptions::new().create(true).append(true).open(self.part_path(h))?;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.part_path(h))?;
         f.write_all(bytes)?;
         f.sync_data()?;
         let offset = current + bytes.len() as u64;
         if offset == size {
             return self.finish(h, size);
         }
-        Ok(BlobStatus { sha256: h.0.clone(), size, offset, complete: false })
+        Ok(BlobStatus {
+            sha256: h.0.clone(),
+            size,
+            offset,
+            complete: false,
+        })
     }
 
     fn exists(&self, h: &BlobHash) -> AppResult<Option<u64>> {

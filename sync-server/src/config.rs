@@ -60,7 +60,8 @@ impl Config {
         let path = file.or_else(|| default_file.exists().then_some(default_file));
         let mut cfg = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.into(), e))?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.into(), e))?;
                 toml::from_str(&text).map_err(|e| ConfigError::Parse(p.into(), e))?
             }
             None => Config::default(),
@@ -107,10 +108,14 @@ mod tests {
     #[test]
     fn env_overrides_and_rejects_garbage() {
         let mut c = Config::default();
-        c.apply_env(|k| (k == "QINGLIU_LISTEN").then(|| "127.0.0.1:9999".to_string())).unwrap();
+        c.apply_env(|k| (k == "QINGLIU_LISTEN").then(|| "127.0.0.1:9999".to_string()))
+            .unwrap();
         assert_eq!(c.listen.port(), 9999);
         let err = c.apply_env(|k| (k == "QINGLIU_TOKEN_TTL_HOURS").then(|| "soon".to_string()));
-        assert!(matches!(err, Err(ConfigError::Env("QINGLIU_TOKEN_TTL_HOURS", _))));
+        assert!(matches!(
+            err,
+            Err(ConfigError::Env("QINGLIU_TOKEN_TTL_HOURS", _))
+        ));
     }
 
     #[test]

@@ -57,8 +57,8 @@ impl IntoResponse for AppError {
             // Context stays in the log; the client gets only the opaque code.
             tracing::error!(error = %self, "internal error");
         }
-        let status =
-            StatusCode::from_u16(body.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(body.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, axum::Json(body)).into_response()
     }
 }

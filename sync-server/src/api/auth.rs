@@ -12,12 +12,24 @@ use crate::{AppState, blocking};
 /// Log in; answers a bearer token that expires.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
-pub async fn login(State(st): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> AppResult<Json<LoginResponse>> {
+pub async fn login(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> AppResult<Json<LoginResponse>> {
     let now = st.now();
     let ttl = time::Duration::hours(st.config.token_ttl_hours);
-    blocking(move || auth::login(st.store.as_ref(), &st.limiter, &req.username, &req.password, ttl, now))
-        .await
-        .map(Json)
+    blocking(move || {
+        auth::login(
+            st.store.as_ref(),
+            &st.limiter,
+            &req.username,
+            &req.password,
+            ttl,
+            now,
+        )
+    })
+    .await
+    .map(Json)
 }
 
 /// Revoke the caller's token.
@@ -58,5 +70,7 @@ pub async fn register_device(
     ApiJson(req): ApiJson<RegisterDeviceRequest>,
 ) -> AppResult<Json<DeviceInfo>> {
     let now = st.now();
-    blocking(move || auth::register_device(st.store.as_ref(), &actor, &req, now)).await.map(Json)
+    blocking(move || auth::register_device(st.store.as_ref(), &actor, &req, now))
+        .await
+        .map(Json)
 }

@@ -6,9 +6,9 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use shared::{ApiError, ErrorCode, FieldError};
 
+use crate::AppState;
 use crate::domain::{Actor, auth};
 use crate::error::AppError;
-use crate::AppState;
 
 /// Split axum's "prefix: path: message" into a field path when serde named one.
 fn field_error(text: &str, code: ErrorCode) -> Vec<FieldError> {
@@ -46,9 +46,10 @@ where
                         .with_fields(field_error(&text, ErrorCode::InvalidValue)),
                 ))
             }
-            Err(JsonRejection::JsonSyntaxError(e)) => {
-                Err(AppError::api(ErrorCode::MalformedJson, format!("JSON 格式错误: {}", e.body_text())))
-            }
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(AppError::api(
+                ErrorCode::MalformedJson,
+                format!("JSON 格式错误: {}", e.body_text()),
+            )),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::api(
                 ErrorCode::UnsupportedMediaType,
                 "Content-Type 必须为 application/json",
@@ -65,7 +66,10 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::body::Bytes::from_request(req, state).await.map(ApiBytes).map_err(bytes_rejection)
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(ApiBytes)
+            .map_err(bytes_rejection)
     }
 }
 
@@ -113,7 +117,10 @@ where
 impl FromRequestParts<AppState> for Actor {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

@@ -26,7 +26,11 @@ pub async fn healthz(State(st): State<AppState>) -> AppResult<Json<Health>> {
         Ok(())
     })
     .await?;
-    Ok(Json(Health { status: "ok", backend, schema_version: crate::store::sqlite::SCHEMA_VERSION }))
+    Ok(Json(Health {
+        status: "ok",
+        backend,
+        schema_version: crate::store::sqlite::SCHEMA_VERSION,
+    }))
 }
 
 /// The caller.
@@ -57,5 +61,7 @@ pub async fn progress(
         crate::error::AppError::field(shared::ErrorCode::InvalidFormat, "region", &e.to_string())
     })?;
     let year = q.year.unwrap_or_else(|| crate::shanghai_year(st.now()));
-    blocking(move || progress::progress(st.store.as_ref(), &actor, &region, year)).await.map(Json)
+    blocking(move || progress::progress(st.store.as_ref(), &actor, &region, year))
+        .await
+        .map(Json)
 }

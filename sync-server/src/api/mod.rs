@@ -62,7 +62,11 @@ pub fn build(state: AppState) -> Router {
         )
         .merge(
             OpenApiRouter::new()
-                .routes(routes!(blobs::start_upload, blobs::append_chunk, blobs::download))
+                .routes(routes!(
+                    blobs::start_upload,
+                    blobs::append_chunk,
+                    blobs::download
+                ))
                 .layer(DefaultBodyLimit::max(cfg.max_chunk_bytes)),
         )
         .routes(routes!(meta::healthz))

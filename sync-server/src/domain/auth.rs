@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -34,7 +34,9 @@ pub fn hash_password(password: &str) -> AppResult<String> {
 
 fn verify_password(hash: &str, password: &str) -> bool {
     match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -59,7 +61,11 @@ pub struct LoginLimiter {
 
 impl LoginLimiter {
     pub fn new(max_failures: u32, window: Duration) -> Self {
-        LoginLimiter { max_failures, window, failures: Mutex::new(HashMap::new()) }
+        LoginLimiter {
+            max_failures,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     fn key(username: &str) -> String {
@@ -67,10 +73,16 @@ impl LoginLimiter {
     }
 
     fn check(&self, username: &str, now: OffsetDateTime) -> AppResult<()> {
-        let map = self.failures.lock().map_err(|_| AppError::Internal("limiter poisoned".into()))?;
+        let map = self
+            .failures
+            .lock()
+            .map_err(|_| AppError::Internal("limiter poisoned".into()))?;
         if let Some((since, n)) = map.get(&Self::key(username)) {
             if *n >= self.max_failures && now - *since < self.window {
-                return Err(AppError::api(ErrorCode::RateLimited, "登录失败次数过多，请稍后再试"));
+                return Err(AppError::api(
+                    ErrorCode::RateLimited,
+                    "登录失败次数过多，请稍后再试",
+                ));
             }
         }
         Ok(())
@@ -106,7 +118,10 @@ pub fn login(
     now: OffsetDateTime,
 ) -> AppResult<LoginResponse> {
     if username.is_empty() || username.len() > limits::SHORT_TEXT || password.len() > 1024 {
-        return Err(AppError::api(ErrorCode::InvalidCredentials, "用户名或密码错误"));
+        return Err(AppError::api(
+            ErrorCode::InvalidCredentials,
+            "用户名或密码错误",
+        ));
     }
     limiter.check(username, now)?;
     let user = store.read()?.user_by_username(username)?;
@@ -119,7 +134,10 @@ pub fn login(
     };
     let Some(user) = user.filter(|_| ok) else {
         limiter.record_failure(username, now);
-        return Err(AppError::api(ErrorCode::InvalidCredentials, "用户名或密码错误"));
+        return Err(AppError::api(
+            ErrorCode::InvalidCredentials,
+            "用户名或密码错误",
+        ));
     };
     limiter.clear(username);
     let mut raw = [0u8; 32];
@@ -144,7 +162,11 @@ pub fn login(
         detail: serde_json::json!({}),
     })?;
     tx.commit()?;
-    Ok(LoginResponse { token, expires_at, user: user.info })
+    Ok(LoginResponse {
+        token,
+        expires_at,
+        user: user.info,
+    })
 }
 
 /// Resolve a bearer token to its user; expired, revoked and unknown tokens are refused.
@@ -160,13 +182,19 @@ pub fn authenticate(store: &dyn Store, token: &str, now: OffsetDateTime) -> AppR
         return Err(unauth());
     }
     if t.expires_at <= now {
-        return Err(AppError::api(ErrorCode::TokenExpired, "登录已过期，请重新登录"));
+        return Err(AppError::api(
+            ErrorCode::TokenExpired,
+            "登录已过期，请重新登录",
+        ));
     }
     let user: UserRow = tx.user_by_id(&t.user_id)?.ok_or_else(unauth)?;
     if user.disabled {
         return Err(unauth());
     }
-    Ok(Actor { user: user.info, token_hash: hash })
+    Ok(Actor {
+        user: user.info,
+        token_hash: hash,
+    })
 }
 
 pub fn logout(store: &dyn Store, actor: &Actor, now: OffsetDateTime) -> AppResult<()> {
@@ -224,17 +252,32 @@ pub fn register_device(
 ) -> AppResult<DeviceInfo> {
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > limits::SHORT_TEXT {
-        return Err(AppError::field(ErrorCode::InvalidValue, "name", "设备名称为 1–100 个字符"));
+        return Err(AppError::field(
+            ErrorCode::InvalidValue,
+            "name",
+            "设备名称为 1–100 个字符",
+        ));
     }
     if req.platform.chars().count() > limits::SHORT_TEXT {
-        return Err(AppError::field(ErrorCode::TooLong, "platform", "平台名称过长"));
+        return Err(AppError::field(
+            ErrorCode::TooLong,
+            "platform",
+            "平台名称过长",
+        ));
     }
     let mut tx = store.write()?;
     if let Some(d) = tx.device(&req.device_id)? {
         if d.user_id != actor.user.id {
-            return Err(AppError::api(ErrorCode::DeviceOwnedByOtherUser, "该设备已登记给其他用户"));
+            return Err(AppError::api(
+                ErrorCode::DeviceOwnedByOtherUser,
+                "该设备已登记给其他用户",
+            ));
         }
-        return Ok(DeviceInfo { device_id: d.id, name: d.name, last_seq: d.last_seq });
+        return Ok(DeviceInfo {
+            device_id: d.id,
+            name: d.name,
+            last_seq: d.last_seq,
+        });
     }
     tx.insert_device(&DeviceRow {
         id: req.device_id,
@@ -254,5 +297,9 @@ pub fn register_device(
         detail: serde_json::json!({ "name": name, "platform": req.platform }),
     })?;
     tx.commit()?;
-    Ok(DeviceInfo { device_id: req.device_id, name: name.to_string(), last_seq: 0 })
+    Ok(DeviceInfo {
+        device_id: req.device_id,
+        name: name.to_string(),
+        last_seq: 0,
+    })
 }

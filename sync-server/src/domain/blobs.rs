@@ -17,7 +17,10 @@ fn require_uploader(actor: &Actor) -> AppResult<()> {
     if actor.user.role == Role::Inspector {
         Ok(())
     } else {
-        Err(AppError::api(ErrorCode::Forbidden, "只有检查员可以上传照片"))
+        Err(AppError::api(
+            ErrorCode::Forbidden,
+            "只有检查员可以上传照片",
+        ))
     }
 }
 

@@ -10,8 +10,8 @@ use shared::inspection::Inspection;
 use shared::review::{self, ReviewStatus};
 use shared::site::check_transition;
 use shared::sync::{
-    InspectionRecord, Mutation, MutationOp, MutationOutcome, MutationResult, PushRequest,
-    PushResponse, ProtocolVersion,
+    InspectionRecord, Mutation, MutationOp, MutationOutcome, MutationResult, ProtocolVersion,
+    PushRequest, PushResponse,
 };
 use shared::validate::validate_inspection;
 use shared::{ApiError, ErrorCode, FieldError};
@@ -29,26 +29,44 @@ pub fn check_protocol(v: &ProtocolVersion) -> AppResult<()> {
         Ok(())
     } else {
         Err(AppError::Api(
-            ApiError::new(ErrorCode::UnsupportedProtocol, format!("不支持的同步协议版本 {}.{}", v.major, v.minor))
-                .with_detail(serde_json::json!({ "supported_major": shared::sync::PROTOCOL_MAJOR })),
+            ApiError::new(
+                ErrorCode::UnsupportedProtocol,
+                format!("不支持的同步协议版本 {}.{}", v.major, v.minor),
+            )
+            .with_detail(serde_json::json!({ "supported_major": shared::sync::PROTOCOL_MAJOR })),
         ))
     }
 }
 
-pub fn push(store: &dyn Store, actor: &Actor, req: &PushRequest, now: OffsetDateTime) -> AppResult<PushResponse> {
+pub fn push(
+    store: &dyn Store,
+    actor: &Actor,
+    req: &PushRequest,
+    now: OffsetDateTime,
+) -> AppResult<PushResponse> {
     check_protocol(&req.protocol)?;
     if actor.user.role != Role::Inspector {
-        return Err(AppError::api(ErrorCode::Forbidden, "只有检查员可以提交检查记录"));
+        return Err(AppError::api(
+            ErrorCode::Forbidden,
+            "只有检查员可以提交检查记录",
+        ));
     }
     if req.mutations.len() > MAX_BATCH {
-        return Err(AppError::field(ErrorCode::TooMany, "mutations", "一次最多提交 500 条"));
+        return Err(AppError::field(
+            ErrorCode::TooMany,
+            "mutations",
+            "一次最多提交 500 条",
+        ));
     }
     let mut tx = store.write()?;
-    let device = tx.device(&req.device_id)?.ok_or_else(|| {
-        AppError::api(ErrorCode::DeviceNotRegistered, "设备未登记，请先登记设备")
-    })?;
+    let device = tx
+        .device(&req.device_id)?
+        .ok_or_else(|| AppError::api(ErrorCode::DeviceNotRegistered, "设备未登记，请先登记设备"))?;
     if device.user_id != actor.user.id {
-        return Err(AppError::api(ErrorCode::DeviceOwnedByOtherUser, "该设备已登记给其他用户"));
+        return Err(AppError::api(
+            ErrorCode::DeviceOwnedByOtherUser,
+            "该设备已登记给其他用户",
+        ));
     }
     let mut last = device.last_seq;
     let mut results = Vec::with_capacity(req.mutations.len());
@@ -56,21 +74,33 @@ pub fn push(store: &dyn Store, actor: &Actor, req: &PushRequest, now: OffsetDate
         if m.seq <= last {
             let outcome = match tx.mutation_result(&device.id, m.seq)? {
                 Some((mid, original)) if mid == m.mutation_id => {
-                    results.push(MutationResult { seq: m.seq, mutation_id: m.mutation_id, outcome: original, duplicate: true });
+                    results.push(MutationResult {
+                        seq: m.seq,
+                        mutation_id: m.mutation_id,
+                        outcome: original,
+                        duplicate: true,
+                    });
                     continue;
                 }
                 _ => MutationOutcome::Rejected {
                     error: ApiError::new(ErrorCode::SequenceReused, "该序号已用于另一条变更"),
                 },
             };
-            results.push(MutationResult { seq: m.seq, mutation_id: m.mutation_id, outcome, duplicate: false });
+            results.push(MutationResult {
+                seq: m.seq,
+                mutation_id: m.mutation_id,
+                outcome,
+                duplicate: false,
+            });
             continue;
         }
         if m.seq != last + 1 {
             results.push(MutationResult {
                 seq: m.seq,
                 mutation_id: m.mutation_id,
-                outcome: MutationOutcome::Gap { expected_seq: last + 1 },
+                outcome: MutationOutcome::Gap {
+                    expected_seq: last + 1,
+                },
                 duplicate: false,
             });
             break;
@@ -81,7 +111,12 @@ pub fn push(store: &dyn Store, actor: &Actor, req: &PushRequest, now: OffsetDate
             tx.insert_mutation_result(&device.id, m.seq, &m.mutation_id, &outcome, now)?;
             last = m.seq;
         }
-        results.push(MutationResult { seq: m.seq, mutation_id: m.mutation_id, outcome, duplicate: false });
+        results.push(MutationResult {
+            seq: m.seq,
+            mutation_id: m.mutation_id,
+            outcome,
+            duplicate: false,
+        });
         if stop {
             break;
         }
@@ -90,14 +125,24 @@ pub fn push(store: &dyn Store, actor: &Actor, req: &PushRequest, now: OffsetDate
         tx.set_device_seq(&device.id, last)?;
     }
     tx.commit()?;
-    Ok(PushResponse { protocol: ProtocolVersion::CURRENT, results, last_applied_seq: last })
+    Ok(PushResponse {
+        protocol: ProtocolVersion::CURRENT,
+        results,
+        last_applied_seq: last,
+    })
 }
 
 fn rejected(error: ApiError) -> MutationOutcome {
     MutationOutcome::Rejected { error }
 }
 
-fn apply(tx: &mut dyn Tx, actor: &Actor, device: &DeviceRow, m: &Mutation, now: OffsetDateTime) -> StoreResult<MutationOutcome> {
+fn apply(
+    tx: &mut dyn Tx,
+    actor: &Actor,
+    device: &DeviceRow,
+    m: &Mutation,
+    now: OffsetDateTime,
+) -> StoreResult<MutationOutcome> {
     match &m.op {
         MutationOp::SubmitInspection { inspection } => submit(tx, actor, device, inspection, now),
     }
@@ -116,25 +161,39 @@ fn to_record(i: &Inspection, row: &RecordRow) -> InspectionRecord {
 }
 
 fn conflict(tx: &mut dyn Tx, row: &RecordRow, error: ApiError) -> StoreResult<MutationOutcome> {
-    let server = tx.version(&row.id, row.current_version)?.map(|i| Box::new(to_record(&i, row)));
+    let server = tx
+        .version(&row.id, row.current_version)?
+        .map(|i| Box::new(to_record(&i, row)));
     Ok(MutationOutcome::Conflict { error, server })
 }
 
-fn submit(tx: &mut dyn Tx, actor: &Actor, device: &DeviceRow, i: &Inspection, now: OffsetDateTime) -> StoreResult<MutationOutcome> {
+fn submit(
+    tx: &mut dyn Tx,
+    actor: &Actor,
+    device: &DeviceRow,
+    i: &Inspection,
+    now: OffsetDateTime,
+) -> StoreResult<MutationOutcome> {
     // Out-of-scope sites answer exactly like missing ones.
     let site = match tx.site(&i.site_id)? {
         Some(s) if tx.is_assigned(&actor.user.id, &s.village)? => s,
         _ => {
-            return Ok(rejected(ApiError::new(ErrorCode::NotFound, "点位不存在").with_fields(vec![
-                FieldError::new("site_id", ErrorCode::NotFound, "点位不存在或不在负责范围内"),
-            ])));
+            return Ok(rejected(
+                ApiError::new(ErrorCode::NotFound, "点位不存在").with_fields(vec![
+                    FieldError::new("site_id", ErrorCode::NotFound, "点位不存在或不在负责范围内"),
+                ]),
+            ));
         }
     };
     let mut errors = validate_inspection(i, Some(site.kind()));
     if let (Some(to), Some(from)) = (i.proposed_status, site.status) {
         if to.applies_to(site.kind()) && to != from {
             if let Err(e) = check_transition(site.kind(), from, to) {
-                errors.push(FieldError::new("proposed_status", ErrorCode::IllegalTransition, e.to_string()));
+                errors.push(FieldError::new(
+                    "proposed_status",
+                    ErrorCode::IllegalTransition,
+                    e.to_string(),
+                ));
             }
         }
     }
@@ -145,9 +204,15 @@ fn submit(tx: &mut dyn Tx, actor: &Actor, device: &DeviceRow, i: &Inspection, no
     let mut row = match existing {
         None => {
             if i.version != 1 {
-                return Ok(rejected(ApiError::new(ErrorCode::NotFound, "要替代的记录不存在").with_fields(vec![
-                    FieldError::new("replaces_version", ErrorCode::NotFound, "服务器上没有该记录"),
-                ])));
+                return Ok(rejected(
+                    ApiError::new(ErrorCode::NotFound, "要替代的记录不存在").with_fields(vec![
+                        FieldError::new(
+                            "replaces_version",
+                            ErrorCode::NotFound,
+                            "服务器上没有该记录",
+                        ),
+                    ]),
+                ));
             }
             None
         }
@@ -159,15 +224,29 @@ fn submit(tx: &mut dyn Tx, actor: &Actor, device: &DeviceRow, i: &Inspection, no
                 // The same content arriving under a new sequence number (a device that lost its
                 // acknowledgement and re-queued) is already here: answer as applied.
                 return match tx.version(&i.id, i.version)? {
-                    Some(stored) if &stored == i => Ok(MutationOutcome::Applied { server_seq: row.change_seq }),
-                    _ => conflict(tx, &row, ApiError::new(ErrorCode::StaleVersion, "服务器上该版本内容不同")),
+                    Some(stored) if &stored == i => Ok(MutationOutcome::Applied {
+                        server_seq: row.change_seq,
+                    }),
+                    _ => conflict(
+                        tx,
+                        &row,
+                        ApiError::new(ErrorCode::StaleVersion, "服务器上该版本内容不同"),
+                    ),
                 };
             }
             if i.version != row.current_version + 1 {
-                return conflict(tx, &row, ApiError::new(ErrorCode::StaleVersion, "版本号与服务器不一致"));
+                return conflict(
+                    tx,
+                    &row,
+                    ApiError::new(ErrorCode::StaleVersion, "版本号与服务器不一致"),
+                );
             }
             if let Err(e) = review::resubmit(row.status) {
-                return conflict(tx, &row, ApiError::new(ErrorCode::IllegalTransition, e.to_string()));
+                return conflict(
+                    tx,
+                    &row,
+                    ApiError::new(ErrorCode::IllegalTransition, e.to_string()),
+                );
             }
             Some(row)
         }
@@ -183,7 +262,6 @@ fn submit(tx: &mut dyn Tx, actor: &Actor, device: &DeviceRow, i: &Inspection, no
         return Ok(MutationOutcome::MissingBlobs { hashes: missing });
     }
     let seq = tx.next_change_seq()?;
-    tx.insert_version(i, now, &device.id)?;
     let action = match row.as_mut() {
         None => {
             tx.insert_record(&RecordRow {
@@ -212,6 +290,7 @@ fn submit(tx: &mut dyn Tx, actor: &Actor, device: &DeviceRow, i: &Inspection, no
             "resubmit"
         }
     };
+    tx.insert_version(i, now, &device.id)?;
     for h in &hashes {
         tx.link_blob(h, &i.id, i.version)?;
     }

@@ -29,9 +29,16 @@ pub struct AuditView {
     pub detail: serde_json::Value,
 }
 
-pub fn record_detail(store: &dyn Store, actor: &Actor, id: &InspectionId) -> AppResult<RecordDetail> {
+pub fn record_detail(
+    store: &dyn Store,
+    actor: &Actor,
+    id: &InspectionId,
+) -> AppResult<RecordDetail> {
     let mut tx = store.read()?;
-    let row = tx.record(id)?.filter(|r| scope::can_read_record(actor, r)).ok_or_else(AppError::not_found)?;
+    let row = tx
+        .record(id)?
+        .filter(|r| scope::can_read_record(actor, r))
+        .ok_or_else(AppError::not_found)?;
     let versions = tx.versions(id)?;
     let current = versions
         .iter()
@@ -41,7 +48,13 @@ pub fn record_detail(store: &dyn Store, actor: &Actor, id: &InspectionId) -> App
     let history = tx
         .audit_for(&id.to_string())?
         .into_iter()
-        .map(|a| AuditView { at: a.at, user_id: a.user_id, device_id: a.device_id, action: a.action, detail: a.detail })
+        .map(|a| AuditView {
+            at: a.at,
+            user_id: a.user_id,
+            device_id: a.device_id,
+            action: a.action,
+            detail: a.detail,
+        })
         .collect();
     Ok(RecordDetail {
         record: InspectionRecord {

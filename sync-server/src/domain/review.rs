@@ -34,8 +34,13 @@ fn site_after_approval(site: &Site, i: &Inspection) -> AppResult<Option<Site>> {
             let from = site.status.ok_or_else(|| {
                 AppError::api(ErrorCode::IllegalTransition, "该点位没有可变更的状态")
             })?;
-            check_transition(site.kind(), from, to)
-                .map_err(|e| AppError::field(ErrorCode::IllegalTransition, "proposed_status", &e.to_string()))?;
+            check_transition(site.kind(), from, to).map_err(|e| {
+                AppError::field(
+                    ErrorCode::IllegalTransition,
+                    "proposed_status",
+                    &e.to_string(),
+                )
+            })?;
             next.status = Some(to);
         }
     }
@@ -50,7 +55,11 @@ pub fn review(
     now: OffsetDateTime,
 ) -> AppResult<InspectionRecord> {
     if req.comment.chars().count() > limits::LONG_TEXT {
-        return Err(AppError::field(ErrorCode::TooLong, "comment", "意见不能超过 2000 个字符"));
+        return Err(AppError::field(
+            ErrorCode::TooLong,
+            "comment",
+            "意见不能超过 2000 个字符",
+        ));
     }
     let mut tx = store.write()?;
     let mut row = tx
@@ -67,7 +76,9 @@ pub fn review(
         ));
     }
     let status = review::review(row.status, req.decision, &req.comment).map_err(|e| match e {
-        ReviewError::CommentRequired => AppError::field(ErrorCode::Required, "comment", "退回或不予通过必须填写意见"),
+        ReviewError::CommentRequired => {
+            AppError::field(ErrorCode::Required, "comment", "退回或不予通过必须填写意见")
+        }
         other => AppError::api(ErrorCode::IllegalTransition, other.to_string()),
     })?;
     let inspection = tx

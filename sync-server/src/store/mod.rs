@@ -206,7 +206,11 @@ pub trait Tx {
 
     // Targets.
     fn upsert_target(&mut self, t: &shared::target::Target) -> StoreResult<()>;
-    fn targets(&mut self, year: i32, region: &RegionCode) -> StoreResult<Vec<shared::target::Target>>;
+    fn targets(
+        &mut self,
+        year: i32,
+        region: &RegionCode,
+    ) -> StoreResult<Vec<shared::target::Target>>;
 
     // Audit.
     fn append_audit(&mut self, a: &AuditEntry) -> StoreResult<()>;

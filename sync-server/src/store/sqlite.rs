@@ -63,9 +63,12 @@ impl SqliteStore {
     /// database written by a newer schema.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let writer = Connection::open(path)?;
-        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        let mode: String =
+            writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!("could not enable WAL (got {mode})")));
+            return Err(StoreError::Backend(format!(
+                "could not enable WAL (got {mode})"
+            )));
         }
         configure(&writer)?;
         migrate(&writer)?;
@@ -78,7 +81,11 @@ impl SqliteStore {
             configure(&r)?;
             readers.push(Mutex::new(r));
         }
-        Ok(SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+        Ok(SqliteStore {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
     }
 }
 
@@ -87,10 +94,16 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
     )?;
-    let current: i64 =
-        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let current: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
     if current > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew { found: current, supported: SCHEMA_VERSION });
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
     }
     for (n, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = n as i64 + 1;
@@ -115,7 +128,10 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
 
 impl Store for SqliteStore {
     fn write(&self) -> StoreResult<Box<dyn Tx + '_>> {
-        let conn = self.writer.lock().map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
+        let conn = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
         conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(Box::new(SqliteTx { conn, done: false }))
     }
@@ -159,7 +175,9 @@ impl Drop for SqliteTx<'_> {
 }
 
 fn ts(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default()
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 fn parse_ts(s: &str) -> rusqlite::Result<OffsetDateTime> {
@@ -239,9 +257,9 @@ fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
 
 impl SqliteTx<'_> {
     fn to_record(&mut self, row: RecordRow) -> StoreResult<InspectionRecord> {
-        let inspection = self
-            .version(&row.id, row.current_version)?
-            .ok_or_else(|| StoreError::Corrupt(format!("record {} lacks its current version", row.id)))?;
+        let inspection = self.version(&row.id, row.current_version)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("record {} lacks its current version", row.id))
+        })?;
         Ok(InspectionRecord {
             inspection,
             status: row.status,
@@ -272,7 +290,10 @@ impl Tx for SqliteTx<'_> {
 
     fn current_change_seq(&mut self) -> StoreResult<u64> {
         let v: i64 =
-            self.conn.query_row("SELECT value FROM seqs WHERE name = 'change'", [], |r| r.get(0))?;
+            self.conn
+                .query_row("SELECT value FROM seqs WHERE name = 'change'", [], |r| {
+                    r.get(0)
+                })?;
         Ok(v as u64)
     }
 
@@ -294,7 +315,9 @@ impl Tx for SqliteTx<'_> {
     fn region(&mut self, code: &RegionCode) -> StoreResult<Option<Region>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT code, name, level, parent, generated FROM regions WHERE code = ?1")?
+            .prepare_cached(
+                "SELECT code, name, level, parent, generated FROM regions WHERE code = ?1",
+            )?
             .query_row([code.as_str()], region_row)
             .optional()?)
     }
@@ -335,12 +358,20 @@ impl Tx for SqliteTx<'_> {
 
     fn user_by_username(&mut self, username: &str) -> StoreResult<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLS} FROM users WHERE username = ?1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([username], user_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([username], user_row)
+            .optional()?)
     }
 
     fn user_by_id(&mut self, id: &UserId) -> StoreResult<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLS} FROM users WHERE id = ?1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([id.to_string()], user_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id.to_string()], user_row)
+            .optional()?)
     }
 
     fn users_by_role(&mut self, role: Role) -> StoreResult<Vec<UserRow>> {
@@ -361,9 +392,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn assigned_villages(&mut self, user: &UserId) -> StoreResult<Vec<RegionCode>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT village FROM user_villages WHERE user_id = ?1 ORDER BY village")?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT village FROM user_villages WHERE user_id = ?1 ORDER BY village",
+        )?;
         let rows = st.query_map([user.to_string()], |r| region_col(r.get(0)?))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -468,7 +499,9 @@ impl Tx for SqliteTx<'_> {
     ) -> StoreResult<Option<(MutationId, MutationOutcome)>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT mutation_id, outcome FROM mutations WHERE device_id = ?1 AND seq = ?2")?
+            .prepare_cached(
+                "SELECT mutation_id, outcome FROM mutations WHERE device_id = ?1 AND seq = ?2",
+            )?
             .query_row(params![device.to_string(), seq as i64], |r| {
                 Ok((MutationId(uuid_col(r.get(0)?)?), json_col(r.get(1)?)?))
             })
@@ -581,14 +614,20 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn count_sites(&mut self) -> StoreResult<Vec<(String, u64)>> {
-        let mut st = self.conn.prepare("SELECT kind, COUNT(*) FROM sites GROUP BY kind ORDER BY kind")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT kind, COUNT(*) FROM sites GROUP BY kind ORDER BY kind")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn record(&mut self, id: &InspectionId) -> StoreResult<Option<RecordRow>> {
         let sql = format!("SELECT {RECORD_COLS} FROM records WHERE id = ?1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([id.to_string()], record_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id.to_string()], record_row)
+            .optional()?)
     }
 
     fn insert_record(&mut self, r: &RecordRow) -> StoreResult<()> {
@@ -697,7 +736,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn count_records(&mut self) -> StoreResult<Vec<(ReviewStatus, u64)>> {
-        let mut st = self.conn.prepare("SELECT status, COUNT(*) FROM records GROUP BY status")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT status, COUNT(*) FROM records GROUP BY status")?;
         let rows = st.query_map([], |r| {
             let s: String = r.get(0)?;
             Ok((
@@ -709,7 +750,10 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn count_versions(&mut self) -> StoreResult<u64> {
-        Ok(self.conn.query_row("SELECT COUNT(*) FROM versions", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM versions", [], |r| r.get::<_, i64>(0))?
+            as u64)
     }
 
     fn blob_exists(&mut self, sha256: &str) -> StoreResult<bool> {
@@ -723,7 +767,9 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_blob(&mut self, sha256: &str, size: u64, at: OffsetDateTime) -> StoreResult<()> {
         self.conn
-            .prepare_cached("INSERT OR IGNORE INTO blobs (sha256, size, created_at) VALUES (?1, ?2, ?3)")?
+            .prepare_cached(
+                "INSERT OR IGNORE INTO blobs (sha256, size, created_at) VALUES (?1, ?2, ?3)",
+            )?
             .execute(params![sha256, size as i64, ts(at)])?;
         Ok(())
     }
@@ -748,7 +794,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn count_blobs(&mut self) -> StoreResult<u64> {
-        Ok(self.conn.query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
     fn add_counter(&mut self, key: &CounterKey, delta: i64) -> StoreResult<()> {
@@ -764,19 +812,27 @@ impl Tx for SqliteTx<'_> {
     fn counter(&mut self, key: &CounterKey) -> StoreResult<i64> {
         Ok(self
             .conn
-            .prepare_cached("SELECT value FROM counters WHERE region = ?1 AND metric = ?2 AND year = ?3")?
-            .query_row(params![key.region.as_str(), key.metric, key.year], |r| r.get(0))
+            .prepare_cached(
+                "SELECT value FROM counters WHERE region = ?1 AND metric = ?2 AND year = ?3",
+            )?
+            .query_row(params![key.region.as_str(), key.metric, key.year], |r| {
+                r.get(0)
+            })
             .optional()?
             .unwrap_or(0))
     }
 
     fn all_counters(&mut self) -> StoreResult<Vec<(CounterKey, i64)>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT region, metric, year, value FROM counters WHERE value != 0 ORDER BY 1, 2, 3")?;
+        let mut st = self.conn.prepare(
+            "SELECT region, metric, year, value FROM counters WHERE value != 0 ORDER BY 1, 2, 3",
+        )?;
         let rows = st.query_map([], |r| {
             Ok((
-                CounterKey { region: region_col(r.get(0)?)?, metric: r.get(1)?, year: r.get(2)? },
+                CounterKey {
+                    region: region_col(r.get(0)?)?,
+                    metric: r.get(1)?,
+                    year: r.get(2)?,
+                },
                 r.get(3)?,
             ))
         })?;
@@ -800,7 +856,11 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn targets(&mut self, year: i32, region: &RegionCode) -> StoreResult<Vec<shared::target::Target>> {
+    fn targets(
+        &mut self,
+        year: i32,
+        region: &RegionCode,
+    ) -> StoreResult<Vec<shared::target::Target>> {
         let mut st = self.conn.prepare_cached(
             "SELECT metric, value, monthly_plan FROM targets WHERE year = ?1 AND region = ?2 ORDER BY metric",
         )?;
@@ -809,7 +869,8 @@ impl Tx for SqliteTx<'_> {
             Ok(shared::target::Target {
                 year,
                 region: *region,
-                metric: shared::target::TargetMetric::parse(&m).ok_or_else(|| conv(UnknownValue(m)))?,
+                metric: shared::target::TargetMetric::parse(&m)
+                    .ok_or_else(|| conv(UnknownValue(m)))?,
                 value: r.get(1)?,
                 monthly_plan: json_col(r.get(2)?)?,
             })
@@ -857,7 +918,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn count_audit(&mut self) -> StoreResult<u64> {
-        Ok(self.conn.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
     }
 }
 

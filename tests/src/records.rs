@@ -1,0 +1,168 @@
+//! Builders for valid inspections and push batches.
+
+use shared::geo::LngLat;
+use shared::ids::{DeviceId, InspectionId, MutationId, SiteId};
+use shared::inspection::*;
+use shared::site::SiteStatus;
+use shared::sync::{Mutation, MutationOp, ProtocolVersion, PushRequest};
+use time::OffsetDateTime;
+
+pub fn position() -> Position {
+    Position {
+        point: LngLat::new(114.871, 30.451),
+        accuracy_m: Some(6.0),
+        source: PositionSource::Gps,
+        mock: false,
+    }
+}
+
+pub fn photo_ref(bytes: &[u8]) -> PhotoRef {
+    PhotoRef {
+        sha256: crate::client::sha256_hex(bytes),
+        bytes: bytes.len() as u64,
+        width: 1920,
+        height: 1440,
+        exif_time: None,
+        exif_position: None,
+        original_sha256: None,
+        caption: "现场照片".into(),
+    }
+}
+
+pub fn water_body(site: SiteId, photos: Vec<PhotoRef>, proposed: Option<SiteStatus>) -> Inspection {
+    Inspection {
+        schema_version: 1,
+        id: InspectionId::new(),
+        version: 1,
+        replaces_version: None,
+        site_id: site,
+        body: InspectionBody::WaterBody(WaterBodyBody {
+            colour: ColourGrade::Greyish,
+            odour: OdourGrade::Slight,
+            water_depth_cm: Some(60.0),
+            transparency_cm: Some(30.0),
+            dissolved_oxygen_mg_l: Some(3.5),
+            orp_mv: Some(80.0),
+            ammonia_n_mg_l: Some(2.0),
+            public_survey_pct: None,
+        }),
+        position: Some(position()),
+        device_time: OffsetDateTime::now_utc(),
+        photos,
+        proposed_status: proposed,
+        notes: "水体无明显黑臭".into(),
+    }
+}
+
+pub fn facility(site: SiteId, state: FacilityRunningState) -> Inspection {
+    let mut i = water_body(site, vec![], None);
+    i.body = InspectionBody::SewageFacility(SewageFacilityBody {
+        running_state: state,
+        inlet_observation: "进水正常".into(),
+        outlet_observation: "出水清澈".into(),
+        readings: vec![Reading {
+            indicator: SewageIndicator::Cod,
+            value: 45.0,
+        }],
+    });
+    i
+}
+
+pub fn village(
+    site: SiteId,
+    proposed: Option<SiteStatus>,
+    sewage_treated: Option<bool>,
+) -> Inspection {
+    let mut i = water_body(site, vec![], proposed);
+    i.body = InspectionBody::VillageRemediation(VillageRemediationBody {
+        checklist: vec![ChecklistItem {
+            item: "生活垃圾收运".into(),
+            result: ChecklistResult::NoProblem,
+            note: String::new(),
+        }],
+        sewage_treated,
+        summary: "整治完成".into(),
+    });
+    i
+}
+
+pub fn enforcement(site: SiteId) -> Inspection {
+    let mut i = water_body(site, vec![], None);
+    let start = OffsetDateTime::now_utc() - time::Duration::hours(2);
+    i.body = InspectionBody::Enforcement(Box::new(EnforcementBody {
+        started_at: start,
+        ended_at: start + time::Duration::minutes(90),
+        place: "测试工业园".into(),
+        party: InspectedParty {
+            name: "测试化工有限公司".into(),
+            uscc: "91350100M000100Y43".into(),
+            legal_representative: "张三".into(),
+        },
+        person_present: "李四".into(),
+        inspectors: vec![
+            EnforcementOfficer {
+                name: "王五".into(),
+                credential_no: "42000001".into(),
+            },
+            EnforcementOfficer {
+                name: "赵六".into(),
+                credential_no: "42000002".into(),
+            },
+        ],
+        recorder: "王五".into(),
+        task_source: TaskSource::Patrol,
+        checklist: vec![ChecklistItem {
+            item: "排污口".into(),
+            result: ChecklistResult::Problem,
+            note: "雨污未分流".into(),
+        }],
+        findings: "雨污未分流".into(),
+        violations: vec!["未按规定设置排污口".into()],
+        rectification_deadline: Some((start + time::Duration::days(30)).date()),
+        party_signature: Signature::Refused {
+            reason: "当事人拒绝签字".into(),
+        },
+        inspector_signatures: vec![
+            Signature::Signed {
+                signer: "王五".into(),
+                blob: None,
+            },
+            Signature::Signed {
+                signer: "赵六".into(),
+                blob: None,
+            },
+        ],
+        witness_signature: Some(Signature::Signed {
+            signer: "见证人".into(),
+            blob: None,
+        }),
+    }));
+    i
+}
+
+/// A corrected version of a returned record.
+pub fn next_version(prev: &Inspection) -> Inspection {
+    let mut i = prev.clone();
+    i.version = prev.version + 1;
+    i.replaces_version = Some(prev.version);
+    i.notes = format!("{}（已按意见修改 v{}）", prev.notes, i.version);
+    i
+}
+
+pub fn submit(seq: u64, i: &Inspection) -> Mutation {
+    Mutation {
+        seq,
+        mutation_id: MutationId::new(),
+        op: MutationOp::SubmitInspection {
+            inspection: Box::new(i.clone()),
+        },
+    }
+}
+
+pub fn batch(device: DeviceId, mutations: Vec<Mutation>) -> PushRequest {
+    PushRequest {
+        protocol: ProtocolVersion::CURRENT,
+        device_id: device,
+        mutations,
+    }
+}
