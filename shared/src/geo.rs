@@ -73,7 +73,7 @@ pub fn distance_m(a: LngLat, b: LngLat) -> f64 {
 
 // Krasovsky 1940 ellipsoid as used by the published GCJ-02 approximation.
 const GCJ_A: f64 = 6_378_245.0;
-const GCJ_EE: f64 = 0.006_693_421_622_965_943_23;
+const GCJ_EE: f64 = 0.006_693_421_622_965_943;
 
 /// The rough bounding box inside which GCJ-02 applies an offset.
 pub fn in_china(p: LngLat) -> bool {

@@ -45,14 +45,14 @@ impl Errors {
     }
 
     fn number(&mut self, field: &str, value: Option<f64>, min: f64, max: f64) {
-        if let Some(v) = value {
-            if !v.is_finite() || v < min || v > max {
-                self.push(
-                    field,
-                    ErrorCode::OutOfRange,
-                    format!("应在 {min} 到 {max} 之间"),
-                );
-            }
+        if let Some(v) = value
+            && (!v.is_finite() || v < min || v > max)
+        {
+            self.push(
+                field,
+                ErrorCode::OutOfRange,
+                format!("应在 {min} 到 {max} 之间"),
+            );
         }
     }
 
@@ -103,14 +103,14 @@ pub fn validate_inspection(i: &Inspection, site_kind: Option<SiteKind>) -> Vec<F
                 "检查类型与点位类型不符",
             );
         }
-        if let Some(s) = i.proposed_status {
-            if !s.applies_to(kind) {
-                e.push(
-                    "proposed_status",
-                    ErrorCode::InvalidValue,
-                    "该状态不适用于此类点位",
-                );
-            }
+        if let Some(s) = i.proposed_status
+            && !s.applies_to(kind)
+        {
+            e.push(
+                "proposed_status",
+                ErrorCode::InvalidValue,
+                "该状态不适用于此类点位",
+            );
         }
     }
     e.time("device_time", i.device_time);
@@ -158,14 +158,14 @@ fn validate_photos(e: &mut Errors, photos: &[PhotoRef]) {
         } else if !seen.insert(p.sha256.as_str()) {
             e.push(f("sha256"), ErrorCode::Inconsistent, "同一张照片重复出现");
         }
-        if let Some(o) = &p.original_sha256 {
-            if !is_sha256_hex(o) {
-                e.push(
-                    f("original_sha256"),
-                    ErrorCode::InvalidFormat,
-                    "应为 64 位小写十六进制 SHA-256",
-                );
-            }
+        if let Some(o) = &p.original_sha256
+            && !is_sha256_hex(o)
+        {
+            e.push(
+                f("original_sha256"),
+                ErrorCode::InvalidFormat,
+                "应为 64 位小写十六进制 SHA-256",
+            );
         }
         if p.bytes == 0 || p.bytes > limits::MAX_PHOTO_BYTES {
             e.push(f("bytes"), ErrorCode::OutOfRange, "照片大小无效");
@@ -177,14 +177,14 @@ fn validate_photos(e: &mut Errors, photos: &[PhotoRef]) {
         if let Some(t) = p.exif_time {
             e.time(&f("exif_time"), t);
         }
-        if let Some(pt) = p.exif_position {
-            if !pt.is_valid() {
-                e.push(
-                    f("exif_position"),
-                    ErrorCode::OutOfRange,
-                    "坐标超出 WGS-84 范围",
-                );
-            }
+        if let Some(pt) = p.exif_position
+            && !pt.is_valid()
+        {
+            e.push(
+                f("exif_position"),
+                ErrorCode::OutOfRange,
+                "坐标超出 WGS-84 范围",
+            );
         }
         e.text(&f("caption"), &p.caption, false, limits::MEDIUM_TEXT);
     }
@@ -233,14 +233,15 @@ fn validate_water(e: &mut Errors, b: &WaterBodyBody) {
     e.number("body.orp_mv", b.orp_mv, -1_000.0, 1_000.0);
     e.number("body.ammonia_n_mg_l", b.ammonia_n_mg_l, 0.0, 1_000.0);
     e.number("body.public_survey_pct", b.public_survey_pct, 0.0, 100.0);
-    if let (Some(t), Some(d)) = (b.transparency_cm, b.water_depth_cm) {
-        if t > d && d > 0.0 {
-            e.push(
-                "body.transparency_cm",
-                ErrorCode::Inconsistent,
-                "透明度不能大于水深",
-            );
-        }
+    if let (Some(t), Some(d)) = (b.transparency_cm, b.water_depth_cm)
+        && t > d
+        && d > 0.0
+    {
+        e.push(
+            "body.transparency_cm",
+            ErrorCode::Inconsistent,
+            "透明度不能大于水深",
+        );
     }
 }
 
@@ -274,14 +275,14 @@ fn validate_signature(e: &mut Errors, field: &str, s: &Signature) {
                 false,
                 limits::SHORT_TEXT,
             );
-            if let Some(h) = blob {
-                if !is_sha256_hex(h) {
-                    e.push(
-                        format!("{field}.blob"),
-                        ErrorCode::InvalidFormat,
-                        "应为 SHA-256",
-                    );
-                }
+            if let Some(h) = blob
+                && !is_sha256_hex(h)
+            {
+                e.push(
+                    format!("{field}.blob"),
+                    ErrorCode::InvalidFormat,
+                    "应为 SHA-256",
+                );
             }
         }
         Signature::Refused { reason } => e.text(
@@ -370,14 +371,14 @@ fn validate_enforcement(e: &mut Errors, b: &EnforcementBody) {
             "有违法行为时须责令限期改正",
         );
     }
-    if let Some(d) = b.rectification_deadline {
-        if d < b.started_at.date() {
-            e.push(
-                "body.rectification_deadline",
-                ErrorCode::Inconsistent,
-                "改正期限早于检查日期",
-            );
-        }
+    if let Some(d) = b.rectification_deadline
+        && d < b.started_at.date()
+    {
+        e.push(
+            "body.rectification_deadline",
+            ErrorCode::Inconsistent,
+            "改正期限早于检查日期",
+        );
     }
     validate_signature(e, "body.party_signature", &b.party_signature);
     if b.inspector_signatures.len() != b.inspectors.len() {

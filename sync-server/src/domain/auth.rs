@@ -77,13 +77,14 @@ impl LoginLimiter {
             .failures
             .lock()
             .map_err(|_| AppError::Internal("limiter poisoned".into()))?;
-        if let Some((since, n)) = map.get(&Self::key(username)) {
-            if *n >= self.max_failures && now - *since < self.window {
-                return Err(AppError::api(
-                    ErrorCode::RateLimited,
-                    "登录失败次数过多，请稍后再试",
-                ));
-            }
+        if let Some((since, n)) = map.get(&Self::key(username))
+            && *n >= self.max_failures
+            && now - *since < self.window
+        {
+            return Err(AppError::api(
+                ErrorCode::RateLimited,
+                "登录失败次数过多，请稍后再试",
+            ));
         }
         Ok(())
     }

@@ -186,16 +186,16 @@ fn submit(
         }
     };
     let mut errors = validate_inspection(i, Some(site.kind()));
-    if let (Some(to), Some(from)) = (i.proposed_status, site.status) {
-        if to.applies_to(site.kind()) && to != from {
-            if let Err(e) = check_transition(site.kind(), from, to) {
-                errors.push(FieldError::new(
-                    "proposed_status",
-                    ErrorCode::IllegalTransition,
-                    e.to_string(),
-                ));
-            }
-        }
+    if let (Some(to), Some(from)) = (i.proposed_status, site.status)
+        && to.applies_to(site.kind())
+        && to != from
+        && let Err(e) = check_transition(site.kind(), from, to)
+    {
+        errors.push(FieldError::new(
+            "proposed_status",
+            ErrorCode::IllegalTransition,
+            e.to_string(),
+        ));
     }
     if !errors.is_empty() {
         return Ok(rejected(ApiError::validation(errors)));

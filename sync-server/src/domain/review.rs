@@ -29,20 +29,20 @@ fn site_after_approval(site: &Site, i: &Inspection) -> AppResult<Option<Site>> {
         }
         _ => {}
     }
-    if let Some(to) = target {
-        if site.status != Some(to) {
-            let from = site.status.ok_or_else(|| {
-                AppError::api(ErrorCode::IllegalTransition, "该点位没有可变更的状态")
-            })?;
-            check_transition(site.kind(), from, to).map_err(|e| {
-                AppError::field(
-                    ErrorCode::IllegalTransition,
-                    "proposed_status",
-                    &e.to_string(),
-                )
-            })?;
-            next.status = Some(to);
-        }
+    if let Some(to) = target
+        && site.status != Some(to)
+    {
+        let from = site
+            .status
+            .ok_or_else(|| AppError::api(ErrorCode::IllegalTransition, "该点位没有可变更的状态"))?;
+        check_transition(site.kind(), from, to).map_err(|e| {
+            AppError::field(
+                ErrorCode::IllegalTransition,
+                "proposed_status",
+                &e.to_string(),
+            )
+        })?;
+        next.status = Some(to);
     }
     Ok(if &next == site { None } else { Some(next) })
 }

@@ -33,10 +33,10 @@ pub struct SqliteStore {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        if let rusqlite::Error::SqliteFailure(f, _) = &e {
-            if f.code == rusqlite::ErrorCode::ConstraintViolation {
-                return StoreError::Duplicate;
-            }
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && f.code == rusqlite::ErrorCode::ConstraintViolation
+        {
+            return StoreError::Duplicate;
         }
         StoreError::Backend(e.to_string())
     }
@@ -256,7 +256,7 @@ fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
 }
 
 impl SqliteTx<'_> {
-    fn to_record(&mut self, row: RecordRow) -> StoreResult<InspectionRecord> {
+    fn load_record(&mut self, row: RecordRow) -> StoreResult<InspectionRecord> {
         let inspection = self.version(&row.id, row.current_version)?.ok_or_else(|| {
             StoreError::Corrupt(format!("record {} lacks its current version", row.id))
         })?;
@@ -732,7 +732,7 @@ impl Tx for SqliteTx<'_> {
                     .collect::<Result<_, _>>()?
             }
         };
-        rows.into_iter().map(|r| self.to_record(r)).collect()
+        rows.into_iter().map(|r| self.load_record(r)).collect()
     }
 
     fn count_records(&mut self) -> StoreResult<Vec<(ReviewStatus, u64)>> {

@@ -23,20 +23,26 @@ fn case(
     who: &'static str,
     method: Method,
     path: impl Into<String>,
-    ct: Option<&'static str>,
+    content_type: Option<&'static str>,
     body: impl Into<Vec<u8>>,
-    status: u16,
-    code: &'static str,
 ) -> Case {
     Case {
         name,
         who,
         method,
         path: path.into(),
-        content_type: ct,
+        content_type,
         body: body.into(),
-        status,
-        code,
+        status: 0,
+        code: "",
+    }
+}
+
+impl Case {
+    fn expect(mut self, status: u16, code: &'static str) -> Case {
+        self.status = status;
+        self.code = code;
+        self
     }
 }
 
@@ -81,26 +87,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
     let review_path = format!("/api/v1/inspections/{}/review", existing.id);
 
     let cases = vec![
-        case(
-            "push: broken JSON",
-            "a",
-            Method::POST,
-            push,
-            JSON,
-            "{",
-            400,
-            "malformed_json",
-        ),
-        case(
-            "push: empty body",
-            "a",
-            Method::POST,
-            push,
-            JSON,
-            "",
-            400,
-            "malformed_json",
-        ),
+        case("push: broken JSON", "a", Method::POST, push, JSON, "{").expect(400, "malformed_json"),
+        case("push: empty body", "a", Method::POST, push, JSON, "").expect(400, "malformed_json"),
         case(
             "push: not JSON content type",
             "a",
@@ -108,9 +96,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             Some("text/plain"),
             serde_json::to_vec(&valid(2)).unwrap(),
-            415,
-            "unsupported_media_type",
-        ),
+        )
+        .expect(415, "unsupported_media_type"),
         case(
             "push: nested 5000 deep",
             "a",
@@ -118,9 +105,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             deep,
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "push: mutations not a list",
             "a",
@@ -128,9 +114,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             with(&|v| v["mutations"] = json!("x")),
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "push: device_id missing",
             "a",
@@ -140,9 +125,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             with(&|v| {
                 v.as_object_mut().unwrap().remove("device_id");
             }),
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "push: device_id not a UUID",
             "a",
@@ -150,9 +134,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             with(&|v| v["device_id"] = json!("tablet-1")),
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "push: unknown major protocol",
             "a",
@@ -160,9 +143,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             with(&|v| v["protocol"] = json!("2.0")),
-            400,
-            "unsupported_protocol",
-        ),
+        )
+        .expect(400, "unsupported_protocol"),
         case(
             "push: protocol not a version",
             "a",
@@ -170,9 +152,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             with(&|v| v["protocol"] = json!("latest")),
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "push: unknown operation",
             "a",
@@ -180,9 +161,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             with(&|v| v["mutations"][0]["op"]["type"] = json!("delete_everything")),
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "push: negative seq",
             "a",
@@ -190,9 +170,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             with(&|v| v["mutations"][0]["seq"] = json!(-1)),
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "push: site id not a UUID",
             "a",
@@ -200,9 +179,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             with(&|v| v["mutations"][0]["op"]["inspection"]["site_id"] = json!("../site")),
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "push: unknown inspection kind",
             "a",
@@ -210,9 +188,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             with(&|v| v["mutations"][0]["op"]["inspection"]["body"]["kind"] = json!("ufo")),
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "push: device time not a time",
             "a",
@@ -220,9 +197,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             with(&|v| v["mutations"][0]["op"]["inspection"]["device_time"] = json!("yesterday")),
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "push: latitude as text",
             "a",
@@ -232,9 +208,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             with(&|v| {
                 v["mutations"][0]["op"]["inspection"]["position"]["point"]["lat"] = json!("thirty")
             }),
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "push: unregistered device",
             "a",
@@ -242,9 +217,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             unregistered,
-            403,
-            "device_not_registered",
-        ),
+        )
+        .expect(403, "device_not_registered"),
         case(
             "push: another user's device",
             "b",
@@ -252,9 +226,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             serde_json::to_vec(&valid(2)).unwrap(),
-            403,
-            "device_owned_by_other_user",
-        ),
+        )
+        .expect(403, "device_owned_by_other_user"),
         case(
             "push: reviewer cannot push",
             "r1",
@@ -262,9 +235,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             serde_json::to_vec(&valid(2)).unwrap(),
-            403,
-            "forbidden",
-        ),
+        )
+        .expect(403, "forbidden"),
         case(
             "push: too many mutations",
             "a",
@@ -272,9 +244,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             serde_json::to_vec(&batch(device, too_many)).unwrap(),
-            422,
-            "too_many",
-        ),
+        )
+        .expect(422, "too_many"),
         case(
             "push: body over the limit",
             "a",
@@ -282,9 +253,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             big,
-            413,
-            "body_too_large",
-        ),
+        )
+        .expect(413, "body_too_large"),
         case(
             "push: no token",
             "anon",
@@ -292,9 +262,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             serde_json::to_vec(&valid(2)).unwrap(),
-            401,
-            "unauthenticated",
-        ),
+        )
+        .expect(401, "unauthenticated"),
         case(
             "push: unknown token",
             "garbage",
@@ -302,9 +271,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             push,
             JSON,
             serde_json::to_vec(&valid(2)).unwrap(),
-            401,
-            "unauthenticated",
-        ),
+        )
+        .expect(401, "unauthenticated"),
         case(
             "pull: scope missing",
             "a",
@@ -312,9 +280,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/sync/pull",
             None,
             "",
-            400,
-            "invalid_query",
-        ),
+        )
+        .expect(400, "invalid_query"),
         case(
             "pull: unknown scope",
             "a",
@@ -322,9 +289,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/sync/pull?scope=everything",
             None,
             "",
-            400,
-            "invalid_query",
-        ),
+        )
+        .expect(400, "invalid_query"),
         case(
             "pull: limit zero",
             "a",
@@ -332,9 +298,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/sync/pull?scope=inspector&limit=0",
             None,
             "",
-            422,
-            "out_of_range",
-        ),
+        )
+        .expect(422, "out_of_range"),
         case(
             "pull: limit huge",
             "a",
@@ -342,9 +307,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/sync/pull?scope=inspector&limit=100000",
             None,
             "",
-            422,
-            "out_of_range",
-        ),
+        )
+        .expect(422, "out_of_range"),
         case(
             "pull: limit not a number",
             "a",
@@ -352,9 +316,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/sync/pull?scope=inspector&limit=ten",
             None,
             "",
-            400,
-            "invalid_query",
-        ),
+        )
+        .expect(400, "invalid_query"),
         case(
             "pull: garbage cursor",
             "a",
@@ -362,9 +325,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/sync/pull?scope=inspector&cursor=abc",
             None,
             "",
-            400,
-            "cursor_invalid",
-        ),
+        )
+        .expect(400, "cursor_invalid"),
         case(
             "pull: unknown protocol",
             "a",
@@ -372,9 +334,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/sync/pull?scope=inspector&protocol=9.0",
             None,
             "",
-            400,
-            "unsupported_protocol",
-        ),
+        )
+        .expect(400, "unsupported_protocol"),
         case(
             "pull: unknown parameter",
             "a",
@@ -382,9 +343,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/sync/pull?scope=inspector&drop=1",
             None,
             "",
-            400,
-            "invalid_query",
-        ),
+        )
+        .expect(400, "invalid_query"),
         case(
             "login: password missing",
             "anon",
@@ -392,9 +352,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/auth/login",
             JSON,
             r#"{"username":"inspector_a"}"#,
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "login: absurd username",
             "anon",
@@ -402,9 +361,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/auth/login",
             JSON,
             serde_json::to_vec(&json!({"username": "x".repeat(10_000), "password": "y"})).unwrap(),
-            401,
-            "invalid_credentials",
-        ),
+        )
+        .expect(401, "invalid_credentials"),
         case(
             "device: empty name",
             "a",
@@ -413,9 +371,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             JSON,
             serde_json::to_vec(&json!({"device_id": shared::DeviceId::new(), "name": "  "}))
                 .unwrap(),
-            422,
-            "invalid_value",
-        ),
+        )
+        .expect(422, "invalid_value"),
         case(
             "device: name too long",
             "a",
@@ -426,9 +383,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
                 &json!({"device_id": shared::DeviceId::new(), "name": "平".repeat(101)}),
             )
             .unwrap(),
-            422,
-            "invalid_value",
-        ),
+        )
+        .expect(422, "invalid_value"),
         case(
             "blob: upper-case hash",
             "a",
@@ -436,9 +392,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             format!("/api/v1/blobs/{}", "AB".repeat(32)),
             JSON,
             r#"{"size":10}"#,
-            400,
-            "invalid_path",
-        ),
+        )
+        .expect(400, "invalid_path"),
         case(
             "blob: path traversal",
             "a",
@@ -446,9 +401,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/blobs/..%2F..%2Fetc%2Fpasswd",
             JSON,
             r#"{"size":10}"#,
-            400,
-            "invalid_path",
-        ),
+        )
+        .expect(400, "invalid_path"),
         case(
             "blob: zero size",
             "a",
@@ -456,9 +410,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             format!("/api/v1/blobs/{hash}"),
             JSON,
             r#"{"size":0}"#,
-            422,
-            "out_of_range",
-        ),
+        )
+        .expect(422, "out_of_range"),
         case(
             "blob: size as text",
             "a",
@@ -466,9 +419,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             format!("/api/v1/blobs/{hash}"),
             JSON,
             r#"{"size":"big"}"#,
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "blob: chunk with no upload",
             "a",
@@ -476,9 +428,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             format!("/api/v1/blobs/{hash}?offset=0"),
             OCTETS,
             "abc",
-            404,
-            "not_found",
-        ),
+        )
+        .expect(404, "not_found"),
         case(
             "blob: chunk without offset",
             "a",
@@ -486,9 +437,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             format!("/api/v1/blobs/{hash}"),
             OCTETS,
             "abc",
-            400,
-            "invalid_query",
-        ),
+        )
+        .expect(400, "invalid_query"),
         case(
             "blob: chunk over the limit",
             "a",
@@ -496,9 +446,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             format!("/api/v1/blobs/{hash}?offset=0"),
             OCTETS,
             vec![0u8; server.state.config.max_chunk_bytes + 1],
-            413,
-            "body_too_large",
-        ),
+        )
+        .expect(413, "body_too_large"),
         case(
             "blob: download unknown",
             "a",
@@ -506,9 +455,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             format!("/api/v1/blobs/{hash}"),
             None,
             "",
-            404,
-            "not_found",
-        ),
+        )
+        .expect(404, "not_found"),
         case(
             "review: inspector reviews own record",
             "a",
@@ -516,9 +464,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             review_path.clone(),
             JSON,
             r#"{"version":1,"decision":"approve"}"#,
-            403,
-            "forbidden",
-        ),
+        )
+        .expect(403, "forbidden"),
         case(
             "review: unknown decision",
             "r1",
@@ -526,9 +473,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             review_path.clone(),
             JSON,
             r#"{"version":1,"decision":"maybe"}"#,
-            400,
-            "invalid_body",
-        ),
+        )
+        .expect(400, "invalid_body"),
         case(
             "review: comment too long",
             "r1",
@@ -539,9 +485,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
                 &json!({"version":1,"decision":"return","comment":"长".repeat(2001)}),
             )
             .unwrap(),
-            422,
-            "too_long",
-        ),
+        )
+        .expect(422, "too_long"),
         case(
             "review: stale version",
             "r1",
@@ -549,9 +494,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             review_path.clone(),
             JSON,
             r#"{"version":7,"decision":"approve"}"#,
-            409,
-            "stale_version",
-        ),
+        )
+        .expect(409, "stale_version"),
         case(
             "review: id not a UUID",
             "r1",
@@ -559,9 +503,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/inspections/42/review",
             JSON,
             r#"{"version":1,"decision":"approve"}"#,
-            400,
-            "invalid_path",
-        ),
+        )
+        .expect(400, "invalid_path"),
         case(
             "review: unknown record",
             "r1",
@@ -569,9 +512,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             format!("/api/v1/inspections/{}/review", uuid::Uuid::now_v7()),
             JSON,
             r#"{"version":1,"decision":"approve"}"#,
-            404,
-            "not_found",
-        ),
+        )
+        .expect(404, "not_found"),
         case(
             "inspection: other inspector's record",
             "b",
@@ -579,9 +521,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             format!("/api/v1/inspections/{}", existing.id),
             None,
             "",
-            404,
-            "not_found",
-        ),
+        )
+        .expect(404, "not_found"),
         case(
             "progress: invalid region code",
             "r1",
@@ -589,9 +530,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/progress/42xx",
             None,
             "",
-            422,
-            "invalid_format",
-        ),
+        )
+        .expect(422, "invalid_format"),
         case(
             "progress: inspector has no rollups",
             "a",
@@ -599,9 +539,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/progress/420000",
             None,
             "",
-            404,
-            "not_found",
-        ),
+        )
+        .expect(404, "not_found"),
         case(
             "unknown route",
             "a",
@@ -609,19 +548,9 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "/api/v1/nothing-here",
             None,
             "",
-            404,
-            "not_found",
-        ),
-        case(
-            "wrong method",
-            "a",
-            Method::DELETE,
-            push,
-            None,
-            "",
-            405,
-            "invalid_path",
-        ),
+        )
+        .expect(404, "not_found"),
+        case("wrong method", "a", Method::DELETE, push, None, "").expect(405, "invalid_path"),
     ];
     assert!(cases.len() >= 30);
 
