@@ -5,10 +5,13 @@
 //! advances `last_seq`; a repeat is answered from the stored result, a gap is refused, and a
 //! record naming blobs the server lacks is answered with the missing hashes and not applied.
 
+use std::collections::HashMap;
+
+use shared::SiteId;
 use shared::auth::Role;
 use shared::inspection::Inspection;
 use shared::review::{self, ReviewStatus};
-use shared::site::check_transition;
+use shared::site::{Site, check_transition};
 use shared::sync::{
     InspectionRecord, Mutation, MutationOp, MutationOutcome, MutationResult, ProtocolVersion,
     PushRequest, PushResponse,
@@ -69,6 +72,7 @@ pub fn push(
         ));
     }
     let mut last = device.last_seq;
+    let mut sites = SiteCache::default();
     let mut results = Vec::with_capacity(req.mutations.len());
     for m in &req.mutations {
         if m.seq <= last {
@@ -105,7 +109,7 @@ pub fn push(
             });
             break;
         }
-        let outcome = apply(tx.as_mut(), actor, &device, m, now)?;
+        let outcome = apply(tx.as_mut(), &mut sites, actor, &device, m, now)?;
         let stop = !outcome.consumes_seq();
         if !stop {
             tx.insert_mutation_result(&device.id, m.seq, &m.mutation_id, &outcome, now)?;
@@ -136,15 +140,39 @@ fn rejected(error: ApiError) -> MutationOutcome {
     MutationOutcome::Rejected { error }
 }
 
+/// Sites a batch names, looked up once per batch: submissions never change sites, and a device's
+/// queue usually names a handful of sites many times.
+#[derive(Default)]
+struct SiteCache(HashMap<SiteId, Option<Site>>);
+
+impl SiteCache {
+    /// The site if it exists and lies in one of the actor's assigned villages.
+    fn get(&mut self, tx: &mut dyn Tx, actor: &Actor, id: &SiteId) -> StoreResult<Option<Site>> {
+        if let Some(s) = self.0.get(id) {
+            return Ok(s.clone());
+        }
+        let site = match tx.site(id)? {
+            Some(s) if tx.is_assigned(&actor.user.id, &s.village)? => Some(s),
+            _ => None,
+        };
+        self.0.insert(*id, site.clone());
+        Ok(site)
+    }
+}
+
 fn apply(
     tx: &mut dyn Tx,
+    sites: &mut SiteCache,
     actor: &Actor,
     device: &DeviceRow,
     m: &Mutation,
     now: OffsetDateTime,
 ) -> StoreResult<MutationOutcome> {
     match &m.op {
-        MutationOp::SubmitInspection { inspection } => submit(tx, actor, device, inspection, now),
+        MutationOp::SubmitInspection { inspection } => {
+            let site = sites.get(tx, actor, &inspection.site_id)?;
+            submit(tx, site, actor, device, inspection, now)
+        }
     }
 }
 
@@ -169,15 +197,16 @@ fn conflict(tx: &mut dyn Tx, row: &RecordRow, error: ApiError) -> StoreResult<Mu
 
 fn submit(
     tx: &mut dyn Tx,
+    site: Option<Site>,
     actor: &Actor,
     device: &DeviceRow,
     i: &Inspection,
     now: OffsetDateTime,
 ) -> StoreResult<MutationOutcome> {
     // Out-of-scope sites answer exactly like missing ones.
-    let site = match tx.site(&i.site_id)? {
-        Some(s) if tx.is_assigned(&actor.user.id, &s.village)? => s,
-        _ => {
+    let site = match site {
+        Some(s) => s,
+        None => {
             return Ok(rejected(
                 ApiError::new(ErrorCode::NotFound, "点位不存在").with_fields(vec![
                     FieldError::new("site_id", ErrorCode::NotFound, "点位不存在或不在负责范围内"),

@@ -133,7 +133,12 @@ impl Store for SqliteStore {
             .lock()
             .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Box::new(SqliteTx { conn, done: false }))
+        Ok(Box::new(SqliteTx {
+            conn,
+            done: false,
+            seq: None,
+            seq_dirty: false,
+        }))
     }
 
     fn read(&self) -> StoreResult<Box<dyn Tx + '_>> {
@@ -153,7 +158,12 @@ impl Store for SqliteStore {
                 .map_err(|_| StoreError::Backend("reader lock poisoned".into()))?,
         };
         conn.execute_batch("BEGIN")?;
-        Ok(Box::new(SqliteTx { conn, done: false }))
+        Ok(Box::new(SqliteTx {
+            conn,
+            done: false,
+            seq: None,
+            seq_dirty: false,
+        }))
     }
 
     fn backend_name(&self) -> &'static str {
@@ -164,6 +174,11 @@ impl Store for SqliteStore {
 struct SqliteTx<'a> {
     conn: std::sync::MutexGuard<'a, Connection>,
     done: bool,
+    /// The change sequence as handed out in this transaction; written back once at commit, so a
+    /// batch of N changes costs one UPDATE rather than N (writers are serialised, so no other
+    /// transaction can interleave).
+    seq: Option<u64>,
+    seq_dirty: bool,
 }
 
 impl Drop for SqliteTx<'_> {
@@ -274,26 +289,34 @@ impl SqliteTx<'_> {
 
 impl Tx for SqliteTx<'_> {
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        if let (true, Some(v)) = (self.seq_dirty, self.seq) {
+            self.conn.execute(
+                "UPDATE seqs SET value = ?1 WHERE name = 'change'",
+                [v as i64],
+            )?;
+        }
         self.conn.execute_batch("COMMIT")?;
         self.done = true;
         Ok(())
     }
 
     fn next_change_seq(&mut self) -> StoreResult<u64> {
-        let v: i64 = self.conn.query_row(
-            "UPDATE seqs SET value = value + 1 WHERE name = 'change' RETURNING value",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(v as u64)
+        let next = self.current_change_seq()? + 1;
+        self.seq = Some(next);
+        self.seq_dirty = true;
+        Ok(next)
     }
 
     fn current_change_seq(&mut self) -> StoreResult<u64> {
+        if let Some(v) = self.seq {
+            return Ok(v);
+        }
         let v: i64 =
             self.conn
                 .query_row("SELECT value FROM seqs WHERE name = 'change'", [], |r| {
                     r.get(0)
                 })?;
+        self.seq = Some(v as u64);
         Ok(v as u64)
     }
 

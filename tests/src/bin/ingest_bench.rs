@@ -1,1 +1,219 @@
-fn main() {}
+//! Ingest benchmark: inspections per second through the HTTP push endpoint (real server on a
+//! real port, SQLite default, synchronous=FULL), beside a bare rusqlite batched insert of the
+//! same rows (record, version, mutation result, audit entry per inspection) into the same schema,
+//! measured in the same run.
+//!
+//! cargo run --release -p qingliu-tests --bin ingest-bench -- --inspections 20000
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use qingliu_tests::TestServer;
+use qingliu_tests::fixture;
+use qingliu_tests::records::{batch, submit, water_body};
+use rusqlite::params;
+use shared::DeviceId;
+use shared::inspection::Inspection;
+use shared::sync::MutationOutcome;
+
+#[derive(Parser)]
+struct Args {
+    /// Inspections to ingest per run.
+    #[arg(long, default_value_t = 20_000)]
+    inspections: usize,
+    /// Mutations per push request (and rows per bare transaction).
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Devices pushing concurrently.
+    #[arg(long, default_value_t = 4)]
+    devices: usize,
+    /// Repetitions; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+async fn http_run(args: &Args) -> f64 {
+    let server = TestServer::start().await;
+    let fx = fixture::install(server.state.store.as_ref());
+    let mut client = server.client();
+    client
+        .login("inspector_a", fixture::PASSWORD)
+        .await
+        .expect("login");
+    let site = fx.site("water1").id;
+    let per_device = args.inspections / args.devices;
+    // Serialise every request up front: the figure is the server's ingest, not the client's JSON.
+    let mut bodies: Vec<Vec<Vec<u8>>> = Vec::new();
+    for _ in 0..args.devices {
+        let device = DeviceId::new();
+        client
+            .register_device(device, "bench")
+            .await
+            .expect("device");
+        let mut reqs = Vec::new();
+        let mut seq = 1u64;
+        while (seq as usize) <= per_device {
+            let n = args.batch.min(per_device + 1 - seq as usize);
+            let muts = (0..n)
+                .map(|k| submit(seq + k as u64, &water_body(site, vec![], None)))
+                .collect();
+            reqs.push(serde_json::to_vec(&batch(device, muts)).expect("json"));
+            seq += n as u64;
+        }
+        bodies.push(reqs);
+    }
+    let token = client.token.clone().expect("token");
+    let url = client.url("/api/v1/sync/push");
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for reqs in bodies {
+        let http = reqwest::Client::new();
+        let (url, token) = (url.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            for body in reqs {
+                let resp = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("push");
+                assert!(resp.status().is_success(), "push failed: {}", resp.status());
+                let r: shared::sync::PushResponse = resp.json().await.expect("decode");
+                assert!(
+                    r.results
+                        .iter()
+                        .all(|x| matches!(x.outcome, MutationOutcome::Applied { .. }))
+                );
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let elapsed = start.elapsed();
+    let stored = server
+        .state
+        .store
+        .read()
+        .expect("read")
+        .count_versions()
+        .expect("count");
+    assert_eq!(
+        stored as usize,
+        per_device * args.devices,
+        "every inspection stored once"
+    );
+    (per_device * args.devices) as f64 / elapsed.as_secs_f64()
+}
+
+fn bare_run(args: &Args) -> f64 {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("bare.db");
+    let store = sync_server::store::sqlite::SqliteStore::open(&path).expect("schema");
+    let fx = fixture::install(&store);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .expect("wal");
+    conn.pragma_update(None, "synchronous", "FULL")
+        .expect("sync");
+    let user = fx.user("inspector_a").id.to_string();
+    let site = fx.site("water1").id;
+    let village = fx.site("water1").village.to_string();
+    let device = DeviceId::new().to_string();
+    conn.execute(
+        "INSERT INTO devices (id, user_id, name, platform, last_seq, registered_at) VALUES (?1, ?2, 'bare', 'bench', 0, '2026-01-01T00:00:00Z')",
+        params![device, user],
+    )
+    .expect("device");
+    let rows: Vec<Inspection> = (0..args.inspections)
+        .map(|_| water_body(site, vec![], None))
+        .collect();
+    let now = "2026-11-29T00:00:00Z";
+    let start = Instant::now();
+    for (b, chunk) in rows.chunks(args.batch).enumerate() {
+        let tx = conn.unchecked_transaction().expect("tx");
+        {
+            let mut rec = tx.prepare_cached("INSERT INTO records (id, site_id, village, submitted_by, device_id, current_version, status, review, received_at, change_seq) VALUES (?1, ?2, ?3, ?4, ?5, 1, 'submitted', NULL, ?6, ?7)").expect("p");
+            let mut ver = tx.prepare_cached("INSERT INTO versions (record_id, version, data, received_at, device_id) VALUES (?1, 1, ?2, ?3, ?4)").expect("p");
+            let mut mu = tx.prepare_cached("INSERT INTO mutations (device_id, seq, mutation_id, outcome, at) VALUES (?1, ?2, ?3, ?4, ?5)").expect("p");
+            let mut au = tx.prepare_cached("INSERT INTO audit (at, user_id, device_id, action, entity, entity_id, detail) VALUES (?1, ?2, ?3, 'submit', 'inspection', ?4, ?5)").expect("p");
+            for (k, i) in chunk.iter().enumerate() {
+                let seq = (b * args.batch + k + 1) as i64;
+                let id = i.id.to_string();
+                rec.execute(params![
+                    id,
+                    site.to_string(),
+                    village,
+                    user,
+                    device,
+                    now,
+                    seq
+                ])
+                .expect("rec");
+                ver.execute(params![
+                    id,
+                    serde_json::to_string(i).expect("json"),
+                    now,
+                    device
+                ])
+                .expect("ver");
+                mu.execute(params![
+                    device,
+                    seq,
+                    uuid::Uuid::now_v7().to_string(),
+                    format!("{{\"status\":\"applied\",\"server_seq\":{seq}}}"),
+                    now
+                ])
+                .expect("mu");
+                au.execute(params![now, user, device, id, "{\"version\":1}"])
+                    .expect("au");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    let elapsed = start.elapsed();
+    args.inspections as f64 / elapsed.as_secs_f64()
+}
+
+fn main() {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut http = Vec::new();
+    let mut bare = Vec::new();
+    for run in 0..args.runs {
+        let b = bare_run(&args);
+        let h = rt.block_on(http_run(&args));
+        eprintln!(
+            "run {}: http push {:.0}/s, bare rusqlite {:.0}/s",
+            run + 1,
+            h,
+            b
+        );
+        http.push(h);
+        bare.push(b);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (h, b) = (median(http), median(bare));
+    println!("| path | inspections/s (median of {}) |", args.runs);
+    println!("|---|---|");
+    println!(
+        "| HTTP push, {} devices × batches of {} | {:.0} |",
+        args.devices, args.batch, h
+    );
+    println!(
+        "| bare rusqlite, same rows, transactions of {} | {:.0} |",
+        args.batch, b
+    );
+    println!("| ratio push / bare | {:.2} |", h / b);
+}
