@@ -5,6 +5,7 @@ mod blobs;
 mod ingest;
 mod malformed;
 mod openapi;
+mod prop_sync;
 mod review;
 mod scopes;
 mod seed;
