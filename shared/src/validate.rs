@@ -5,7 +5,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::{ErrorCode, FieldError};
 use crate::inspection::*;
-use crate::site::SiteKind;
+use crate::site::{Site, SiteDetails, SiteKind};
 use crate::sync::is_sha256_hex;
 
 /// Size bounds. Kept here so that app forms and the server enforce the same numbers.
@@ -396,6 +396,90 @@ fn validate_enforcement(e: &mut Errors, b: &EnforcementBody) {
     }
 }
 
+/// Validate a site as registered (by the seeder now, by provincial staff later).
+pub fn validate_site(site: &Site) -> Vec<FieldError> {
+    let mut e = Errors(Vec::new());
+    e.text("name", &site.name, true, limits::SHORT_TEXT);
+    if let Some(p) = site.position
+        && !p.is_valid()
+    {
+        e.push("position", ErrorCode::OutOfRange, "坐标超出 WGS-84 范围");
+    }
+    if site.village.level() != crate::region::RegionLevel::Village {
+        e.push("village", ErrorCode::InvalidValue, "应为行政村代码");
+    }
+    let kind = site.kind();
+    match (site.status, kind.initial_status()) {
+        (None, None) => {}
+        (Some(s), Some(_)) if s.applies_to(kind) => {}
+        _ => e.push("status", ErrorCode::InvalidValue, "状态不适用于此类点位"),
+    }
+    match &site.details {
+        SiteDetails::Village(v) => {
+            if let Some(y) = v.task_year
+                && !(2000..=2100).contains(&y)
+            {
+                e.push("details.task_year", ErrorCode::OutOfRange, "年份无效");
+            }
+        }
+        SiteDetails::WaterBody(w) => {
+            e.number("details.area_m2", w.area_m2, 0.0, 1.0e9);
+            e.number("details.length_m", w.length_m, 0.0, 1.0e7);
+            e.number("details.width_m", w.width_m, 0.0, 1.0e5);
+            e.text(
+                "details.start_name",
+                &w.start_name,
+                false,
+                limits::SHORT_TEXT,
+            );
+            e.text("details.end_name", &w.end_name, false, limits::SHORT_TEXT);
+            for (f, p) in [("details.start", w.start), ("details.end", w.end)] {
+                if p.is_some_and(|p| !p.is_valid()) {
+                    e.push(f, ErrorCode::OutOfRange, "坐标超出 WGS-84 范围");
+                }
+            }
+            let pc = w.planned_completion.as_bytes();
+            let quarter_ok = pc.len() == 6
+                && pc[..4].iter().all(u8::is_ascii_digit)
+                && pc[4] == b'Q'
+                && (b'1'..=b'4').contains(&pc[5]);
+            if !w.planned_completion.is_empty() && !quarter_ok {
+                e.push(
+                    "details.planned_completion",
+                    ErrorCode::InvalidFormat,
+                    "应为“2026Q3”格式",
+                );
+            }
+        }
+        SiteDetails::Facility(f) => {
+            if !f.design_capacity_tpd.is_finite() || f.design_capacity_tpd <= 0.0 {
+                e.push(
+                    "details.design_capacity_tpd",
+                    ErrorCode::OutOfRange,
+                    "设计处理能力应大于 0",
+                );
+            }
+        }
+        SiteDetails::Enterprise(x) => {
+            if let Err(err) = crate::uscc::validate(&x.uscc) {
+                let code = match err {
+                    crate::uscc::UsccError::Checksum => ErrorCode::InvalidChecksum,
+                    _ => ErrorCode::InvalidFormat,
+                };
+                e.push("details.uscc", code, err.to_string());
+            }
+            e.text(
+                "details.legal_representative",
+                &x.legal_representative,
+                false,
+                limits::SHORT_TEXT,
+            );
+            e.text("details.address", &x.address, false, limits::MEDIUM_TEXT);
+        }
+    }
+    e.0
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -540,6 +624,37 @@ pub(crate) mod tests {
         assert!(errs.contains(&("body.dissolved_oxygen_mg_l".into(), ErrorCode::OutOfRange)));
         assert!(errs.contains(&("body.transparency_cm".into(), ErrorCode::Inconsistent)));
         assert!(errs.contains(&("position.point".into(), ErrorCode::OutOfRange)));
+    }
+
+    #[test]
+    fn sites_checked() {
+        use crate::site::*;
+        let mut s = Site {
+            id: crate::ids::SiteId::new(),
+            village: "420102101201".parse().unwrap(),
+            name: "测试化工".into(),
+            position: Some(LngLat::new(114.3, 30.6)),
+            status: None,
+            details: SiteDetails::Enterprise(EnterpriseDetails {
+                uscc: "91350100M000100Y43".into(),
+                legal_representative: String::new(),
+                address: String::new(),
+            }),
+            version: 0,
+            generated: false,
+        };
+        assert_eq!(validate_site(&s), vec![]);
+        s.details = SiteDetails::Enterprise(EnterpriseDetails {
+            uscc: "91350100M000100Y40".into(),
+            legal_representative: String::new(),
+            address: String::new(),
+        });
+        s.status = Some(crate::site::SiteStatus::Running);
+        s.village = "420102101000".parse().unwrap();
+        let errs = codes(&validate_site(&s));
+        assert!(errs.contains(&("details.uscc".into(), ErrorCode::InvalidChecksum)));
+        assert!(errs.contains(&("status".into(), ErrorCode::InvalidValue)));
+        assert!(errs.contains(&("village".into(), ErrorCode::InvalidValue)));
     }
 
     #[test]

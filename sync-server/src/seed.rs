@@ -199,6 +199,7 @@ fn region(code: RegionCode, name: String, generated: bool) -> Region {
 }
 
 struct Village {
+    name: String,
     code: RegionCode,
     prefecture: usize,
     centre: LngLat,
@@ -285,9 +286,11 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
                 let tcentre = jitter(&mut rng, lng, lat, 0.15);
                 for v in 0..rng.gen_range(15..=25u16) {
                     let vcode = town.child(201 + v)?;
-                    tx.insert_region(&region(vcode, village_name(&mut rng), true))?;
+                    let name = village_name(&mut rng);
+                    tx.insert_region(&region(vcode, name.clone(), true))?;
                     *report.regions.entry("village").or_default() += 1;
                     villages.push(Village {
+                        name,
                         code: vcode,
                         prefecture: pi,
                         centre: jitter(&mut rng, tcentre.lng(), tcentre.lat(), 0.05),
@@ -374,7 +377,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
         sites.push(Site {
             id: SiteId::new(),
             village: v.code,
-            name: String::new(),
+            name: v.name.clone(),
             position: Some(v.centre),
             status: Some(status),
             details: SiteDetails::Village(VillageDetails {
@@ -558,6 +561,12 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
     }
 
     for s in sites.iter_mut() {
+        let errors = shared::validate::validate_site(s);
+        if !errors.is_empty() {
+            return Err(crate::error::AppError::Internal(format!(
+                "generated an invalid site: {errors:?}"
+            )));
+        }
         let seq = tx.next_change_seq()?;
         s.version = seq;
         tx.insert_site(s, seq)?;

@@ -82,7 +82,7 @@ pub fn install(store: &dyn Store) -> Fixture {
             names[n],
             site(
                 *v,
-                "",
+                "测试村",
                 Some(SiteStatus::InProgress),
                 SiteDetails::Village(VillageDetails {
                     task_year: Some(2026),
@@ -95,7 +95,7 @@ pub fn install(store: &dyn Store) -> Fixture {
         "village_t2",
         site(
             villages2[0],
-            "",
+            "测试二村",
             Some(SiteStatus::Planned),
             SiteDetails::Village(VillageDetails {
                 task_year: Some(2026),
@@ -107,7 +107,7 @@ pub fn install(store: &dyn Store) -> Fixture {
         "village_t3",
         site(
             villages3[0],
-            "",
+            "测试三村",
             Some(SiteStatus::InProgress),
             SiteDetails::Village(VillageDetails {
                 task_year: Some(2026),
