@@ -56,6 +56,16 @@ impl Errors {
         }
     }
 
+    fn uscc(&mut self, field: &str, code: &str) {
+        if let Err(err) = crate::uscc::validate(code) {
+            let c = match err {
+                crate::uscc::UsccError::Checksum => ErrorCode::InvalidChecksum,
+                _ => ErrorCode::InvalidFormat,
+            };
+            self.push(field, c, err.to_string());
+        }
+    }
+
     fn time(&mut self, field: &str, t: OffsetDateTime) {
         if t.year() < 2000 || t.year() > 2100 {
             self.push(field, ErrorCode::OutOfRange, "时间不在合理范围内");
@@ -312,13 +322,7 @@ fn validate_enforcement(e: &mut Errors, b: &EnforcementBody) {
     }
     e.text("body.place", &b.place, true, limits::MEDIUM_TEXT);
     e.text("body.party.name", &b.party.name, true, limits::SHORT_TEXT);
-    if let Err(err) = crate::uscc::validate(&b.party.uscc) {
-        let code = match err {
-            crate::uscc::UsccError::Checksum => ErrorCode::InvalidChecksum,
-            _ => ErrorCode::InvalidFormat,
-        };
-        e.push("body.party.uscc", code, err.to_string());
-    }
+    e.uscc("body.party.uscc", &b.party.uscc);
     e.text(
         "body.party.legal_representative",
         &b.party.legal_representative,
@@ -461,13 +465,7 @@ pub fn validate_site(site: &Site) -> Vec<FieldError> {
             }
         }
         SiteDetails::Enterprise(x) => {
-            if let Err(err) = crate::uscc::validate(&x.uscc) {
-                let code = match err {
-                    crate::uscc::UsccError::Checksum => ErrorCode::InvalidChecksum,
-                    _ => ErrorCode::InvalidFormat,
-                };
-                e.push("details.uscc", code, err.to_string());
-            }
+            e.uscc("details.uscc", &x.uscc);
             e.text(
                 "details.legal_representative",
                 &x.legal_representative,

@@ -13,8 +13,8 @@ use shared::inspection::Inspection;
 use shared::review::{self, ReviewStatus};
 use shared::site::{Site, check_transition};
 use shared::sync::{
-    InspectionRecord, Mutation, MutationOp, MutationOutcome, MutationResult, ProtocolVersion,
-    PushRequest, PushResponse,
+    Mutation, MutationOp, MutationOutcome, MutationResult, ProtocolVersion, PushRequest,
+    PushResponse,
 };
 use shared::validate::validate_inspection;
 use shared::{ApiError, ErrorCode, FieldError};
@@ -176,22 +176,10 @@ fn apply(
     }
 }
 
-fn to_record(i: &Inspection, row: &RecordRow) -> InspectionRecord {
-    InspectionRecord {
-        inspection: i.clone(),
-        status: row.status,
-        review: row.review.clone(),
-        submitted_by: row.submitted_by,
-        device_id: row.device_id,
-        received_at: row.received_at,
-        server_seq: row.change_seq,
-    }
-}
-
 fn conflict(tx: &mut dyn Tx, row: &RecordRow, error: ApiError) -> StoreResult<MutationOutcome> {
     let server = tx
         .version(&row.id, row.current_version)?
-        .map(|i| Box::new(to_record(&i, row)));
+        .map(|i| Box::new(row.to_record(i)));
     Ok(MutationOutcome::Conflict { error, server })
 }
 

@@ -57,15 +57,7 @@ pub fn record_detail(
         })
         .collect();
     Ok(RecordDetail {
-        record: InspectionRecord {
-            inspection: current,
-            status: row.status,
-            review: row.review,
-            submitted_by: row.submitted_by,
-            device_id: row.device_id,
-            received_at: row.received_at,
-            server_seq: row.change_seq,
-        },
+        record: row.to_record(current),
         versions,
         history,
     })

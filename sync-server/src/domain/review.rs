@@ -135,13 +135,5 @@ pub fn review(
         })?;
     }
     tx.commit()?;
-    Ok(InspectionRecord {
-        inspection,
-        status: row.status,
-        review: row.review,
-        submitted_by: row.submitted_by,
-        device_id: row.device_id,
-        received_at: row.received_at,
-        server_seq: row.change_seq,
-    })
+    Ok(row.to_record(inspection))
 }

@@ -77,6 +77,21 @@ pub struct RecordRow {
     pub change_seq: u64,
 }
 
+impl RecordRow {
+    /// The API view of this record, given its current version.
+    pub fn to_record(&self, inspection: Inspection) -> InspectionRecord {
+        InspectionRecord {
+            inspection,
+            status: self.status,
+            review: self.review.clone(),
+            submitted_by: self.submitted_by,
+            device_id: self.device_id,
+            received_at: self.received_at,
+            server_seq: self.change_seq,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
     pub at: OffsetDateTime,

@@ -275,15 +275,7 @@ impl SqliteTx<'_> {
         let inspection = self.version(&row.id, row.current_version)?.ok_or_else(|| {
             StoreError::Corrupt(format!("record {} lacks its current version", row.id))
         })?;
-        Ok(InspectionRecord {
-            inspection,
-            status: row.status,
-            review: row.review,
-            submitted_by: row.submitted_by,
-            device_id: row.device_id,
-            received_at: row.received_at,
-            server_seq: row.change_seq,
-        })
+        Ok(row.to_record(inspection))
     }
 }
 
