@@ -21,6 +21,7 @@ macro_rules! string_schema {
     };
 }
 
+pub mod app;
 pub mod auth;
 pub mod error;
 pub mod geo;

@@ -1,0 +1,4 @@
+fn main() {
+    #[cfg(feature = "app")]
+    tauri_build::build();
+}

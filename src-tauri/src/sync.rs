@@ -1,0 +1,372 @@
+//! The sync client: resumable photo upload, push of the outbox, pull of the inspector's scope,
+//! with jittered exponential backoff. It speaks exactly the server's protocol (`shared::sync`).
+
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use shared::app::UploadProgress;
+use shared::auth::{DeviceInfo, LoginRequest, LoginResponse, RegisterDeviceRequest};
+use shared::sync::*;
+use shared::{ApiError, ErrorCode};
+
+use crate::core::{AppCore, keys, now_rfc3339};
+use crate::error::{CoreError, CoreResult};
+
+/// Default upload chunk: small enough that a broken 2G link re-sends little.
+pub const DEFAULT_CHUNK: usize = 256 * 1024;
+const PUSH_BATCH: u32 = 100;
+
+/// Why a request failed, and whether trying again can help.
+#[derive(Debug, Clone)]
+pub enum SyncError {
+    /// No connection, timeout, broken transfer or 5xx: retry with backoff.
+    Transient(String),
+    /// The token is missing, expired or revoked: log in again.
+    Unauthenticated(ApiError),
+    /// The server refused the request itself (4xx).
+    Refused(StatusCode, ApiError),
+}
+
+impl SyncError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SyncError::Transient(_))
+    }
+}
+
+impl From<SyncError> for CoreError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Transient(m) => CoreError::new(ErrorCode::Unavailable, format!("无法连接服务器: {m}")),
+            SyncError::Unauthenticated(a) | SyncError::Refused(_, a) => CoreError(a),
+        }
+    }
+}
+
+impl From<reqwest::Error> for SyncError {
+    fn from(e: reqwest::Error) -> Self {
+        SyncError::Transient(e.to_string())
+    }
+}
+
+#[derive(Clone)]
+pub struct SyncClient {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    pub chunk: usize,
+}
+
+impl SyncClient {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap_or_default();
+        SyncClient { http, base: base.trim_end_matches('/').to_string(), token: None, chunk: DEFAULT_CHUNK }
+    }
+
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.http.request(method, format!("{}{}", self.base, path));
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, SyncError> {
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| SyncError::Transient(format!("bad answer: {e}")));
+        }
+        let err: ApiError = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| ApiError::new(ErrorCode::Internal, format!("HTTP {status}")));
+        Err(if status == StatusCode::UNAUTHORIZED {
+            SyncError::Unauthenticated(err)
+        } else if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            SyncError::Transient(format!("HTTP {status}: {}", err.message))
+        } else {
+            SyncError::Refused(status, err)
+        })
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Result<LoginResponse, SyncError> {
+        let resp = self
+            .req(reqwest::Method::POST, "/api/v1/auth/login")
+            .json(&LoginRequest { username: username.into(), password: password.into() })
+            .send()
+            .await?;
+        Self::decode(resp).await
+    }
+
+    pub async fn register_device(&self, req: &RegisterDeviceRequest) -> Result<DeviceInfo, SyncError> {
+        let resp = self.req(reqwest::Method::POST, "/api/v1/devices").json(req).send().await?;
+        Self::decode(resp).await
+    }
+
+    pub async fn push(&self, req: &PushRequest) -> Result<PushResponse, SyncError> {
+        let resp = self.req(reqwest::Method::POST, "/api/v1/sync/push").json(req).send().await?;
+        Self::decode(resp).await
+    }
+
+    pub async fn pull(&self, cursor: Option<&str>, limit: u32) -> Result<PullPage, SyncError> {
+        let mut path = format!("/api/v1/sync/pull?scope=inspector&limit={limit}");
+        if let Some(c) = cursor {
+            path.push_str("&cursor=");
+            path.push_str(c);
+        }
+        let resp = self.req(reqwest::Method::GET, &path).send().await?;
+        Self::decode(resp).await
+    }
+
+    pub async fn blob_start(&self, sha256: &str, size: u64) -> Result<BlobStatus, SyncError> {
+        let resp = self
+            .req(reqwest::Method::POST, &format!("/api/v1/blobs/{sha256}"))
+            .json(&BlobUploadStart { size })
+            .send()
+            .await?;
+        Self::decode(resp).await
+    }
+
+    pub async fn blob_append(&self, sha256: &str, offset: u64, bytes: Vec<u8>) -> Result<BlobStatus, SyncError> {
+        let resp = self
+            .req(reqwest::Method::PATCH, &format!("/api/v1/blobs/{sha256}?offset={offset}"))
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await?;
+        Self::decode(resp).await
+    }
+
+    /// Upload one blob, resuming at the server's offset; a 409 re-reads the offset.
+    pub async fn upload(&self, sha256: &str, bytes: &[u8], progress: &mut dyn FnMut(u64)) -> Result<(), SyncError> {
+        let mut st = self.blob_start(sha256, bytes.len() as u64).await?;
+        progress(st.offset);
+        let mut conflicts = 0;
+        while !st.complete {
+            let from = st.offset as usize;
+            let to = (from + self.chunk).min(bytes.len());
+            match self.blob_append(sha256, st.offset, bytes[from..to].to_vec()).await {
+                Ok(s) => st = s,
+                Err(SyncError::Refused(StatusCode::CONFLICT, e)) if e.code == ErrorCode::OffsetMismatch && conflicts < 5 => {
+                    conflicts += 1;
+                    st = self.blob_start(sha256, bytes.len() as u64).await?;
+                }
+                Err(e) => return Err(e),
+            }
+            progress(st.offset);
+        }
+        Ok(())
+    }
+}
+
+/// Full-jitter exponential backoff.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    pub base: Duration,
+    pub max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn new(base: Duration, max: Duration) -> Self {
+        Backoff { base, max, attempt: 0 }
+    }
+
+    /// The next delay: uniform in [0, min(max, base · 2^attempt)].
+    pub fn next_delay(&mut self) -> Duration {
+        let cap = self.base.saturating_mul(1u32 << self.attempt.min(20)).min(self.max);
+        self.attempt = self.attempt.saturating_add(1);
+        let ms = cap.as_millis() as u64;
+        Duration::from_millis(if ms == 0 { 0 } else { rand::thread_rng().gen_range(0..=ms) })
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncReport {
+    pub pushed: u32,
+    pub refused: u32,
+    pub conflicts: u32,
+    pub photos_uploaded: u32,
+    pub pulled: u32,
+}
+
+/// Log in, remember the server, token and user, and register this device.
+pub async fn login(core: &AppCore, server_url: &str, username: &str, password: &str) -> CoreResult<shared::auth::UserInfo> {
+    let client = SyncClient::new(server_url);
+    let r = client.login(username, password).await?;
+    let client = client.with_token(Some(r.token.clone()));
+    let device = client
+        .register_device(&RegisterDeviceRequest { device_id: core.device_id()?, name: "清流巡查平板".into(), platform: std::env::consts::OS.into() })
+        .await?;
+    core.store.write(|tx| {
+        use crate::store::{meta_get, meta_set};
+        meta_set(tx, keys::SERVER_URL, client.base())?;
+        meta_set(tx, keys::TOKEN, &r.token)?;
+        meta_set(tx, keys::USER, &serde_json::to_string(&r.user)?)?;
+        meta_set(tx, keys::DEVICE_REGISTERED, "1")?;
+        // Never reuse a sequence number the server already consumed.
+        let next: u64 = meta_get(tx, keys::NEXT_SEQ)?.and_then(|s| s.parse().ok()).unwrap_or(1);
+        if next <= device.last_seq {
+            meta_set(tx, keys::NEXT_SEQ, &(device.last_seq + 1).to_string())?;
+        }
+        Ok(())
+    })?;
+    Ok(r.user)
+}
+
+/// A client for the stored server and token.
+pub fn client_for(core: &AppCore) -> CoreResult<SyncClient> {
+    let url = core.meta(keys::SERVER_URL)?.ok_or_else(|| CoreError::new(ErrorCode::Unauthenticated, "尚未设置服务器地址并登录"))?;
+    Ok(SyncClient::new(&url).with_token(core.meta(keys::TOKEN)?))
+}
+
+/// One full sync: upload photos, push the outbox, pull the scope. Transient failures surface as
+/// `unavailable` for the caller's backoff; nothing local is lost either way.
+pub async fn sync_once(core: &AppCore, client: &SyncClient, progress: &mut dyn FnMut(Option<UploadProgress>)) -> CoreResult<SyncReport> {
+    let mut report = SyncReport::default();
+    push_all(core, client, &mut report, progress).await?;
+    pull_all(core, client, &mut report).await?;
+    core.set_meta(keys::LAST_SYNC_AT, &now_rfc3339())?;
+    progress(None);
+    Ok(report)
+}
+
+async fn upload_photos(
+    core: &AppCore,
+    client: &SyncClient,
+    entry: &crate::core::OutboxEntry,
+    report: &mut SyncReport,
+    progress: &mut dyn FnMut(Option<UploadProgress>),
+) -> CoreResult<()> {
+    let MutationOp::SubmitInspection { inspection } = &entry.mutation.op;
+    let hashes = inspection.blob_hashes();
+    let total: u64 = inspection.photos.iter().map(|p| p.bytes).sum();
+    let mut done_before = 0u64;
+    for (n, h) in hashes.iter().enumerate() {
+        if core.photo_uploaded(h)? {
+            done_before += inspection.photos.iter().find(|p| &p.sha256 == h).map(|p| p.bytes).unwrap_or(0);
+            continue;
+        }
+        let bytes = std::fs::read(core.photo_path(h)?)?;
+        let record_id = entry.record_id;
+        let count = hashes.len() as u32;
+        client
+            .upload(h, &bytes, &mut |sent| {
+                progress(Some(UploadProgress {
+                    record_id,
+                    photo: n as u32 + 1,
+                    photos: count,
+                    bytes_sent: done_before + sent,
+                    bytes_total: total.max(done_before + sent),
+                }))
+            })
+            .await?;
+        done_before += bytes.len() as u64;
+        core.set_photo_uploaded(h, true)?;
+        report.photos_uploaded += 1;
+    }
+    Ok(())
+}
+
+async fn push_all(
+    core: &AppCore,
+    client: &SyncClient,
+    report: &mut SyncReport,
+    progress: &mut dyn FnMut(Option<UploadProgress>),
+) -> CoreResult<()> {
+    use shared::app::LocalState;
+    let device_id = core.device_id()?;
+    // Bounded: each round either finishes entries or re-uploads what the server lacks.
+    for _round in 0..50 {
+        let entries = core.pending(PUSH_BATCH)?;
+        if entries.is_empty() {
+            return Ok(());
+        }
+        for e in &entries {
+            core.set_record_state(&e.record_id, e.version, &[LocalState::Queued], LocalState::Uploading)?;
+            upload_photos(core, client, e, report, progress).await?;
+        }
+        core.bump_attempts(&entries.iter().map(|e| e.seq).collect::<Vec<_>>())?;
+        let req = PushRequest {
+            protocol: ProtocolVersion::CURRENT,
+            device_id,
+            mutations: entries.iter().map(|e| e.mutation.clone()).collect(),
+        };
+        let resp = client.push(&req).await?;
+        for r in &resp.results {
+            let Some(e) = entries.iter().find(|e| e.seq == r.seq) else { continue };
+            match &r.outcome {
+                MutationOutcome::Applied { .. } => report.pushed += 1,
+                MutationOutcome::Rejected { .. } => report.refused += 1,
+                MutationOutcome::Conflict { .. } => report.conflicts += 1,
+                MutationOutcome::MissingBlobs { hashes } => {
+                    // The server lacks photos we thought were there: send them again.
+                    for h in hashes {
+                        core.set_photo_uploaded(h, false)?;
+                    }
+                }
+                MutationOutcome::Gap { expected_seq } => {
+                    core.requeue_from(*expected_seq)?;
+                }
+            }
+            core.finish_entry(e, &r.outcome)?;
+        }
+    }
+    Err(CoreError::new(ErrorCode::Unavailable, "同步未能在限定轮次内完成，稍后重试"))
+}
+
+async fn pull_all(core: &AppCore, client: &SyncClient, report: &mut SyncReport) -> CoreResult<()> {
+    let mut cursor = core.meta(keys::CURSOR_INSPECTOR)?;
+    for _page in 0..10_000 {
+        let page = match client.pull(cursor.as_deref(), 200).await {
+            Err(SyncError::Refused(_, e)) if e.code == ErrorCode::CursorInvalid => {
+                // The server does not know our cursor (restored backup, new server): fetch the
+                // scope again from the start. The outbox is untouched.
+                cursor = None;
+                continue;
+            }
+            other => other?,
+        };
+        report.pulled += page.changes.len() as u32;
+        core.apply_page(&page.changes, &page.next_cursor)?;
+        cursor = Some(page.next_cursor);
+        if !page.has_more {
+            return Ok(());
+        }
+    }
+    Err(CoreError::new(ErrorCode::Unavailable, "拉取页数超出上限"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_full_jitter_and_caps() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        for attempt in 0..12u32 {
+            let cap = Duration::from_millis(100).saturating_mul(1 << attempt).min(Duration::from_secs(2));
+            let d = b.next_delay();
+            assert!(d <= cap, "attempt {attempt}: {d:?} > {cap:?}");
+        }
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+}
