@@ -1,0 +1,126 @@
+//! The field app's sync client (src-tauri core, no webview) against the real server: records
+//! made offline reach the server once with byte-identical photos; a return comes back down; the
+//! corrected version goes up as version 2.
+
+use qingliu_app::AppCore;
+use qingliu_app::sync::{self, SyncClient};
+use qingliu_tests::fixture::PASSWORD;
+use qingliu_tests::records::*;
+use shared::app::LocalState;
+use shared::review::ReviewDecision;
+
+use crate::{login, setup};
+
+fn jpeg_like(n: usize, salt: u8) -> Vec<u8> {
+    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    v.extend((0..n).map(|i| (i as u8).wrapping_mul(13).wrapping_add(salt)));
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_record_syncs_once_with_identical_photos_and_review_comes_back() {
+    let (server, fx) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = AppCore::open(dir.path()).unwrap();
+    sync::login(&core, &server.base, "inspector_a", PASSWORD).await.unwrap();
+    let client = sync::client_for(&core).unwrap();
+    let mut quiet = |_| {};
+    // First sync brings the assigned villages' sites down.
+    sync::sync_once(&core, &client, &mut quiet).await.unwrap();
+    let water = core.site(&fx.site("water1").id).unwrap().expect("site pulled");
+
+    // Offline: a record with two photos (one larger than a chunk).
+    let photos = [jpeg_like(600_000, 1), jpeg_like(40_000, 2)];
+    let mut refs = Vec::new();
+    for p in &photos {
+        let r = photo_ref(p);
+        core.keep_photo(p, &r, None).unwrap();
+        refs.push(r);
+    }
+    let i = water_body(water.id, refs.clone(), None);
+    core.save_draft(&i).unwrap();
+    core.submit(&i.id).unwrap();
+    assert_eq!(core.summary(&i.id).unwrap().state, LocalState::Queued);
+
+    let mut progress = Vec::new();
+    let report = sync::sync_once(&core, &client, &mut |p| progress.push(p)).await.unwrap();
+    assert_eq!((report.pushed, report.photos_uploaded), (1, 2));
+    assert!(progress.iter().flatten().any(|p| p.photos == 2 && p.bytes_sent > 0), "upload progress reported");
+    assert_eq!(core.summary(&i.id).unwrap().state, LocalState::Submitted);
+    assert_eq!(core.pending_count().unwrap(), 0);
+
+    let reviewer = login(&server, "reviewer_1").await;
+    let detail = reviewer.inspection(i.id).await.unwrap();
+    let stored: shared::inspection::Inspection = serde_json::from_value(detail["record"]["inspection"].clone()).unwrap();
+    assert_eq!(stored, i);
+    for (p, r) in photos.iter().zip(&refs) {
+        assert_eq!(&reviewer.download(&r.sha256).await.unwrap(), p, "byte-identical photo");
+    }
+    // Syncing again sends nothing and changes nothing.
+    let again = sync::sync_once(&core, &client, &mut quiet).await.unwrap();
+    assert_eq!((again.pushed, again.photos_uploaded), (0, 0));
+    assert_eq!(server.state.store.read().unwrap().count_versions().unwrap(), 1);
+
+    // Returned with a comment: it reaches the device.
+    reviewer.review(i.id, 1, ReviewDecision::Return, "请补充水深测量").await.unwrap();
+    sync::sync_once(&core, &client, &mut quiet).await.unwrap();
+    let s = core.summary(&i.id).unwrap();
+    assert_eq!(s.state, LocalState::Returned);
+    assert_eq!(s.review.unwrap().comment, "请补充水深测量");
+
+    // Corrected and resubmitted: the server holds version 2 naming version 1.
+    let mut v2 = core.start_correction(&i.id).unwrap();
+    if let shared::inspection::InspectionBody::WaterBody(w) = &mut v2.body {
+        w.water_depth_cm = Some(85.0);
+    }
+    core.save_draft(&v2).unwrap();
+    core.submit(&v2.id).unwrap();
+    sync::sync_once(&core, &client, &mut quiet).await.unwrap();
+    let detail = reviewer.inspection(i.id).await.unwrap();
+    assert_eq!(detail["record"]["inspection"]["version"], 2);
+    assert_eq!(detail["record"]["inspection"]["replaces_version"], 1);
+    assert_eq!(detail["record"]["inspection"]["body"]["water_depth_cm"], 85.0);
+    assert_eq!(core.summary(&i.id).unwrap().state, LocalState::Submitted);
+
+    reviewer.review(i.id, 2, ReviewDecision::Approve, "").await.unwrap();
+    sync::sync_once(&core, &client, &mut quiet).await.unwrap();
+    assert_eq!(core.summary(&i.id).unwrap().state, LocalState::Approved);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_down_loses_nothing_and_refused_records_do_not_block() {
+    let (server, fx) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = AppCore::open(dir.path()).unwrap();
+    sync::login(&core, &server.base, "inspector_a", PASSWORD).await.unwrap();
+    let mut quiet = |_| {};
+    sync::sync_once(&core, &sync::client_for(&core).unwrap(), &mut quiet).await.unwrap();
+
+    // A record whose site is out of the inspector's scope is refused by the server; it is
+    // queued first and must not block the good one behind it.
+    let foreign = water_body(fx.site("water2").id, vec![], None);
+    let local_site = core.site(&fx.site("water1").id).unwrap().unwrap();
+    // Make the foreign site known locally so the draft validates on the device.
+    let mut fake = local_site.clone();
+    fake.id = foreign.site_id;
+    core.apply_page(&[shared::sync::Change::Site { site: Box::new(fake) }], &core.meta("cursor.inspector").unwrap().unwrap()).unwrap();
+    core.save_draft(&foreign).unwrap();
+    core.submit(&foreign.id).unwrap();
+    let good = water_body(local_site.id, vec![], None);
+    core.save_draft(&good).unwrap();
+    core.submit(&good.id).unwrap();
+
+    // The server is unreachable: the sync fails as unavailable and nothing is lost.
+    let dead = SyncClient::new("http://127.0.0.1:9").with_token(core.meta("token").unwrap());
+    let err = sync::sync_once(&core, &dead, &mut quiet).await.unwrap_err();
+    assert_eq!(err.code(), shared::ErrorCode::Unavailable);
+    assert_eq!(core.pending_count().unwrap(), 2);
+
+    let report = sync::sync_once(&core, &sync::client_for(&core).unwrap(), &mut quiet).await.unwrap();
+    assert_eq!((report.pushed, report.refused), (1, 1));
+    let refused = core.summary(&foreign.id).unwrap();
+    assert_eq!(refused.state, LocalState::Refused);
+    assert_eq!(refused.last_error.unwrap().code, shared::ErrorCode::NotFound);
+    assert_eq!(core.summary(&good.id).unwrap().state, LocalState::Submitted);
+    assert_eq!(core.pending_count().unwrap(), 0);
+}
