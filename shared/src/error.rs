@@ -114,13 +114,14 @@ impl ErrorCode {
             Unauthenticated | InvalidCredentials | TokenExpired => 401,
             Forbidden | DeviceNotRegistered | DeviceOwnedByOtherUser => 403,
             NotFound => 404,
-            Conflict | IllegalTransition | StaleVersion | SequenceGap | SequenceReused
-            | OffsetMismatch => 409,
+            Conflict | IllegalTransition | StaleVersion | SequenceGap | SequenceReused | OffsetMismatch => {
+                409
+            }
             BodyTooLarge | BlobTooLarge => 413,
             UnsupportedMediaType => 415,
-            Required | TooLong | TooShort | OutOfRange | InvalidFormat | InvalidChecksum
-            | InvalidValue | Inconsistent | TooMany | TooFew | ValidationFailed | MissingBlobs
-            | HashMismatch | SizeMismatch => 422,
+            Required | TooLong | TooShort | OutOfRange | InvalidFormat | InvalidChecksum | InvalidValue
+            | Inconsistent | TooMany | TooFew | ValidationFailed | MissingBlobs | HashMismatch
+            | SizeMismatch => 422,
             RateLimited => 429,
             Internal | SchemaTooNew => 500,
             Unavailable => 503,
@@ -146,11 +147,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            code,
-            message: message.into(),
-        }
+        FieldError { field: field.into(), code, message: message.into() }
     }
 }
 
@@ -172,12 +169,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            message: message.into(),
-            fields: Vec::new(),
-            detail: None,
-        }
+        ApiError { code, message: message.into(), fields: Vec::new(), detail: None }
     }
 
     pub fn with_fields(mut self, fields: Vec<FieldError>) -> Self {

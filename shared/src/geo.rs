@@ -45,11 +45,7 @@ impl LngLat {
 
 impl Serialize for LngLat {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        LngLatSchema {
-            lng: self.lng(),
-            lat: self.lat(),
-        }
-        .serialize(s)
+        LngLatSchema { lng: self.lng(), lat: self.lat() }.serialize(s)
     }
 }
 
@@ -141,16 +137,8 @@ mod tests {
     #[test]
     fn published_test_vector() {
         let g = wgs84_to_gcj02(LngLat::new(120.0, 40.0));
-        assert!(
-            (g.lng() - 120.005_675_683_554_86).abs() < 1e-12,
-            "{}",
-            g.lng()
-        );
-        assert!(
-            (g.lat() - 40.001_304_789_601_9).abs() < 1e-12,
-            "{}",
-            g.lat()
-        );
+        assert!((g.lng() - 120.005_675_683_554_86).abs() < 1e-12, "{}", g.lng());
+        assert!((g.lat() - 40.001_304_789_601_9).abs() < 1e-12, "{}", g.lat());
     }
 
     #[test]
@@ -172,10 +160,7 @@ mod tests {
         // One degree of latitude is about 111.2 km.
         let d = distance_m(LngLat::new(114.0, 30.0), LngLat::new(114.0, 31.0));
         assert!((d - 111_195.0).abs() < 50.0, "{d}");
-        assert_eq!(
-            distance_m(LngLat::new(1.0, 1.0), LngLat::new(1.0, 1.0)),
-            0.0
-        );
+        assert_eq!(distance_m(LngLat::new(1.0, 1.0), LngLat::new(1.0, 1.0)), 0.0);
     }
 
     proptest! {
@@ -190,9 +175,6 @@ mod tests {
     #[test]
     fn serde_uses_lng_lat() {
         let p = LngLat::new(114.5, 30.25);
-        assert_eq!(
-            serde_json::to_string(&p).unwrap(),
-            r#"{"lng":114.5,"lat":30.25}"#
-        );
+        assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"lng":114.5,"lat":30.25}"#);
     }
 }

@@ -86,10 +86,7 @@ pub enum RegionCodeError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RegionCode([u8; 12]);
 
-crate::string_schema!(
-    RegionCode,
-    "12-digit statistical division code (6-digit GB/T 2260 accepted)"
-);
+crate::string_schema!(RegionCode, "12-digit statistical division code (6-digit GB/T 2260 accepted)");
 
 /// Grouping digits (3–4) of the directly administered county-level units.
 const DIRECT_GROUP: &[u8; 2] = b"90";
@@ -149,11 +146,7 @@ impl RegionCode {
         } else if num(&d[6..9]) != 0 {
             RegionLevel::Township
         } else if &d[4..6] != b"00" {
-            if &d[2..4] == DIRECT_GROUP {
-                RegionLevel::Prefecture
-            } else {
-                RegionLevel::County
-            }
+            if &d[2..4] == DIRECT_GROUP { RegionLevel::Prefecture } else { RegionLevel::County }
         } else if &d[2..4] != b"00" {
             RegionLevel::Prefecture
         } else {
@@ -359,27 +352,10 @@ mod tests {
     fn parents_and_lineage() {
         let v = c("420102001201");
         let l: Vec<_> = v.lineage().iter().map(|r| r.to_string()).collect();
-        assert_eq!(
-            l,
-            [
-                "420000000000",
-                "420100000000",
-                "420102000000",
-                "420102001000",
-                "420102001201"
-            ]
-        );
+        assert_eq!(l, ["420000000000", "420100000000", "420102000000", "420102001000", "420102001201"]);
         let direct = c("429004101205");
         let l: Vec<_> = direct.lineage().iter().map(|r| r.to_string()).collect();
-        assert_eq!(
-            l,
-            [
-                "420000000000",
-                "429004000000",
-                "429004101000",
-                "429004101205"
-            ]
-        );
+        assert_eq!(l, ["420000000000", "429004000000", "429004101000", "429004101205"]);
     }
 
     #[test]
@@ -411,10 +387,7 @@ mod tests {
         let xiantao = c("429004");
         assert!(xiantao.contains(&c("429004101201")));
         assert!(!xiantao.contains(&c("429005101201")));
-        assert_eq!(
-            c("420102001000").descendant_range(),
-            ("420102001000".into(), "420102001999".into())
-        );
+        assert_eq!(c("420102001000").descendant_range(), ("420102001000".into(), "420102001999".into()));
     }
 
     #[test]

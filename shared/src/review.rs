@@ -14,12 +14,8 @@ pub enum ReviewStatus {
 }
 
 impl ReviewStatus {
-    pub const ALL: [ReviewStatus; 4] = [
-        ReviewStatus::Submitted,
-        ReviewStatus::Approved,
-        ReviewStatus::Returned,
-        ReviewStatus::Rejected,
-    ];
+    pub const ALL: [ReviewStatus; 4] =
+        [ReviewStatus::Submitted, ReviewStatus::Approved, ReviewStatus::Returned, ReviewStatus::Rejected];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -61,13 +57,9 @@ impl ReviewDecision {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            ReviewDecision::Approve,
-            ReviewDecision::Return,
-            ReviewDecision::Reject,
-        ]
-        .into_iter()
-        .find(|d| d.as_str() == s)
+        [ReviewDecision::Approve, ReviewDecision::Return, ReviewDecision::Reject]
+            .into_iter()
+            .find(|d| d.as_str() == s)
     }
 
     pub fn requires_comment(self) -> bool {
@@ -147,11 +139,7 @@ mod tests {
         prop::sample::select(ReviewStatus::ALL.to_vec())
     }
     fn decision() -> impl Strategy<Value = ReviewDecision> {
-        prop::sample::select(vec![
-            ReviewDecision::Approve,
-            ReviewDecision::Return,
-            ReviewDecision::Reject,
-        ])
+        prop::sample::select(vec![ReviewDecision::Approve, ReviewDecision::Return, ReviewDecision::Reject])
     }
 
     proptest! {

@@ -21,12 +21,8 @@ pub enum SiteKind {
 }
 
 impl SiteKind {
-    pub const ALL: [SiteKind; 4] = [
-        SiteKind::Village,
-        SiteKind::WaterBody,
-        SiteKind::Facility,
-        SiteKind::Enterprise,
-    ];
+    pub const ALL: [SiteKind; 4] =
+        [SiteKind::Village, SiteKind::WaterBody, SiteKind::Facility, SiteKind::Enterprise];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -120,10 +116,7 @@ impl SiteStatus {
     /// Whether a site in this status counts as done toward a remediation target
     /// (village remediated, water body eliminated).
     pub fn counts_as_done(self) -> bool {
-        matches!(
-            self,
-            SiteStatus::Completed | SiteStatus::Eliminated | SiteStatus::Accepted
-        )
+        matches!(self, SiteStatus::Completed | SiteStatus::Eliminated | SiteStatus::Accepted)
     }
 }
 
@@ -132,18 +125,11 @@ pub enum TransitionError {
     #[error("状态 {0} 不适用于该类点位")]
     WrongKind(&'static str),
     #[error("不允许从 {from} 变更为 {to}")]
-    Illegal {
-        from: &'static str,
-        to: &'static str,
-    },
+    Illegal { from: &'static str, to: &'static str },
 }
 
 /// Check a site status transition. Staying in the same status is not a transition.
-pub fn check_transition(
-    kind: SiteKind,
-    from: SiteStatus,
-    to: SiteStatus,
-) -> Result<(), TransitionError> {
+pub fn check_transition(kind: SiteKind, from: SiteStatus, to: SiteStatus) -> Result<(), TransitionError> {
     use SiteStatus::*;
     if !to.applies_to(kind) {
         return Err(TransitionError::WrongKind(to.as_str()));
@@ -172,14 +158,7 @@ pub fn check_transition(
         SiteKind::Facility => from != to,
         SiteKind::Enterprise => false,
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(TransitionError::Illegal {
-            from: from.as_str(),
-            to: to.as_str(),
-        })
-    }
+    if ok { Ok(()) } else { Err(TransitionError::Illegal { from: from.as_str(), to: to.as_str() }) }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

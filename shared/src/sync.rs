@@ -20,16 +20,10 @@ pub struct ProtocolVersion {
     pub minor: u16,
 }
 
-crate::string_schema!(
-    ProtocolVersion,
-    "major.minor protocol version, e.g. \"1.0\""
-);
+crate::string_schema!(ProtocolVersion, "major.minor protocol version, e.g. \"1.0\"");
 
 impl ProtocolVersion {
-    pub const CURRENT: ProtocolVersion = ProtocolVersion {
-        major: PROTOCOL_MAJOR,
-        minor: PROTOCOL_MINOR,
-    };
+    pub const CURRENT: ProtocolVersion = ProtocolVersion { major: PROTOCOL_MAJOR, minor: PROTOCOL_MINOR };
 
     pub fn is_supported(&self) -> bool {
         self.major == PROTOCOL_MAJOR
@@ -51,9 +45,7 @@ impl Serialize for ProtocolVersion {
 impl<'de> Deserialize<'de> for ProtocolVersion {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let (a, b) = s
-            .split_once('.')
-            .ok_or_else(|| serde::de::Error::custom("expected \"major.minor\""))?;
+        let (a, b) = s.split_once('.').ok_or_else(|| serde::de::Error::custom("expected \"major.minor\""))?;
         let major = a.parse().map_err(serde::de::Error::custom)?;
         let minor = b.parse().map_err(serde::de::Error::custom)?;
         Ok(ProtocolVersion { major, minor })
@@ -239,9 +231,7 @@ pub struct ReviewRequest {
 
 /// Whether a string is a lower-case hex SHA-256.
 pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -255,10 +245,7 @@ mod tests {
         let v: ProtocolVersion = serde_json::from_str("\"2.0\"").unwrap();
         assert!(!v.is_supported());
         assert!(serde_json::from_str::<ProtocolVersion>("\"x\"").is_err());
-        assert_eq!(
-            serde_json::to_string(&ProtocolVersion::CURRENT).unwrap(),
-            "\"1.0\""
-        );
+        assert_eq!(serde_json::to_string(&ProtocolVersion::CURRENT).unwrap(), "\"1.0\"");
     }
 
     #[test]

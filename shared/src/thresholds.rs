@@ -68,12 +68,7 @@ impl BlackOdorousThresholds {
     pub fn judge(&self, w: &WaterBodyBody) -> Judgement {
         let mut basis = Vec::new();
         let mut level = BlackOdorousLevel::Undetermined;
-        fn raise(
-            level: &mut BlackOdorousLevel,
-            l: BlackOdorousLevel,
-            why: &str,
-            basis: &mut Vec<String>,
-        ) {
+        fn raise(level: &mut BlackOdorousLevel, l: BlackOdorousLevel, why: &str, basis: &mut Vec<String>) {
             if l > *level {
                 *level = l;
             }
@@ -90,11 +85,7 @@ impl BlackOdorousThresholds {
                 Some(d) if d < self.shallow_depth_cm => d * self.transparency_depth_ratio,
                 _ => self.transparency_cm,
             };
-            let l = if t < limit {
-                BlackOdorousLevel::Mild
-            } else {
-                BlackOdorousLevel::NotBlackOdorous
-            };
+            let l = if t < limit { BlackOdorousLevel::Mild } else { BlackOdorousLevel::NotBlackOdorous };
             raise(&mut level, l, "transparency", &mut basis);
         }
         if let Some(v) = w.dissolved_oxygen_mg_l {
@@ -137,12 +128,7 @@ impl BlackOdorousThresholds {
             if w.colour.is_abnormal() || w.odour.is_abnormal() {
                 raise(&mut level, BlackOdorousLevel::Mild, "sensory", &mut basis);
             } else if level == BlackOdorousLevel::Undetermined {
-                raise(
-                    &mut level,
-                    BlackOdorousLevel::NotBlackOdorous,
-                    "sensory",
-                    &mut basis,
-                );
+                raise(&mut level, BlackOdorousLevel::NotBlackOdorous, "sensory", &mut basis);
             }
         }
         Judgement { level, basis }

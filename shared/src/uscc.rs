@@ -2,9 +2,7 @@
 //! alphabet, the last one a check character over the first 17.
 
 const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
+const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UsccError {
@@ -66,10 +64,7 @@ mod tests {
         assert_eq!(validate("91350100M000100Y4"), Err(UsccError::Length));
         assert_eq!(validate("91350100M000100I43"), Err(UsccError::Charset));
         assert_eq!(validate("91350100m000100Y43"), Err(UsccError::Charset));
-        assert_eq!(
-            validate("统一社会信用代码统一社会信用代码统一"),
-            Err(UsccError::Length)
-        );
+        assert_eq!(validate("统一社会信用代码统一社会信用代码统一"), Err(UsccError::Length));
     }
 
     #[test]

@@ -36,10 +36,7 @@ impl Errors {
             self.push(field, ErrorCode::Required, "必填");
         } else if value.chars().count() > max {
             self.push(field, ErrorCode::TooLong, format!("不能超过 {max} 个字符"));
-        } else if value
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-        {
+        } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
             self.push(field, ErrorCode::InvalidFormat, "含有控制字符");
         }
     }
@@ -48,11 +45,7 @@ impl Errors {
         if let Some(v) = value
             && (!v.is_finite() || v < min || v > max)
         {
-            self.push(
-                field,
-                ErrorCode::OutOfRange,
-                format!("应在 {min} 到 {max} 之间"),
-            );
+            self.push(field, ErrorCode::OutOfRange, format!("应在 {min} 到 {max} 之间"));
         }
     }
 
@@ -78,60 +71,37 @@ impl Errors {
 pub fn validate_inspection(i: &Inspection, site_kind: Option<SiteKind>) -> Vec<FieldError> {
     let mut e = Errors(Vec::new());
     if i.schema_version == 0 || i.schema_version > INSPECTION_SCHEMA_VERSION {
-        e.push(
-            "schema_version",
-            ErrorCode::InvalidValue,
-            "不支持的记录格式版本",
-        );
+        e.push("schema_version", ErrorCode::InvalidValue, "不支持的记录格式版本");
+    }
+    if i.id.0.get_version_num() != 7 {
+        e.push("id", ErrorCode::InvalidFormat, "记录标识应为 UUIDv7");
     }
     if i.version == 0 || i.version > limits::MAX_VERSION {
         e.push("version", ErrorCode::OutOfRange, "版本号无效");
     }
     match (i.version, i.replaces_version) {
-        (1, Some(_)) => e.push(
-            "replaces_version",
-            ErrorCode::Inconsistent,
-            "首个版本不能替代其他版本",
-        ),
-        (v, None) if v > 1 => e.push(
-            "replaces_version",
-            ErrorCode::Required,
-            "须注明被替代的版本",
-        ),
-        (v, Some(r)) if v > 1 && r + 1 != v => e.push(
-            "replaces_version",
-            ErrorCode::Inconsistent,
-            "被替代的版本应为上一版本",
-        ),
+        (1, Some(_)) => e.push("replaces_version", ErrorCode::Inconsistent, "首个版本不能替代其他版本"),
+        (v, None) if v > 1 => e.push("replaces_version", ErrorCode::Required, "须注明被替代的版本"),
+        (v, Some(r)) if v > 1 && r.checked_add(1) != Some(v) => {
+            e.push("replaces_version", ErrorCode::Inconsistent, "被替代的版本应为上一版本")
+        }
         _ => {}
     }
     if let Some(kind) = site_kind {
         if i.kind().site_kind() != kind {
-            e.push(
-                "body.kind",
-                ErrorCode::Inconsistent,
-                "检查类型与点位类型不符",
-            );
+            e.push("body.kind", ErrorCode::Inconsistent, "检查类型与点位类型不符");
         }
         if let Some(s) = i.proposed_status
             && !s.applies_to(kind)
         {
-            e.push(
-                "proposed_status",
-                ErrorCode::InvalidValue,
-                "该状态不适用于此类点位",
-            );
+            e.push("proposed_status", ErrorCode::InvalidValue, "该状态不适用于此类点位");
         }
     }
     e.time("device_time", i.device_time);
     e.text("notes", &i.notes, false, limits::LONG_TEXT);
     if let Some(p) = &i.position {
         if !p.point.is_valid() {
-            e.push(
-                "position.point",
-                ErrorCode::OutOfRange,
-                "坐标超出 WGS-84 范围",
-            );
+            e.push("position.point", ErrorCode::OutOfRange, "坐标超出 WGS-84 范围");
         }
         e.number("position.accuracy_m", p.accuracy_m, 0.0, 100_000.0);
     }
@@ -150,32 +120,20 @@ pub fn validate_inspection(i: &Inspection, site_kind: Option<SiteKind>) -> Vec<F
 
 fn validate_photos(e: &mut Errors, photos: &[PhotoRef]) {
     if photos.len() > limits::MAX_PHOTOS {
-        e.push(
-            "photos",
-            ErrorCode::TooMany,
-            format!("照片不能超过 {} 张", limits::MAX_PHOTOS),
-        );
+        e.push("photos", ErrorCode::TooMany, format!("照片不能超过 {} 张", limits::MAX_PHOTOS));
     }
     let mut seen = std::collections::HashSet::new();
     for (n, p) in photos.iter().enumerate() {
         let f = |s: &str| format!("photos[{n}].{s}");
         if !is_sha256_hex(&p.sha256) {
-            e.push(
-                f("sha256"),
-                ErrorCode::InvalidFormat,
-                "应为 64 位小写十六进制 SHA-256",
-            );
+            e.push(f("sha256"), ErrorCode::InvalidFormat, "应为 64 位小写十六进制 SHA-256");
         } else if !seen.insert(p.sha256.as_str()) {
             e.push(f("sha256"), ErrorCode::Inconsistent, "同一张照片重复出现");
         }
         if let Some(o) = &p.original_sha256
             && !is_sha256_hex(o)
         {
-            e.push(
-                f("original_sha256"),
-                ErrorCode::InvalidFormat,
-                "应为 64 位小写十六进制 SHA-256",
-            );
+            e.push(f("original_sha256"), ErrorCode::InvalidFormat, "应为 64 位小写十六进制 SHA-256");
         }
         if p.bytes == 0 || p.bytes > limits::MAX_PHOTO_BYTES {
             e.push(f("bytes"), ErrorCode::OutOfRange, "照片大小无效");
@@ -190,56 +148,28 @@ fn validate_photos(e: &mut Errors, photos: &[PhotoRef]) {
         if let Some(pt) = p.exif_position
             && !pt.is_valid()
         {
-            e.push(
-                f("exif_position"),
-                ErrorCode::OutOfRange,
-                "坐标超出 WGS-84 范围",
-            );
+            e.push(f("exif_position"), ErrorCode::OutOfRange, "坐标超出 WGS-84 范围");
         }
         e.text(&f("caption"), &p.caption, false, limits::MEDIUM_TEXT);
     }
 }
 
 fn validate_sewage(e: &mut Errors, b: &SewageFacilityBody) {
-    e.text(
-        "body.inlet_observation",
-        &b.inlet_observation,
-        false,
-        limits::MEDIUM_TEXT,
-    );
-    e.text(
-        "body.outlet_observation",
-        &b.outlet_observation,
-        false,
-        limits::MEDIUM_TEXT,
-    );
+    e.text("body.inlet_observation", &b.inlet_observation, false, limits::MEDIUM_TEXT);
+    e.text("body.outlet_observation", &b.outlet_observation, false, limits::MEDIUM_TEXT);
     if b.readings.len() > limits::MAX_READINGS {
         e.push("body.readings", ErrorCode::TooMany, "读数过多");
     }
     for (n, r) in b.readings.iter().enumerate() {
-        let max = if r.indicator == SewageIndicator::Ph {
-            14.0
-        } else {
-            100_000.0
-        };
-        e.number(
-            &format!("body.readings[{n}].value"),
-            Some(r.value),
-            0.0,
-            max,
-        );
+        let max = if r.indicator == SewageIndicator::Ph { 14.0 } else { 100_000.0 };
+        e.number(&format!("body.readings[{n}].value"), Some(r.value), 0.0, max);
     }
 }
 
 fn validate_water(e: &mut Errors, b: &WaterBodyBody) {
     e.number("body.water_depth_cm", b.water_depth_cm, 0.0, 10_000.0);
     e.number("body.transparency_cm", b.transparency_cm, 0.0, 1_000.0);
-    e.number(
-        "body.dissolved_oxygen_mg_l",
-        b.dissolved_oxygen_mg_l,
-        0.0,
-        50.0,
-    );
+    e.number("body.dissolved_oxygen_mg_l", b.dissolved_oxygen_mg_l, 0.0, 50.0);
     e.number("body.orp_mv", b.orp_mv, -1_000.0, 1_000.0);
     e.number("body.ammonia_n_mg_l", b.ammonia_n_mg_l, 0.0, 1_000.0);
     e.number("body.public_survey_pct", b.public_survey_pct, 0.0, 100.0);
@@ -247,11 +177,7 @@ fn validate_water(e: &mut Errors, b: &WaterBodyBody) {
         && t > d
         && d > 0.0
     {
-        e.push(
-            "body.transparency_cm",
-            ErrorCode::Inconsistent,
-            "透明度不能大于水深",
-        );
+        e.push("body.transparency_cm", ErrorCode::Inconsistent, "透明度不能大于水深");
     }
 }
 
@@ -260,47 +186,25 @@ fn validate_checklist(e: &mut Errors, field: &str, items: &[ChecklistItem]) {
         e.push(field, ErrorCode::TooMany, "检查项过多");
     }
     for (n, it) in items.iter().enumerate() {
-        e.text(
-            &format!("{field}[{n}].item"),
-            &it.item,
-            true,
-            limits::SHORT_TEXT,
-        );
+        e.text(&format!("{field}[{n}].item"), &it.item, true, limits::SHORT_TEXT);
         let required = it.result == ChecklistResult::Problem;
-        e.text(
-            &format!("{field}[{n}].note"),
-            &it.note,
-            required,
-            limits::MEDIUM_TEXT,
-        );
+        e.text(&format!("{field}[{n}].note"), &it.note, required, limits::MEDIUM_TEXT);
     }
 }
 
 fn validate_signature(e: &mut Errors, field: &str, s: &Signature) {
     match s {
         Signature::Signed { signer, blob } => {
-            e.text(
-                &format!("{field}.signer"),
-                signer,
-                false,
-                limits::SHORT_TEXT,
-            );
+            e.text(&format!("{field}.signer"), signer, false, limits::SHORT_TEXT);
             if let Some(h) = blob
                 && !is_sha256_hex(h)
             {
-                e.push(
-                    format!("{field}.blob"),
-                    ErrorCode::InvalidFormat,
-                    "应为 SHA-256",
-                );
+                e.push(format!("{field}.blob"), ErrorCode::InvalidFormat, "应为 SHA-256");
             }
         }
-        Signature::Refused { reason } => e.text(
-            &format!("{field}.reason"),
-            reason,
-            true,
-            limits::MEDIUM_TEXT,
-        ),
+        Signature::Refused { reason } => {
+            e.text(&format!("{field}.reason"), reason, true, limits::MEDIUM_TEXT)
+        }
     }
 }
 
@@ -308,33 +212,15 @@ fn validate_enforcement(e: &mut Errors, b: &EnforcementBody) {
     e.time("body.started_at", b.started_at);
     e.time("body.ended_at", b.ended_at);
     if b.ended_at < b.started_at {
-        e.push(
-            "body.ended_at",
-            ErrorCode::Inconsistent,
-            "结束时间早于开始时间",
-        );
+        e.push("body.ended_at", ErrorCode::Inconsistent, "结束时间早于开始时间");
     } else if b.ended_at - b.started_at > Duration::days(1) {
-        e.push(
-            "body.ended_at",
-            ErrorCode::OutOfRange,
-            "一次现场检查不应超过 24 小时",
-        );
+        e.push("body.ended_at", ErrorCode::OutOfRange, "一次现场检查不应超过 24 小时");
     }
     e.text("body.place", &b.place, true, limits::MEDIUM_TEXT);
     e.text("body.party.name", &b.party.name, true, limits::SHORT_TEXT);
     e.uscc("body.party.uscc", &b.party.uscc);
-    e.text(
-        "body.party.legal_representative",
-        &b.party.legal_representative,
-        false,
-        limits::SHORT_TEXT,
-    );
-    e.text(
-        "body.person_present",
-        &b.person_present,
-        true,
-        limits::SHORT_TEXT,
-    );
+    e.text("body.party.legal_representative", &b.party.legal_representative, false, limits::SHORT_TEXT);
+    e.text("body.person_present", &b.person_present, true, limits::SHORT_TEXT);
     e.text("body.recorder", &b.recorder, true, limits::SHORT_TEXT);
     if b.inspectors.len() < limits::MIN_ENFORCEMENT_INSPECTORS {
         e.push("body.inspectors", ErrorCode::TooFew, "执法人员不少于两人");
@@ -343,12 +229,7 @@ fn validate_enforcement(e: &mut Errors, b: &EnforcementBody) {
     }
     let mut creds = std::collections::HashSet::new();
     for (n, o) in b.inspectors.iter().enumerate() {
-        e.text(
-            &format!("body.inspectors[{n}].name"),
-            &o.name,
-            true,
-            limits::SHORT_TEXT,
-        );
+        e.text(&format!("body.inspectors[{n}].name"), &o.name, true, limits::SHORT_TEXT);
         let f = format!("body.inspectors[{n}].credential_no");
         e.text(&f, &o.credential_no, true, 50);
         if !o.credential_no.trim().is_empty() && !creds.insert(o.credential_no.trim()) {
@@ -361,36 +242,19 @@ fn validate_enforcement(e: &mut Errors, b: &EnforcementBody) {
         e.push("body.violations", ErrorCode::TooMany, "违法行为条目过多");
     }
     for (n, v) in b.violations.iter().enumerate() {
-        e.text(
-            &format!("body.violations[{n}]"),
-            v,
-            true,
-            limits::MEDIUM_TEXT,
-        );
+        e.text(&format!("body.violations[{n}]"), v, true, limits::MEDIUM_TEXT);
     }
     if !b.violations.is_empty() && b.rectification_deadline.is_none() {
-        e.push(
-            "body.rectification_deadline",
-            ErrorCode::Required,
-            "有违法行为时须责令限期改正",
-        );
+        e.push("body.rectification_deadline", ErrorCode::Required, "有违法行为时须责令限期改正");
     }
     if let Some(d) = b.rectification_deadline
         && d < b.started_at.date()
     {
-        e.push(
-            "body.rectification_deadline",
-            ErrorCode::Inconsistent,
-            "改正期限早于检查日期",
-        );
+        e.push("body.rectification_deadline", ErrorCode::Inconsistent, "改正期限早于检查日期");
     }
     validate_signature(e, "body.party_signature", &b.party_signature);
     if b.inspector_signatures.len() != b.inspectors.len() {
-        e.push(
-            "body.inspector_signatures",
-            ErrorCode::Inconsistent,
-            "每名执法人员须签字或注明原因",
-        );
+        e.push("body.inspector_signatures", ErrorCode::Inconsistent, "每名执法人员须签字或注明原因");
     }
     for (n, s) in b.inspector_signatures.iter().enumerate() {
         validate_signature(e, &format!("body.inspector_signatures[{n}]"), s);
@@ -430,12 +294,7 @@ pub fn validate_site(site: &Site) -> Vec<FieldError> {
             e.number("details.area_m2", w.area_m2, 0.0, 1.0e9);
             e.number("details.length_m", w.length_m, 0.0, 1.0e7);
             e.number("details.width_m", w.width_m, 0.0, 1.0e5);
-            e.text(
-                "details.start_name",
-                &w.start_name,
-                false,
-                limits::SHORT_TEXT,
-            );
+            e.text("details.start_name", &w.start_name, false, limits::SHORT_TEXT);
             e.text("details.end_name", &w.end_name, false, limits::SHORT_TEXT);
             for (f, p) in [("details.start", w.start), ("details.end", w.end)] {
                 if p.is_some_and(|p| !p.is_valid()) {
@@ -448,30 +307,17 @@ pub fn validate_site(site: &Site) -> Vec<FieldError> {
                 && pc[4] == b'Q'
                 && (b'1'..=b'4').contains(&pc[5]);
             if !w.planned_completion.is_empty() && !quarter_ok {
-                e.push(
-                    "details.planned_completion",
-                    ErrorCode::InvalidFormat,
-                    "应为“2026Q3”格式",
-                );
+                e.push("details.planned_completion", ErrorCode::InvalidFormat, "应为“2026Q3”格式");
             }
         }
         SiteDetails::Facility(f) => {
             if !f.design_capacity_tpd.is_finite() || f.design_capacity_tpd <= 0.0 {
-                e.push(
-                    "details.design_capacity_tpd",
-                    ErrorCode::OutOfRange,
-                    "设计处理能力应大于 0",
-                );
+                e.push("details.design_capacity_tpd", ErrorCode::OutOfRange, "设计处理能力应大于 0");
             }
         }
         SiteDetails::Enterprise(x) => {
             e.uscc("details.uscc", &x.uscc);
-            e.text(
-                "details.legal_representative",
-                &x.legal_representative,
-                false,
-                limits::SHORT_TEXT,
-            );
+            e.text("details.legal_representative", &x.legal_representative, false, limits::SHORT_TEXT);
             e.text("details.address", &x.address, false, limits::MEDIUM_TEXT);
         }
     }
@@ -527,14 +373,8 @@ pub(crate) mod tests {
             },
             person_present: "李四".into(),
             inspectors: vec![
-                EnforcementOfficer {
-                    name: "王五".into(),
-                    credential_no: "42010001".into(),
-                },
-                EnforcementOfficer {
-                    name: "赵六".into(),
-                    credential_no: "42010002".into(),
-                },
+                EnforcementOfficer { name: "王五".into(), credential_no: "42010001".into() },
+                EnforcementOfficer { name: "赵六".into(), credential_no: "42010002".into() },
             ],
             recorder: "王五".into(),
             task_source: TaskSource::Routine,
@@ -546,19 +386,10 @@ pub(crate) mod tests {
             findings: "现场检查未发现异常".into(),
             violations: vec![],
             rectification_deadline: None,
-            party_signature: Signature::Signed {
-                signer: "李四".into(),
-                blob: None,
-            },
+            party_signature: Signature::Signed { signer: "李四".into(), blob: None },
             inspector_signatures: vec![
-                Signature::Signed {
-                    signer: "王五".into(),
-                    blob: None,
-                },
-                Signature::Signed {
-                    signer: "赵六".into(),
-                    blob: None,
-                },
+                Signature::Signed { signer: "王五".into(), blob: None },
+                Signature::Signed { signer: "赵六".into(), blob: None },
             ],
             witness_signature: None,
         }
@@ -570,10 +401,7 @@ pub(crate) mod tests {
 
     #[test]
     fn valid_records_pass() {
-        assert_eq!(
-            validate_inspection(&water_inspection(), Some(SiteKind::WaterBody)),
-            vec![]
-        );
+        assert_eq!(validate_inspection(&water_inspection(), Some(SiteKind::WaterBody)), vec![]);
         let mut i = water_inspection();
         i.body = InspectionBody::Enforcement(Box::new(enforcement()));
         assert_eq!(validate_inspection(&i, Some(SiteKind::Enterprise)), vec![]);
@@ -600,10 +428,7 @@ pub(crate) mod tests {
             ("body.party_signature.reason", ErrorCode::Required),
             ("body.rectification_deadline", ErrorCode::Required),
         ] {
-            assert!(
-                errs.contains(&(expected.0.to_string(), expected.1)),
-                "missing {expected:?} in {errs:?}"
-            );
+            assert!(errs.contains(&(expected.0.to_string(), expected.1)), "missing {expected:?} in {errs:?}");
         }
     }
 

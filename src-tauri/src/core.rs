@@ -111,7 +111,10 @@ impl AppCore {
     }
 
     pub fn device_id(&self) -> CoreResult<DeviceId> {
-        let s = self.store.read(|c| meta_get(c, keys::DEVICE_ID))?.ok_or_else(|| CoreError::internal("no device id"))?;
+        let s = self
+            .store
+            .read(|c| meta_get(c, keys::DEVICE_ID))?
+            .ok_or_else(|| CoreError::internal("no device id"))?;
         s.parse().map_err(|e| CoreError::internal(format!("device id: {e}")))
     }
 
@@ -166,7 +169,10 @@ impl AppCore {
 
     /// Save a draft (new, or an edit of an editable record). Drafts may be incomplete; the
     /// returned field errors tell the form what is still missing.
-    pub fn save_draft(&self, inspection: &Inspection) -> CoreResult<(RecordSummary, Vec<shared::FieldError>)> {
+    pub fn save_draft(
+        &self,
+        inspection: &Inspection,
+    ) -> CoreResult<(RecordSummary, Vec<shared::FieldError>)> {
         let kind = self.site(&inspection.site_id)?.map(|s| s.kind());
         let errors = validate_inspection(inspection, kind);
         let id = inspection.id;
@@ -206,7 +212,10 @@ impl AppCore {
     pub fn submit(&self, id: &InspectionId) -> CoreResult<RecordSummary> {
         let row = self.store.read(|c| load_record(c, id))?.ok_or_else(|| CoreError::not_found("记录"))?;
         if !matches!(row.state, LocalState::Draft | LocalState::Refused) {
-            return Err(CoreError::new(ErrorCode::IllegalTransition, format!("记录处于“{}”状态，不能提交", row.state.label_zh())));
+            return Err(CoreError::new(
+                ErrorCode::IllegalTransition,
+                format!("记录处于“{}”状态，不能提交", row.state.label_zh()),
+            ));
         }
         let site = self.site(&row.inspection.site_id)?.ok_or_else(|| CoreError::not_found("点位"))?;
         let errors = validate_inspection(&row.inspection, Some(site.kind()));
@@ -229,7 +238,14 @@ impl AppCore {
             tx.execute(
                 "INSERT INTO outbox (seq, mutation_id, record_id, version, payload, state, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
-                params![seq as i64, mutation.mutation_id.to_string(), id.to_string(), row.inspection.version, serde_json::to_string(&mutation)?, now_rfc3339()],
+                params![
+                    seq as i64,
+                    mutation.mutation_id.to_string(),
+                    id.to_string(),
+                    row.inspection.version,
+                    serde_json::to_string(&mutation)?,
+                    now_rfc3339()
+                ],
             )?;
             self.store.step()?;
             tx.execute(
@@ -250,7 +266,10 @@ impl AppCore {
         self.store.write(|tx| {
             let row = load_record(tx, id)?.ok_or_else(|| CoreError::not_found("记录"))?;
             if row.state != LocalState::Returned {
-                return Err(CoreError::new(ErrorCode::IllegalTransition, "只有被退回的记录可以修改后重新提交"));
+                return Err(CoreError::new(
+                    ErrorCode::IllegalTransition,
+                    "只有被退回的记录可以修改后重新提交",
+                ));
             }
             let mut next = row.inspection.clone();
             next.replaces_version = Some(row.inspection.version);
@@ -287,7 +306,12 @@ impl AppCore {
         self.list(None, state, limit)
     }
 
-    fn list(&self, id: Option<&InspectionId>, state: Option<LocalState>, limit: u32) -> CoreResult<Vec<RecordSummary>> {
+    fn list(
+        &self,
+        id: Option<&InspectionId>,
+        state: Option<LocalState>,
+        limit: u32,
+    ) -> CoreResult<Vec<RecordSummary>> {
         self.store.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT r.id, r.site_id, COALESCE(s.name, ''), r.kind, r.version, r.state, r.updated_at, r.data, r.review, r.last_error
@@ -406,18 +430,27 @@ impl AppCore {
     }
 
     pub fn pending_count(&self) -> CoreResult<u32> {
-        self.store.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))?))
+        self.store.read(|c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))?)
+        })
     }
 
-    pub fn set_record_state(&self, id: &InspectionId, version: u32, from: &[LocalState], to: LocalState) -> CoreResult<()> {
+    pub fn set_record_state(
+        &self,
+        id: &InspectionId,
+        version: u32,
+        from: &[LocalState],
+        to: LocalState,
+    ) -> CoreResult<()> {
         self.store.write(|tx| {
-            if let Some(row) = load_record(tx, id)? {
-                if row.inspection.version == version && from.contains(&row.state) {
-                    tx.execute(
-                        "UPDATE records SET state = ?2, updated_at = ?3 WHERE id = ?1",
-                        params![id.to_string(), to.as_str(), now_rfc3339()],
-                    )?;
-                }
+            if let Some(row) = load_record(tx, id)?
+                && row.inspection.version == version
+                && from.contains(&row.state)
+            {
+                tx.execute(
+                    "UPDATE records SET state = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id.to_string(), to.as_str(), now_rfc3339()],
+                )?;
             }
             Ok(())
         })
@@ -655,7 +688,8 @@ mod tests {
         core.store
             .read(|c| {
                 let outbox: i64 = c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
-                let queued: i64 = c.query_row("SELECT COUNT(*) FROM records WHERE state = 'queued'", [], |r| r.get(0))?;
+                let queued: i64 =
+                    c.query_row("SELECT COUNT(*) FROM records WHERE state = 'queued'", [], |r| r.get(0))?;
                 let next = meta_get(c, keys::NEXT_SEQ)?.unwrap_or_default();
                 let states: Vec<String> = c
                     .prepare("SELECT state FROM records ORDER BY id")?

@@ -3,6 +3,8 @@
 
 pub mod core;
 pub mod error;
+#[cfg(feature = "app")]
+pub mod shell;
 pub mod store;
 pub mod sync;
 

@@ -89,7 +89,8 @@ impl SyncClient {
         let status = resp.status();
         let bytes = resp.bytes().await?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| SyncError::Transient(format!("bad answer: {e}")));
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| SyncError::Transient(format!("bad answer: {e}")));
         }
         let err: ApiError = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| ApiError::new(ErrorCode::Internal, format!("HTTP {status}")));
@@ -140,7 +141,12 @@ impl SyncClient {
         Self::decode(resp).await
     }
 
-    pub async fn blob_append(&self, sha256: &str, offset: u64, bytes: Vec<u8>) -> Result<BlobStatus, SyncError> {
+    pub async fn blob_append(
+        &self,
+        sha256: &str,
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> Result<BlobStatus, SyncError> {
         let resp = self
             .req(reqwest::Method::PATCH, &format!("/api/v1/blobs/{sha256}?offset={offset}"))
             .header("content-type", "application/octet-stream")
@@ -151,7 +157,12 @@ impl SyncClient {
     }
 
     /// Upload one blob, resuming at the server's offset; a 409 re-reads the offset.
-    pub async fn upload(&self, sha256: &str, bytes: &[u8], progress: &mut dyn FnMut(u64)) -> Result<(), SyncError> {
+    pub async fn upload(
+        &self,
+        sha256: &str,
+        bytes: &[u8],
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), SyncError> {
         let mut st = self.blob_start(sha256, bytes.len() as u64).await?;
         progress(st.offset);
         let mut conflicts = 0;
@@ -160,7 +171,9 @@ impl SyncClient {
             let to = (from + self.chunk).min(bytes.len());
             match self.blob_append(sha256, st.offset, bytes[from..to].to_vec()).await {
                 Ok(s) => st = s,
-                Err(SyncError::Refused(StatusCode::CONFLICT, e)) if e.code == ErrorCode::OffsetMismatch && conflicts < 5 => {
+                Err(SyncError::Refused(StatusCode::CONFLICT, e))
+                    if e.code == ErrorCode::OffsetMismatch && conflicts < 5 =>
+                {
                     conflicts += 1;
                     st = self.blob_start(sha256, bytes.len() as u64).await?;
                 }
@@ -208,12 +221,21 @@ pub struct SyncReport {
 }
 
 /// Log in, remember the server, token and user, and register this device.
-pub async fn login(core: &AppCore, server_url: &str, username: &str, password: &str) -> CoreResult<shared::auth::UserInfo> {
+pub async fn login(
+    core: &AppCore,
+    server_url: &str,
+    username: &str,
+    password: &str,
+) -> CoreResult<shared::auth::UserInfo> {
     let client = SyncClient::new(server_url);
     let r = client.login(username, password).await?;
     let client = client.with_token(Some(r.token.clone()));
     let device = client
-        .register_device(&RegisterDeviceRequest { device_id: core.device_id()?, name: "清流巡查平板".into(), platform: std::env::consts::OS.into() })
+        .register_device(&RegisterDeviceRequest {
+            device_id: core.device_id()?,
+            name: "清流巡查平板".into(),
+            platform: std::env::consts::OS.into(),
+        })
         .await?;
     core.store.write(|tx| {
         use crate::store::{meta_get, meta_set};
@@ -233,13 +255,19 @@ pub async fn login(core: &AppCore, server_url: &str, username: &str, password: &
 
 /// A client for the stored server and token.
 pub fn client_for(core: &AppCore) -> CoreResult<SyncClient> {
-    let url = core.meta(keys::SERVER_URL)?.ok_or_else(|| CoreError::new(ErrorCode::Unauthenticated, "尚未设置服务器地址并登录"))?;
+    let url = core
+        .meta(keys::SERVER_URL)?
+        .ok_or_else(|| CoreError::new(ErrorCode::Unauthenticated, "尚未设置服务器地址并登录"))?;
     Ok(SyncClient::new(&url).with_token(core.meta(keys::TOKEN)?))
 }
 
 /// One full sync: upload photos, push the outbox, pull the scope. Transient failures surface as
 /// `unavailable` for the caller's backoff; nothing local is lost either way.
-pub async fn sync_once(core: &AppCore, client: &SyncClient, progress: &mut dyn FnMut(Option<UploadProgress>)) -> CoreResult<SyncReport> {
+pub async fn sync_once(
+    core: &AppCore,
+    client: &SyncClient,
+    progress: &mut dyn FnMut(Option<UploadProgress>),
+) -> CoreResult<SyncReport> {
     let mut report = SyncReport::default();
     push_all(core, client, &mut report, progress).await?;
     pull_all(core, client, &mut report).await?;

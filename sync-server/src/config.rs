@@ -25,6 +25,8 @@ pub struct Config {
     /// Failed logins per username allowed within `login_window_minutes`.
     pub login_max_failures: u32,
     pub login_window_minutes: i64,
+    /// Unfinished uploads untouched this long are removed.
+    pub stale_upload_hours: u64,
 }
 
 impl Default for Config {
@@ -39,6 +41,7 @@ impl Default for Config {
             max_json_bytes: 256 * 1024,
             login_max_failures: 5,
             login_window_minutes: 15,
+            stale_upload_hours: 24 * 7,
         }
     }
 }
@@ -60,8 +63,7 @@ impl Config {
         let path = file.or_else(|| default_file.exists().then_some(default_file));
         let mut cfg = match path {
             Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.into(), e))?;
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.into(), e))?;
                 toml::from_str(&text).map_err(|e| ConfigError::Parse(p.into(), e))?
             }
             None => Config::default(),
@@ -108,14 +110,10 @@ mod tests {
     #[test]
     fn env_overrides_and_rejects_garbage() {
         let mut c = Config::default();
-        c.apply_env(|k| (k == "QINGLIU_LISTEN").then(|| "127.0.0.1:9999".to_string()))
-            .unwrap();
+        c.apply_env(|k| (k == "QINGLIU_LISTEN").then(|| "127.0.0.1:9999".to_string())).unwrap();
         assert_eq!(c.listen.port(), 9999);
         let err = c.apply_env(|k| (k == "QINGLIU_TOKEN_TTL_HOURS").then(|| "soon".to_string()));
-        assert!(matches!(
-            err,
-            Err(ConfigError::Env("QINGLIU_TOKEN_TTL_HOURS", _))
-        ));
+        assert!(matches!(err, Err(ConfigError::Env("QINGLIU_TOKEN_TTL_HOURS", _))));
     }
 
     #[test]

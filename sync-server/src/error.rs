@@ -37,9 +37,7 @@ impl AppError {
     }
 
     pub fn field(code: ErrorCode, field: &str, message: &str) -> Self {
-        AppError::Api(
-            ApiError::new(code, message).with_fields(vec![FieldError::new(field, code, message)]),
-        )
+        AppError::Api(ApiError::new(code, message).with_fields(vec![FieldError::new(field, code, message)]))
     }
 
     pub fn to_api(&self) -> ApiError {
@@ -57,8 +55,8 @@ impl IntoResponse for AppError {
             // Context stays in the log; the client gets only the opaque code.
             tracing::error!(error = %self, "internal error");
         }
-        let status = StatusCode::from_u16(body.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(body.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, axum::Json(body)).into_response()
     }
 }

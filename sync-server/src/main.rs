@@ -50,8 +50,7 @@ fn init_tracing(json: bool) {
 }
 
 fn run_seed(state: &AppState, seed_value: u64) -> Result<(), String> {
-    let report = seed::seed_demo(state.store.as_ref(), seed_value, state.now())
-        .map_err(|e| e.to_string())?;
+    let report = seed::seed_demo(state.store.as_ref(), seed_value, state.now()).map_err(|e| e.to_string())?;
     println!("{}", report.summary());
     Ok(())
 }

@@ -55,75 +55,40 @@ pub const DEMO_YEAR: i32 = 2026;
 /// Demo accounts: username, password, role, display name.
 pub const DEMO_USERS: [(&str, &str, Role, &str); 6] = [
     ("inspector", "Qingliu-2026!", Role::Inspector, "演示检查员"),
-    (
-        "inspector2",
-        "Qingliu-2026!",
-        Role::Inspector,
-        "演示检查员二",
-    ),
-    (
-        "reviewer",
-        "Qingliu-2026!",
-        Role::TownshipReviewer,
-        "演示乡镇审核员",
-    ),
-    (
-        "county",
-        "Qingliu-2026!",
-        Role::CountyViewer,
-        "演示县级用户",
-    ),
-    (
-        "prefecture",
-        "Qingliu-2026!",
-        Role::PrefectureViewer,
-        "演示市级用户",
-    ),
-    (
-        "admin",
-        "Qingliu-2026!",
-        Role::ProvinceAdmin,
-        "演示省级管理员",
-    ),
+    ("inspector2", "Qingliu-2026!", Role::Inspector, "演示检查员二"),
+    ("reviewer", "Qingliu-2026!", Role::TownshipReviewer, "演示乡镇审核员"),
+    ("county", "Qingliu-2026!", Role::CountyViewer, "演示县级用户"),
+    ("prefecture", "Qingliu-2026!", Role::PrefectureViewer, "演示市级用户"),
+    ("admin", "Qingliu-2026!", Role::ProvinceAdmin, "演示省级管理员"),
 ];
 
 /// Cumulative monthly plan used for every demo target.
-pub const MONTHLY_PLAN: [f64; 12] = [
-    0.03, 0.08, 0.15, 0.24, 0.34, 0.45, 0.55, 0.65, 0.75, 0.85, 0.93, 1.0,
-];
+pub const MONTHLY_PLAN: [f64; 12] = [0.03, 0.08, 0.15, 0.24, 0.34, 0.45, 0.55, 0.65, 0.75, 0.85, 0.93, 1.0];
 
 const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
-    "何", "郭", "马", "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧",
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何",
+    "郭", "马", "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧",
 ];
 const FEATURES: &[&str] = &[
-    "湾", "岗", "畈", "冲", "垸", "桥", "港", "坪", "铺", "河", "岭", "坡", "台", "嘴", "店", "集",
-    "庙", "垱", "湖", "山",
+    "湾", "岗", "畈", "冲", "垸", "桥", "港", "坪", "铺", "河", "岭", "坡", "台", "嘴", "店", "集", "庙",
+    "垱", "湖", "山",
 ];
 const PLACE_A: &[&str] = &[
-    "青", "石", "桃", "柳", "白", "金", "龙", "凤", "新", "大", "小", "东", "西", "南", "北", "长",
-    "清", "永", "丰", "安", "平", "兴", "隆", "福", "双", "三", "五", "高", "沙", "松",
+    "青", "石", "桃", "柳", "白", "金", "龙", "凤", "新", "大", "小", "东", "西", "南", "北", "长", "清",
+    "永", "丰", "安", "平", "兴", "隆", "福", "双", "三", "五", "高", "沙", "松",
 ];
 const PLACE_B: &[&str] = &[
-    "山", "河", "林", "田", "阳", "源", "溪", "湖", "峰", "桥", "口", "店", "坪", "港", "岭", "洲",
-    "塘", "垸", "冲", "湾",
+    "山", "河", "林", "田", "阳", "源", "溪", "湖", "峰", "桥", "口", "店", "坪", "港", "岭", "洲", "塘",
+    "垸", "冲", "湾",
 ];
 
 fn place(rng: &mut StdRng) -> String {
-    format!(
-        "{}{}",
-        PLACE_A.choose(rng).unwrap_or(&"青"),
-        PLACE_B.choose(rng).unwrap_or(&"山")
-    )
+    format!("{}{}", PLACE_A.choose(rng).unwrap_or(&"青"), PLACE_B.choose(rng).unwrap_or(&"山"))
 }
 
 fn village_name(rng: &mut StdRng) -> String {
     if rng.gen_bool(0.5) {
-        format!(
-            "{}家{}村",
-            SURNAMES.choose(rng).unwrap_or(&"王"),
-            FEATURES.choose(rng).unwrap_or(&"湾")
-        )
+        format!("{}家{}村", SURNAMES.choose(rng).unwrap_or(&"王"), FEATURES.choose(rng).unwrap_or(&"湾"))
     } else {
         format!("{}村", place(rng))
     }
@@ -146,9 +111,7 @@ impl SeedReport {
     pub fn summary(&self) -> String {
         let villages = self.regions.get("village").copied().unwrap_or(0).max(1);
         let mut s = String::new();
-        s.push_str(
-            "演示数据已生成（名称为程序生成，非真实地名） / demo data seeded (generated names):\n",
-        );
+        s.push_str("演示数据已生成（名称为程序生成，非真实地名） / demo data seeded (generated names):\n");
         for (k, v) in &self.regions {
             s.push_str(&format!("  regions.{k}: {v}\n"));
         }
@@ -182,20 +145,11 @@ pub fn is_seeded(store: &dyn Store) -> AppResult<bool> {
 }
 
 fn jitter(rng: &mut StdRng, lng: f64, lat: f64, spread: f64) -> LngLat {
-    LngLat::new(
-        lng + rng.gen_range(-spread..spread),
-        lat + rng.gen_range(-spread..spread),
-    )
+    LngLat::new(lng + rng.gen_range(-spread..spread), lat + rng.gen_range(-spread..spread))
 }
 
 fn region(code: RegionCode, name: String, generated: bool) -> Region {
-    Region {
-        code,
-        name,
-        level: code.level(),
-        parent: code.parent(),
-        generated,
-    }
+    Region { code, name, level: code.level(), parent: code.parent(), generated }
 }
 
 struct Village {
@@ -221,16 +175,14 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
     let mut rng = StdRng::seed_from_u64(seed);
     let mut tx = store.write()?;
     let mut report = SeedReport::default();
-    let province =
-        RegionCode::parse(HUBEI).map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+    let province = RegionCode::parse(HUBEI).map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
     tx.insert_region(&region(province, "湖北省".into(), false))?;
     *report.regions.entry("province").or_default() += 1;
 
     // Regions: prefectures (real), counties/townships/villages (generated).
     let mut villages: Vec<Village> = Vec::new();
     let mut townships: Vec<RegionCode> = Vec::new();
-    let parse =
-        |s: &str| RegionCode::parse(s).map_err(|e| crate::error::AppError::Internal(e.to_string()));
+    let parse = |s: &str| RegionCode::parse(s).map_err(|e| crate::error::AppError::Internal(e.to_string()));
     for (pi, (code, name, _)) in HUBEI_PREFECTURES.iter().enumerate() {
         let pref = parse(code)?;
         tx.insert_region(&region(pref, (*name).into(), false))?;
@@ -240,16 +192,8 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
         if let Some((_, n, lng, lat)) = COUNTIES.iter().find(|c| c.0 == *code) {
             for c in 1..=*n {
                 let county = pref.child(c)?;
-                let suffix = if c <= 2 && *code == "420100" {
-                    "区"
-                } else {
-                    "县"
-                };
-                tx.insert_region(&region(
-                    county,
-                    format!("{}{}", place(&mut rng), suffix),
-                    true,
-                ))?;
+                let suffix = if c <= 2 && *code == "420100" { "区" } else { "县" };
+                tx.insert_region(&region(county, format!("{}{}", place(&mut rng), suffix), true))?;
                 *report.regions.entry("county").or_default() += 1;
                 let towns = rng.gen_range(9..=15);
                 parents.push((
@@ -276,11 +220,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
                     Some(shared::region::TownshipKind::Town) => "镇",
                     _ => "乡",
                 };
-                tx.insert_region(&region(
-                    town,
-                    format!("{}{}", place(&mut rng), suffix),
-                    true,
-                ))?;
+                tx.insert_region(&region(town, format!("{}{}", place(&mut rng), suffix), true))?;
                 *report.regions.entry("township").or_default() += 1;
                 townships.push(town);
                 let tcentre = jitter(&mut rng, lng, lat, 0.15);
@@ -306,8 +246,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
         .iter()
         .copied()
         .find(|t| {
-            t.as_str().starts_with("4211")
-                && t.township_kind() == Some(shared::region::TownshipKind::Town)
+            t.as_str().starts_with("4211") && t.township_kind() == Some(shared::region::TownshipKind::Town)
         })
         .unwrap_or(townships[0]);
     let other_town = townships
@@ -318,31 +257,25 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
     report.demo_township = demo_town.to_string();
 
     // Per-prefecture pace, so that some regions are behind plan.
-    let pace: Vec<f64> = (0..HUBEI_PREFECTURES.len())
-        .map(|_| rng.gen_range(0.80..1.08))
-        .collect();
-    let sewage: Vec<f64> = (0..HUBEI_PREFECTURES.len())
-        .map(|_| rng.gen_range(0.33..0.53))
-        .collect();
+    let pace: Vec<f64> = (0..HUBEI_PREFECTURES.len()).map(|_| rng.gen_range(0.80..1.08)).collect();
+    let sewage: Vec<f64> = (0..HUBEI_PREFECTURES.len()).map(|_| rng.gen_range(0.33..0.53)).collect();
 
     // The task list: 1571 villages spread over every prefecture, always including the demo
     // township's villages.
     let mut order: Vec<usize> = (0..villages.len()).collect();
     order.shuffle(&mut rng);
-    let demo_first: Vec<usize> = (0..villages.len())
-        .filter(|&i| demo_town.contains(&villages[i].code))
-        .take(6)
-        .collect();
+    let demo_first: Vec<usize> =
+        (0..villages.len()).filter(|&i| demo_town.contains(&villages[i].code)).take(6).collect();
     let mut task: Vec<bool> = vec![false; villages.len()];
-    for &i in demo_first
-        .iter()
-        .chain(order.iter())
-        .take(TASK_VILLAGES + demo_first.len())
-    {
-        if task.iter().filter(|t| **t).count() >= TASK_VILLAGES {
+    let mut chosen = 0;
+    for &i in demo_first.iter().chain(order.iter()) {
+        if chosen == TASK_VILLAGES {
             break;
         }
-        task[i] = true;
+        if !task[i] {
+            task[i] = true;
+            chosen += 1;
+        }
     }
 
     let mut sites: Vec<Site> = Vec::new();
@@ -351,11 +284,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
         let (task_year, status) = if task[i] {
             let r: f64 = rng.gen_range(0.0..1.0);
             let status = if r < pace[p] * 0.92 {
-                if rng.gen_bool(0.3) {
-                    SiteStatus::Accepted
-                } else {
-                    SiteStatus::Completed
-                }
+                if rng.gen_bool(0.3) { SiteStatus::Accepted } else { SiteStatus::Completed }
             } else if r < pace[p] * 0.92 + 0.05 {
                 SiteStatus::InProgress
             } else {
@@ -369,11 +298,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
         };
         let in_demo = demo_town.contains(&v.code);
         // Keep a few demo-township villages open so the demo has work to do.
-        let status = if in_demo && task[i] {
-            SiteStatus::InProgress
-        } else {
-            status
-        };
+        let status = if in_demo && task[i] { SiteStatus::InProgress } else { status };
         sites.push(Site {
             id: SiteId::new(),
             village: v.code,
@@ -390,9 +315,8 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
     }
 
     // Water bodies: 123 listed (spread by prefecture, a few in the demo township) + unlisted.
-    let demo_villages: Vec<usize> = (0..villages.len())
-        .filter(|&i| demo_town.contains(&villages[i].code))
-        .collect();
+    let demo_villages: Vec<usize> =
+        (0..villages.len()).filter(|&i| demo_town.contains(&villages[i].code)).collect();
     let mut wb_villages: Vec<usize> = demo_villages.iter().copied().take(3).collect();
     wb_villages.extend(
         order
@@ -415,19 +339,11 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
         .choose(&mut rng)
         .unwrap_or(&WaterType::Pond);
         let status = if !listed || demo_town.contains(&v.code) {
-            if rng.gen_bool(0.5) {
-                SiteStatus::Identified
-            } else {
-                SiteStatus::Remediating
-            }
+            if rng.gen_bool(0.5) { SiteStatus::Identified } else { SiteStatus::Remediating }
         } else {
             let r: f64 = rng.gen_range(0.0..1.0);
             if r < pace[v.prefecture] * 0.9 {
-                if rng.gen_bool(0.4) {
-                    SiteStatus::Accepted
-                } else {
-                    SiteStatus::Eliminated
-                }
+                if rng.gen_bool(0.4) { SiteStatus::Accepted } else { SiteStatus::Eliminated }
             } else if r < 0.95 {
                 SiteStatus::Remediating
             } else {
@@ -436,16 +352,9 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
         };
         let start = jitter(&mut rng, v.centre.lng(), v.centre.lat(), 0.01);
         let linear = water_type.is_linear();
-        let (length, width) = if linear {
-            (rng.gen_range(200.0..3000.0f64), rng.gen_range(2.0..15.0f64))
-        } else {
-            (0.0, 0.0)
-        };
-        let area = if linear {
-            length * width
-        } else {
-            rng.gen_range(300.0..12000.0)
-        };
+        let (length, width) =
+            if linear { (rng.gen_range(200.0..3000.0f64), rng.gen_range(2.0..15.0f64)) } else { (0.0, 0.0) };
+        let area = if linear { length * width } else { rng.gen_range(300.0..12000.0) };
         let base = place(&mut rng);
         let name = match water_type {
             WaterType::River => format!("{base}河（示例段）"),
@@ -465,17 +374,9 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
                 area_m2: Some((area * 10.0).round() / 10.0),
                 length_m: linear.then_some(length.round()),
                 width_m: linear.then_some(width.round()),
-                start_name: if linear {
-                    format!("{}起点", base)
-                } else {
-                    String::new()
-                },
+                start_name: if linear { format!("{}起点", base) } else { String::new() },
                 start: linear.then_some(start),
-                end_name: if linear {
-                    format!("{}终点", base)
-                } else {
-                    String::new()
-                },
+                end_name: if linear { format!("{}终点", base) } else { String::new() },
                 end: linear.then(|| jitter(&mut rng, start.lng(), start.lat(), 0.01)),
                 pollution_causes: vec![PollutionCause::DomesticSewage, PollutionCause::Livestock]
                     [..rng.gen_range(1..=2)]
@@ -509,13 +410,10 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
         } else {
             SiteStatus::Stopped
         };
-        let facility_type = *[
-            FacilityType::Centralised,
-            FacilityType::Decentralised,
-            FacilityType::SewerConnected,
-        ]
-        .choose(&mut rng)
-        .unwrap_or(&FacilityType::Centralised);
+        let facility_type =
+            *[FacilityType::Centralised, FacilityType::Decentralised, FacilityType::SewerConnected]
+                .choose(&mut rng)
+                .unwrap_or(&FacilityType::Centralised);
         sites.push(Site {
             id: SiteId::new(),
             village: v.code,
@@ -524,8 +422,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
             status: Some(status),
             details: SiteDetails::Facility(FacilityDetails {
                 facility_type,
-                design_capacity_tpd: [5.0, 10.0, 20.0, 30.0, 50.0, 100.0, 200.0]
-                    [rng.gen_range(0..7)],
+                design_capacity_tpd: [5.0, 10.0, 20.0, 30.0, 50.0, 100.0, 200.0][rng.gen_range(0..7)],
             }),
             version: 0,
             generated: true,
@@ -537,12 +434,8 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
     ent_villages.extend(order.iter().copied().skip(7).step_by(80));
     for vi in ent_villages {
         let v = &villages[vi];
-        let county = v
-            .code
-            .lineage()
-            .into_iter()
-            .find(|r| r.level() == RegionLevel::County)
-            .unwrap_or(v.code);
+        let county =
+            v.code.lineage().into_iter().find(|r| r.level() == RegionLevel::County).unwrap_or(v.code);
         let base = place(&mut rng);
         sites.push(Site {
             id: SiteId::new(),
@@ -563,9 +456,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
     for s in sites.iter_mut() {
         let errors = shared::validate::validate_site(s);
         if !errors.is_empty() {
-            return Err(crate::error::AppError::Internal(format!(
-                "generated an invalid site: {errors:?}"
-            )));
+            return Err(crate::error::AppError::Internal(format!("generated an invalid site: {errors:?}")));
         }
         let seq = tx.next_change_seq()?;
         s.version = seq;
@@ -605,10 +496,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
             _ => continue,
         };
         for r in s.village.lineage() {
-            if matches!(
-                r.level(),
-                RegionLevel::Province | RegionLevel::Prefecture | RegionLevel::County
-            ) {
+            if matches!(r.level(), RegionLevel::Province | RegionLevel::Prefecture | RegionLevel::County) {
                 let e = shares.entry(r).or_default();
                 e.0 += v;
                 e.1 += w;
@@ -621,13 +509,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
             (TargetMetric::WaterBodiesEliminated, w),
             (TargetMetric::SewageTreatmentRate, SEWAGE_RATE_TARGET),
         ] {
-            tx.upsert_target(&Target {
-                year: DEMO_YEAR,
-                region,
-                metric,
-                value,
-                monthly_plan: plan.clone(),
-            })?;
+            tx.upsert_target(&Target { year: DEMO_YEAR, region, metric, value, monthly_plan: plan.clone() })?;
         }
     }
 
@@ -642,22 +524,13 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
         };
         let id = UserId::new();
         tx.insert_user(&UserRow {
-            info: UserInfo {
-                id,
-                username: username.into(),
-                display_name: display.into(),
-                role,
-                region,
-            },
+            info: UserInfo { id, username: username.into(), display_name: display.into(), role, region },
             password_hash: hash_password(password)?,
             disabled: false,
         })?;
         if role == Role::Inspector {
-            let assigned: Vec<RegionCode> = villages
-                .iter()
-                .filter(|v| region.contains(&v.code))
-                .map(|v| v.code)
-                .collect();
+            let assigned: Vec<RegionCode> =
+                villages.iter().filter(|v| region.contains(&v.code)).map(|v| v.code).collect();
             tx.assign_villages(&id, &assigned)?;
         }
     }

@@ -23,11 +23,7 @@ pub struct ApiClient {
 
 impl ApiClient {
     pub fn new(base: &str) -> Self {
-        ApiClient {
-            http: reqwest::Client::new(),
-            base: base.trim_end_matches('/').to_string(),
-            token: None,
-        }
+        ApiClient { http: reqwest::Client::new(), base: base.trim_end_matches('/').to_string(), token: None }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -55,10 +51,7 @@ impl ApiClient {
             })
         } else {
             let error = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                ApiError::new(
-                    shared::ErrorCode::Internal,
-                    String::from_utf8_lossy(&bytes).to_string(),
-                )
+                ApiError::new(shared::ErrorCode::Internal, String::from_utf8_lossy(&bytes).to_string())
             });
             Err(Failure { status, error })
         }
@@ -70,21 +63,12 @@ impl ApiClient {
         path: &str,
         body: &B,
     ) -> Result<T, Failure> {
-        let resp = self
-            .req(method, path)
-            .json(body)
-            .send()
-            .await
-            .expect("request sent");
+        let resp = self.req(method, path).json(body).send().await.expect("request sent");
         Self::decode(resp).await
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
-        let resp = self
-            .req(Method::GET, path)
-            .send()
-            .await
-            .expect("request sent");
+        let resp = self.req(Method::GET, path).send().await.expect("request sent");
         Self::decode(resp).await
     }
 
@@ -103,25 +87,15 @@ impl ApiClient {
         let resp = r.send().await.expect("request sent");
         let status = resp.status();
         let bytes = resp.bytes().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        )
+        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
     }
 
-    pub async fn login(
-        &mut self,
-        username: &str,
-        password: &str,
-    ) -> Result<LoginResponse, Failure> {
+    pub async fn login(&mut self, username: &str, password: &str) -> Result<LoginResponse, Failure> {
         let r: LoginResponse = self
             .send_json(
                 Method::POST,
                 "/api/v1/auth/login",
-                &LoginRequest {
-                    username: username.into(),
-                    password: password.into(),
-                },
+                &LoginRequest { username: username.into(), password: password.into() },
             )
             .await?;
         self.token = Some(r.token.clone());
@@ -129,31 +103,15 @@ impl ApiClient {
     }
 
     pub async fn logout(&self) -> Result<(), Failure> {
-        let resp = self
-            .req(Method::POST, "/api/v1/auth/logout")
-            .send()
-            .await
-            .expect("sent");
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Self::decode::<()>(resp).await
-        }
+        let resp = self.req(Method::POST, "/api/v1/auth/logout").send().await.expect("sent");
+        if resp.status().is_success() { Ok(()) } else { Self::decode::<()>(resp).await }
     }
 
-    pub async fn register_device(
-        &self,
-        device_id: DeviceId,
-        name: &str,
-    ) -> Result<DeviceInfo, Failure> {
+    pub async fn register_device(&self, device_id: DeviceId, name: &str) -> Result<DeviceInfo, Failure> {
         self.send_json(
             Method::POST,
             "/api/v1/devices",
-            &RegisterDeviceRequest {
-                device_id,
-                name: name.into(),
-                platform: "test".into(),
-            },
+            &RegisterDeviceRequest { device_id, name: name.into(), platform: "test".into() },
         )
         .await
     }
@@ -200,12 +158,7 @@ impl ApiClient {
     }
 
     pub async fn blob_start(&self, sha256: &str, size: u64) -> Result<BlobStatus, Failure> {
-        self.send_json(
-            Method::POST,
-            &format!("/api/v1/blobs/{sha256}"),
-            &BlobUploadStart { size },
-        )
-        .await
+        self.send_json(Method::POST, &format!("/api/v1/blobs/{sha256}"), &BlobUploadStart { size }).await
     }
 
     pub async fn blob_append(
@@ -215,10 +168,7 @@ impl ApiClient {
         bytes: Vec<u8>,
     ) -> Result<BlobStatus, Failure> {
         let resp = self
-            .req(
-                Method::PATCH,
-                &format!("/api/v1/blobs/{sha256}?offset={offset}"),
-            )
+            .req(Method::PATCH, &format!("/api/v1/blobs/{sha256}?offset={offset}"))
             .header("content-type", "application/octet-stream")
             .body(bytes)
             .send()
@@ -234,19 +184,13 @@ impl ApiClient {
         while !st.complete {
             let from = st.offset as usize;
             let to = (from + chunk).min(bytes.len());
-            st = self
-                .blob_append(&hash, st.offset, bytes[from..to].to_vec())
-                .await?;
+            st = self.blob_append(&hash, st.offset, bytes[from..to].to_vec()).await?;
         }
         Ok(st)
     }
 
     pub async fn download(&self, sha256: &str) -> Result<Vec<u8>, Failure> {
-        let resp = self
-            .req(Method::GET, &format!("/api/v1/blobs/{sha256}"))
-            .send()
-            .await
-            .expect("sent");
+        let resp = self.req(Method::GET, &format!("/api/v1/blobs/{sha256}")).send().await.expect("sent");
         if resp.status().is_success() {
             Ok(resp.bytes().await.expect("body").to_vec())
         } else {
@@ -264,11 +208,7 @@ impl ApiClient {
         self.send_json(
             Method::POST,
             &format!("/api/v1/inspections/{id}/review"),
-            &ReviewRequest {
-                version,
-                decision,
-                comment: comment.into(),
-            },
+            &ReviewRequest { version, decision, comment: comment.into() },
         )
         .await
     }

@@ -84,10 +84,7 @@ pub fn install(store: &dyn Store) -> Fixture {
                 *v,
                 "测试村",
                 Some(SiteStatus::InProgress),
-                SiteDetails::Village(VillageDetails {
-                    task_year: Some(2026),
-                    sewage_treated: false,
-                }),
+                SiteDetails::Village(VillageDetails { task_year: Some(2026), sewage_treated: false }),
             ),
         );
     }
@@ -97,10 +94,7 @@ pub fn install(store: &dyn Store) -> Fixture {
             villages2[0],
             "测试二村",
             Some(SiteStatus::Planned),
-            SiteDetails::Village(VillageDetails {
-                task_year: Some(2026),
-                sewage_treated: false,
-            }),
+            SiteDetails::Village(VillageDetails { task_year: Some(2026), sewage_treated: false }),
         ),
     );
     sites.insert(
@@ -109,10 +103,7 @@ pub fn install(store: &dyn Store) -> Fixture {
             villages3[0],
             "测试三村",
             Some(SiteStatus::InProgress),
-            SiteDetails::Village(VillageDetails {
-                task_year: Some(2026),
-                sewage_treated: true,
-            }),
+            SiteDetails::Village(VillageDetails { task_year: Some(2026), sewage_treated: true }),
         ),
     );
     let wb = |listed| {
@@ -132,23 +123,12 @@ pub fn install(store: &dyn Store) -> Fixture {
             listed,
         })
     };
+    sites.insert("water1", site(villages1[0], "测试塘", Some(SiteStatus::Remediating), wb(true)));
+    sites.insert("water2", site(villages2[0], "测试二塘", Some(SiteStatus::Identified), wb(true)));
+    // In t1 but in a village no inspector is assigned to.
     sites.insert(
-        "water1",
-        site(
-            villages1[0],
-            "测试塘",
-            Some(SiteStatus::Remediating),
-            wb(true),
-        ),
-    );
-    sites.insert(
-        "water2",
-        site(
-            villages2[0],
-            "测试二塘",
-            Some(SiteStatus::Identified),
-            wb(true),
-        ),
+        "water_unassigned",
+        site(villages1[3], "无人负责塘", Some(SiteStatus::Identified), wb(false)),
     );
     sites.insert(
         "facility1",
@@ -201,28 +181,24 @@ pub fn install(store: &dyn Store) -> Fixture {
             role,
             region,
         };
-        tx.insert_user(&UserRow {
-            info: info.clone(),
-            password_hash: hash.clone(),
-            disabled: false,
-        })
-        .expect("user");
+        tx.insert_user(&UserRow { info: info.clone(), password_hash: hash.clone(), disabled: false })
+            .expect("user");
         if role == Role::Inspector {
+            // Assigned villages are a subset of the township: the fourth village of t1 is
+            // nobody's, so tests can tell "assigned" from "in the township".
             let assigned: Vec<RegionCode> = regions
                 .iter()
                 .copied()
-                .filter(|r| region.contains(r) && r.level() == shared::region::RegionLevel::Village)
+                .filter(|r| {
+                    region.contains(r)
+                        && r.level() == shared::region::RegionLevel::Village
+                        && *r != villages1[3]
+                })
                 .collect();
             tx.assign_villages(&info.id, &assigned).expect("assign");
         }
         users.insert(name, info);
     }
     tx.commit().expect("commit");
-    Fixture {
-        t1,
-        t2,
-        t3,
-        users,
-        sites,
-    }
+    Fixture { t1, t2, t3, users, sites }
 }

@@ -24,8 +24,7 @@ pub struct TestClock {
 
 impl TestClock {
     pub fn advance(&self, d: time::Duration) {
-        self.offset_secs
-            .fetch_add(d.whole_seconds(), Ordering::SeqCst);
+        self.offset_secs.fetch_add(d.whole_seconds(), Ordering::SeqCst);
     }
     pub fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc() + time::Duration::seconds(self.offset_secs.load(Ordering::SeqCst))
@@ -48,31 +47,18 @@ impl TestServer {
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config {
-            data_dir: dir.path().join("data"),
-            ..Config::default()
-        };
+        let mut config = Config { data_dir: dir.path().join("data"), ..Config::default() };
         tweak(&mut config);
         let clock = TestClock::default();
         let c2 = clock.clone();
-        let state = AppState::open(config)
-            .expect("open state")
-            .with_clock(Arc::new(move || c2.now()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let state = AppState::open(config).expect("open state").with_clock(Arc::new(move || c2.now()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let router = sync_server::router(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum_serve(listener, router).await;
         });
-        TestServer {
-            base: format!("http://{addr}"),
-            state,
-            clock,
-            dir,
-            task,
-        }
+        TestServer { base: format!("http://{addr}"), state, clock, dir, task }
     }
 
     pub fn client(&self) -> ApiClient {
@@ -80,10 +66,7 @@ impl TestServer {
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
-        self.base
-            .trim_start_matches("http://")
-            .parse()
-            .expect("addr")
+        self.base.trim_start_matches("http://").parse().expect("addr")
     }
 }
 
@@ -93,9 +76,6 @@ impl Drop for TestServer {
     }
 }
 
-async fn axum_serve(
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
-) -> std::io::Result<()> {
+async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
     axum::serve(listener, router).await
 }

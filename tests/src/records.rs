@@ -60,19 +60,12 @@ pub fn facility(site: SiteId, state: FacilityRunningState) -> Inspection {
         running_state: state,
         inlet_observation: "进水正常".into(),
         outlet_observation: "出水清澈".into(),
-        readings: vec![Reading {
-            indicator: SewageIndicator::Cod,
-            value: 45.0,
-        }],
+        readings: vec![Reading { indicator: SewageIndicator::Cod, value: 45.0 }],
     });
     i
 }
 
-pub fn village(
-    site: SiteId,
-    proposed: Option<SiteStatus>,
-    sewage_treated: Option<bool>,
-) -> Inspection {
+pub fn village(site: SiteId, proposed: Option<SiteStatus>, sewage_treated: Option<bool>) -> Inspection {
     let mut i = water_body(site, vec![], proposed);
     i.body = InspectionBody::VillageRemediation(VillageRemediationBody {
         checklist: vec![ChecklistItem {
@@ -100,14 +93,8 @@ pub fn enforcement(site: SiteId) -> Inspection {
         },
         person_present: "李四".into(),
         inspectors: vec![
-            EnforcementOfficer {
-                name: "王五".into(),
-                credential_no: "42000001".into(),
-            },
-            EnforcementOfficer {
-                name: "赵六".into(),
-                credential_no: "42000002".into(),
-            },
+            EnforcementOfficer { name: "王五".into(), credential_no: "42000001".into() },
+            EnforcementOfficer { name: "赵六".into(), credential_no: "42000002".into() },
         ],
         recorder: "王五".into(),
         task_source: TaskSource::Patrol,
@@ -119,23 +106,12 @@ pub fn enforcement(site: SiteId) -> Inspection {
         findings: "雨污未分流".into(),
         violations: vec!["未按规定设置排污口".into()],
         rectification_deadline: Some((start + time::Duration::days(30)).date()),
-        party_signature: Signature::Refused {
-            reason: "当事人拒绝签字".into(),
-        },
+        party_signature: Signature::Refused { reason: "当事人拒绝签字".into() },
         inspector_signatures: vec![
-            Signature::Signed {
-                signer: "王五".into(),
-                blob: None,
-            },
-            Signature::Signed {
-                signer: "赵六".into(),
-                blob: None,
-            },
+            Signature::Signed { signer: "王五".into(), blob: None },
+            Signature::Signed { signer: "赵六".into(), blob: None },
         ],
-        witness_signature: Some(Signature::Signed {
-            signer: "见证人".into(),
-            blob: None,
-        }),
+        witness_signature: Some(Signature::Signed { signer: "见证人".into(), blob: None }),
     }));
     i
 }
@@ -153,16 +129,10 @@ pub fn submit(seq: u64, i: &Inspection) -> Mutation {
     Mutation {
         seq,
         mutation_id: MutationId::new(),
-        op: MutationOp::SubmitInspection {
-            inspection: Box::new(i.clone()),
-        },
+        op: MutationOp::SubmitInspection { inspection: Box::new(i.clone()) },
     }
 }
 
 pub fn batch(device: DeviceId, mutations: Vec<Mutation>) -> PushRequest {
-    PushRequest {
-        protocol: ProtocolVersion::CURRENT,
-        device_id: device,
-        mutations,
-    }
+    PushRequest { protocol: ProtocolVersion::CURRENT, device_id: device, mutations }
 }

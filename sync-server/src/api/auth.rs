@@ -18,18 +18,9 @@ pub async fn login(
 ) -> AppResult<Json<LoginResponse>> {
     let now = st.now();
     let ttl = time::Duration::hours(st.config.token_ttl_hours);
-    blocking(move || {
-        auth::login(
-            st.store.as_ref(),
-            &st.limiter,
-            &req.username,
-            &req.password,
-            ttl,
-            now,
-        )
-    })
-    .await
-    .map(Json)
+    blocking(move || auth::login(st.store.as_ref(), &st.limiter, &req.username, &req.password, ttl, now))
+        .await
+        .map(Json)
 }
 
 /// Revoke the caller's token.
@@ -70,7 +61,5 @@ pub async fn register_device(
     ApiJson(req): ApiJson<RegisterDeviceRequest>,
 ) -> AppResult<Json<DeviceInfo>> {
     let now = st.now();
-    blocking(move || auth::register_device(st.store.as_ref(), &actor, &req, now))
-        .await
-        .map(Json)
+    blocking(move || auth::register_device(st.store.as_ref(), &actor, &req, now)).await.map(Json)
 }

@@ -25,18 +25,9 @@ pub async fn start_upload(
 ) -> AppResult<Json<BlobStatus>> {
     let hash = BlobHash::parse(&hash)?;
     let now = st.now();
-    blocking(move || {
-        svc::start(
-            st.store.as_ref(),
-            st.blobs.as_ref(),
-            &actor,
-            &hash,
-            req.size,
-            now,
-        )
-    })
-    .await
-    .map(Json)
+    blocking(move || svc::start(st.store.as_ref(), st.blobs.as_ref(), &actor, &hash, req.size, now))
+        .await
+        .map(Json)
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -61,19 +52,9 @@ pub async fn append_chunk(
 ) -> AppResult<Json<BlobStatus>> {
     let hash = BlobHash::parse(&hash)?;
     let now = st.now();
-    blocking(move || {
-        svc::append(
-            st.store.as_ref(),
-            st.blobs.as_ref(),
-            &actor,
-            &hash,
-            q.offset,
-            &body,
-            now,
-        )
-    })
-    .await
-    .map(Json)
+    blocking(move || svc::append(st.store.as_ref(), st.blobs.as_ref(), &actor, &hash, q.offset, &body, now))
+        .await
+        .map(Json)
 }
 
 /// Download a blob named by a record in the caller's scope.
@@ -87,17 +68,13 @@ pub async fn download(
 ) -> AppResult<Response> {
     let hash = BlobHash::parse(&hash)?;
     let (file, len) =
-        blocking(move || svc::open_for_read(st.store.as_ref(), st.blobs.as_ref(), &actor, &hash))
-            .await?;
+        blocking(move || svc::open_for_read(st.store.as_ref(), st.blobs.as_ref(), &actor, &hash)).await?;
     let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (header::CONTENT_LENGTH, len.to_string()),
-            (
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable".to_string(),
-            ),
+            (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_string()),
         ],
         Body::from_stream(stream),
     )

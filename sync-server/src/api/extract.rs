@@ -46,14 +46,12 @@ where
                         .with_fields(field_error(&text, ErrorCode::InvalidValue)),
                 ))
             }
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(AppError::api(
-                ErrorCode::MalformedJson,
-                format!("JSON 格式错误: {}", e.body_text()),
-            )),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::api(
-                ErrorCode::UnsupportedMediaType,
-                "Content-Type 必须为 application/json",
-            )),
+            Err(JsonRejection::JsonSyntaxError(e)) => {
+                Err(AppError::api(ErrorCode::MalformedJson, format!("JSON 格式错误: {}", e.body_text())))
+            }
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(AppError::api(ErrorCode::UnsupportedMediaType, "Content-Type 必须为 application/json"))
+            }
             Err(JsonRejection::BytesRejection(e)) => Err(bytes_rejection(e)),
             Err(e) => Err(AppError::api(ErrorCode::InvalidBody, e.body_text())),
         }
@@ -66,10 +64,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::body::Bytes::from_request(req, state)
-            .await
-            .map(ApiBytes)
-            .map_err(bytes_rejection)
+        axum::body::Bytes::from_request(req, state).await.map(ApiBytes).map_err(bytes_rejection)
     }
 }
 
@@ -117,15 +112,9 @@ where
 impl FromRequestParts<AppState> for Actor {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header =
+            parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
         let token = header
             .strip_prefix("Bearer ")
             .map(str::trim)

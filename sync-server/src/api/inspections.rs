@@ -18,9 +18,7 @@ pub async fn get_inspection(
     actor: Actor,
     ApiPath(id): ApiPath<InspectionId>,
 ) -> AppResult<Json<RecordDetail>> {
-    blocking(move || records::record_detail(st.store.as_ref(), &actor, &id))
-        .await
-        .map(Json)
+    blocking(move || records::record_detail(st.store.as_ref(), &actor, &id)).await.map(Json)
 }
 
 /// Approve, return (comment required) or reject (reason required) the current version.
@@ -36,7 +34,5 @@ pub async fn review_inspection(
     ApiJson(req): ApiJson<ReviewRequest>,
 ) -> AppResult<Json<InspectionRecord>> {
     let now = st.now();
-    blocking(move || review::review(st.store.as_ref(), &actor, &id, &req, now))
-        .await
-        .map(Json)
+    blocking(move || review::review(st.store.as_ref(), &actor, &id, &req, now)).await.map(Json)
 }

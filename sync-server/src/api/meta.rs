@@ -25,12 +25,12 @@ pub async fn healthz(State(st): State<AppState>) -> AppResult<Json<Health>> {
         st.store.read()?.current_change_seq()?;
         Ok(())
     })
-    .await?;
-    Ok(Json(Health {
-        status: "ok",
-        backend,
-        schema_version: crate::store::sqlite::SCHEMA_VERSION,
-    }))
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "health check failed");
+        crate::error::AppError::api(shared::ErrorCode::Unavailable, "存储不可用")
+    })?;
+    Ok(Json(Health { status: "ok", backend, schema_version: crate::store::sqlite::SCHEMA_VERSION }))
 }
 
 /// The caller.
@@ -61,7 +61,5 @@ pub async fn progress(
         crate::error::AppError::field(shared::ErrorCode::InvalidFormat, "region", &e.to_string())
     })?;
     let year = q.year.unwrap_or_else(|| crate::shanghai_year(st.now()));
-    blocking(move || progress::progress(st.store.as_ref(), &actor, &region, year))
-        .await
-        .map(Json)
+    blocking(move || progress::progress(st.store.as_ref(), &actor, &region, year)).await.map(Json)
 }

@@ -56,17 +56,11 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(sync::pull))
         .layer(json_limit)
         .merge(
-            OpenApiRouter::new()
-                .routes(routes!(sync::push))
-                .layer(DefaultBodyLimit::max(cfg.max_push_bytes)),
+            OpenApiRouter::new().routes(routes!(sync::push)).layer(DefaultBodyLimit::max(cfg.max_push_bytes)),
         )
         .merge(
             OpenApiRouter::new()
-                .routes(routes!(
-                    blobs::start_upload,
-                    blobs::append_chunk,
-                    blobs::download
-                ))
+                .routes(routes!(blobs::start_upload, blobs::append_chunk, blobs::download))
                 .layer(DefaultBodyLimit::max(cfg.max_chunk_bytes)),
         )
         .routes(routes!(meta::healthz))

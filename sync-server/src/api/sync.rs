@@ -18,9 +18,7 @@ pub async fn push(
     ApiJson(req): ApiJson<PushRequest>,
 ) -> AppResult<Json<PushResponse>> {
     let now = st.now();
-    blocking(move || push_svc::push(st.store.as_ref(), &actor, &req, now))
-        .await
-        .map(Json)
+    blocking(move || push_svc::push(st.store.as_ref(), &actor, &req, now)).await.map(Json)
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -46,15 +44,7 @@ pub async fn pull(
     ApiQuery(q): ApiQuery<PullQuery>,
 ) -> AppResult<Json<PullPage>> {
     push_svc::check_protocol(&q.protocol.unwrap_or_default())?;
-    blocking(move || {
-        pull_svc::pull(
-            st.store.as_ref(),
-            &actor,
-            q.scope,
-            q.cursor.as_deref(),
-            q.limit,
-        )
-    })
-    .await
-    .map(Json)
+    blocking(move || pull_svc::pull(st.store.as_ref(), &actor, q.scope, q.cursor.as_deref(), q.limit))
+        .await
+        .map(Json)
 }

@@ -34,9 +34,7 @@ pub fn hash_password(password: &str) -> AppResult<String> {
 
 fn verify_password(hash: &str, password: &str) -> bool {
     match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }
@@ -52,11 +50,28 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Counts failed logins per username in a sliding window.
+/// Limits login attempts per username in a window, and how many password verifications run at
+/// once (argon2id takes ~19 MiB each, so unbounded parallel logins could exhaust memory).
 pub struct LoginLimiter {
     max_failures: u32,
     window: Duration,
-    failures: Mutex<HashMap<String, (OffsetDateTime, u32)>>,
+    /// Attempts not yet proven successful, per username: counted *before* the password is
+    /// checked, so parallel guesses cannot slip past the limit.
+    attempts: Mutex<HashMap<String, (OffsetDateTime, u32)>>,
+    slots: Mutex<usize>,
+    slot_freed: std::sync::Condvar,
+    max_slots: usize,
+}
+
+/// A running password verification; frees its slot when dropped.
+struct VerifySlot<'a>(&'a LoginLimiter);
+
+impl Drop for VerifySlot<'_> {
+    fn drop(&mut self) {
+        let mut used = self.0.slots.lock().unwrap_or_else(|p| p.into_inner());
+        *used = used.saturating_sub(1);
+        self.0.slot_freed.notify_one();
+    }
 }
 
 impl LoginLimiter {
@@ -64,7 +79,10 @@ impl LoginLimiter {
         LoginLimiter {
             max_failures,
             window,
-            failures: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
+            slots: Mutex::new(0),
+            slot_freed: std::sync::Condvar::new(),
+            max_slots: 4,
         }
     }
 
@@ -72,41 +90,36 @@ impl LoginLimiter {
         username.trim().to_lowercase()
     }
 
-    fn check(&self, username: &str, now: OffsetDateTime) -> AppResult<()> {
-        let map = self
-            .failures
-            .lock()
-            .map_err(|_| AppError::Internal("limiter poisoned".into()))?;
-        if let Some((since, n)) = map.get(&Self::key(username))
-            && *n >= self.max_failures
-            && now - *since < self.window
-        {
-            return Err(AppError::api(
-                ErrorCode::RateLimited,
-                "登录失败次数过多，请稍后再试",
-            ));
+    /// Count an attempt, or refuse it when the username is over the limit.
+    fn begin(&self, username: &str, now: OffsetDateTime) -> AppResult<()> {
+        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            let window = self.window;
+            map.retain(|_, (since, _)| now - *since < window);
         }
+        let e = map.entry(Self::key(username)).or_insert((now, 0));
+        if now - e.0 >= self.window {
+            *e = (now, 0);
+        }
+        if e.1 >= self.max_failures {
+            return Err(AppError::api(ErrorCode::RateLimited, "登录失败次数过多，请稍后再试"));
+        }
+        e.1 += 1;
         Ok(())
     }
 
-    fn record_failure(&self, username: &str, now: OffsetDateTime) {
-        if let Ok(mut map) = self.failures.lock() {
-            if map.len() > 100_000 {
-                let window = self.window;
-                map.retain(|_, (since, _)| now - *since < window);
-            }
-            let e = map.entry(Self::key(username)).or_insert((now, 0));
-            if now - e.0 >= self.window {
-                *e = (now, 0);
-            }
-            e.1 += 1;
-        }
+    fn succeeded(&self, username: &str) {
+        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&Self::key(username));
     }
 
-    fn clear(&self, username: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(&Self::key(username));
+    fn slot(&self) -> VerifySlot<'_> {
+        let mut used = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        while *used >= self.max_slots {
+            used = self.slot_freed.wait(used).unwrap_or_else(|p| p.into_inner());
         }
+        *used += 1;
+        VerifySlot(self)
     }
 }
 
@@ -119,28 +132,24 @@ pub fn login(
     now: OffsetDateTime,
 ) -> AppResult<LoginResponse> {
     if username.is_empty() || username.len() > limits::SHORT_TEXT || password.len() > 1024 {
-        return Err(AppError::api(
-            ErrorCode::InvalidCredentials,
-            "用户名或密码错误",
-        ));
+        return Err(AppError::api(ErrorCode::InvalidCredentials, "用户名或密码错误"));
     }
-    limiter.check(username, now)?;
+    limiter.begin(username, now)?;
     let user = store.read()?.user_by_username(username)?;
-    let ok = match &user {
-        Some(u) => verify_password(&u.password_hash, password) && !u.disabled,
-        None => {
-            verify_password(dummy_hash(), password);
-            false
+    let ok = {
+        let _slot = limiter.slot();
+        match &user {
+            Some(u) => verify_password(&u.password_hash, password) && !u.disabled,
+            None => {
+                verify_password(dummy_hash(), password);
+                false
+            }
         }
     };
     let Some(user) = user.filter(|_| ok) else {
-        limiter.record_failure(username, now);
-        return Err(AppError::api(
-            ErrorCode::InvalidCredentials,
-            "用户名或密码错误",
-        ));
+        return Err(AppError::api(ErrorCode::InvalidCredentials, "用户名或密码错误"));
     };
-    limiter.clear(username);
+    limiter.succeeded(username);
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
@@ -163,11 +172,7 @@ pub fn login(
         detail: serde_json::json!({}),
     })?;
     tx.commit()?;
-    Ok(LoginResponse {
-        token,
-        expires_at,
-        user: user.info,
-    })
+    Ok(LoginResponse { token, expires_at, user: user.info })
 }
 
 /// Resolve a bearer token to its user; expired, revoked and unknown tokens are refused.
@@ -183,19 +188,13 @@ pub fn authenticate(store: &dyn Store, token: &str, now: OffsetDateTime) -> AppR
         return Err(unauth());
     }
     if t.expires_at <= now {
-        return Err(AppError::api(
-            ErrorCode::TokenExpired,
-            "登录已过期，请重新登录",
-        ));
+        return Err(AppError::api(ErrorCode::TokenExpired, "登录已过期，请重新登录"));
     }
     let user: UserRow = tx.user_by_id(&t.user_id)?.ok_or_else(unauth)?;
     if user.disabled {
         return Err(unauth());
     }
-    Ok(Actor {
-        user: user.info,
-        token_hash: hash,
-    })
+    Ok(Actor { user: user.info, token_hash: hash })
 }
 
 pub fn logout(store: &dyn Store, actor: &Actor, now: OffsetDateTime) -> AppResult<()> {
@@ -215,12 +214,7 @@ pub fn logout(store: &dyn Store, actor: &Actor, now: OffsetDateTime) -> AppResul
 }
 
 /// Revoke every token of a user (admin action, or the user's own "log out everywhere").
-pub fn revoke_user(
-    store: &dyn Store,
-    actor: &Actor,
-    target: &UserId,
-    now: OffsetDateTime,
-) -> AppResult<u64> {
+pub fn revoke_user(store: &dyn Store, actor: &Actor, target: &UserId, now: OffsetDateTime) -> AppResult<u64> {
     let mut tx = store.write()?;
     let user = tx.user_by_id(target)?.ok_or_else(AppError::not_found)?;
     let allowed = user.info.id == actor.user.id
@@ -251,34 +245,22 @@ pub fn register_device(
     req: &RegisterDeviceRequest,
     now: OffsetDateTime,
 ) -> AppResult<DeviceInfo> {
+    if req.device_id.0.get_version_num() != 7 {
+        return Err(AppError::field(ErrorCode::InvalidFormat, "device_id", "设备标识应为 UUIDv7"));
+    }
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > limits::SHORT_TEXT {
-        return Err(AppError::field(
-            ErrorCode::InvalidValue,
-            "name",
-            "设备名称为 1–100 个字符",
-        ));
+        return Err(AppError::field(ErrorCode::InvalidValue, "name", "设备名称为 1–100 个字符"));
     }
     if req.platform.chars().count() > limits::SHORT_TEXT {
-        return Err(AppError::field(
-            ErrorCode::TooLong,
-            "platform",
-            "平台名称过长",
-        ));
+        return Err(AppError::field(ErrorCode::TooLong, "platform", "平台名称过长"));
     }
     let mut tx = store.write()?;
     if let Some(d) = tx.device(&req.device_id)? {
         if d.user_id != actor.user.id {
-            return Err(AppError::api(
-                ErrorCode::DeviceOwnedByOtherUser,
-                "该设备已登记给其他用户",
-            ));
+            return Err(AppError::api(ErrorCode::DeviceOwnedByOtherUser, "该设备已登记给其他用户"));
         }
-        return Ok(DeviceInfo {
-            device_id: d.id,
-            name: d.name,
-            last_seq: d.last_seq,
-        });
+        return Ok(DeviceInfo { device_id: d.id, name: d.name, last_seq: d.last_seq });
     }
     tx.insert_device(&DeviceRow {
         id: req.device_id,
@@ -298,9 +280,5 @@ pub fn register_device(
         detail: serde_json::json!({ "name": name, "platform": req.platform }),
     })?;
     tx.commit()?;
-    Ok(DeviceInfo {
-        device_id: req.device_id,
-        name: name.to_string(),
-        last_seq: 0,
-    })
+    Ok(DeviceInfo { device_id: req.device_id, name: name.to_string(), last_seq: 0 })
 }

@@ -17,20 +17,31 @@ fn require_uploader(actor: &Actor) -> AppResult<()> {
     if actor.user.role == Role::Inspector {
         Ok(())
     } else {
-        Err(AppError::api(
-            ErrorCode::Forbidden,
-            "只有检查员可以上传照片",
-        ))
+        Err(AppError::api(ErrorCode::Forbidden, "只有检查员可以上传照片"))
     }
 }
 
 /// Record a complete blob in the database. Idempotent: also heals a crash between publishing
 /// the bytes and recording them.
-fn ensure_recorded(store: &dyn Store, status: &BlobStatus, now: OffsetDateTime) -> AppResult<()> {
+fn ensure_recorded(
+    store: &dyn Store,
+    uploader: shared::UserId,
+    status: &BlobStatus,
+    now: OffsetDateTime,
+) -> AppResult<()> {
     if status.complete {
         let mut tx = store.write()?;
-        if !tx.blob_exists(&status.sha256)? {
+        if tx.blob_size(&status.sha256)?.is_none() {
             tx.insert_blob(&status.sha256, status.size, now)?;
+            tx.append_audit(&crate::store::AuditEntry {
+                at: now,
+                user_id: Some(uploader),
+                device_id: None,
+                action: "blob_stored".into(),
+                entity: "blob".into(),
+                entity_id: status.sha256.clone(),
+                detail: serde_json::json!({ "size": status.size }),
+            })?;
             tx.commit()?;
         }
     }
@@ -46,14 +57,14 @@ pub fn start(
     now: OffsetDateTime,
 ) -> AppResult<BlobStatus> {
     require_uploader(actor)?;
-    let status = blobs.start(hash, size)?;
+    let status = blobs.start(hash, &actor.user.id, size)?;
     if status.complete && status.size != size {
         return Err(AppError::Api(
             shared::ApiError::new(ErrorCode::SizeMismatch, "服务器已有该内容，但大小不同")
                 .with_detail(serde_json::json!({ "size": status.size })),
         ));
     }
-    ensure_recorded(store, &status, now)?;
+    ensure_recorded(store, actor.user.id, &status, now)?;
     Ok(status)
 }
 
@@ -67,8 +78,8 @@ pub fn append(
     now: OffsetDateTime,
 ) -> AppResult<BlobStatus> {
     require_uploader(actor)?;
-    let status = blobs.append(hash, offset, bytes)?;
-    ensure_recorded(store, &status, now)?;
+    let status = blobs.append(hash, &actor.user.id, offset, bytes)?;
+    ensure_recorded(store, actor.user.id, &status, now)?;
     Ok(status)
 }
 

@@ -22,24 +22,13 @@ pub struct Progress {
     pub facilities_running: i64,
 }
 
-pub fn progress(
-    store: &dyn Store,
-    actor: &Actor,
-    code: &RegionCode,
-    year: i32,
-) -> AppResult<Progress> {
+pub fn progress(store: &dyn Store, actor: &Actor, code: &RegionCode, year: i32) -> AppResult<Progress> {
     if !scope::region_covers(actor, code) || actor.user.role == shared::auth::Role::Inspector {
         return Err(AppError::not_found());
     }
     let mut tx = store.read()?;
     let region = tx.region(code)?.ok_or_else(AppError::not_found)?;
-    let mut get = |m: &str, y: i32| {
-        tx.counter(&CounterKey {
-            region: *code,
-            metric: m.to_string(),
-            year: y,
-        })
-    };
+    let mut get = |m: &str, y: i32| tx.counter(&CounterKey { region: *code, metric: m.to_string(), year: y });
     Ok(Progress {
         villages: get(metric::VILLAGES, 0)?,
         villages_sewage_treated: get(metric::VILLAGES_SEWAGE_TREATED, 0)?,

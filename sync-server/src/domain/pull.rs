@@ -21,11 +21,7 @@ pub fn pull(
 ) -> AppResult<PullPage> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(AppError::field(
-            ErrorCode::OutOfRange,
-            "limit",
-            "limit 应在 1–1000 之间",
-        ));
+        return Err(AppError::field(ErrorCode::OutOfRange, "limit", "limit 应在 1–1000 之间"));
     }
     let records_filter = match (scope_kind, actor.user.role) {
         (PullScope::Inspector, Role::Inspector) => RecordFilter::SubmittedBy(actor.user.id),
@@ -34,10 +30,7 @@ pub fn pull(
             RecordFilter::VillageRange(lo, hi)
         }
         _ => {
-            return Err(AppError::api(
-                ErrorCode::Forbidden,
-                "当前角色不能同步该范围",
-            ));
+            return Err(AppError::api(ErrorCode::Forbidden, "当前角色不能同步该范围"));
         }
     };
     let mut tx = store.read()?;
@@ -48,11 +41,8 @@ pub fn pull(
             Some(n) if n <= head => n,
             _ => {
                 return Err(AppError::Api(
-                    shared::ApiError::new(
-                        ErrorCode::CursorInvalid,
-                        "同步游标无效，请从头重新同步该范围",
-                    )
-                    .with_detail(serde_json::json!({ "restart": true })),
+                    shared::ApiError::new(ErrorCode::CursorInvalid, "同步游标无效，请从头重新同步该范围")
+                        .with_detail(serde_json::json!({ "restart": true })),
                 ));
             }
         },
@@ -62,28 +52,13 @@ pub fn pull(
     let sites = tx.sites_changed(&scope::site_filter(actor), after, fetch)?;
     let mut merged: Vec<(u64, Change)> = records
         .into_iter()
-        .map(|r| {
-            (
-                r.server_seq,
-                Change::Inspection {
-                    record: Box::new(r),
-                },
-            )
-        })
-        .chain(
-            sites
-                .into_iter()
-                .map(|(seq, s)| (seq, Change::Site { site: Box::new(s) })),
-        )
+        .map(|r| (r.server_seq, Change::Inspection { record: Box::new(r) }))
+        .chain(sites.into_iter().map(|(seq, s)| (seq, Change::Site { site: Box::new(s) })))
         .collect();
     merged.sort_by_key(|(seq, _)| *seq);
     let has_more = merged.len() > limit as usize;
     merged.truncate(limit as usize);
-    let next = if has_more {
-        merged.last().map(|(s, _)| *s).unwrap_or(head)
-    } else {
-        head
-    };
+    let next = if has_more { merged.last().map(|(s, _)| *s).unwrap_or(head) } else { head };
     Ok(PullPage {
         protocol: ProtocolVersion::CURRENT,
         scope: scope_kind,

@@ -13,8 +13,7 @@ use shared::inspection::Inspection;
 use shared::review::{self, ReviewStatus};
 use shared::site::{Site, check_transition};
 use shared::sync::{
-    Mutation, MutationOp, MutationOutcome, MutationResult, ProtocolVersion, PushRequest,
-    PushResponse,
+    Mutation, MutationOp, MutationOutcome, MutationResult, ProtocolVersion, PushRequest, PushResponse,
 };
 use shared::validate::validate_inspection;
 use shared::{ApiError, ErrorCode, FieldError};
@@ -49,27 +48,20 @@ pub fn push(
 ) -> AppResult<PushResponse> {
     check_protocol(&req.protocol)?;
     if actor.user.role != Role::Inspector {
-        return Err(AppError::api(
-            ErrorCode::Forbidden,
-            "只有检查员可以提交检查记录",
-        ));
+        return Err(AppError::api(ErrorCode::Forbidden, "只有检查员可以提交检查记录"));
     }
     if req.mutations.len() > MAX_BATCH {
-        return Err(AppError::field(
-            ErrorCode::TooMany,
-            "mutations",
-            "一次最多提交 500 条",
-        ));
+        return Err(AppError::field(ErrorCode::TooMany, "mutations", "一次最多提交 500 条"));
+    }
+    if let Some(n) = req.mutations.iter().position(|m| m.seq == 0) {
+        return Err(AppError::field(ErrorCode::OutOfRange, &format!("mutations[{n}].seq"), "序号从 1 开始"));
     }
     let mut tx = store.write()?;
     let device = tx
         .device(&req.device_id)?
         .ok_or_else(|| AppError::api(ErrorCode::DeviceNotRegistered, "设备未登记，请先登记设备"))?;
     if device.user_id != actor.user.id {
-        return Err(AppError::api(
-            ErrorCode::DeviceOwnedByOtherUser,
-            "该设备已登记给其他用户",
-        ));
+        return Err(AppError::api(ErrorCode::DeviceOwnedByOtherUser, "该设备已登记给其他用户"));
     }
     let mut last = device.last_seq;
     let mut sites = SiteCache::default();
@@ -102,9 +94,7 @@ pub fn push(
             results.push(MutationResult {
                 seq: m.seq,
                 mutation_id: m.mutation_id,
-                outcome: MutationOutcome::Gap {
-                    expected_seq: last + 1,
-                },
+                outcome: MutationOutcome::Gap { expected_seq: last + 1 },
                 duplicate: false,
             });
             break;
@@ -114,13 +104,20 @@ pub fn push(
         if !stop {
             tx.insert_mutation_result(&device.id, m.seq, &m.mutation_id, &outcome, now)?;
             last = m.seq;
+            if let MutationOutcome::Rejected { error } | MutationOutcome::Conflict { error, .. } = &outcome {
+                // Applied mutations are audited by their effect; refused ones by their answer.
+                tx.append_audit(&AuditEntry {
+                    at: now,
+                    user_id: Some(actor.user.id),
+                    device_id: Some(device.id),
+                    action: "push_refused".into(),
+                    entity: "mutation".into(),
+                    entity_id: m.mutation_id.to_string(),
+                    detail: serde_json::json!({ "seq": m.seq, "code": error.code, "fields": error.fields }),
+                })?;
+            }
         }
-        results.push(MutationResult {
-            seq: m.seq,
-            mutation_id: m.mutation_id,
-            outcome,
-            duplicate: false,
-        });
+        results.push(MutationResult { seq: m.seq, mutation_id: m.mutation_id, outcome, duplicate: false });
         if stop {
             break;
         }
@@ -129,11 +126,7 @@ pub fn push(
         tx.set_device_seq(&device.id, last)?;
     }
     tx.commit()?;
-    Ok(PushResponse {
-        protocol: ProtocolVersion::CURRENT,
-        results,
-        last_applied_seq: last,
-    })
+    Ok(PushResponse { protocol: ProtocolVersion::CURRENT, results, last_applied_seq: last })
 }
 
 fn rejected(error: ApiError) -> MutationOutcome {
@@ -177,9 +170,7 @@ fn apply(
 }
 
 fn conflict(tx: &mut dyn Tx, row: &RecordRow, error: ApiError) -> StoreResult<MutationOutcome> {
-    let server = tx
-        .version(&row.id, row.current_version)?
-        .map(|i| Box::new(row.to_record(i)));
+    let server = tx.version(&row.id, row.current_version)?.map(|i| Box::new(row.to_record(i)));
     Ok(MutationOutcome::Conflict { error, server })
 }
 
@@ -195,11 +186,9 @@ fn submit(
     let site = match site {
         Some(s) => s,
         None => {
-            return Ok(rejected(
-                ApiError::new(ErrorCode::NotFound, "点位不存在").with_fields(vec![
-                    FieldError::new("site_id", ErrorCode::NotFound, "点位不存在或不在负责范围内"),
-                ]),
-            ));
+            return Ok(rejected(ApiError::new(ErrorCode::NotFound, "点位不存在").with_fields(vec![
+                FieldError::new("site_id", ErrorCode::NotFound, "点位不存在或不在负责范围内"),
+            ])));
         }
     };
     let mut errors = validate_inspection(i, Some(site.kind()));
@@ -208,11 +197,7 @@ fn submit(
         && to != from
         && let Err(e) = check_transition(site.kind(), from, to)
     {
-        errors.push(FieldError::new(
-            "proposed_status",
-            ErrorCode::IllegalTransition,
-            e.to_string(),
-        ));
+        errors.push(FieldError::new("proposed_status", ErrorCode::IllegalTransition, e.to_string()));
     }
     if !errors.is_empty() {
         return Ok(rejected(ApiError::validation(errors)));
@@ -221,15 +206,9 @@ fn submit(
     let mut row = match existing {
         None => {
             if i.version != 1 {
-                return Ok(rejected(
-                    ApiError::new(ErrorCode::NotFound, "要替代的记录不存在").with_fields(vec![
-                        FieldError::new(
-                            "replaces_version",
-                            ErrorCode::NotFound,
-                            "服务器上没有该记录",
-                        ),
-                    ]),
-                ));
+                return Ok(rejected(ApiError::new(ErrorCode::NotFound, "要替代的记录不存在").with_fields(
+                    vec![FieldError::new("replaces_version", ErrorCode::NotFound, "服务器上没有该记录")],
+                )));
             }
             None
         }
@@ -237,46 +216,58 @@ fn submit(
             if row.submitted_by != actor.user.id {
                 return Ok(rejected(ApiError::new(ErrorCode::NotFound, "记录不存在")));
             }
+            if i.site_id != row.site_id {
+                // A record stays about one site across its versions: approval, scope and
+                // counters all follow the site it was first submitted for.
+                return Ok(rejected(
+                    ApiError::new(ErrorCode::Inconsistent, "新版本不能更换检查点位").with_fields(vec![
+                        FieldError::new("site_id", ErrorCode::Inconsistent, "与之前版本的点位不同"),
+                    ]),
+                ));
+            }
             if i.version == row.current_version {
                 // The same content arriving under a new sequence number (a device that lost its
                 // acknowledgement and re-queued) is already here: answer as applied.
                 return match tx.version(&i.id, i.version)? {
-                    Some(stored) if &stored == i => Ok(MutationOutcome::Applied {
-                        server_seq: row.change_seq,
-                    }),
-                    _ => conflict(
-                        tx,
-                        &row,
-                        ApiError::new(ErrorCode::StaleVersion, "服务器上该版本内容不同"),
-                    ),
+                    Some(stored) if &stored == i => {
+                        Ok(MutationOutcome::Applied { server_seq: row.change_seq })
+                    }
+                    _ => conflict(tx, &row, ApiError::new(ErrorCode::StaleVersion, "服务器上该版本内容不同")),
                 };
             }
             if i.version != row.current_version + 1 {
-                return conflict(
-                    tx,
-                    &row,
-                    ApiError::new(ErrorCode::StaleVersion, "版本号与服务器不一致"),
-                );
+                return conflict(tx, &row, ApiError::new(ErrorCode::StaleVersion, "版本号与服务器不一致"));
             }
             if let Err(e) = review::resubmit(row.status) {
-                return conflict(
-                    tx,
-                    &row,
-                    ApiError::new(ErrorCode::IllegalTransition, e.to_string()),
-                );
+                return conflict(tx, &row, ApiError::new(ErrorCode::IllegalTransition, e.to_string()));
             }
             Some(row)
         }
     };
     let hashes = i.blob_hashes();
     let mut missing = Vec::new();
+    let mut wrong_size = Vec::new();
     for h in &hashes {
-        if !tx.blob_exists(h)? {
-            missing.push(h.clone());
+        match tx.blob_size(h)? {
+            None => missing.push(h.clone()),
+            Some(size) => {
+                for (n, p) in i.photos.iter().enumerate() {
+                    if &p.sha256 == h && p.bytes != size {
+                        wrong_size.push(FieldError::new(
+                            format!("photos[{n}].bytes"),
+                            ErrorCode::Inconsistent,
+                            format!("服务器上该照片为 {size} 字节"),
+                        ));
+                    }
+                }
+            }
         }
     }
     if !missing.is_empty() {
         return Ok(MutationOutcome::MissingBlobs { hashes: missing });
+    }
+    if !wrong_size.is_empty() {
+        return Ok(rejected(ApiError::validation(wrong_size)));
     }
     let seq = tx.next_change_seq()?;
     let action = match row.as_mut() {

@@ -29,16 +29,9 @@ pub struct AuditView {
     pub detail: serde_json::Value,
 }
 
-pub fn record_detail(
-    store: &dyn Store,
-    actor: &Actor,
-    id: &InspectionId,
-) -> AppResult<RecordDetail> {
+pub fn record_detail(store: &dyn Store, actor: &Actor, id: &InspectionId) -> AppResult<RecordDetail> {
     let mut tx = store.read()?;
-    let row = tx
-        .record(id)?
-        .filter(|r| scope::can_read_record(actor, r))
-        .ok_or_else(AppError::not_found)?;
+    let row = tx.record(id)?.filter(|r| scope::can_read_record(actor, r)).ok_or_else(AppError::not_found)?;
     let versions = tx.versions(id)?;
     let current = versions
         .iter()
@@ -56,9 +49,5 @@ pub fn record_detail(
             detail: a.detail,
         })
         .collect();
-    Ok(RecordDetail {
-        record: row.to_record(current),
-        versions,
-        history,
-    })
+    Ok(RecordDetail { record: row.to_record(current), versions, history })
 }

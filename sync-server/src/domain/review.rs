@@ -35,13 +35,8 @@ fn site_after_approval(site: &Site, i: &Inspection) -> AppResult<Option<Site>> {
         let from = site
             .status
             .ok_or_else(|| AppError::api(ErrorCode::IllegalTransition, "该点位没有可变更的状态"))?;
-        check_transition(site.kind(), from, to).map_err(|e| {
-            AppError::field(
-                ErrorCode::IllegalTransition,
-                "proposed_status",
-                &e.to_string(),
-            )
-        })?;
+        check_transition(site.kind(), from, to)
+            .map_err(|e| AppError::field(ErrorCode::IllegalTransition, "proposed_status", &e.to_string()))?;
         next.status = Some(to);
     }
     Ok(if &next == site { None } else { Some(next) })
@@ -55,17 +50,11 @@ pub fn review(
     now: OffsetDateTime,
 ) -> AppResult<InspectionRecord> {
     if req.comment.chars().count() > limits::LONG_TEXT {
-        return Err(AppError::field(
-            ErrorCode::TooLong,
-            "comment",
-            "意见不能超过 2000 个字符",
-        ));
+        return Err(AppError::field(ErrorCode::TooLong, "comment", "意见不能超过 2000 个字符"));
     }
     let mut tx = store.write()?;
-    let mut row = tx
-        .record(id)?
-        .filter(|r| scope::can_read_record(actor, r))
-        .ok_or_else(AppError::not_found)?;
+    let mut row =
+        tx.record(id)?.filter(|r| scope::can_read_record(actor, r)).ok_or_else(AppError::not_found)?;
     if !scope::can_review(actor, &row) {
         return Err(AppError::api(ErrorCode::Forbidden, "无权审核该记录"));
     }

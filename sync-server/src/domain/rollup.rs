@@ -62,18 +62,11 @@ pub fn contributions(site: &Site) -> Vec<(&'static str, i32)> {
 
 /// The regions whose counters a site in `village` feeds: every ancestor above the village.
 fn counted_regions(village: &RegionCode) -> impl Iterator<Item = RegionCode> {
-    village
-        .lineage()
-        .into_iter()
-        .filter(|r| r.level() != RegionLevel::Village)
+    village.lineage().into_iter().filter(|r| r.level() != RegionLevel::Village)
 }
 
 /// Apply the change of one site (None = absent) to the counters.
-pub fn apply_site_change(
-    tx: &mut dyn Tx,
-    before: Option<&Site>,
-    after: Option<&Site>,
-) -> StoreResult<()> {
+pub fn apply_site_change(tx: &mut dyn Tx, before: Option<&Site>, after: Option<&Site>) -> StoreResult<()> {
     let mut delta: BTreeMap<(RegionCode, &'static str, i32), i64> = BTreeMap::new();
     for (site, sign) in [(before, -1i64), (after, 1i64)] {
         if let Some(s) = site {
@@ -86,14 +79,7 @@ pub fn apply_site_change(
     }
     for ((region, m, y), d) in delta {
         if d != 0 {
-            tx.add_counter(
-                &CounterKey {
-                    region,
-                    metric: m.to_string(),
-                    year: y,
-                },
-                d,
-            )?;
+            tx.add_counter(&CounterKey { region, metric: m.to_string(), year: y }, d)?;
         }
     }
     Ok(())
@@ -105,12 +91,7 @@ pub fn recount(tx: &mut dyn Tx) -> StoreResult<BTreeMap<CounterKey, i64>> {
     tx.for_each_site(&mut |s| {
         for region in counted_regions(&s.village) {
             for (m, y) in contributions(s) {
-                *out.entry(CounterKey {
-                    region,
-                    metric: m.to_string(),
-                    year: y,
-                })
-                .or_default() += 1;
+                *out.entry(CounterKey { region, metric: m.to_string(), year: y }).or_default() += 1;
             }
         }
     })?;

@@ -21,10 +21,8 @@ pub fn can_read_record(actor: &Actor, r: &RecordRow) -> bool {
 
 /// Review rights: township reviewers (and the province admin) within their region.
 pub fn can_review(actor: &Actor, r: &RecordRow) -> bool {
-    matches!(
-        actor.user.role,
-        Role::TownshipReviewer | Role::ProvinceAdmin
-    ) && region_covers(actor, &r.village)
+    matches!(actor.user.role, Role::TownshipReviewer | Role::ProvinceAdmin)
+        && region_covers(actor, &r.village)
 }
 
 /// The sites a user syncs: inspectors get their assigned villages, others their region.

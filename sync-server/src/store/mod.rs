@@ -175,12 +175,8 @@ pub trait Tx {
     fn insert_site(&mut self, s: &Site, change_seq: u64) -> StoreResult<()>;
     fn update_site(&mut self, s: &Site, change_seq: u64) -> StoreResult<()>;
     fn site(&mut self, id: &SiteId) -> StoreResult<Option<Site>>;
-    fn sites_changed(
-        &mut self,
-        filter: &SiteFilter,
-        after: u64,
-        limit: u32,
-    ) -> StoreResult<Vec<(u64, Site)>>;
+    fn sites_changed(&mut self, filter: &SiteFilter, after: u64, limit: u32)
+    -> StoreResult<Vec<(u64, Site)>>;
     /// Visit every site (for full recounts).
     fn for_each_site(&mut self, f: &mut dyn FnMut(&Site)) -> StoreResult<()>;
     fn count_sites(&mut self) -> StoreResult<Vec<(String, u64)>>;
@@ -207,7 +203,8 @@ pub trait Tx {
     fn count_versions(&mut self) -> StoreResult<u64>;
 
     // Blobs: metadata only; bytes live in a `BlobStore`.
-    fn blob_exists(&mut self, sha256: &str) -> StoreResult<bool>;
+    /// The size of a stored blob, or `None` if the server does not hold it.
+    fn blob_size(&mut self, sha256: &str) -> StoreResult<Option<u64>>;
     fn insert_blob(&mut self, sha256: &str, size: u64, at: OffsetDateTime) -> StoreResult<()>;
     fn link_blob(&mut self, sha256: &str, record: &InspectionId, version: u32) -> StoreResult<()>;
     /// The records naming a blob, for download authorisation.
@@ -221,11 +218,7 @@ pub trait Tx {
 
     // Targets.
     fn upsert_target(&mut self, t: &shared::target::Target) -> StoreResult<()>;
-    fn targets(
-        &mut self,
-        year: i32,
-        region: &RegionCode,
-    ) -> StoreResult<Vec<shared::target::Target>>;
+    fn targets(&mut self, year: i32, region: &RegionCode) -> StoreResult<Vec<shared::target::Target>>;
 
     // Audit.
     fn append_audit(&mut self, a: &AuditEntry) -> StoreResult<()>;

@@ -63,12 +63,9 @@ impl SqliteStore {
     /// database written by a newer schema.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let writer = Connection::open(path)?;
-        let mode: String =
-            writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!(
-                "could not enable WAL (got {mode})"
-            )));
+            return Err(StoreError::Backend(format!("could not enable WAL (got {mode})")));
         }
         configure(&writer)?;
         migrate(&writer)?;
@@ -81,12 +78,24 @@ impl SqliteStore {
             configure(&r)?;
             readers.push(Mutex::new(r));
         }
-        Ok(SqliteStore {
-            writer: Mutex::new(writer),
-            readers,
-            next_reader: AtomicUsize::new(0),
-        })
+        Ok(SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
     }
+}
+
+/// Take a connection even if a thread panicked while holding it: the panicking transaction was
+/// rolled back when its `SqliteTx` dropped, and any transaction still open is rolled back here,
+/// so one bad request can never stop every later write.
+fn recover<'a>(
+    r: Result<
+        std::sync::MutexGuard<'a, Connection>,
+        std::sync::PoisonError<std::sync::MutexGuard<'a, Connection>>,
+    >,
+) -> StoreResult<std::sync::MutexGuard<'a, Connection>> {
+    let conn = r.unwrap_or_else(|p| p.into_inner());
+    if !conn.is_autocommit() {
+        conn.execute_batch("ROLLBACK")?;
+    }
+    Ok(conn)
 }
 
 fn migrate(conn: &Connection) -> StoreResult<()> {
@@ -94,16 +103,10 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
     )?;
-    let current: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )?;
+    let current: i64 =
+        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
     if current > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found: current,
-            supported: SCHEMA_VERSION,
-        });
+        return Err(StoreError::SchemaTooNew { found: current, supported: SCHEMA_VERSION });
     }
     for (n, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = n as i64 + 1;
@@ -128,17 +131,9 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
 
 impl Store for SqliteStore {
     fn write(&self) -> StoreResult<Box<dyn Tx + '_>> {
-        let conn = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
+        let conn = recover(self.writer.lock())?;
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Box::new(SqliteTx {
-            conn,
-            done: false,
-            seq: None,
-            seq_dirty: false,
-        }))
+        Ok(Box::new(SqliteTx { conn, done: false, seq: None, seq_dirty: false }))
     }
 
     fn read(&self) -> StoreResult<Box<dyn Tx + '_>> {
@@ -146,24 +141,19 @@ impl Store for SqliteStore {
         let n = self.readers.len();
         let mut guard = None;
         for i in 0..n {
-            if let Ok(g) = self.readers[(start + i) % n].try_lock() {
-                guard = Some(g);
-                break;
+            match self.readers[(start + i) % n].try_lock() {
+                Ok(g) => guard = Some(recover(Ok(g))?),
+                Err(std::sync::TryLockError::Poisoned(p)) => guard = Some(recover(Err(p))?),
+                Err(std::sync::TryLockError::WouldBlock) => continue,
             }
+            break;
         }
         let conn = match guard {
             Some(g) => g,
-            None => self.readers[start % n]
-                .lock()
-                .map_err(|_| StoreError::Backend("reader lock poisoned".into()))?,
+            None => recover(self.readers[start % n].lock())?,
         };
         conn.execute_batch("BEGIN")?;
-        Ok(Box::new(SqliteTx {
-            conn,
-            done: false,
-            seq: None,
-            seq_dirty: false,
-        }))
+        Ok(Box::new(SqliteTx { conn, done: false, seq: None, seq_dirty: false }))
     }
 
     fn backend_name(&self) -> &'static str {
@@ -190,15 +180,12 @@ impl Drop for SqliteTx<'_> {
 }
 
 fn ts(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_default()
+    t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default()
 }
 
 fn parse_ts(s: &str) -> rusqlite::Result<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn conv<E: std::error::Error + Send + Sync + 'static>(e: E) -> rusqlite::Error {
@@ -272,9 +259,9 @@ fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
 
 impl SqliteTx<'_> {
     fn load_record(&mut self, row: RecordRow) -> StoreResult<InspectionRecord> {
-        let inspection = self.version(&row.id, row.current_version)?.ok_or_else(|| {
-            StoreError::Corrupt(format!("record {} lacks its current version", row.id))
-        })?;
+        let inspection = self
+            .version(&row.id, row.current_version)?
+            .ok_or_else(|| StoreError::Corrupt(format!("record {} lacks its current version", row.id)))?;
         Ok(row.to_record(inspection))
     }
 }
@@ -282,10 +269,7 @@ impl SqliteTx<'_> {
 impl Tx for SqliteTx<'_> {
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
         if let (true, Some(v)) = (self.seq_dirty, self.seq) {
-            self.conn.execute(
-                "UPDATE seqs SET value = ?1 WHERE name = 'change'",
-                [v as i64],
-            )?;
+            self.conn.execute("UPDATE seqs SET value = ?1 WHERE name = 'change'", [v as i64])?;
         }
         self.conn.execute_batch("COMMIT")?;
         self.done = true;
@@ -303,11 +287,7 @@ impl Tx for SqliteTx<'_> {
         if let Some(v) = self.seq {
             return Ok(v);
         }
-        let v: i64 =
-            self.conn
-                .query_row("SELECT value FROM seqs WHERE name = 'change'", [], |r| {
-                    r.get(0)
-                })?;
+        let v: i64 = self.conn.query_row("SELECT value FROM seqs WHERE name = 'change'", [], |r| r.get(0))?;
         self.seq = Some(v as u64);
         Ok(v as u64)
     }
@@ -330,9 +310,7 @@ impl Tx for SqliteTx<'_> {
     fn region(&mut self, code: &RegionCode) -> StoreResult<Option<Region>> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT code, name, level, parent, generated FROM regions WHERE code = ?1",
-            )?
+            .prepare_cached("SELECT code, name, level, parent, generated FROM regions WHERE code = ?1")?
             .query_row([code.as_str()], region_row)
             .optional()?)
     }
@@ -346,11 +324,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn count_regions(&mut self, level: RegionLevel) -> StoreResult<u64> {
-        let n: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM regions WHERE level = ?1",
-            [level.as_str()],
-            |r| r.get(0),
-        )?;
+        let n: i64 =
+            self.conn
+                .query_row("SELECT COUNT(*) FROM regions WHERE level = ?1", [level.as_str()], |r| r.get(0))?;
         Ok(n as u64)
     }
 
@@ -373,20 +349,12 @@ impl Tx for SqliteTx<'_> {
 
     fn user_by_username(&mut self, username: &str) -> StoreResult<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLS} FROM users WHERE username = ?1");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([username], user_row)
-            .optional()?)
+        Ok(self.conn.prepare_cached(&sql)?.query_row([username], user_row).optional()?)
     }
 
     fn user_by_id(&mut self, id: &UserId) -> StoreResult<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLS} FROM users WHERE id = ?1");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id.to_string()], user_row)
-            .optional()?)
+        Ok(self.conn.prepare_cached(&sql)?.query_row([id.to_string()], user_row).optional()?)
     }
 
     fn users_by_role(&mut self, role: Role) -> StoreResult<Vec<UserRow>> {
@@ -397,9 +365,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn assign_villages(&mut self, user: &UserId, villages: &[RegionCode]) -> StoreResult<()> {
-        let mut st = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO user_villages (user_id, village) VALUES (?1, ?2)",
-        )?;
+        let mut st = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO user_villages (user_id, village) VALUES (?1, ?2)")?;
         for v in villages {
             st.execute(params![user.to_string(), v.as_str()])?;
         }
@@ -407,9 +375,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn assigned_villages(&mut self, user: &UserId) -> StoreResult<Vec<RegionCode>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT village FROM user_villages WHERE user_id = ?1 ORDER BY village",
-        )?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT village FROM user_villages WHERE user_id = ?1 ORDER BY village")?;
         let rows = st.query_map([user.to_string()], |r| region_col(r.get(0)?))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -450,10 +418,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn revoke_token(&mut self, hash: &[u8]) -> StoreResult<bool> {
-        let n = self.conn.execute(
-            "UPDATE tokens SET revoked = 1 WHERE token_hash = ?1 AND revoked = 0",
-            [hash],
-        )?;
+        let n = self
+            .conn
+            .execute("UPDATE tokens SET revoked = 1 WHERE token_hash = ?1 AND revoked = 0", [hash])?;
         Ok(n > 0)
     }
 
@@ -514,9 +481,7 @@ impl Tx for SqliteTx<'_> {
     ) -> StoreResult<Option<(MutationId, MutationOutcome)>> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT mutation_id, outcome FROM mutations WHERE device_id = ?1 AND seq = ?2",
-            )?
+            .prepare_cached("SELECT mutation_id, outcome FROM mutations WHERE device_id = ?1 AND seq = ?2")?
             .query_row(params![device.to_string(), seq as i64], |r| {
                 Ok((MutationId(uuid_col(r.get(0)?)?), json_col(r.get(1)?)?))
             })
@@ -611,8 +576,7 @@ impl Tx for SqliteTx<'_> {
                     "SELECT change_seq, data FROM sites
                      WHERE village BETWEEN ?1 AND ?2 AND change_seq > ?3 ORDER BY change_seq LIMIT ?4",
                 )?;
-                st.query_map(params![lo, hi, after as i64, limit], map)?
-                    .collect::<Result<Vec<_>, _>>()?
+                st.query_map(params![lo, hi, after as i64, limit], map)?.collect::<Result<Vec<_>, _>>()?
             }
         };
         Ok(rows)
@@ -629,20 +593,14 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn count_sites(&mut self) -> StoreResult<Vec<(String, u64)>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT kind, COUNT(*) FROM sites GROUP BY kind ORDER BY kind")?;
+        let mut st = self.conn.prepare("SELECT kind, COUNT(*) FROM sites GROUP BY kind ORDER BY kind")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn record(&mut self, id: &InspectionId) -> StoreResult<Option<RecordRow>> {
         let sql = format!("SELECT {RECORD_COLS} FROM records WHERE id = ?1");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id.to_string()], record_row)
-            .optional()?)
+        Ok(self.conn.prepare_cached(&sql)?.query_row([id.to_string()], record_row).optional()?)
     }
 
     fn insert_record(&mut self, r: &RecordRow) -> StoreResult<()> {
@@ -714,9 +672,8 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn versions(&mut self, id: &InspectionId) -> StoreResult<Vec<Inspection>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT data FROM versions WHERE record_id = ?1 ORDER BY version")?;
+        let mut st =
+            self.conn.prepare_cached("SELECT data FROM versions WHERE record_id = ?1 ORDER BY version")?;
         let rows = st.query_map([id.to_string()], |r| json_col(r.get(0)?))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -743,48 +700,37 @@ impl Tx for SqliteTx<'_> {
                      ORDER BY change_seq LIMIT ?4"
                 );
                 let mut st = self.conn.prepare_cached(&sql)?;
-                st.query_map(params![lo, hi, after as i64, limit], record_row)?
-                    .collect::<Result<_, _>>()?
+                st.query_map(params![lo, hi, after as i64, limit], record_row)?.collect::<Result<_, _>>()?
             }
         };
         rows.into_iter().map(|r| self.load_record(r)).collect()
     }
 
     fn count_records(&mut self) -> StoreResult<Vec<(ReviewStatus, u64)>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT status, COUNT(*) FROM records GROUP BY status")?;
+        let mut st = self.conn.prepare("SELECT status, COUNT(*) FROM records GROUP BY status")?;
         let rows = st.query_map([], |r| {
             let s: String = r.get(0)?;
-            Ok((
-                ReviewStatus::parse(&s).ok_or_else(|| conv(UnknownValue(s)))?,
-                r.get::<_, i64>(1)? as u64,
-            ))
+            Ok((ReviewStatus::parse(&s).ok_or_else(|| conv(UnknownValue(s)))?, r.get::<_, i64>(1)? as u64))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn count_versions(&mut self) -> StoreResult<u64> {
-        Ok(self
-            .conn
-            .query_row("SELECT COUNT(*) FROM versions", [], |r| r.get::<_, i64>(0))?
-            as u64)
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM versions", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
-    fn blob_exists(&mut self, sha256: &str) -> StoreResult<bool> {
+    fn blob_size(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?
-            .query_row([sha256], |_| Ok(()))
+            .prepare_cached("SELECT size FROM blobs WHERE sha256 = ?1")?
+            .query_row([sha256], |r| r.get::<_, i64>(0))
             .optional()?
-            .is_some())
+            .map(|n| n as u64))
     }
 
     fn insert_blob(&mut self, sha256: &str, size: u64, at: OffsetDateTime) -> StoreResult<()> {
         self.conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO blobs (sha256, size, created_at) VALUES (?1, ?2, ?3)",
-            )?
+            .prepare_cached("INSERT OR IGNORE INTO blobs (sha256, size, created_at) VALUES (?1, ?2, ?3)")?
             .execute(params![sha256, size as i64, ts(at)])?;
         Ok(())
     }
@@ -809,9 +755,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn count_blobs(&mut self) -> StoreResult<u64> {
-        Ok(self
-            .conn
-            .query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
     fn add_counter(&mut self, key: &CounterKey, delta: i64) -> StoreResult<()> {
@@ -827,29 +771,18 @@ impl Tx for SqliteTx<'_> {
     fn counter(&mut self, key: &CounterKey) -> StoreResult<i64> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT value FROM counters WHERE region = ?1 AND metric = ?2 AND year = ?3",
-            )?
-            .query_row(params![key.region.as_str(), key.metric, key.year], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT value FROM counters WHERE region = ?1 AND metric = ?2 AND year = ?3")?
+            .query_row(params![key.region.as_str(), key.metric, key.year], |r| r.get(0))
             .optional()?
             .unwrap_or(0))
     }
 
     fn all_counters(&mut self) -> StoreResult<Vec<(CounterKey, i64)>> {
-        let mut st = self.conn.prepare(
-            "SELECT region, metric, year, value FROM counters WHERE value != 0 ORDER BY 1, 2, 3",
-        )?;
+        let mut st = self
+            .conn
+            .prepare("SELECT region, metric, year, value FROM counters WHERE value != 0 ORDER BY 1, 2, 3")?;
         let rows = st.query_map([], |r| {
-            Ok((
-                CounterKey {
-                    region: region_col(r.get(0)?)?,
-                    metric: r.get(1)?,
-                    year: r.get(2)?,
-                },
-                r.get(3)?,
-            ))
+            Ok((CounterKey { region: region_col(r.get(0)?)?, metric: r.get(1)?, year: r.get(2)? }, r.get(3)?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -871,11 +804,7 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn targets(
-        &mut self,
-        year: i32,
-        region: &RegionCode,
-    ) -> StoreResult<Vec<shared::target::Target>> {
+    fn targets(&mut self, year: i32, region: &RegionCode) -> StoreResult<Vec<shared::target::Target>> {
         let mut st = self.conn.prepare_cached(
             "SELECT metric, value, monthly_plan FROM targets WHERE year = ?1 AND region = ?2 ORDER BY metric",
         )?;
@@ -884,8 +813,7 @@ impl Tx for SqliteTx<'_> {
             Ok(shared::target::Target {
                 year,
                 region: *region,
-                metric: shared::target::TargetMetric::parse(&m)
-                    .ok_or_else(|| conv(UnknownValue(m)))?,
+                metric: shared::target::TargetMetric::parse(&m).ok_or_else(|| conv(UnknownValue(m)))?,
                 value: r.get(1)?,
                 monthly_plan: json_col(r.get(2)?)?,
             })
@@ -933,9 +861,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn count_audit(&mut self) -> StoreResult<u64> {
-        Ok(self
-            .conn
-            .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
     }
 }
 

@@ -41,27 +41,19 @@ async fn http_run(args: &Args) -> f64 {
     let server = TestServer::start().await;
     let fx = fixture::install(server.state.store.as_ref());
     let mut client = server.client();
-    client
-        .login("inspector_a", fixture::PASSWORD)
-        .await
-        .expect("login");
+    client.login("inspector_a", fixture::PASSWORD).await.expect("login");
     let site = fx.site("water1").id;
     let per_device = args.inspections / args.devices;
     // Serialise every request up front: the figure is the server's ingest, not the client's JSON.
     let mut bodies: Vec<Vec<Vec<u8>>> = Vec::new();
     for _ in 0..args.devices {
         let device = DeviceId::new();
-        client
-            .register_device(device, "bench")
-            .await
-            .expect("device");
+        client.register_device(device, "bench").await.expect("device");
         let mut reqs = Vec::new();
         let mut seq = 1u64;
         while (seq as usize) <= per_device {
             let n = args.batch.min(per_device + 1 - seq as usize);
-            let muts = (0..n)
-                .map(|k| submit(seq + k as u64, &water_body(site, vec![], None)))
-                .collect();
+            let muts = (0..n).map(|k| submit(seq + k as u64, &water_body(site, vec![], None))).collect();
             reqs.push(serde_json::to_vec(&batch(device, muts)).expect("json"));
             seq += n as u64;
         }
@@ -86,11 +78,7 @@ async fn http_run(args: &Args) -> f64 {
                     .expect("push");
                 assert!(resp.status().is_success(), "push failed: {}", resp.status());
                 let r: shared::sync::PushResponse = resp.json().await.expect("decode");
-                assert!(
-                    r.results
-                        .iter()
-                        .all(|x| matches!(x.outcome, MutationOutcome::Applied { .. }))
-                );
+                assert!(r.results.iter().all(|x| matches!(x.outcome, MutationOutcome::Applied { .. })));
             }
         }));
     }
@@ -98,18 +86,8 @@ async fn http_run(args: &Args) -> f64 {
         t.await.expect("task");
     }
     let elapsed = start.elapsed();
-    let stored = server
-        .state
-        .store
-        .read()
-        .expect("read")
-        .count_versions()
-        .expect("count");
-    assert_eq!(
-        stored as usize,
-        per_device * args.devices,
-        "every inspection stored once"
-    );
+    let stored = server.state.store.read().expect("read").count_versions().expect("count");
+    assert_eq!(stored as usize, per_device * args.devices, "every inspection stored once");
     (per_device * args.devices) as f64 / elapsed.as_secs_f64()
 }
 
@@ -120,10 +98,8 @@ fn bare_run(args: &Args) -> f64 {
     let fx = fixture::install(&store);
     drop(store);
     let conn = rusqlite::Connection::open(&path).expect("open");
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .expect("wal");
-    conn.pragma_update(None, "synchronous", "FULL")
-        .expect("sync");
+    conn.pragma_update(None, "journal_mode", "WAL").expect("wal");
+    conn.pragma_update(None, "synchronous", "FULL").expect("sync");
     let user = fx.user("inspector_a").id.to_string();
     let site = fx.site("water1").id;
     let village = fx.site("water1").village.to_string();
@@ -133,9 +109,7 @@ fn bare_run(args: &Args) -> f64 {
         params![device, user],
     )
     .expect("device");
-    let rows: Vec<Inspection> = (0..args.inspections)
-        .map(|_| water_body(site, vec![], None))
-        .collect();
+    let rows: Vec<Inspection> = (0..args.inspections).map(|_| water_body(site, vec![], None)).collect();
     let now = "2026-11-29T00:00:00Z";
     let start = Instant::now();
     for (b, chunk) in rows.chunks(args.batch).enumerate() {
@@ -148,23 +122,8 @@ fn bare_run(args: &Args) -> f64 {
             for (k, i) in chunk.iter().enumerate() {
                 let seq = (b * args.batch + k + 1) as i64;
                 let id = i.id.to_string();
-                rec.execute(params![
-                    id,
-                    site.to_string(),
-                    village,
-                    user,
-                    device,
-                    now,
-                    seq
-                ])
-                .expect("rec");
-                ver.execute(params![
-                    id,
-                    serde_json::to_string(i).expect("json"),
-                    now,
-                    device
-                ])
-                .expect("ver");
+                rec.execute(params![id, site.to_string(), village, user, device, now, seq]).expect("rec");
+                ver.execute(params![id, serde_json::to_string(i).expect("json"), now, device]).expect("ver");
                 mu.execute(params![
                     device,
                     seq,
@@ -173,8 +132,7 @@ fn bare_run(args: &Args) -> f64 {
                     now
                 ])
                 .expect("mu");
-                au.execute(params![now, user, device, id, "{\"version\":1}"])
-                    .expect("au");
+                au.execute(params![now, user, device, id, "{\"version\":1}"]).expect("au");
             }
         }
         tx.commit().expect("commit");
@@ -185,21 +143,13 @@ fn bare_run(args: &Args) -> f64 {
 
 fn main() {
     let args = Args::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let mut http = Vec::new();
     let mut bare = Vec::new();
     for run in 0..args.runs {
         let b = bare_run(&args);
         let h = rt.block_on(http_run(&args));
-        eprintln!(
-            "run {}: http push {:.0}/s, bare rusqlite {:.0}/s",
-            run + 1,
-            h,
-            b
-        );
+        eprintln!("run {}: http push {:.0}/s, bare rusqlite {:.0}/s", run + 1, h, b);
         http.push(h);
         bare.push(b);
         std::thread::sleep(Duration::from_millis(200));
@@ -207,13 +157,7 @@ fn main() {
     let (h, b) = (median(http), median(bare));
     println!("| path | inspections/s (median of {}) |", args.runs);
     println!("|---|---|");
-    println!(
-        "| HTTP push, {} devices × batches of {} | {:.0} |",
-        args.devices, args.batch, h
-    );
-    println!(
-        "| bare rusqlite, same rows, transactions of {} | {:.0} |",
-        args.batch, b
-    );
+    println!("| HTTP push, {} devices × batches of {} | {:.0} |", args.devices, args.batch, h);
+    println!("| bare rusqlite, same rows, transactions of {} | {:.0} |", args.batch, b);
     println!("| ratio push / bare | {:.2} |", h / b);
 }

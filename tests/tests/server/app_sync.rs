@@ -51,7 +51,8 @@ async fn offline_record_syncs_once_with_identical_photos_and_review_comes_back()
 
     let reviewer = login(&server, "reviewer_1").await;
     let detail = reviewer.inspection(i.id).await.unwrap();
-    let stored: shared::inspection::Inspection = serde_json::from_value(detail["record"]["inspection"].clone()).unwrap();
+    let stored: shared::inspection::Inspection =
+        serde_json::from_value(detail["record"]["inspection"].clone()).unwrap();
     assert_eq!(stored, i);
     for (p, r) in photos.iter().zip(&refs) {
         assert_eq!(&reviewer.download(&r.sha256).await.unwrap(), p, "byte-identical photo");
@@ -103,7 +104,11 @@ async fn server_down_loses_nothing_and_refused_records_do_not_block() {
     // Make the foreign site known locally so the draft validates on the device.
     let mut fake = local_site.clone();
     fake.id = foreign.site_id;
-    core.apply_page(&[shared::sync::Change::Site { site: Box::new(fake) }], &core.meta("cursor.inspector").unwrap().unwrap()).unwrap();
+    core.apply_page(
+        &[shared::sync::Change::Site { site: Box::new(fake) }],
+        &core.meta("cursor.inspector").unwrap().unwrap(),
+    )
+    .unwrap();
     core.save_draft(&foreign).unwrap();
     core.submit(&foreign.id).unwrap();
     let good = water_body(local_site.id, vec![], None);

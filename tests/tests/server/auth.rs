@@ -16,27 +16,17 @@ async fn tokens_expire_and_are_revocable() {
     let other = login(&server, "inspector_a").await;
     c.logout().await.unwrap();
     assert_eq!(
-        c.get::<serde_json::Value>("/api/v1/me")
-            .await
-            .unwrap_err()
-            .error
-            .code,
+        c.get::<serde_json::Value>("/api/v1/me").await.unwrap_err().error.code,
         ErrorCode::Unauthenticated
     );
     assert!(other.get::<serde_json::Value>("/api/v1/me").await.is_ok());
 
     // Expiry, by moving the server's clock past the lifetime.
-    server.clock.advance(
-        time::Duration::hours(server.state.config.token_ttl_hours) + time::Duration::seconds(1),
-    );
-    let err = other
-        .get::<serde_json::Value>("/api/v1/me")
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (err.status, err.error.code),
-        (StatusCode::UNAUTHORIZED, ErrorCode::TokenExpired)
-    );
+    server
+        .clock
+        .advance(time::Duration::hours(server.state.config.token_ttl_hours) + time::Duration::seconds(1));
+    let err = other.get::<serde_json::Value>("/api/v1/me").await.unwrap_err();
+    assert_eq!((err.status, err.error.code), (StatusCode::UNAUTHORIZED, ErrorCode::TokenExpired));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -53,17 +43,12 @@ async fn admin_revokes_all_tokens_of_a_user() {
         .unwrap_err();
     assert_eq!(err.status, StatusCode::NOT_FOUND);
     let admin = login(&server, "admin").await;
-    let r: serde_json::Value = admin
-        .send_json(reqwest::Method::POST, &path, &serde_json::json!({}))
-        .await
-        .unwrap();
+    let r: serde_json::Value =
+        admin.send_json(reqwest::Method::POST, &path, &serde_json::json!({})).await.unwrap();
     assert_eq!(r["revoked"], 2);
     for c in [&a1, &a2] {
         assert_eq!(
-            c.get::<serde_json::Value>("/api/v1/me")
-                .await
-                .unwrap_err()
-                .status,
+            c.get::<serde_json::Value>("/api/v1/me").await.unwrap_err().status,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -77,49 +62,26 @@ async fn login_failures_are_rate_limited_and_uniform() {
     let unknown = c.login("nobody", "x").await.unwrap_err();
     let wrong = c.login("inspector_a", "wrong").await.unwrap_err();
     assert_eq!(unknown.error.code, ErrorCode::InvalidCredentials);
-    assert_eq!(
-        unknown.error.message, wrong.error.message,
-        "no hint whether the user exists"
-    );
+    assert_eq!(unknown.error.message, wrong.error.message, "no hint whether the user exists");
     for _ in 1..server.state.config.login_max_failures {
         assert_eq!(
-            c.login("inspector_a", "wrong")
-                .await
-                .unwrap_err()
-                .error
-                .code,
+            c.login("inspector_a", "wrong").await.unwrap_err().error.code,
             ErrorCode::InvalidCredentials
         );
     }
     // Locked now, even with the right password.
     let err = c.login("inspector_a", PASSWORD).await.unwrap_err();
-    assert_eq!(
-        (err.status, err.error.code),
-        (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited)
-    );
+    assert_eq!((err.status, err.error.code), (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited));
     // Other users are unaffected; the lock lifts after the window.
     assert!(c.login("inspector_b", PASSWORD).await.is_ok());
-    server.clock.advance(time::Duration::minutes(
-        server.state.config.login_window_minutes,
-    ));
+    server.clock.advance(time::Duration::minutes(server.state.config.login_window_minutes));
     assert!(c.login("inspector_a", PASSWORD).await.is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn passwords_are_stored_as_argon2id() {
     let (server, _fx) = setup().await;
-    let row = server
-        .state
-        .store
-        .read()
-        .unwrap()
-        .user_by_username("inspector_a")
-        .unwrap()
-        .unwrap();
-    assert!(
-        row.password_hash.starts_with("$argon2id$"),
-        "{}",
-        row.password_hash
-    );
+    let row = server.state.store.read().unwrap().user_by_username("inspector_a").unwrap().unwrap();
+    assert!(row.password_hash.starts_with("$argon2id$"), "{}", row.password_hash);
     assert!(!row.password_hash.contains(PASSWORD));
 }

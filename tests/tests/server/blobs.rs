@@ -8,9 +8,7 @@ use tokio::io::AsyncWriteExt;
 use crate::{inspector, login, setup};
 
 fn photo(n: usize, salt: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt))
-        .collect()
+    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt)).collect()
 }
 
 /// Send a PATCH whose body is cut after `send` of its `declared` bytes.
@@ -43,22 +41,12 @@ async fn cut_connection_resumes_from_server_offset() {
     let chunk = 100_000;
     let st = c.blob_start(&hash, data.len() as u64).await.unwrap();
     assert_eq!((st.offset, st.complete), (0, false));
-    let st = c
-        .blob_append(&hash, 0, data[..chunk].to_vec())
-        .await
-        .unwrap();
+    let st = c.blob_append(&hash, 0, data[..chunk].to_vec()).await.unwrap();
     assert_eq!(st.offset, chunk as u64);
 
     // The link drops halfway through the second chunk.
-    cut_upload(
-        &server,
-        c.token.as_deref().unwrap(),
-        &hash,
-        chunk as u64,
-        &data[chunk..2 * chunk],
-        chunk / 2,
-    )
-    .await;
+    cut_upload(&server, c.token.as_deref().unwrap(), &hash, chunk as u64, &data[chunk..2 * chunk], chunk / 2)
+        .await;
 
     // Asking again gives the last whole chunk's end: a cut chunk is never half-appended, so
     // at most that one chunk is sent again.
@@ -66,18 +54,11 @@ async fn cut_connection_resumes_from_server_offset() {
     assert_eq!(st.offset, chunk as u64, "offset after a cut chunk");
     while !st.complete {
         let to = (st.offset as usize + chunk).min(data.len());
-        st = c
-            .blob_append(&hash, st.offset, data[st.offset as usize..to].to_vec())
-            .await
-            .unwrap();
+        st = c.blob_append(&hash, st.offset, data[st.offset as usize..to].to_vec()).await.unwrap();
     }
     assert_eq!(st.offset, data.len() as u64);
     let on_disk = walk(&server.dir.path().join("data/blobs/blobs"));
-    assert_eq!(
-        std::fs::read(&on_disk[0]).unwrap(),
-        data,
-        "reassembled bytes are identical"
-    );
+    assert_eq!(std::fs::read(&on_disk[0]).unwrap(), data, "reassembled bytes are identical");
     assert!(server.state.blobs.pending_uploads().unwrap().is_empty());
 }
 
@@ -88,28 +69,17 @@ async fn wrong_offset_is_409_with_current_offset() {
     let data = photo(10_000, 1);
     let hash = sha256_hex(&data);
     c.blob_start(&hash, data.len() as u64).await.unwrap();
-    c.blob_append(&hash, 0, data[..4000].to_vec())
-        .await
-        .unwrap();
+    c.blob_append(&hash, 0, data[..4000].to_vec()).await.unwrap();
     for wrong in [0u64, 3999, 4001, 9000] {
-        let err = c
-            .blob_append(&hash, wrong, data[4000..5000].to_vec())
-            .await
-            .unwrap_err();
+        let err = c.blob_append(&hash, wrong, data[4000..5000].to_vec()).await.unwrap_err();
         assert_eq!(err.status, StatusCode::CONFLICT);
         assert_eq!(err.error.code, ErrorCode::OffsetMismatch);
         assert_eq!(err.error.detail.as_ref().unwrap()["offset"], 4000);
     }
     // Bytes past the declared size are refused too.
-    let err = c
-        .blob_append(&hash, 4000, photo(7000, 1))
-        .await
-        .unwrap_err();
+    let err = c.blob_append(&hash, 4000, photo(7000, 1)).await.unwrap_err();
     assert_eq!(err.error.code, ErrorCode::SizeMismatch);
-    let st = c
-        .blob_append(&hash, 4000, data[4000..].to_vec())
-        .await
-        .unwrap();
+    let st = c.blob_append(&hash, 4000, data[4000..].to_vec()).await.unwrap();
     assert!(st.complete);
 }
 
@@ -128,7 +98,9 @@ async fn wrong_hash_discards_the_upload() {
     assert_eq!((st.offset, st.complete), (0, false));
     assert_eq!(server.state.store.read().unwrap().count_blobs().unwrap(), 0);
     // Abandon it: it is the only pending upload.
-    assert_eq!(server.state.blobs.pending_uploads().unwrap(), vec![claimed]);
+    let pending = server.state.blobs.pending_uploads().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0].starts_with(&claimed));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -138,22 +110,12 @@ async fn two_records_naming_one_photo_store_it_once() {
     let data = photo(50_000, 3);
     c.upload(&data, 16_384).await.unwrap();
     // Uploading again is answered "complete" without sending bytes.
-    let st = c
-        .blob_start(&sha256_hex(&data), data.len() as u64)
-        .await
-        .unwrap();
+    let st = c.blob_start(&sha256_hex(&data), data.len() as u64).await.unwrap();
     assert!(st.complete);
     let a = water_body(fx.site("water1").id, vec![photo_ref(&data)], None);
     let b = water_body(fx.site("water1").id, vec![photo_ref(&data)], None);
-    let r = c
-        .push(&batch(device, vec![submit(1, &a), submit(2, &b)]))
-        .await
-        .unwrap();
-    assert!(
-        r.results
-            .iter()
-            .all(|x| matches!(x.outcome, MutationOutcome::Applied { .. }))
-    );
+    let r = c.push(&batch(device, vec![submit(1, &a), submit(2, &b)])).await.unwrap();
+    assert!(r.results.iter().all(|x| matches!(x.outcome, MutationOutcome::Applied { .. })));
     assert_eq!(server.state.store.read().unwrap().count_blobs().unwrap(), 1);
     let files: Vec<_> = walk(&server.dir.path().join("data/blobs/blobs"));
     assert_eq!(files.len(), 1, "{files:?}");
@@ -164,11 +126,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p))
-        } else {
-            out.push(p)
-        }
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
     }
     out
 }
@@ -186,46 +144,17 @@ async fn size_limit_and_download_scope() {
     a.upload(&data, 1000).await.unwrap();
     let hash = sha256_hex(&data);
     // Uploaded but named by no record: nobody can read it yet.
-    assert_eq!(
-        a.download(&hash).await.unwrap_err().status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(a.download(&hash).await.unwrap_err().status, StatusCode::NOT_FOUND);
     let i = water_body(fx.site("water1").id, vec![photo_ref(&data)], None);
     a.push(&batch(device, vec![submit(1, &i)])).await.unwrap();
     assert_eq!(a.download(&hash).await.unwrap(), data);
-    assert_eq!(
-        login(&server, "reviewer_1")
-            .await
-            .download(&hash)
-            .await
-            .unwrap(),
-        data
-    );
-    assert_eq!(
-        login(&server, "county_1")
-            .await
-            .download(&hash)
-            .await
-            .unwrap(),
-        data
-    );
+    assert_eq!(login(&server, "reviewer_1").await.download(&hash).await.unwrap(), data);
+    assert_eq!(login(&server, "county_1").await.download(&hash).await.unwrap(), data);
     for outsider in ["inspector_b", "reviewer_2", "county_2"] {
-        let err = login(&server, outsider)
-            .await
-            .download(&hash)
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err.status,
-            StatusCode::NOT_FOUND,
-            "{outsider} must not read it"
-        );
+        let err = login(&server, outsider).await.download(&hash).await.unwrap_err();
+        assert_eq!(err.status, StatusCode::NOT_FOUND, "{outsider} must not read it");
     }
     // Reviewers cannot upload.
-    let err = login(&server, "reviewer_1")
-        .await
-        .blob_start(&sha256_hex(b"r"), 1)
-        .await
-        .unwrap_err();
+    let err = login(&server, "reviewer_1").await.blob_start(&sha256_hex(b"r"), 1).await.unwrap_err();
     assert_eq!(err.error.code, ErrorCode::Forbidden);
 }

@@ -32,38 +32,52 @@ pub async fn login(server: &TestServer, user: &str) -> ApiClient {
 pub async fn inspector(server: &TestServer, user: &str) -> (ApiClient, DeviceId) {
     let c = login(server, user).await;
     let device = DeviceId::new();
-    c.register_device(device, "测试平板")
-        .await
-        .expect("register device");
+    c.register_device(device, "测试平板").await.expect("register device");
     (c, device)
 }
 
-/// Everything a rejected request must leave untouched.
-pub fn fingerprint(store: &dyn Store) -> serde_json::Value {
-    let mut tx = store.read().expect("read");
-    serde_json::json!({
-        "change_seq": tx.current_change_seq().unwrap(),
-        "records": tx.count_records().unwrap().iter().map(|(s, n)| format!("{}={n}", s.as_str())).collect::<Vec<_>>(),
-        "versions": tx.count_versions().unwrap(),
-        "blobs": tx.count_blobs().unwrap(),
-        "audit": tx.count_audit().unwrap(),
-        "counters": tx.all_counters().unwrap().iter().map(|(k, v)| format!("{}/{}/{}={v}", k.region, k.metric, k.year)).collect::<Vec<_>>(),
-    })
+/// Everything a rejected request must leave untouched: every row of every table of the
+/// server's database file, per table, read through a separate read-only connection.
+pub fn fingerprint(server: &TestServer) -> serde_json::Value {
+    use sha2::Digest;
+    let path = server.state.config.db_path();
+    let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open");
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut out = serde_json::Map::new();
+    for t in tables {
+        let mut st = conn.prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1, 2")).unwrap();
+        let cols = st.column_count();
+        let mut h = sha2::Sha256::new();
+        let mut rows = st.query([]).unwrap();
+        let mut n = 0u64;
+        while let Some(r) = rows.next().unwrap() {
+            n += 1;
+            for c in 0..cols {
+                let v: rusqlite::types::Value = r.get(c).unwrap();
+                h.update(format!("{v:?}|").as_bytes());
+            }
+            h.update(b"\n");
+        }
+        out.insert(t, serde_json::json!(format!("{n}:{}", hex::encode(h.finalize()))));
+    }
+    serde_json::Value::Object(out)
 }
 
 /// Counters must always equal a full recount from the sites.
 pub fn assert_counters_match_recount(store: &dyn Store) {
     let mut tx = store.read().expect("read");
-    let maintained: std::collections::BTreeMap<_, _> =
-        tx.all_counters().unwrap().into_iter().collect();
-    let recount: std::collections::BTreeMap<_, _> =
-        sync_server::domain::rollup::recount(tx.as_mut())
-            .unwrap()
-            .into_iter()
-            .filter(|(_, v)| *v != 0)
-            .collect();
-    assert_eq!(
-        maintained, recount,
-        "maintained counters differ from a full recount"
-    );
+    let maintained: std::collections::BTreeMap<_, _> = tx.all_counters().unwrap().into_iter().collect();
+    let recount: std::collections::BTreeMap<_, _> = sync_server::domain::rollup::recount(tx.as_mut())
+        .unwrap()
+        .into_iter()
+        .filter(|(_, v)| *v != 0)
+        .collect();
+    assert_eq!(maintained, recount, "maintained counters differ from a full recount");
 }

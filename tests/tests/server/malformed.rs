@@ -26,16 +26,7 @@ fn case(
     content_type: Option<&'static str>,
     body: impl Into<Vec<u8>>,
 ) -> Case {
-    Case {
-        name,
-        who,
-        method,
-        path: path.into(),
-        content_type,
-        body: body.into(),
-        status: 0,
-        code: "",
-    }
+    Case { name, who, method, path: path.into(), content_type, body: body.into(), status: 0, code: "" }
 }
 
 impl Case {
@@ -54,9 +45,7 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
     let (server, fx) = setup().await;
     let (a, device) = inspector(&server, "inspector_a").await;
     let existing = water_body(fx.site("water1").id, vec![], None);
-    a.push(&batch(device, vec![submit(1, &existing)]))
-        .await
-        .unwrap();
+    a.push(&batch(device, vec![submit(1, &existing)])).await.unwrap();
     let r1 = login(&server, "reviewer_1").await;
     let b = login(&server, "inspector_b").await;
     let anon = server.client();
@@ -77,9 +66,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
         serde_json::to_vec(&v).unwrap()
     };
     let push = "/api/v1/sync/push";
-    let too_many: Vec<_> = (2..=502)
-        .map(|s| submit(s, &water_body(fx.site("water1").id, vec![], None)))
-        .collect();
+    let too_many: Vec<_> =
+        (2..=502).map(|s| submit(s, &water_body(fx.site("water1").id, vec![], None))).collect();
     let big = vec![b' '; server.state.config.max_push_bytes + 10];
     let deep = format!("{}1{}", r#"{"x":"#.repeat(5000), "}".repeat(5000));
     let unregistered =
@@ -98,15 +86,7 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             serde_json::to_vec(&valid(2)).unwrap(),
         )
         .expect(415, "unsupported_media_type"),
-        case(
-            "push: nested 5000 deep",
-            "a",
-            Method::POST,
-            push,
-            JSON,
-            deep,
-        )
-        .expect(400, "invalid_body"),
+        case("push: nested 5000 deep", "a", Method::POST, push, JSON, deep).expect(400, "invalid_body"),
         case(
             "push: mutations not a list",
             "a",
@@ -205,20 +185,32 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             Method::POST,
             push,
             JSON,
-            with(&|v| {
-                v["mutations"][0]["op"]["inspection"]["position"]["point"]["lat"] = json!("thirty")
-            }),
+            with(&|v| v["mutations"][0]["op"]["inspection"]["position"]["point"]["lat"] = json!("thirty")),
         )
         .expect(400, "invalid_body"),
         case(
-            "push: unregistered device",
+            "push: sequence zero",
             "a",
             Method::POST,
             push,
             JSON,
-            unregistered,
+            with(&|v| v["mutations"][0]["seq"] = json!(0)),
         )
-        .expect(403, "device_not_registered"),
+        .expect(422, "out_of_range"),
+        case(
+            "device: id not UUIDv7",
+            "a",
+            Method::POST,
+            "/api/v1/devices",
+            JSON,
+            serde_json::to_vec(
+                &json!({"device_id": "6f1c3b8e-2a4d-4c6b-9e1f-0a2b3c4d5e6f", "name": "旧平板"}),
+            )
+            .unwrap(),
+        )
+        .expect(422, "invalid_format"),
+        case("push: unregistered device", "a", Method::POST, push, JSON, unregistered)
+            .expect(403, "device_not_registered"),
         case(
             "push: another user's device",
             "b",
@@ -246,24 +238,9 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             serde_json::to_vec(&batch(device, too_many)).unwrap(),
         )
         .expect(422, "too_many"),
-        case(
-            "push: body over the limit",
-            "a",
-            Method::POST,
-            push,
-            JSON,
-            big,
-        )
-        .expect(413, "body_too_large"),
-        case(
-            "push: no token",
-            "anon",
-            Method::POST,
-            push,
-            JSON,
-            serde_json::to_vec(&valid(2)).unwrap(),
-        )
-        .expect(401, "unauthenticated"),
+        case("push: body over the limit", "a", Method::POST, push, JSON, big).expect(413, "body_too_large"),
+        case("push: no token", "anon", Method::POST, push, JSON, serde_json::to_vec(&valid(2)).unwrap())
+            .expect(401, "unauthenticated"),
         case(
             "push: unknown token",
             "garbage",
@@ -273,33 +250,12 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             serde_json::to_vec(&valid(2)).unwrap(),
         )
         .expect(401, "unauthenticated"),
-        case(
-            "pull: scope missing",
-            "a",
-            Method::GET,
-            "/api/v1/sync/pull",
-            None,
-            "",
-        )
-        .expect(400, "invalid_query"),
-        case(
-            "pull: unknown scope",
-            "a",
-            Method::GET,
-            "/api/v1/sync/pull?scope=everything",
-            None,
-            "",
-        )
-        .expect(400, "invalid_query"),
-        case(
-            "pull: limit zero",
-            "a",
-            Method::GET,
-            "/api/v1/sync/pull?scope=inspector&limit=0",
-            None,
-            "",
-        )
-        .expect(422, "out_of_range"),
+        case("pull: scope missing", "a", Method::GET, "/api/v1/sync/pull", None, "")
+            .expect(400, "invalid_query"),
+        case("pull: unknown scope", "a", Method::GET, "/api/v1/sync/pull?scope=everything", None, "")
+            .expect(400, "invalid_query"),
+        case("pull: limit zero", "a", Method::GET, "/api/v1/sync/pull?scope=inspector&limit=0", None, "")
+            .expect(422, "out_of_range"),
         case(
             "pull: limit huge",
             "a",
@@ -369,8 +325,7 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             Method::POST,
             "/api/v1/devices",
             JSON,
-            serde_json::to_vec(&json!({"device_id": shared::DeviceId::new(), "name": "  "}))
-                .unwrap(),
+            serde_json::to_vec(&json!({"device_id": shared::DeviceId::new(), "name": "  "})).unwrap(),
         )
         .expect(422, "invalid_value"),
         case(
@@ -379,10 +334,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             Method::POST,
             "/api/v1/devices",
             JSON,
-            serde_json::to_vec(
-                &json!({"device_id": shared::DeviceId::new(), "name": "平".repeat(101)}),
-            )
-            .unwrap(),
+            serde_json::to_vec(&json!({"device_id": shared::DeviceId::new(), "name": "平".repeat(101)}))
+                .unwrap(),
         )
         .expect(422, "invalid_value"),
         case(
@@ -403,15 +356,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             r#"{"size":10}"#,
         )
         .expect(400, "invalid_path"),
-        case(
-            "blob: zero size",
-            "a",
-            Method::POST,
-            format!("/api/v1/blobs/{hash}"),
-            JSON,
-            r#"{"size":0}"#,
-        )
-        .expect(422, "out_of_range"),
+        case("blob: zero size", "a", Method::POST, format!("/api/v1/blobs/{hash}"), JSON, r#"{"size":0}"#)
+            .expect(422, "out_of_range"),
         case(
             "blob: size as text",
             "a",
@@ -448,15 +394,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             vec![0u8; server.state.config.max_chunk_bytes + 1],
         )
         .expect(413, "body_too_large"),
-        case(
-            "blob: download unknown",
-            "a",
-            Method::GET,
-            format!("/api/v1/blobs/{hash}"),
-            None,
-            "",
-        )
-        .expect(404, "not_found"),
+        case("blob: download unknown", "a", Method::GET, format!("/api/v1/blobs/{hash}"), None, "")
+            .expect(404, "not_found"),
         case(
             "review: inspector reviews own record",
             "a",
@@ -481,10 +420,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             Method::POST,
             review_path.clone(),
             JSON,
-            serde_json::to_vec(
-                &json!({"version":1,"decision":"return","comment":"长".repeat(2001)}),
-            )
-            .unwrap(),
+            serde_json::to_vec(&json!({"version":1,"decision":"return","comment":"长".repeat(2001)}))
+                .unwrap(),
         )
         .expect(422, "too_long"),
         case(
@@ -523,38 +460,16 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "",
         )
         .expect(404, "not_found"),
-        case(
-            "progress: invalid region code",
-            "r1",
-            Method::GET,
-            "/api/v1/progress/42xx",
-            None,
-            "",
-        )
-        .expect(422, "invalid_format"),
-        case(
-            "progress: inspector has no rollups",
-            "a",
-            Method::GET,
-            "/api/v1/progress/420000",
-            None,
-            "",
-        )
-        .expect(404, "not_found"),
-        case(
-            "unknown route",
-            "a",
-            Method::GET,
-            "/api/v1/nothing-here",
-            None,
-            "",
-        )
-        .expect(404, "not_found"),
+        case("progress: invalid region code", "r1", Method::GET, "/api/v1/progress/42xx", None, "")
+            .expect(422, "invalid_format"),
+        case("progress: inspector has no rollups", "a", Method::GET, "/api/v1/progress/420000", None, "")
+            .expect(404, "not_found"),
+        case("unknown route", "a", Method::GET, "/api/v1/nothing-here", None, "").expect(404, "not_found"),
         case("wrong method", "a", Method::DELETE, push, None, "").expect(405, "invalid_path"),
     ];
     assert!(cases.len() >= 30);
 
-    let before = fingerprint(server.state.store.as_ref());
+    let before = fingerprint(&server);
     let pending_before = server.state.blobs.pending_uploads().unwrap();
     for c in &cases {
         let client = match c.who {
@@ -564,24 +479,11 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "garbage" => &garbage,
             _ => &anon,
         };
-        let (status, body) = client
-            .raw(c.method.clone(), &c.path, c.content_type, c.body.clone())
-            .await;
+        let (status, body) = client.raw(c.method.clone(), &c.path, c.content_type, c.body.clone()).await;
         assert_eq!(status.as_u16(), c.status, "{}: body {body}", c.name);
         assert_eq!(body["code"], c.code, "{}: body {body}", c.name);
-        assert!(
-            body["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{}: message",
-            c.name
-        );
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{}: message", c.name);
     }
-    assert_eq!(
-        fingerprint(server.state.store.as_ref()),
-        before,
-        "a rejected request changed the database"
-    );
-    assert_eq!(
-        server.state.blobs.pending_uploads().unwrap(),
-        pending_before
-    );
+    assert_eq!(fingerprint(&server), before, "a rejected request changed the database");
+    assert_eq!(server.state.blobs.pending_uploads().unwrap(), pending_before);
 }

@@ -30,23 +30,11 @@ async fn demo_seed_produces_the_stated_counts() {
     let prefectures = tx.region_children(&"420000".parse().unwrap()).unwrap();
     let names: Vec<_> = prefectures.iter().map(|r| r.name.as_str()).collect();
     assert!(names.contains(&"武汉市") && names.contains(&"神农架林区"));
-    assert!(
-        prefectures.iter().all(|p| !p.generated),
-        "prefectures are real"
-    );
+    assert!(prefectures.iter().all(|p| !p.generated), "prefectures are real");
 
-    let province = CounterKey {
-        region: "420000".parse().unwrap(),
-        metric: String::new(),
-        year: 0,
-    };
+    let province = CounterKey { region: "420000".parse().unwrap(), metric: String::new(), year: 0 };
     let get = |tx: &mut Box<dyn sync_server::store::Tx + '_>, m: &str, y: i32| {
-        tx.counter(&CounterKey {
-            metric: m.into(),
-            year: y,
-            ..province.clone()
-        })
-        .unwrap()
+        tx.counter(&CounterKey { metric: m.into(), year: y, ..province.clone() }).unwrap()
     };
     assert_eq!(get(&mut tx, metric::TASK_VILLAGES, 2026), 1571);
     assert_eq!(get(&mut tx, metric::WATER_BODIES_LISTED, 0), 123);
@@ -56,40 +44,25 @@ async fn demo_seed_produces_the_stated_counts() {
     let wb_done = get(&mut tx, metric::WATER_BODIES_DONE, 0);
     assert!(wb_done > 0 && wb_done < 123);
     let rate = 100.0 * get(&mut tx, metric::VILLAGES_SEWAGE_TREATED, 0) as f64 / villages as f64;
-    assert!(
-        rate > 46.58 - 8.0 && rate < 46.58,
-        "sewage treatment rate {rate:.2} a few points under target"
-    );
+    assert!(rate > 46.58 - 8.0 && rate < 46.58, "sewage treatment rate {rate:.2} a few points under target");
     // Every prefecture has task villages, and some are behind the monthly plan.
     let mut behind = 0;
     for p in &prefectures {
-        let k = |m: &str, y| CounterKey {
-            region: p.code,
-            metric: m.into(),
-            year: y,
-        };
+        let k = |m: &str, y| CounterKey { region: p.code, metric: m.into(), year: y };
         let task = tx.counter(&k(metric::TASK_VILLAGES, 2026)).unwrap();
         assert!(task > 0, "{} has no task villages", p.name);
         let done = tx.counter(&k(metric::TASK_VILLAGES_DONE, 2026)).unwrap();
         let targets = tx.targets(2026, &p.code).unwrap();
-        let t = targets
-            .iter()
-            .find(|t| t.metric == shared::target::TargetMetric::VillagesRemediated)
-            .unwrap();
+        let t =
+            targets.iter().find(|t| t.metric == shared::target::TargetMetric::VillagesRemediated).unwrap();
         t.validate().unwrap();
         if (done as f64) < t.planned_by(11) {
             behind += 1;
         }
     }
-    assert!(
-        behind > 0 && behind < 17,
-        "{behind} prefectures behind plan"
-    );
+    assert!(behind > 0 && behind < 17, "{behind} prefectures behind plan");
     let province_targets = tx.targets(2026, &"420000".parse().unwrap()).unwrap();
-    let values: Vec<_> = province_targets
-        .iter()
-        .map(|t| (t.metric, t.value))
-        .collect();
+    let values: Vec<_> = province_targets.iter().map(|t| (t.metric, t.value)).collect();
     assert!(values.contains(&(shared::target::TargetMetric::VillagesRemediated, 1571.0)));
     assert!(values.contains(&(shared::target::TargetMetric::WaterBodiesEliminated, 123.0)));
     assert!(values.contains(&(shared::target::TargetMetric::SewageTreatmentRate, 46.58)));
