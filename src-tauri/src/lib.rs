@@ -3,6 +3,7 @@
 
 pub mod core;
 pub mod error;
+pub mod photos;
 #[cfg(feature = "app")]
 pub mod shell;
 pub mod store;
