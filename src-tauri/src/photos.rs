@@ -511,7 +511,8 @@ mod tests {
     fn generated_orientations_end_upright() {
         // Stored landscape 400×200 with red top-left; each orientation says how to display it.
         // Expected: where the red quadrant ends up, and the displayed size.
-        let cases: [(u16, (u32, u32), (bool, bool)); 4] = [
+        type Case = (u16, (u32, u32), (bool, bool));
+        let cases: [Case; 4] = [
             (1, (400, 200), (true, true)),   // red at top-left
             (3, (400, 200), (false, false)), // 180°: red at bottom-right
             (6, (200, 400), (false, true)),  // 90° CW: red at top-right
