@@ -29,3 +29,18 @@ use_shared_target_dir() {
   fi
   mkdir -p "$CARGO_TARGET_DIR"
 }
+
+# The wasm-bindgen CLI must equal the crate version pinned in ui/Cargo.toml.
+WASM_BINDGEN_VERSION=0.2.130
+need_wasm_bindgen() {
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+    cargo install wasm-bindgen-cli@$WASM_BINDGEN_VERSION
+  fi
+}
+
+TAURI_DRIVER_VERSION=2.1.0
+need_tauri_driver() {
+  if ! cargo install --list 2>/dev/null | grep -q "^tauri-driver v$TAURI_DRIVER_VERSION:"; then
+    cargo install tauri-driver@$TAURI_DRIVER_VERSION --locked
+  fi
+}

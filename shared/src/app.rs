@@ -126,3 +126,36 @@ pub struct SyncStatus {
 /// Counts by local state for the home screen.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StateCounts(pub Vec<(LocalState, u32)>);
+
+/// Everything the home screen needs in one call.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AppStatus {
+    #[serde(default)]
+    pub user: Option<crate::auth::UserInfo>,
+    #[serde(default)]
+    pub server_url: Option<String>,
+    pub device_id: String,
+    pub counts: StateCounts,
+    pub sync: SyncStatus,
+}
+
+/// A record with its content, for the detail and edit screens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordDetail {
+    pub summary: RecordSummary,
+    pub inspection: crate::inspection::Inspection,
+    #[serde(default)]
+    pub site: Option<crate::site::Site>,
+    /// Warnings about the position and photos (accuracy, distance, mock, photo time/place).
+    #[serde(default)]
+    pub flags: Vec<crate::flags::Flag>,
+}
+
+/// The answer to saving a draft: the saved summary and what still fails validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SaveResult {
+    pub summary: RecordSummary,
+    pub errors: Vec<crate::error::FieldError>,
+    #[serde(default)]
+    pub flags: Vec<crate::flags::Flag>,
+}

@@ -24,6 +24,7 @@ macro_rules! string_schema {
 pub mod app;
 pub mod auth;
 pub mod error;
+pub mod flags;
 pub mod geo;
 pub mod ids;
 pub mod inspection;

@@ -392,6 +392,51 @@ impl AppCore {
         })
     }
 
+    /// Take a photo into the device store: run the pipeline (stamped with the site, the
+    /// inspector and the position), keep the derivative, the original and a thumbnail.
+    pub fn add_photo(
+        &self,
+        original: &[u8],
+        site_id: &SiteId,
+        position: Option<&shared::inspection::Position>,
+        cfg: &crate::photos::PipelineConfig,
+    ) -> CoreResult<PhotoRef> {
+        let site = self.site(site_id)?.ok_or_else(|| CoreError::not_found("点位"))?;
+        let inspector = self.user()?.map(|u| u.display_name).unwrap_or_default();
+        let stamp = crate::photos::Stamp {
+            time: OffsetDateTime::now_utc(),
+            position: position.map(|p| p.point),
+            accuracy_m: position.and_then(|p| p.accuracy_m),
+            site_name: site.name.clone(),
+            inspector,
+        };
+        let out = crate::photos::process(original, &stamp, cfg)?;
+        let thumb = crate::photos::thumbnail(&out.jpeg, 320)?;
+        write_synced(&self.thumb_path(&out.photo.sha256)?, &thumb)?;
+        self.keep_photo(&out.jpeg, &out.photo, Some((original, out.original_ext)))?;
+        Ok(out.photo)
+    }
+
+    fn thumb_path(&self, sha256: &str) -> CoreResult<PathBuf> {
+        let p = self.photo_path(sha256)?;
+        Ok(p.with_extension("thumb.jpg"))
+    }
+
+    /// A small JPEG of a kept photo, for lists and forms.
+    pub fn thumbnail(&self, sha256: &str) -> CoreResult<Vec<u8>> {
+        let path = self.thumb_path(sha256)?;
+        match std::fs::read(&path) {
+            Ok(b) => Ok(b),
+            Err(_) => {
+                let full =
+                    std::fs::read(self.photo_path(sha256)?).map_err(|_| CoreError::not_found("照片"))?;
+                let t = crate::photos::thumbnail(&full, 320)?;
+                write_synced(&path, &t)?;
+                Ok(t)
+            }
+        }
+    }
+
     pub fn photo_uploaded(&self, sha256: &str) -> CoreResult<bool> {
         self.store.read(|c| {
             Ok(c.prepare_cached("SELECT uploaded FROM photos WHERE sha256 = ?1")?

@@ -395,6 +395,13 @@ pub fn process(original: &[u8], stamp: &Stamp, cfg: &PipelineConfig) -> CoreResu
     Ok(Processed { jpeg, photo, exif, original_ext })
 }
 
+/// A small JPEG (long edge `edge`) of an already processed photo, without a new watermark.
+pub fn thumbnail(jpeg: &[u8], edge: u32) -> CoreResult<Vec<u8>> {
+    let cfg = PipelineConfig::default();
+    let (img, _) = decode(jpeg, edge, &cfg)?;
+    encode(&resize(img, edge)?, 70)
+}
+
 /// A shared handle for callers that process on worker threads.
 pub type SharedConfig = Arc<PipelineConfig>;
 

@@ -161,7 +161,7 @@ impl SyncClient {
         &self,
         sha256: &str,
         bytes: &[u8],
-        progress: &mut dyn FnMut(u64),
+        progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<(), SyncError> {
         let mut st = self.blob_start(sha256, bytes.len() as u64).await?;
         progress(st.offset);
@@ -266,7 +266,7 @@ pub fn client_for(core: &AppCore) -> CoreResult<SyncClient> {
 pub async fn sync_once(
     core: &AppCore,
     client: &SyncClient,
-    progress: &mut dyn FnMut(Option<UploadProgress>),
+    progress: &mut (dyn FnMut(Option<UploadProgress>) + Send),
 ) -> CoreResult<SyncReport> {
     let mut report = SyncReport::default();
     push_all(core, client, &mut report, progress).await?;
@@ -281,7 +281,7 @@ async fn upload_photos(
     client: &SyncClient,
     entry: &crate::core::OutboxEntry,
     report: &mut SyncReport,
-    progress: &mut dyn FnMut(Option<UploadProgress>),
+    progress: &mut (dyn FnMut(Option<UploadProgress>) + Send),
 ) -> CoreResult<()> {
     let MutationOp::SubmitInspection { inspection } = &entry.mutation.op;
     let hashes = inspection.blob_hashes();
@@ -317,7 +317,7 @@ async fn push_all(
     core: &AppCore,
     client: &SyncClient,
     report: &mut SyncReport,
-    progress: &mut dyn FnMut(Option<UploadProgress>),
+    progress: &mut (dyn FnMut(Option<UploadProgress>) + Send),
 ) -> CoreResult<()> {
     use shared::app::LocalState;
     let device_id = core.device_id()?;

@@ -1,0 +1,132 @@
+//! The shell of the UI: shared context (language, current page, status), navigation, and the
+//! periodic status refresh.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::app::AppStatus;
+use shared::inspection::InspectionKind;
+use shared::{InspectionId, SiteId};
+
+use crate::api;
+use crate::i18n::{Lang, t};
+use crate::pages;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Page {
+    Home,
+    Sites,
+    Site(SiteId),
+    Records,
+    Record(InspectionId),
+    New(SiteId, InspectionKind),
+    Edit(InspectionId),
+}
+
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    pub lang: RwSignal<Lang>,
+    pub page: RwSignal<Page>,
+    pub status: RwSignal<Option<AppStatus>>,
+    /// A short message shown under the header (saved, queued, errors).
+    pub notice: RwSignal<Option<String>>,
+}
+
+impl Ctx {
+    pub fn t(&self, key: &str) -> &'static str {
+        t(self.lang.get(), key)
+    }
+
+    pub fn go(&self, p: Page) {
+        self.notice.set(None);
+        self.page.set(p);
+    }
+
+    pub fn refresh(&self) {
+        let status = self.status;
+        spawn_local(async move {
+            if let Ok(s) = api::status().await {
+                status.set(Some(s));
+            }
+        });
+    }
+}
+
+pub fn ctx() -> Ctx {
+    expect_context::<Ctx>()
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let ctx = Ctx {
+        lang: RwSignal::new(Lang::Zh),
+        page: RwSignal::new(Page::Home),
+        status: RwSignal::new(None),
+        notice: RwSignal::new(None),
+    };
+    provide_context(ctx);
+    ctx.refresh();
+    // The status (counts, sync progress) is cheap: refresh it every two seconds.
+    let _ = set_interval_with_handle(move || ctx.refresh(), Duration::from_secs(2));
+    Effect::new(move |_| {
+        let lang = ctx.lang.get();
+        if let Some(el) = document().document_element() {
+            let _ = el.set_attribute("lang", if lang == Lang::Zh { "zh-CN" } else { "en" });
+        }
+    });
+
+    let logged_in = move || ctx.status.get().map(|s| s.user.is_some());
+    view! {
+        {move || match logged_in() {
+            None => view! { <main><p class="muted">"…"</p></main> }.into_any(),
+            Some(false) => view! { <pages::login::Login/> }.into_any(),
+            Some(true) => view! { <Shell/> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn Shell() -> impl IntoView {
+    let ctx = ctx();
+    let tab = move |p: Page, key: &'static str| {
+        let target = p.clone();
+        let active = move || {
+            let cur = ctx.page.get();
+            match (&p, &cur) {
+                (Page::Home, Page::Home) => true,
+                (Page::Sites, Page::Sites | Page::Site(_) | Page::New(..)) => true,
+                (Page::Records, Page::Records | Page::Record(_) | Page::Edit(_)) => true,
+                _ => false,
+            }
+        };
+        view! {
+            <button class:active=active data-nav=key on:click=move |_| ctx.go(target.clone())>{move || ctx.t(key)}</button>
+        }
+    };
+    view! {
+        <header class="top">
+            <h1>{move || ctx.t("app")}</h1>
+            <nav class="tabs">
+                {tab(Page::Home, "home")}
+                {tab(Page::Sites, "sites")}
+                {tab(Page::Records, "records")}
+            </nav>
+            <button class="lang" id="lang-switch" on:click=move |_| ctx.lang.update(|l| *l = if *l == Lang::Zh { Lang::En } else { Lang::Zh })>
+                {move || ctx.t("language")}
+            </button>
+        </header>
+        <main>
+            {move || ctx.notice.get().map(|n| view! { <div class="card" id="notice">{n}</div> })}
+            {move || match ctx.page.get() {
+                Page::Home => view! { <pages::home::Home/> }.into_any(),
+                Page::Sites => view! { <pages::sites::Sites/> }.into_any(),
+                Page::Site(id) => view! { <pages::sites::SiteDetail id=id/> }.into_any(),
+                Page::Records => view! { <pages::records::Records/> }.into_any(),
+                Page::Record(id) => view! { <pages::records::RecordView id=id/> }.into_any(),
+                Page::New(site, kind) => view! { <pages::form::NewInspection site=site kind=kind/> }.into_any(),
+                Page::Edit(id) => view! { <pages::form::EditInspection id=id/> }.into_any(),
+            }}
+        </main>
+    }
+}

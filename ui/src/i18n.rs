@@ -1,0 +1,277 @@
+//! Simplified Chinese by default, English on request. Keys are the Chinese text's meaning;
+//! domain enums have their own label functions.
+
+use shared::app::LocalState;
+use shared::inspection::{ColourGrade, FacilityRunningState, InspectionKind, OdourGrade, TaskSource};
+use shared::site::{SiteKind, SiteStatus};
+use shared::{ErrorCode, FieldError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+/// Translate a UI string key.
+pub fn t(lang: Lang, key: &str) -> &'static str {
+    let (zh, en) = match key {
+        "app" => ("清流 · 农村环境巡查", "Qingliu field inspection"),
+        "home" => ("首页", "Home"),
+        "sites" => ("点位", "Sites"),
+        "records" => ("记录", "Records"),
+        "login" => ("登录", "Log in"),
+        "logout" => ("退出登录", "Log out"),
+        "server" => ("服务器地址", "Server address"),
+        "username" => ("用户名", "Username"),
+        "password" => ("密码", "Password"),
+        "first_run" => (
+            "首次使用：填写服务器地址并登录，之后可离线使用。",
+            "First run: enter the server address and log in; afterwards the app works offline.",
+        ),
+        "sync_now" => ("立即同步", "Sync now"),
+        "syncing" => ("同步中…", "Syncing…"),
+        "last_sync" => ("上次同步", "Last sync"),
+        "never" => ("从未", "never"),
+        "pending" => ("待上传", "Waiting to upload"),
+        "sync_failed" => ("同步失败", "Sync failed"),
+        "uploading_photo" => ("正在上传照片", "Uploading photo"),
+        "search" => ("搜索名称或区划代码", "Search name or region code"),
+        "all_kinds" => ("全部类型", "All kinds"),
+        "all_status" => ("全部状态", "All states"),
+        "new_inspection" => ("新建检查", "New inspection"),
+        "history" => ("检查记录", "Inspections"),
+        "no_records" => ("暂无记录", "No records"),
+        "save_draft" => ("保存草稿", "Save draft"),
+        "submit" => ("提交", "Submit"),
+        "discard" => ("删除草稿", "Discard draft"),
+        "edit" => ("编辑", "Edit"),
+        "correct" => ("修改并重新提交", "Correct and resubmit"),
+        "back" => ("返回", "Back"),
+        "saved" => ("已保存", "Saved"),
+        "queued" => ("已加入上传队列", "Queued for upload"),
+        "reviewer_comment" => ("审核意见", "Reviewer's comment"),
+        "rejected_reason" => ("不予通过的理由", "Reason for rejection"),
+        "refused" => ("服务器拒收", "Refused by the server"),
+        "conflict" => ("版本冲突", "Version conflict"),
+        "photos" => ("照片", "Photos"),
+        "add_photo" => ("添加照片", "Add photo"),
+        "processing_photo" => ("正在处理照片…", "Processing photo…"),
+        "position" => ("位置（WGS-84）", "Position (WGS-84)"),
+        "lng" => ("经度", "Longitude"),
+        "lat" => ("纬度", "Latitude"),
+        "accuracy" => ("精度（米）", "Accuracy (m)"),
+        "use_photo_position" => ("使用照片位置", "Use photo position"),
+        "notes" => ("备注", "Notes"),
+        "proposed_status" => ("建议变更点位状态", "Proposed site status"),
+        "no_change" => ("不变更", "No change"),
+        "warnings" => ("提示", "Warnings"),
+        "colour" => ("颜色", "Colour"),
+        "odour" => ("气味", "Odour"),
+        "depth" => ("水深（厘米）", "Water depth (cm)"),
+        "transparency" => ("透明度（厘米）", "Transparency (cm)"),
+        "do" => ("溶解氧（mg/L）", "Dissolved oxygen (mg/L)"),
+        "orp" => ("氧化还原电位（mV）", "ORP (mV)"),
+        "nh3n" => ("氨氮（mg/L）", "Ammonia nitrogen (mg/L)"),
+        "survey" => ("公众调查认为黑臭比例（%）", "Survey: share judging it black-odorous (%)"),
+        "judgement" => ("判定", "Judgement"),
+        "running_state" => ("运行状态", "Running state"),
+        "inlet" => ("进水情况", "Inlet"),
+        "outlet" => ("出水情况", "Outlet"),
+        "readings" => ("监测读数", "Readings"),
+        "started_at" => ("开始时间", "Start"),
+        "ended_at" => ("结束时间", "End"),
+        "place" => ("检查地点", "Place"),
+        "party" => ("被检查单位", "Inspected party"),
+        "uscc" => ("统一社会信用代码", "Unified social credit code"),
+        "legal_rep" => ("法定代表人", "Legal representative"),
+        "person_present" => ("现场负责人", "Person present"),
+        "officers" => ("执法人员（不少于两人）", "Enforcement officers (two or more)"),
+        "officer_name" => ("姓名", "Name"),
+        "credential" => ("执法证号", "Credential no."),
+        "add_officer" => ("添加执法人员", "Add officer"),
+        "recorder" => ("记录人", "Recorder"),
+        "task_source" => ("任务来源", "Task source"),
+        "checklist" => ("检查项", "Checklist"),
+        "findings" => ("检查情况", "Findings"),
+        "violations" => ("违法行为（每行一条）", "Violations (one per line)"),
+        "deadline" => ("责令改正期限", "Rectification deadline"),
+        "party_signature" => ("当事人签字", "Party's signature"),
+        "signed" => ("已签字", "Signed"),
+        "refused_to_sign" => ("拒绝签字", "Refused to sign"),
+        "refusal_reason" => ("拒签原因", "Reason for refusal"),
+        "sewage_treated" => ("生活污水已治理", "Domestic sewage treated"),
+        "summary" => ("整治情况", "Summary"),
+        "unknown" => ("未选择", "Not set"),
+        "language" => ("English", "中文"),
+        _ => ("", ""),
+    };
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+pub fn kind_label(lang: Lang, k: InspectionKind) -> &'static str {
+    match (k, lang) {
+        (InspectionKind::WaterBody, Lang::Zh) => "黑臭水体检查",
+        (InspectionKind::WaterBody, Lang::En) => "Black-odorous water body",
+        (InspectionKind::SewageFacility, Lang::Zh) => "污水处理设施检查",
+        (InspectionKind::SewageFacility, Lang::En) => "Sewage facility",
+        (InspectionKind::Enforcement, Lang::Zh) => "执法检查",
+        (InspectionKind::Enforcement, Lang::En) => "Enforcement visit",
+        (InspectionKind::VillageRemediation, Lang::Zh) => "村庄环境整治检查",
+        (InspectionKind::VillageRemediation, Lang::En) => "Village remediation",
+    }
+}
+
+pub fn site_kind_label(lang: Lang, k: SiteKind) -> &'static str {
+    match (k, lang) {
+        (SiteKind::Village, Lang::Zh) => "行政村",
+        (SiteKind::Village, Lang::En) => "Village",
+        (SiteKind::WaterBody, Lang::Zh) => "黑臭水体",
+        (SiteKind::WaterBody, Lang::En) => "Water body",
+        (SiteKind::Facility, Lang::Zh) => "污水处理设施",
+        (SiteKind::Facility, Lang::En) => "Sewage facility",
+        (SiteKind::Enterprise, Lang::Zh) => "企业",
+        (SiteKind::Enterprise, Lang::En) => "Enterprise",
+    }
+}
+
+pub fn site_status_label(lang: Lang, s: SiteStatus) -> &'static str {
+    use SiteStatus::*;
+    match lang {
+        Lang::Zh => match s {
+            Planned => "未开始",
+            InProgress => "整治中",
+            Completed => "已完成",
+            Accepted => "已验收",
+            Identified => "已排查",
+            Remediating => "整治中",
+            Eliminated => "已消除",
+            Running => "正常运行",
+            Faulty => "故障",
+            Stopped => "停运",
+        },
+        Lang::En => match s {
+            Planned => "planned",
+            InProgress => "in progress",
+            Completed => "completed",
+            Accepted => "accepted",
+            Identified => "identified",
+            Remediating => "remediating",
+            Eliminated => "eliminated",
+            Running => "running",
+            Faulty => "faulty",
+            Stopped => "stopped",
+        },
+    }
+}
+
+pub fn state_label(lang: Lang, s: LocalState) -> &'static str {
+    match lang {
+        Lang::Zh => s.label_zh(),
+        Lang::En => match s {
+            LocalState::Draft => "draft",
+            LocalState::Queued => "queued",
+            LocalState::Uploading => "uploading",
+            LocalState::Submitted => "submitted",
+            LocalState::Approved => "approved",
+            LocalState::Returned => "returned",
+            LocalState::Rejected => "rejected",
+            LocalState::Refused => "refused",
+            LocalState::Conflict => "conflict",
+        },
+    }
+}
+
+pub fn colour_label(lang: Lang, c: ColourGrade) -> &'static str {
+    match (c, lang) {
+        (ColourGrade::Normal, Lang::Zh) => "正常",
+        (ColourGrade::Greyish, Lang::Zh) => "灰暗",
+        (ColourGrade::Dark, Lang::Zh) => "发黑",
+        (ColourGrade::Black, Lang::Zh) => "黑色",
+        (ColourGrade::Normal, Lang::En) => "normal",
+        (ColourGrade::Greyish, Lang::En) => "greyish",
+        (ColourGrade::Dark, Lang::En) => "dark",
+        (ColourGrade::Black, Lang::En) => "black",
+    }
+}
+
+pub fn odour_label(lang: Lang, o: OdourGrade) -> &'static str {
+    match (o, lang) {
+        (OdourGrade::None, Lang::Zh) => "无异味",
+        (OdourGrade::Slight, Lang::Zh) => "轻微",
+        (OdourGrade::Noticeable, Lang::Zh) => "明显",
+        (OdourGrade::Strong, Lang::Zh) => "强烈",
+        (OdourGrade::None, Lang::En) => "none",
+        (OdourGrade::Slight, Lang::En) => "slight",
+        (OdourGrade::Noticeable, Lang::En) => "noticeable",
+        (OdourGrade::Strong, Lang::En) => "strong",
+    }
+}
+
+pub fn running_label(lang: Lang, r: FacilityRunningState) -> &'static str {
+    match (r, lang) {
+        (FacilityRunningState::Running, Lang::Zh) => "正常运行",
+        (FacilityRunningState::Faulty, Lang::Zh) => "故障",
+        (FacilityRunningState::Stopped, Lang::Zh) => "停运",
+        (FacilityRunningState::Running, Lang::En) => "running",
+        (FacilityRunningState::Faulty, Lang::En) => "faulty",
+        (FacilityRunningState::Stopped, Lang::En) => "stopped",
+    }
+}
+
+pub fn task_source_label(lang: Lang, s: TaskSource) -> &'static str {
+    match (s, lang) {
+        (TaskSource::Routine, Lang::Zh) => "日常",
+        (TaskSource::SpecialCampaign, Lang::Zh) => "专项",
+        (TaskSource::Complaint, Lang::Zh) => "投诉举报",
+        (TaskSource::Referral, Lang::Zh) => "转办交办",
+        (TaskSource::Patrol, Lang::Zh) => "巡查",
+        (TaskSource::Routine, Lang::En) => "routine",
+        (TaskSource::SpecialCampaign, Lang::En) => "special campaign",
+        (TaskSource::Complaint, Lang::En) => "complaint",
+        (TaskSource::Referral, Lang::En) => "referral",
+        (TaskSource::Patrol, Lang::En) => "patrol",
+    }
+}
+
+/// A field error in the chosen language: the shared Chinese message, or an English phrase by
+/// its stable code.
+pub fn error_text(lang: Lang, e: &FieldError) -> String {
+    match lang {
+        Lang::Zh => e.message.clone(),
+        Lang::En => match e.code {
+            ErrorCode::Required => "required".into(),
+            ErrorCode::TooLong => "too long".into(),
+            ErrorCode::OutOfRange => "out of range".into(),
+            ErrorCode::InvalidFormat => "invalid format".into(),
+            ErrorCode::InvalidChecksum => "check character is wrong".into(),
+            ErrorCode::TooFew => "too few".into(),
+            ErrorCode::TooMany => "too many".into(),
+            ErrorCode::Inconsistent => "inconsistent with other fields".into(),
+            ErrorCode::IllegalTransition => "status change not allowed".into(),
+            other => other.as_str().replace('_', " "),
+        },
+    }
+}
+
+/// An RFC 3339 instant shown in Asia/Shanghai.
+pub fn shanghai(rfc3339: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    match time::OffsetDateTime::parse(rfc3339, &Rfc3339) {
+        Ok(t) => {
+            let t = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        }
+        Err(_) => rfc3339.to_string(),
+    }
+}

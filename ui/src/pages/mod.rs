@@ -1,0 +1,5 @@
+pub mod form;
+pub mod home;
+pub mod login;
+pub mod records;
+pub mod sites;
