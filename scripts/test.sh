@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
-# Run every check and test: formatting, lints, the wasm build of `shared`, and `cargo test`
-# (unit, property and cross-crate tests against a real server on a real port).
+# Run every check and test: formatting, lints (native, wasm and the Tauri shell), the wasm build
+# of `shared`, `cargo test` (unit, property and cross-crate tests against a real server on a real
+# port), then the end-to-end test of the real app in the real webview under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need_rust
-need_apt build-essential pkg-config
+need_apt build-essential pkg-config libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver fonts-noto-cjk
 use_shared_target_dir
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target add wasm32-unknown-unknown >/dev/null
+need_tauri_driver
 
-echo "== fmt"; cargo fmt --all -- --check
-echo "== clippy"; cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== shared builds for wasm32"; cargo check -p shared --target wasm32-unknown-unknown --locked
-echo "== tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$log"
+
+echo "== fmt"; cargo fmt --all -- --check
+echo "== UI bundle"; bash scripts/build-ui.sh
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p qingliu-app --features app --locked -- -D warnings
+cargo clippy -p qingliu-ui --target wasm32-unknown-unknown --locked -- -D warnings
+echo "== shared builds for wasm32"; cargo check -p shared --target wasm32-unknown-unknown --locked
+echo "== tests"
+cargo test --workspace --locked 2>&1 | tee -a "$log"
+echo "== end to end (real webview)"
+cargo build -p qingliu-app --features app --locked
+QINGLIU_APP_BIN="$CARGO_TARGET_DIR/debug/qingliu" \
+  cargo test -p qingliu-tests --test e2e_app --locked -- --ignored 2>&1 | tee -a "$log"
+echo "screenshots: tests/artifacts/"
 # One closing line for the whole run (cargo's own last line is the last crate's doc-tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"

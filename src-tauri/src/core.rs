@@ -550,7 +550,10 @@ impl AppCore {
     pub fn bump_attempts(&self, seqs: &[u64]) -> CoreResult<()> {
         self.store.write(|tx| {
             for s in seqs {
-                tx.execute("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?1", [*s as i64])?;
+                tx.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?2 WHERE seq = ?1",
+                    params![*s as i64, now_rfc3339()],
+                )?;
             }
             Ok(())
         })
@@ -810,6 +813,56 @@ mod tests {
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].record_id, id);
         assert_eq!(core.summary(&id).unwrap().state, LocalState::Queued);
+    }
+
+    #[test]
+    fn migration_keeps_pending_outbox_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        // An app of schema 1 queued a record and was then upgraded.
+        {
+            let conn = Connection::open(dir.path().join("app.db")).unwrap();
+            crate::store::migrate_to(&conn, 1).unwrap();
+            let has_col: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'last_attempt_at'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(has_col, 0, "schema 1 predates the column");
+        }
+        let site = water_site();
+        let i = inspection(site.id);
+        {
+            let conn = Connection::open(dir.path().join("app.db")).unwrap();
+            let m = Mutation {
+                seq: 1,
+                mutation_id: MutationId::new(),
+                op: MutationOp::SubmitInspection { inspection: Box::new(i.clone()) },
+            };
+            conn.execute(
+                "INSERT INTO records (id, site_id, kind, version, state, data, created_at, updated_at) VALUES (?1, ?2, 'water_body', 1, 'queued', ?3, 'x', 'x')",
+                params![i.id.to_string(), site.id.to_string(), serde_json::to_string(&i).unwrap()],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO outbox (seq, mutation_id, record_id, version, payload, state, created_at) VALUES (1, ?1, ?2, 1, ?3, 'pending', 'x')",
+                params![m.mutation_id.to_string(), i.id.to_string(), serde_json::to_string(&m).unwrap()],
+            )
+            .unwrap();
+        }
+        let core = AppCore::open(dir.path()).unwrap();
+        let pending = core.pending(10).unwrap();
+        assert_eq!(pending.len(), 1, "the queued entry survives the upgrade");
+        let MutationOp::SubmitInspection { inspection: sent } = &pending[0].mutation.op;
+        assert_eq!(sent.as_ref(), &i);
+        core.bump_attempts(&[1]).unwrap();
+        let at: Option<String> = core
+            .store
+            .read(|c| Ok(c.query_row("SELECT last_attempt_at FROM outbox WHERE seq = 1", [], |r| r.get(0))?))
+            .unwrap();
+        assert!(at.is_some(), "the new column is in use");
+        assert_eq!(core.summary(&i.id).unwrap().state, LocalState::Queued);
     }
 
     #[test]

@@ -11,7 +11,10 @@ use shared::ErrorCode;
 
 use crate::error::{CoreError, CoreResult};
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_outbox_attempt_time.sql"),
+];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub struct LocalStore {
@@ -70,6 +73,11 @@ impl LocalStore {
 }
 
 fn migrate(conn: &Connection) -> CoreResult<()> {
+    migrate_to(conn, SCHEMA_VERSION)
+}
+
+/// Apply migrations up to `target` (tests build older databases with it).
+pub(crate) fn migrate_to(conn: &Connection, target: i64) -> CoreResult<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
     )?;
@@ -81,7 +89,9 @@ fn migrate(conn: &Connection) -> CoreResult<()> {
             format!("本地数据由更新版本的应用写入（架构 {current} > {SCHEMA_VERSION}），请升级应用"),
         ));
     }
-    for (n, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    for (n, sql) in
+        MIGRATIONS.iter().enumerate().skip(current as usize).take((target - current).max(0) as usize)
+    {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         let res = conn.execute_batch(sql).and_then(|_| {
             conn.execute(

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod fixture;
 pub mod records;
+pub mod webdriver;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -47,12 +48,29 @@ impl TestServer {
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, "127.0.0.1:0".parse().expect("addr"), tweak).await
+    }
+
+    /// Stop serving and hand back the data directory (the database and blobs stay on disk).
+    pub fn stop(mut self) -> (tempfile::TempDir, std::net::SocketAddr) {
+        let addr = self.addr();
+        self.task.abort();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        (dir, addr)
+    }
+
+    /// Serve `dir`'s data on `addr` (e.g. to restart a stopped server where it was).
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        addr: std::net::SocketAddr,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut config = Config { data_dir: dir.path().join("data"), ..Config::default() };
         tweak(&mut config);
         let clock = TestClock::default();
         let c2 = clock.clone();
         let state = AppState::open(config).expect("open state").with_clock(Arc::new(move || c2.now()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = bind_retrying(addr).await;
         let addr = listener.local_addr().expect("addr");
         let router = sync_server::router(state.clone());
         let task = tokio::spawn(async move {
@@ -73,6 +91,22 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Bind, retrying briefly while a just-stopped server's socket is released.
+async fn bind_retrying(addr: std::net::SocketAddr) -> tokio::net::TcpListener {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => return l,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::task::yield_now().await;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("bind {addr}: {e}"),
+        }
     }
 }
 

@@ -93,12 +93,12 @@ fn Shell() -> impl IntoView {
         let target = p.clone();
         let active = move || {
             let cur = ctx.page.get();
-            match (&p, &cur) {
-                (Page::Home, Page::Home) => true,
-                (Page::Sites, Page::Sites | Page::Site(_) | Page::New(..)) => true,
-                (Page::Records, Page::Records | Page::Record(_) | Page::Edit(_)) => true,
-                _ => false,
-            }
+            matches!(
+                (&p, &cur),
+                (Page::Home, Page::Home)
+                    | (Page::Sites, Page::Sites | Page::Site(_) | Page::New(..))
+                    | (Page::Records, Page::Records | Page::Record(_) | Page::Edit(_))
+            )
         };
         view! {
             <button class:active=active data-nav=key on:click=move |_| ctx.go(target.clone())>{move || ctx.t(key)}</button>

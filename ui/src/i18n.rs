@@ -275,3 +275,45 @@ pub fn shanghai(rfc3339: &str) -> String {
         Err(_) => rfc3339.to_string(),
     }
 }
+
+/// The black-odorous judgement in words.
+pub fn judgement_text(lang: Lang, j: &shared::thresholds::Judgement) -> String {
+    use shared::thresholds::BlackOdorousLevel as L;
+    let level = match (j.level, lang) {
+        (L::Undetermined, Lang::Zh) => "无法判定",
+        (L::NotBlackOdorous, Lang::Zh) => "非黑臭",
+        (L::Mild, Lang::Zh) => "轻度黑臭",
+        (L::Severe, Lang::Zh) => "重度黑臭",
+        (L::Undetermined, Lang::En) => "undetermined",
+        (L::NotBlackOdorous, Lang::En) => "not black-odorous",
+        (L::Mild, Lang::En) => "mildly black-odorous",
+        (L::Severe, Lang::En) => "severely black-odorous",
+    };
+    let basis: Vec<&str> = j
+        .basis
+        .iter()
+        .map(|b| match (b.as_str(), lang) {
+            ("transparency", Lang::Zh) => "透明度",
+            ("dissolved_oxygen", Lang::Zh) => "溶解氧",
+            ("orp", Lang::Zh) => "氧化还原电位",
+            ("ammonia_nitrogen", Lang::Zh) => "氨氮",
+            ("public_survey", Lang::Zh) => "公众调查",
+            ("sensory", Lang::Zh) => "感官",
+            (other, _) => match other {
+                "transparency" => "transparency",
+                "dissolved_oxygen" => "dissolved oxygen",
+                "orp" => "ORP",
+                "ammonia_nitrogen" => "ammonia nitrogen",
+                "public_survey" => "public survey",
+                _ => "sensory",
+            },
+        })
+        .collect();
+    if basis.is_empty() {
+        level.to_string()
+    } else if lang == Lang::Zh {
+        format!("{level}（依据：{}）", basis.join("、"))
+    } else {
+        format!("{level} (by {})", basis.join(", "))
+    }
+}

@@ -190,6 +190,9 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
     let server_errors = RwSignal::new(Vec::<FieldError>::new());
     let busy = RwSignal::new(false);
     let photo_busy = RwSignal::new(false);
+    let fmt6 = |v: f64| format!("{v:.6}");
+    let lng_text = RwSignal::new(initial.position.as_ref().map(|p| fmt6(p.point.lng())).unwrap_or_default());
+    let lat_text = RwSignal::new(initial.position.as_ref().map(|p| fmt6(p.point.lat())).unwrap_or_default());
     let errors = Signal::derive(move || {
         if !show.get() {
             return Vec::new();
@@ -203,6 +206,7 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
         e
     });
     let site_for_status = site.clone();
+    let site_position = site.position;
     let kind = initial.kind();
     let id = initial.id;
 
@@ -254,15 +258,17 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
                 match api::add_photo(&bytes, insp.get_untracked().site_id, pos.as_ref()).await {
                     Ok(p) => insp.update(|i| {
                         // A photo's EXIF position fills an empty position.
-                        if i.position.is_none() {
-                            if let Some(pt) = p.exif_position {
-                                i.position = Some(Position {
-                                    point: pt,
-                                    accuracy_m: None,
-                                    source: PositionSource::Exif,
-                                    mock: false,
-                                });
-                            }
+                        if i.position.is_none()
+                            && let Some(pt) = p.exif_position
+                        {
+                            i.position = Some(Position {
+                                point: pt,
+                                accuracy_m: None,
+                                source: PositionSource::Exif,
+                                mock: false,
+                            });
+                            lng_text.set(format!("{:.6}", pt.lng()));
+                            lat_text.set(format!("{:.6}", pt.lat()));
                         }
                         if !i.photos.iter().any(|x| x.sha256 == p.sha256) {
                             i.photos.push(p);
@@ -275,15 +281,18 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
         });
     };
 
-    let set_pos = move |lng: Option<f64>, lat: Option<f64>, acc: Option<f64>| {
+    let acc_text = RwSignal::new(
+        initial.position.as_ref().and_then(|p| p.accuracy_m).map(|a| a.to_string()).unwrap_or_default(),
+    );
+    // The position is whatever the three boxes say: manual as soon as both coordinates are typed.
+    let set_pos = move || {
+        let (lng, lat) = (parse_num(&lng_text.get_untracked()), parse_num(&lat_text.get_untracked()));
+        let acc = parse_num(&acc_text.get_untracked());
         insp.update(|i| {
-            let cur = i.position.clone();
-            let lng = lng.or(cur.as_ref().map(|p| p.point.lng()));
-            let lat = lat.or(cur.as_ref().map(|p| p.point.lat()));
             i.position = match (lng, lat) {
                 (Some(x), Some(y)) => Some(Position {
                     point: LngLat::new(x, y),
-                    accuracy_m: acc.or(cur.as_ref().and_then(|p| p.accuracy_m)),
+                    accuracy_m: acc,
                     source: PositionSource::Manual,
                     mock: false,
                 }),
@@ -291,7 +300,6 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
             };
         })
     };
-    let p0 = initial.position.clone();
     let statuses: Vec<SiteStatus> = SiteStatus::ALL.into_iter().filter(|s| s.applies_to(site_kind)).collect();
 
     view! {
@@ -320,17 +328,24 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
             <h3>{move || ctx.t("position")}</h3>
             <div class="row">
                 <div><label>{move || ctx.t("lng")}</label>
-                    <input id="f-lng" inputmode="decimal" prop:value=move || insp.get().position.map(|p| format!("{:.6}", p.point.lng())).unwrap_or_default()
-                        on:change=move |ev| set_pos(parse_num(&event_target_value(&ev)), None, None)/></div>
+                    <input id="f-lng" inputmode="decimal" prop:value=move || lng_text.get()
+                        on:input=move |ev| { lng_text.set(event_target_value(&ev)); set_pos() }/></div>
                 <div><label>{move || ctx.t("lat")}</label>
-                    <input id="f-lat" inputmode="decimal" prop:value=move || insp.get().position.map(|p| format!("{:.6}", p.point.lat())).unwrap_or_default()
-                        on:change=move |ev| set_pos(None, parse_num(&event_target_value(&ev)), None)/></div>
+                    <input id="f-lat" inputmode="decimal" prop:value=move || lat_text.get()
+                        on:input=move |ev| { lat_text.set(event_target_value(&ev)); set_pos() }/></div>
                 <div><label>{move || ctx.t("accuracy")}</label>
-                    <input id="f-accuracy" inputmode="decimal" value=num_str(p0.and_then(|p| p.accuracy_m))
-                        on:change=move |ev| set_pos(None, None, parse_num(&event_target_value(&ev)))/></div>
+                    <input id="f-accuracy" inputmode="decimal" prop:value=move || acc_text.get()
+                        on:input=move |ev| { acc_text.set(event_target_value(&ev)); set_pos() }/></div>
             </div>
             <p class="muted">{move || insp.get().position.map(|p| format!("{:?}", p.source).to_lowercase()).unwrap_or_default()}</p>
             <Errs field="position" errors=errors/>
+            {move || {
+                let f = shared::flags::flags(&insp.get(), site_position, &shared::flags::FlagThresholds::default());
+                (!f.is_empty()).then(|| view! {
+                    <div class="warn" id="position-flags"><strong>{move || ctx.t("warnings")}</strong>
+                        <ul>{f.iter().map(|x| view! { <li>{x.message_zh()}</li> }).collect_view()}</ul></div>
+                })
+            }}
             <label>{move || ctx.t("proposed_status")}</label>
             <select id="f-proposed" on:change=move |ev| { let v = event_target_value(&ev); insp.update(|i| i.proposed_status = SiteStatus::parse(&v)) }>
                 <option value="">{move || ctx.t("no_change")}</option>
@@ -416,7 +431,7 @@ fn WaterFields(insp: RwSignal<Inspection>, errors: Signal<Vec<FieldError>>) -> i
     let judgement = move || match insp.get().body {
         InspectionBody::WaterBody(w) => {
             let j = shared::thresholds::BlackOdorousThresholds::default().judge(&w);
-            format!("{:?} {}", j.level, j.basis.join(", "))
+            crate::i18n::judgement_text(ctx.lang.get(), &j)
         }
         _ => String::new(),
     };

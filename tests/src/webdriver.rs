@@ -1,0 +1,163 @@
+//! A small W3C WebDriver client over HTTP (reqwest), enough to drive the real webview through
+//! tauri-driver + WebKitWebDriver: sessions, elements, clicks, keys, text, scripts and
+//! screenshots. Waiting is polling against a deadline, never a fixed sleep.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub struct Driver {
+    http: reqwest::Client,
+    base: String,
+    session: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct El(pub String);
+
+impl Driver {
+    /// Open a session of the Tauri app `binary` on a tauri-driver at `base`.
+    pub async fn tauri(base: &str, binary: &str) -> Driver {
+        let http = reqwest::Client::new();
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": binary}}}});
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match http.post(format!("{base}/session")).json(&caps).send().await {
+                Ok(r) => {
+                    let v: Value = r.json().await.expect("session answer");
+                    let id = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}"));
+                    return Driver { http, base: base.to_string(), session: id.to_string() };
+                }
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("tauri-driver not reachable at {base}: {e}"),
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/session/{}{}", self.base, self.session, path)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Result<Value, String> {
+        let r = self.http.post(self.url(path)).json(&body).send().await.map_err(|e| e.to_string())?;
+        let ok = r.status().is_success();
+        let v: Value = r.json().await.map_err(|e| e.to_string())?;
+        if ok { Ok(v["value"].clone()) } else { Err(v.to_string()) }
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, String> {
+        let r = self.http.get(self.url(path)).send().await.map_err(|e| e.to_string())?;
+        let ok = r.status().is_success();
+        let v: Value = r.json().await.map_err(|e| e.to_string())?;
+        if ok { Ok(v["value"].clone()) } else { Err(v.to_string()) }
+    }
+
+    pub async fn find(&self, css: &str) -> Option<El> {
+        let v = self.post("/element", json!({"using": "css selector", "value": css})).await.ok()?;
+        v[ELEMENT].as_str().map(|s| El(s.to_string()))
+    }
+
+    pub async fn find_all(&self, css: &str) -> Vec<El> {
+        match self.post("/elements", json!({"using": "css selector", "value": css})).await {
+            Ok(Value::Array(a)) => {
+                a.iter().filter_map(|v| v[ELEMENT].as_str().map(|s| El(s.to_string()))).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Wait until `css` matches, up to `secs`.
+    pub async fn wait(&self, css: &str, secs: u64) -> El {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(e) = self.find(css).await {
+                return e;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {css}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Wait until the text of `css` satisfies `pred`; answers the text.
+    pub async fn wait_text(&self, css: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut last = String::new();
+        loop {
+            if let Some(e) = self.find(css).await {
+                last = self.text(&e).await;
+                if pred(&last) {
+                    return last;
+                }
+            }
+            assert!(Instant::now() < deadline, "timed out waiting on the text of {css} (last: {last:?})");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn click(&self, css: &str) {
+        let e = self.wait(css, 20).await;
+        self.post(&format!("/element/{}/click", e.0), json!({}))
+            .await
+            .unwrap_or_else(|err| panic!("click {css}: {err}"));
+    }
+
+    pub async fn click_el(&self, e: &El) {
+        self.post(&format!("/element/{}/click", e.0), json!({})).await.expect("click");
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let e = self.wait(css, 20).await;
+        self.post(&format!("/element/{}/value", e.0), json!({"text": text}))
+            .await
+            .unwrap_or_else(|err| panic!("type into {css}: {err}"));
+    }
+
+    pub async fn clear(&self, css: &str) {
+        let e = self.wait(css, 20).await;
+        self.post(&format!("/element/{}/clear", e.0), json!({}))
+            .await
+            .unwrap_or_else(|err| panic!("clear {css}: {err}"));
+    }
+
+    pub async fn text(&self, e: &El) -> String {
+        self.get(&format!("/element/{}/text", e.0))
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    }
+
+    pub async fn attr(&self, e: &El, name: &str) -> Option<String> {
+        self.get(&format!("/element/{}/attribute/{name}", e.0))
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+    }
+
+    pub async fn script(&self, script: &str) -> Value {
+        self.post("/execute/sync", json!({"script": script, "args": []}))
+            .await
+            .unwrap_or_else(|e| panic!("script: {e}"))
+    }
+
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        let v = self.get("/screenshot").await.expect("screenshot");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or_default())
+            .expect("base64 png");
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).expect("artifact dir");
+        }
+        std::fs::write(path, png).expect("write screenshot");
+    }
+
+    pub async fn quit(self) {
+        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await;
+    }
+}

@@ -1,0 +1,220 @@
+//! End to end in the real webview: the Tauri app (WebKitGTK) driven through tauri-driver and
+//! WebKitWebDriver under Xvfb, against the real sync-server.
+//!
+//! Log in; stop the server; record a black-odorous water body inspection with a photo offline;
+//! start the server again; sync; the server holds it with the photo's hash. A reviewer returns
+//! it through the API; the app shows the comment; it is corrected and resubmitted; the server
+//! holds version 2. Screenshots of the main screens go to `tests/artifacts/`.
+//!
+//! Needs the app built with the UI bundle (`scripts/test.sh` does it) and points at it with
+//! `QINGLIU_APP_BIN`; run with `cargo test -p qingliu-tests --test e2e_app -- --ignored`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use qingliu_tests::fixture::{self, PASSWORD};
+use qingliu_tests::webdriver::Driver;
+use qingliu_tests::{TestServer, client::sha256_hex};
+use shared::review::ReviewDecision;
+
+/// A child process killed when the test ends, however it ends.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Start Xvfb on a free display number; answers the process and the DISPLAY value.
+fn xvfb() -> (Proc, String) {
+    for n in 90..140 {
+        let lock = format!("/tmp/.X{n}-lock");
+        if Path::new(&lock).exists() {
+            continue;
+        }
+        let child = Command::new("Xvfb")
+            .args([&format!(":{n}"), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (apt install xvfb)");
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !Path::new(&socket).exists() {
+            assert!(Instant::now() < deadline, "Xvfb :{n} did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        return (Proc(child), format!(":{n}"));
+    }
+    panic!("no free X display");
+}
+
+fn artifacts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts")
+}
+
+async fn wait_until<F, Fut>(secs: u64, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built app, tauri-driver and Xvfb: run by scripts/test.sh"]
+async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
+    let app = std::env::var("QINGLIU_APP_BIN").expect("QINGLIU_APP_BIN must point at the built app");
+    assert!(Path::new(&app).exists(), "{app} missing");
+    let shots = artifacts();
+    let _ = std::fs::create_dir_all(&shots);
+
+    let server = TestServer::start().await;
+    let fx = fixture::install(server.state.store.as_ref());
+    let server_url = server.base.clone();
+
+    let (_x, display) = xvfb();
+    let home = tempfile::tempdir().unwrap();
+    let (port, native) = (free_port(), free_port());
+    let driver_proc = Proc(
+        Command::new("tauri-driver")
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .env("DISPLAY", &display)
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("QINGLIU_APP_DATA", home.path().join("app"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tauri-driver (cargo install tauri-driver@2.1.0 --locked)"),
+    );
+    let d = Driver::tauri(&format!("http://127.0.0.1:{port}"), &app).await;
+
+    // First run: server address and login.
+    d.wait("#server-url", 60).await;
+    d.clear("#server-url").await;
+    d.type_into("#server-url", &server_url).await;
+    d.type_into("#username", "inspector_a").await;
+    d.type_into("#password", PASSWORD).await;
+    d.screenshot(&shots.join("01-login.png")).await;
+    d.click("#login").await;
+    d.wait("#sync-now", 30).await;
+    // The first sync brings the assigned villages' sites.
+    d.wait_text("#last-sync", 30, |t| t.starts_with("20")).await;
+    d.screenshot(&shots.join("02-home.png")).await;
+
+    // Offline from here.
+    let (data_dir, addr) = server.stop();
+
+    d.click("button[data-nav=sites]").await;
+    let water = fx.site("water1").clone();
+    d.type_into("#site-search", "测试塘").await;
+    d.wait(&format!("li[data-site='{}']", water.id), 20).await;
+    d.screenshot(&shots.join("03-sites.png")).await;
+    d.click(&format!("li[data-site='{}']", water.id)).await;
+    d.click("button[data-new=water_body]").await;
+    d.wait("#f-colour", 20).await;
+    d.click("#f-colour option[value=dark]").await;
+    d.click("#f-odour option[value=noticeable]").await;
+    d.type_into("#f-depth", "60").await;
+    d.type_into("#f-transparency", "18").await;
+    d.type_into("#f-do", "1.6").await;
+    d.type_into("#f-lng", "114.87").await;
+    d.type_into("#f-lat", "30.45").await;
+    d.type_into("#f-accuracy", "8").await;
+    d.type_into("#f-notes", "水体发黑，有明显异味").await;
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos/coolpix-gps-small.jpg");
+    d.type_into("#photo-input", photo.to_str().unwrap()).await;
+    d.wait("#thumbs figure", 30).await;
+    d.wait("#thumbs figure img[src^='data:image/jpeg']", 20).await;
+    d.screenshot(&shots.join("04-form.png")).await;
+    d.click("#submit-form").await;
+    d.wait_text("#record-state-badge", 20, |t| t.contains("待上传") || t.contains("上传中")).await;
+    // Syncing without a server fails visibly and keeps the record queued.
+    d.click("button[data-nav=home]").await;
+    d.wait_text("#pending-count", 20, |t| t == "1").await;
+    d.click("#sync-now").await;
+    d.wait("#sync-error", 30).await;
+    d.screenshot(&shots.join("05-offline-queued.png")).await;
+
+    // Back online, where it was.
+    let server = TestServer::start_in(data_dir, addr, |_| {}).await;
+    d.click("#sync-now").await;
+    d.wait_text("#pending-count", 60, |t| t == "0").await;
+    let record = {
+        let mut tx = server.state.store.read().unwrap();
+        let recs = tx
+            .records_changed(&sync_server::store::RecordFilter::SubmittedBy(fx.user("inspector_a").id), 0, 10)
+            .unwrap();
+        assert_eq!(recs.len(), 1, "the server holds exactly one record");
+        recs.into_iter().next().unwrap()
+    };
+    assert_eq!(record.inspection.version, 1);
+    assert_eq!(record.inspection.photos.len(), 1);
+    let pos = record.inspection.position.clone().expect("position recorded");
+    assert_eq!(pos.source, shared::inspection::PositionSource::Manual);
+    assert!((pos.point.lng() - 114.87).abs() < 1e-9 && (pos.point.lat() - 30.45).abs() < 1e-9);
+    assert_eq!(pos.accuracy_m, Some(8.0));
+    assert!(matches!(record.inspection.body, shared::inspection::InspectionBody::WaterBody(ref w)
+        if w.transparency_cm == Some(18.0) && w.colour == shared::inspection::ColourGrade::Dark));
+    let hash = record.inspection.photos[0].sha256.clone();
+    let mut reviewer = server.client();
+    reviewer.login("reviewer_1", PASSWORD).await.unwrap();
+    let bytes = reviewer.download(&hash).await.unwrap();
+    assert_eq!(sha256_hex(&bytes), hash, "the server holds the photo under its hash");
+
+    // The reviewer returns it; the comment reaches the device.
+    let comment = "请补拍水体全景并注明水深测点";
+    reviewer.review(record.inspection.id, 1, ReviewDecision::Return, comment).await.unwrap();
+    d.click("#sync-now").await;
+    d.wait_text("div[data-state=returned] .count", 60, |t| t == "1").await;
+    d.click("button[data-nav=records]").await;
+    let row = format!("li[data-record='{}'][data-state=returned]", record.inspection.id);
+    d.wait(&row, 30).await;
+    d.click(&row).await;
+    d.wait_text("#review-comment-text", 20, |t| t == comment).await;
+    d.screenshot(&shots.join("06-returned.png")).await;
+
+    // Correct and resubmit: the server holds version 2 naming version 1.
+    d.click("#correct").await;
+    d.wait("#f-notes", 20).await;
+    d.type_into("#f-notes", "（已补拍全景）").await;
+    d.click("#submit-form").await;
+    d.wait_text("#record-state-badge", 20, |t| {
+        t.contains("待上传") || t.contains("上传中") || t.contains("已提交")
+    })
+    .await;
+    d.click("button[data-nav=home]").await;
+    d.click("#sync-now").await;
+    let id = record.inspection.id;
+    wait_until(60, "version 2 on the server", || {
+        let r = reviewer.clone();
+        async move { r.inspection(id).await.map(|v| v["record"]["inspection"]["version"] == 2).unwrap_or(false) }
+    })
+    .await;
+    let detail = reviewer.inspection(id).await.unwrap();
+    assert_eq!(detail["record"]["inspection"]["replaces_version"], 1);
+    assert_eq!(detail["record"]["status"], "submitted");
+    assert!(detail["record"]["inspection"]["notes"].as_str().unwrap().contains("已补拍全景"));
+    d.click("button[data-nav=records]").await;
+    d.wait(&format!("li[data-record='{id}'][data-state=submitted]"), 30).await;
+    d.click("#lang-switch").await;
+    d.wait_text("button[data-nav=records]", 10, |t| t == "Records").await;
+    d.screenshot(&shots.join("07-records-en.png")).await;
+
+    d.quit().await;
+    drop(driver_proc);
+}
