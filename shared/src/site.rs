@@ -371,6 +371,10 @@ pub struct Site {
     /// Produced by the demo generator.
     #[serde(default)]
     pub generated: bool,
+    /// When the site last came to count as done (remediated, eliminated), as YYYYMM in
+    /// Asia/Shanghai; `None` while it does not. Monthly dispatch counts completions by it.
+    #[serde(default)]
+    pub done_month: Option<u32>,
 }
 
 impl Site {

@@ -276,6 +276,11 @@ pub fn validate_site(site: &Site) -> Vec<FieldError> {
     if site.village.level() != crate::region::RegionLevel::Village {
         e.push("village", ErrorCode::InvalidValue, "应为行政村代码");
     }
+    if let Some(m) = site.done_month
+        && (!(200_001..=210_012).contains(&m) || !(1..=12).contains(&(m % 100)))
+    {
+        e.push("done_month", ErrorCode::OutOfRange, "完成月份无效");
+    }
     let kind = site.kind();
     match (site.status, kind.initial_status()) {
         (None, None) => {}
@@ -465,6 +470,7 @@ pub(crate) mod tests {
             }),
             version: 0,
             generated: false,
+            done_month: None,
         };
         assert_eq!(validate_site(&s), vec![]);
         s.details = SiteDetails::Enterprise(EnterpriseDetails {

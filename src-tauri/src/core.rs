@@ -696,6 +696,7 @@ mod tests {
             }),
             version: 1,
             generated: false,
+            done_month: None,
         }
     }
 

@@ -75,6 +75,12 @@ pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> AppResult<T> + Send
     tokio::task::spawn_blocking(f).await.map_err(|e| AppError::Internal(format!("worker task: {e}")))?
 }
 
+/// The month of an instant in Asia/Shanghai as YYYYMM.
+pub fn shanghai_month(t: OffsetDateTime) -> u32 {
+    let t = t.to_offset(time::macros::offset!(+8));
+    t.year() as u32 * 100 + u32::from(u8::from(t.month()))
+}
+
 /// The calendar year in Asia/Shanghai (UTC+8, no daylight saving) of an instant.
 pub fn shanghai_year(t: OffsetDateTime) -> i32 {
     t.to_offset(time::macros::offset!(+8)).year()

@@ -311,6 +311,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
             }),
             version: 0,
             generated: true,
+            done_month: None,
         });
     }
 
@@ -394,6 +395,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
             }),
             version: 0,
             generated: true,
+            done_month: None,
         });
     }
 
@@ -426,6 +428,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
             }),
             version: 0,
             generated: true,
+            done_month: None,
         });
     }
 
@@ -450,9 +453,38 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
             }),
             version: 0,
             generated: true,
+            done_month: None,
         });
     }
 
+    // Completion months: this year's completions follow the monthly plan up to now; earlier
+    // years' anywhere in their year.
+    let now_month = crate::shanghai_month(now);
+    let last_month = if (now_month / 100) as i32 == DEMO_YEAR { now_month % 100 } else { 12 };
+    let weights: Vec<f64> = (0..last_month as usize)
+        .map(|m| MONTHLY_PLAN[m] - if m == 0 { 0.0 } else { MONTHLY_PLAN[m - 1] })
+        .collect();
+    let pick = |rng: &mut StdRng| -> u32 {
+        let total: f64 = weights.iter().sum();
+        let mut x = rng.gen_range(0.0..total);
+        for (m, w) in weights.iter().enumerate() {
+            if x < *w {
+                return m as u32 + 1;
+            }
+            x -= w;
+        }
+        last_month
+    };
+    for s in sites.iter_mut() {
+        if s.status.is_some_and(SiteStatus::counts_as_done) {
+            let year = match &s.details {
+                SiteDetails::Village(v) => v.task_year.unwrap_or(DEMO_YEAR),
+                _ => DEMO_YEAR,
+            };
+            let month = if year == DEMO_YEAR { pick(&mut rng) } else { rng.gen_range(1..=12) };
+            s.done_month = Some(year as u32 * 100 + month);
+        }
+    }
     for s in sites.iter_mut() {
         let errors = shared::validate::validate_site(s);
         if !errors.is_empty() {

@@ -47,6 +47,7 @@ fn site(village: RegionCode, name: &str, status: Option<SiteStatus>, details: Si
         details,
         version: 0,
         generated: false,
+        done_month: None,
     }
 }
 

@@ -79,7 +79,10 @@ impl Driver {
             if let Some(e) = self.find(css).await {
                 return e;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {css}");
+            if Instant::now() >= deadline {
+                self.failure_artifacts().await;
+                panic!("timed out waiting for {css}");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -95,7 +98,10 @@ impl Driver {
                     return last;
                 }
             }
-            assert!(Instant::now() < deadline, "timed out waiting on the text of {css} (last: {last:?})");
+            if Instant::now() >= deadline {
+                self.failure_artifacts().await;
+                panic!("timed out waiting on the text of {css} (last: {last:?})");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -155,6 +161,22 @@ impl Driver {
             std::fs::create_dir_all(d).expect("artifact dir");
         }
         std::fs::write(path, png).expect("write screenshot");
+    }
+
+    /// On a failed wait: a screenshot and the page's visible text, for the CI log.
+    async fn failure_artifacts(&self) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+        if let Ok(v) = self.get("/screenshot").await
+            && let Ok(png) = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default())
+        {
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join("failure.png"), png);
+        }
+        if let Ok(v) =
+            self.post("/execute/sync", json!({"script": "return document.body.innerText", "args": []})).await
+        {
+            eprintln!("page text at failure:\n{}", v.as_str().unwrap_or_default());
+        }
     }
 
     pub async fn quit(self) {

@@ -138,7 +138,19 @@ async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
     d.type_into("#f-notes", "水体发黑，有明显异味").await;
     let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos/coolpix-gps-small.jpg");
     d.type_into("#photo-input", photo.to_str().unwrap()).await;
-    d.wait("#thumbs figure", 30).await;
+    // WebKitWebDriver occasionally drops the change event of a file input on a cold webview:
+    // if nothing is being processed after a while, choose the file again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while d.find("#thumbs figure").await.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if d.find("#thumbs figure").await.is_none() {
+        let busy = d.script("return document.body.innerText.includes('正在处理照片')").await;
+        if busy != serde_json::Value::Bool(true) {
+            d.type_into("#photo-input", photo.to_str().unwrap()).await;
+        }
+    }
+    d.wait("#thumbs figure", 90).await;
     d.wait("#thumbs figure img[src^='data:image/jpeg']", 20).await;
     d.screenshot(&shots.join("04-form.png")).await;
     d.click("#submit-form").await;

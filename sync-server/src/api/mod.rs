@@ -2,10 +2,13 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod export;
 pub mod extract;
 pub mod inspections;
 pub mod meta;
+pub mod review;
 pub mod sync;
+pub mod tracking;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
@@ -51,6 +54,13 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(meta::me))
         .routes(routes!(auth::register_device))
         .routes(routes!(meta::progress))
+        .routes(routes!(tracking::get_tracking))
+        .routes(routes!(tracking::get_dispatch))
+        .routes(routes!(tracking::get_supervision))
+        .routes(routes!(review::get_queue))
+        .routes(routes!(review::post_bulk))
+        .routes(routes!(export::inspections_csv))
+        .routes(routes!(export::inspections_geojson))
         .routes(routes!(inspections::get_inspection))
         .routes(routes!(inspections::review_inspection))
         .routes(routes!(sync::pull))

@@ -3,12 +3,15 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod export;
 pub mod progress;
 pub mod pull;
 pub mod push;
+pub mod queue;
 pub mod records;
 pub mod review;
 pub mod rollup;
 pub mod scope;
+pub mod tracking;
 
 pub use auth::Actor;

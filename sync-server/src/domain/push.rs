@@ -283,6 +283,7 @@ fn submit(
                 review: None,
                 received_at: now,
                 change_seq: seq,
+                kind: i.kind(),
             })?;
             "submit"
         }

@@ -3,7 +3,7 @@
 
 use shared::inspection::{Inspection, InspectionBody};
 use shared::review::{self, ReviewDecision, ReviewError};
-use shared::site::{Site, SiteDetails, check_transition};
+use shared::site::{Site, SiteDetails, SiteStatus, check_transition};
 use shared::sync::{InspectionRecord, ReviewNote, ReviewRequest};
 use shared::validate::limits;
 use shared::{ErrorCode, InspectionId};
@@ -80,6 +80,15 @@ pub fn review(
             .ok_or_else(|| AppError::Internal(format!("record {id} names a missing site")))?;
         if let Some(next) = site_after_approval(&site, &inspection)? {
             let mut next = next;
+            let (was, is) = (
+                site.status.is_some_and(SiteStatus::counts_as_done),
+                next.status.is_some_and(SiteStatus::counts_as_done),
+            );
+            if !is {
+                next.done_month = None;
+            } else if !was {
+                next.done_month = Some(crate::shanghai_month(now));
+            }
             let seq = tx.next_change_seq()?;
             next.version = seq;
             rollup::apply_site_change(tx.as_mut(), Some(&site), Some(&next))?;

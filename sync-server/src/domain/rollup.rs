@@ -20,11 +20,15 @@ pub mod metric {
     /// Listed black-odorous water bodies, and those eliminated.
     pub const WATER_BODIES_LISTED: &str = "water_bodies_listed";
     pub const WATER_BODIES_DONE: &str = "water_bodies_done";
+    /// Per YYYYMM period: task villages / listed water bodies that came to count as done then.
+    pub const TASK_VILLAGES_DONE_MONTH: &str = "task_villages_done_month";
+    pub const WATER_BODIES_DONE_MONTH: &str = "water_bodies_done_month";
     pub const FACILITIES: &str = "facilities";
     pub const FACILITIES_RUNNING: &str = "facilities_running";
 }
 
-/// (metric, year) pairs a site counts 1 toward; year 0 for metrics that are not per year.
+/// (metric, period) pairs a site counts 1 toward. The period is 0 for metrics that are not per
+/// period, the task year (YYYY) for per-year ones, and YYYYMM for per-month ones.
 pub fn contributions(site: &Site) -> Vec<(&'static str, i32)> {
     let mut out = Vec::new();
     let done = site.status.is_some_and(SiteStatus::counts_as_done);
@@ -38,6 +42,9 @@ pub fn contributions(site: &Site) -> Vec<(&'static str, i32)> {
                 out.push((metric::TASK_VILLAGES, y));
                 if done {
                     out.push((metric::TASK_VILLAGES_DONE, y));
+                    if let Some(m) = site.done_month {
+                        out.push((metric::TASK_VILLAGES_DONE_MONTH, m as i32));
+                    }
                 }
             }
         }
@@ -46,6 +53,9 @@ pub fn contributions(site: &Site) -> Vec<(&'static str, i32)> {
                 out.push((metric::WATER_BODIES_LISTED, 0));
                 if done {
                     out.push((metric::WATER_BODIES_DONE, 0));
+                    if let Some(m) = site.done_month {
+                        out.push((metric::WATER_BODIES_DONE_MONTH, m as i32));
+                    }
                 }
             }
         }

@@ -75,6 +75,7 @@ pub struct RecordRow {
     pub review: Option<ReviewNote>,
     pub received_at: OffsetDateTime,
     pub change_seq: u64,
+    pub kind: shared::inspection::InspectionKind,
 }
 
 impl RecordRow {
@@ -111,6 +112,21 @@ pub enum RecordFilter {
     VillageRange(String, String),
 }
 
+/// A filtered, newest-first listing of records in a region (review queue, exports).
+#[derive(Debug, Clone, Default)]
+pub struct RecordQuery {
+    /// Inclusive village-code range.
+    pub lo: String,
+    pub hi: String,
+    pub status: Option<ReviewStatus>,
+    pub kind: Option<shared::inspection::InspectionKind>,
+    /// Received at or after / before (UTC).
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
 /// Which sites a listing covers.
 #[derive(Debug, Clone)]
 pub enum SiteFilter {
@@ -123,7 +139,8 @@ pub enum SiteFilter {
 pub struct CounterKey {
     pub region: RegionCode,
     pub metric: String,
-    /// The task year for per-year metrics, 0 for metrics that are not per year.
+    /// The period: 0 for metrics that are not per period, YYYY for per-year metrics, YYYYMM for
+    /// per-month ones.
     pub year: i32,
 }
 
@@ -139,6 +156,8 @@ pub trait Tx {
     fn region(&mut self, code: &RegionCode) -> StoreResult<Option<Region>>;
     fn region_children(&mut self, code: &RegionCode) -> StoreResult<Vec<Region>>;
     fn count_regions(&mut self, level: RegionLevel) -> StoreResult<u64>;
+    /// Regions of a level whose codes lie in an inclusive range, in code order.
+    fn regions_in(&mut self, level: RegionLevel, lo: &str, hi: &str) -> StoreResult<Vec<Region>>;
 
     // Users and tokens.
     fn insert_user(&mut self, u: &UserRow) -> StoreResult<()>;
@@ -200,6 +219,14 @@ pub trait Tx {
         limit: u32,
     ) -> StoreResult<Vec<InspectionRecord>>;
     fn count_records(&mut self) -> StoreResult<Vec<(ReviewStatus, u64)>>;
+    /// One page of a record listing and the total number matching.
+    fn list_records(&mut self, q: &RecordQuery) -> StoreResult<(Vec<InspectionRecord>, u64)>;
+    /// Visit every record matching (ignores limit/offset), newest first, in bounded memory.
+    fn for_each_record(
+        &mut self,
+        q: &RecordQuery,
+        f: &mut dyn FnMut(&InspectionRecord) -> bool,
+    ) -> StoreResult<()>;
     fn count_versions(&mut self) -> StoreResult<u64>;
 
     // Blobs: metadata only; bytes live in a `BlobStore`.

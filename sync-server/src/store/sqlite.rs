@@ -19,7 +19,10 @@ use time::format_description::well_known::Rfc3339;
 use super::*;
 
 /// Migrations in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_records_kind.sql"),
+];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -238,7 +241,7 @@ fn region_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Region> {
 }
 
 const RECORD_COLS: &str = "id, site_id, village, submitted_by, device_id, current_version, status, \
-                           review, received_at, change_seq";
+                           review, received_at, change_seq, kind";
 
 fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
     let status: String = r.get(6)?;
@@ -254,7 +257,34 @@ fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
         review: review.map(json_col).transpose()?,
         received_at: parse_ts(&r.get::<_, String>(8)?)?,
         change_seq: r.get::<_, i64>(9)? as u64,
+        kind: {
+            let k: String = r.get(10)?;
+            shared::inspection::InspectionKind::parse(&k).ok_or_else(|| conv(UnknownValue(k)))?
+        },
     })
+}
+
+/// The WHERE clause and its arguments for a record query (only fixed SQL text; values bound).
+fn record_where(q: &RecordQuery, t: &str) -> (String, Vec<String>) {
+    let mut clauses = vec![format!("{t}village BETWEEN ?1 AND ?2")];
+    let mut args = vec![q.lo.clone(), q.hi.clone()];
+    if let Some(s) = q.status {
+        args.push(s.as_str().to_string());
+        clauses.push(format!("{t}status = ?{}", args.len()));
+    }
+    if let Some(k) = q.kind {
+        args.push(k.as_str().to_string());
+        clauses.push(format!("{t}kind = ?{}", args.len()));
+    }
+    if let Some(t) = q.from {
+        args.push(ts(t));
+        clauses.push(format!("{t}received_at >= ?{}", args.len()));
+    }
+    if let Some(t) = q.to {
+        args.push(ts(t));
+        clauses.push(format!("{t}received_at < ?{}", args.len()));
+    }
+    (clauses.join(" AND "), args)
 }
 
 impl SqliteTx<'_> {
@@ -328,6 +358,15 @@ impl Tx for SqliteTx<'_> {
             self.conn
                 .query_row("SELECT COUNT(*) FROM regions WHERE level = ?1", [level.as_str()], |r| r.get(0))?;
         Ok(n as u64)
+    }
+
+    fn regions_in(&mut self, level: RegionLevel, lo: &str, hi: &str) -> StoreResult<Vec<Region>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT code, name, level, parent, generated FROM regions
+             WHERE level = ?1 AND code BETWEEN ?2 AND ?3 ORDER BY code",
+        )?;
+        let rows = st.query_map(params![level.as_str(), lo, hi], region_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn insert_user(&mut self, u: &UserRow) -> StoreResult<()> {
@@ -607,8 +646,8 @@ impl Tx for SqliteTx<'_> {
         self.conn
             .prepare_cached(
                 "INSERT INTO records (id, site_id, village, submitted_by, device_id, current_version,
-                                      status, review, received_at, change_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                      status, review, received_at, change_seq, kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
             .execute(params![
                 r.id.to_string(),
@@ -620,7 +659,8 @@ impl Tx for SqliteTx<'_> {
                 r.status.as_str(),
                 r.review.as_ref().map(serde_json::to_string).transpose()?,
                 ts(r.received_at),
-                r.change_seq as i64
+                r.change_seq as i64,
+                r.kind.as_str()
             ])?;
         Ok(())
     }
@@ -713,6 +753,49 @@ impl Tx for SqliteTx<'_> {
             Ok((ReviewStatus::parse(&s).ok_or_else(|| conv(UnknownValue(s)))?, r.get::<_, i64>(1)? as u64))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn list_records(&mut self, q: &RecordQuery) -> StoreResult<(Vec<InspectionRecord>, u64)> {
+        let (where_sql, args) = record_where(q, "");
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM records WHERE {where_sql}"),
+            rusqlite::params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        let sql = format!(
+            "SELECT {RECORD_COLS} FROM records WHERE {where_sql} ORDER BY received_at DESC, id DESC LIMIT {} OFFSET {}",
+            q.limit, q.offset
+        );
+        let rows: Vec<RecordRow> = {
+            let mut st = self.conn.prepare_cached(&sql)?;
+            st.query_map(rusqlite::params_from_iter(args.iter()), record_row)?.collect::<Result<_, _>>()?
+        };
+        let records = rows.into_iter().map(|r| self.load_record(r)).collect::<StoreResult<Vec<_>>>()?;
+        Ok((records, total as u64))
+    }
+
+    fn for_each_record(
+        &mut self,
+        q: &RecordQuery,
+        f: &mut dyn FnMut(&InspectionRecord) -> bool,
+    ) -> StoreResult<()> {
+        let (where_sql, args) = record_where(q, "r.");
+        let sql = format!(
+            "SELECT r.id, r.site_id, r.village, r.submitted_by, r.device_id, r.current_version, r.status,
+                    r.review, r.received_at, r.change_seq, r.kind, v.data
+             FROM records r JOIN versions v ON v.record_id = r.id AND v.version = r.current_version
+             WHERE {where_sql} ORDER BY r.received_at DESC, r.id DESC"
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+        while let Some(r) = rows.next()? {
+            let row = record_row(r)?;
+            let inspection: Inspection = json_col(r.get(11)?)?;
+            if !f(&row.to_record(inspection)) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn count_versions(&mut self) -> StoreResult<u64> {

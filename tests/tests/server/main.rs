@@ -6,10 +6,12 @@ mod blobs;
 mod ingest;
 mod malformed;
 mod openapi;
+mod prop_counters;
 mod prop_sync;
 mod review;
 mod scopes;
 mod seed;
+mod tracking;
 
 use qingliu_tests::fixture::{self, Fixture, PASSWORD};
 use qingliu_tests::{ApiClient, TestServer};

@@ -1,0 +1,66 @@
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use shared::ApiError;
+
+use crate::AppState;
+use crate::api::extract::ApiQuery;
+use crate::domain::Actor;
+use crate::domain::export::{self, Sink};
+use crate::domain::queue::{QueueQuery, record_query};
+use crate::error::AppResult;
+
+/// Stream what `write` produces on a blocking thread through a small bounded channel, so the
+/// export never holds more than a few chunks in memory.
+fn stream(write: impl FnOnce(&mut Sink<'_>) -> AppResult<()> + Send + 'static) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut sink = |chunk: Vec<u8>| tx.blocking_send(Ok(Bytes::from(chunk))).is_ok();
+        if let Err(e) = write(&mut sink) {
+            tracing::error!(error = %e, "export failed midway");
+            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+        }
+    });
+    Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+fn attachment(content_type: &str, filename: &str, body: Body) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The inspection list as CSV (UTF-8 with BOM), scoped to the caller.
+#[utoipa::path(get, path = "/api/v1/exports/inspections.csv", tag = "exports", security(("bearer" = [])), params(QueueQuery),
+    responses((status = 200, content_type = "text/csv"), (status = 403, body = ApiError)))]
+pub async fn inspections_csv(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<QueueQuery>,
+) -> AppResult<Response> {
+    // Refuse before the first byte: once streaming starts the status is sent.
+    record_query(&actor, &q, None)?;
+    let store = st.store.clone();
+    let body = stream(move |sink| export::inspections_csv(store.as_ref(), &actor, &q, sink));
+    Ok(attachment("text/csv; charset=utf-8", "inspections.csv", body))
+}
+
+/// The inspection list as GeoJSON (RFC 7946, WGS-84), scoped to the caller.
+#[utoipa::path(get, path = "/api/v1/exports/inspections.geojson", tag = "exports", security(("bearer" = [])), params(QueueQuery),
+    responses((status = 200, content_type = "application/geo+json"), (status = 403, body = ApiError)))]
+pub async fn inspections_geojson(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<QueueQuery>,
+) -> AppResult<Response> {
+    record_query(&actor, &q, None)?;
+    let store = st.store.clone();
+    let body = stream(move |sink| export::inspections_geojson(store.as_ref(), &actor, &q, sink));
+    Ok(attachment("application/geo+json", "inspections.geojson", body))
+}

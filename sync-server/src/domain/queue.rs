@@ -1,0 +1,149 @@
+//! The review queue and bulk review: submissions in the caller's region, newest first.
+
+use serde::{Deserialize, Serialize};
+use shared::auth::Role;
+use shared::flags::{Flag, FlagThresholds, flags};
+use shared::inspection::InspectionKind;
+use shared::region::RegionCode;
+use shared::review::{ReviewDecision, ReviewStatus};
+use shared::sync::{InspectionRecord, ReviewRequest};
+use shared::{ApiError, ErrorCode, InspectionId};
+use time::OffsetDateTime;
+
+use crate::domain::{Actor, review, scope};
+use crate::error::{AppError, AppResult};
+use crate::store::{RecordQuery, Store};
+
+pub const MAX_PAGE: u32 = 200;
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    /// submitted (default), approved, returned, rejected.
+    #[serde(default)]
+    #[param(value_type = Option<String>)]
+    pub status: Option<ReviewStatus>,
+    #[serde(default)]
+    #[param(value_type = Option<String>)]
+    pub kind: Option<InspectionKind>,
+    /// A village (or township) inside the caller's region.
+    #[serde(default)]
+    #[param(value_type = Option<String>)]
+    pub village: Option<RegionCode>,
+    /// Received from / before (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>)]
+    pub from: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>)]
+    pub to: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct QueueItem {
+    pub record: InspectionRecord,
+    pub site_name: String,
+    pub flags: Vec<Flag>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct QueuePage {
+    pub total: u64,
+    pub items: Vec<QueueItem>,
+}
+
+/// The caller's record query: their region, narrowed to a village or township inside it.
+pub fn record_query(
+    actor: &Actor,
+    q: &QueueQuery,
+    default_status: Option<ReviewStatus>,
+) -> AppResult<RecordQuery> {
+    if actor.user.role == Role::Inspector {
+        return Err(AppError::api(ErrorCode::Forbidden, "检查员没有审核队列"));
+    }
+    let area = match q.village {
+        Some(v) if scope::region_covers(actor, &v) => v,
+        Some(_) => return Err(AppError::not_found()),
+        None => actor.user.region,
+    };
+    let (lo, hi) = area.descendant_range();
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(AppError::field(ErrorCode::OutOfRange, "limit", "limit 应在 1–200 之间"));
+    }
+    Ok(RecordQuery {
+        lo,
+        hi,
+        status: q.status.or(default_status),
+        kind: q.kind,
+        from: q.from,
+        to: q.to,
+        limit,
+        offset: q.offset.unwrap_or(0),
+    })
+}
+
+pub fn queue(store: &dyn Store, actor: &Actor, q: &QueueQuery) -> AppResult<QueuePage> {
+    let rq = record_query(actor, q, Some(ReviewStatus::Submitted))?;
+    let mut tx = store.read()?;
+    let (records, total) = tx.list_records(&rq)?;
+    let thresholds = FlagThresholds::default();
+    let mut items = Vec::with_capacity(records.len());
+    for record in records {
+        let site = tx.site(&record.inspection.site_id)?;
+        let f = flags(&record.inspection, site.as_ref().and_then(|s| s.position), &thresholds);
+        items.push(QueueItem { site_name: site.map(|s| s.name).unwrap_or_default(), flags: f, record });
+    }
+    Ok(QueuePage { total, items })
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct BulkItem {
+    pub id: InspectionId,
+    pub version: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct BulkReview {
+    pub items: Vec<BulkItem>,
+    pub decision: ReviewDecision,
+    #[serde(default)]
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BulkResult {
+    pub id: InspectionId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<ReviewStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+}
+
+/// Review several records with one decision; each is its own transaction and its own result.
+pub fn bulk(
+    store: &dyn Store,
+    actor: &Actor,
+    req: &BulkReview,
+    now: OffsetDateTime,
+) -> AppResult<Vec<BulkResult>> {
+    if req.items.is_empty() || req.items.len() > MAX_PAGE as usize {
+        return Err(AppError::field(ErrorCode::OutOfRange, "items", "一次可审核 1–200 条"));
+    }
+    Ok(req
+        .items
+        .iter()
+        .map(|it| {
+            let r =
+                ReviewRequest { version: it.version, decision: req.decision, comment: req.comment.clone() };
+            match review::review(store, actor, &it.id, &r, now) {
+                Ok(rec) => BulkResult { id: it.id, status: Some(rec.status), error: None },
+                Err(e) => BulkResult { id: it.id, status: None, error: Some(e.to_api()) },
+            }
+        })
+        .collect())
+}

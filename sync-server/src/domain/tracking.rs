@@ -1,0 +1,304 @@
+//! Tracking against targets, province → prefecture → county → township → village: progress
+//! tables, monthly dispatch (按月调度) and the supervision list (督办). Everything is read from
+//! maintained counters and targets, never from inspections, so a province-wide table costs
+//! O(regions).
+
+use serde::Serialize;
+use shared::auth::Role;
+use shared::region::{Region, RegionCode, RegionLevel};
+use shared::site::{SiteDetails, SiteStatus};
+use shared::target::{Target, TargetMetric};
+
+use crate::domain::rollup::metric;
+use crate::domain::{Actor, scope};
+use crate::error::{AppError, AppResult};
+use crate::store::{CounterKey, SiteFilter, Store, Tx};
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CountProgress {
+    pub target: f64,
+    pub done: i64,
+    /// done / target, percent (0 when there is no target).
+    pub pct: f64,
+    /// What the monthly plan expects done by the end of the month.
+    pub planned: f64,
+    pub behind: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct RateProgress {
+    pub target_pct: f64,
+    pub treated: i64,
+    pub villages: i64,
+    pub rate_pct: f64,
+    pub planned_pct: f64,
+    pub behind: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct RegionProgress {
+    pub region: Region,
+    pub villages: CountProgress,
+    pub water_bodies: CountProgress,
+    pub sewage: RateProgress,
+    pub behind: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Tracking {
+    pub year: i32,
+    /// The month (1–12) the plan is read at.
+    pub month: u8,
+    /// Share of the year elapsed at the end of that month.
+    pub year_elapsed: f64,
+    pub region: RegionProgress,
+    /// One row per child region (for a township: per village).
+    pub children: Vec<RegionProgress>,
+}
+
+/// The target of a region, or of its nearest ancestor that has one (for the plan shape and the
+/// rate); counts fall back to what the region actually holds (its task villages / listed water
+/// bodies) when no share was set for it.
+fn target(
+    tx: &mut dyn Tx,
+    year: i32,
+    region: &RegionCode,
+    m: TargetMetric,
+) -> AppResult<Option<(Target, bool)>> {
+    for (n, r) in region.lineage().into_iter().rev().enumerate() {
+        if let Some(t) = tx.targets(year, &r)?.into_iter().find(|t| t.metric == m) {
+            return Ok(Some((t, n == 0)));
+        }
+    }
+    Ok(None)
+}
+
+fn counter(tx: &mut dyn Tx, region: &RegionCode, m: &str, period: i32) -> AppResult<i64> {
+    Ok(tx.counter(&CounterKey { region: *region, metric: m.into(), year: period })?)
+}
+
+fn count_progress(target: f64, done: i64, plan_share: f64) -> CountProgress {
+    let planned = target * plan_share;
+    CountProgress {
+        target,
+        done,
+        pct: if target > 0.0 { 100.0 * done as f64 / target } else { 0.0 },
+        planned,
+        // Whole units: behind when fewer are done than the plan's rounded-down expectation.
+        behind: (done as f64) < planned.floor(),
+    }
+}
+
+fn plan_share(t: &Option<(Target, bool)>, month: u8) -> f64 {
+    match t {
+        Some((t, _)) => t.monthly_plan.get(usize::from(month.clamp(1, 12)) - 1).copied().unwrap_or(1.0),
+        None => f64::from(month) / 12.0,
+    }
+}
+
+/// Progress of one region above village level, from counters and targets.
+fn region_progress(tx: &mut dyn Tx, region: Region, year: i32, month: u8) -> AppResult<RegionProgress> {
+    let code = region.code;
+    let tv = target(tx, year, &code, TargetMetric::VillagesRemediated)?;
+    let tw = target(tx, year, &code, TargetMetric::WaterBodiesEliminated)?;
+    let tr = target(tx, year, &code, TargetMetric::SewageTreatmentRate)?;
+    let task = counter(tx, &code, metric::TASK_VILLAGES, year)?;
+    let listed = counter(tx, &code, metric::WATER_BODIES_LISTED, 0)?;
+    let v_target = match &tv {
+        Some((t, true)) => t.value,
+        _ => task as f64,
+    };
+    let w_target = match &tw {
+        Some((t, true)) => t.value,
+        _ => listed as f64,
+    };
+    let villages = count_progress(
+        v_target,
+        counter(tx, &code, metric::TASK_VILLAGES_DONE, year)?,
+        plan_share(&tv, month),
+    );
+    let water_bodies =
+        count_progress(w_target, counter(tx, &code, metric::WATER_BODIES_DONE, 0)?, plan_share(&tw, month));
+    let total = counter(tx, &code, metric::VILLAGES, 0)?;
+    let treated = counter(tx, &code, metric::VILLAGES_SEWAGE_TREATED, 0)?;
+    let target_pct = tr.as_ref().map(|(t, _)| t.value).unwrap_or(0.0);
+    let rate_pct = if total > 0 { 100.0 * treated as f64 / total as f64 } else { 0.0 };
+    let planned_pct = target_pct * plan_share(&tr, month);
+    let sewage = RateProgress {
+        target_pct,
+        treated,
+        villages: total,
+        rate_pct,
+        planned_pct,
+        behind: rate_pct < planned_pct,
+    };
+    let behind = villages.behind || water_bodies.behind || sewage.behind;
+    Ok(RegionProgress { region, villages, water_bodies, sewage, behind })
+}
+
+/// Village rows come from the village's own site: target 1 if it is on this year's task list.
+fn village_rows(tx: &mut dyn Tx, township: &RegionCode, year: i32) -> AppResult<Vec<RegionProgress>> {
+    let (lo, hi) = township.descendant_range();
+    let sites = tx.sites_changed(&SiteFilter::VillageRange(lo, hi), 0, 100_000)?;
+    let mut out = Vec::new();
+    for r in tx.region_children(township)? {
+        let mut villages = count_progress(0.0, 0, 0.0);
+        let mut water = count_progress(0.0, 0, 0.0);
+        let mut treated = 0;
+        for (_, s) in sites.iter().filter(|(_, s)| s.village == r.code) {
+            let done = s.status.is_some_and(SiteStatus::counts_as_done);
+            match &s.details {
+                SiteDetails::Village(v) => {
+                    if v.task_year == Some(year) {
+                        villages = count_progress(1.0, i64::from(done), 0.0);
+                    }
+                    treated = i64::from(v.sewage_treated);
+                }
+                SiteDetails::WaterBody(w) if w.listed => {
+                    water.target += 1.0;
+                    water.done += i64::from(done);
+                }
+                _ => {}
+            }
+        }
+        if water.target > 0.0 {
+            water.pct = 100.0 * water.done as f64 / water.target;
+        }
+        let sewage = RateProgress {
+            target_pct: 0.0,
+            treated,
+            villages: 1,
+            rate_pct: 100.0 * treated as f64,
+            planned_pct: 0.0,
+            behind: false,
+        };
+        out.push(RegionProgress { region: r, villages, water_bodies: water, sewage, behind: false });
+    }
+    Ok(out)
+}
+
+fn check_viewer(actor: &Actor, code: &RegionCode) -> AppResult<()> {
+    if actor.user.role == Role::Inspector || !scope::region_covers(actor, code) {
+        return Err(AppError::not_found());
+    }
+    Ok(())
+}
+
+pub fn tracking(
+    store: &dyn Store,
+    actor: &Actor,
+    code: &RegionCode,
+    year: i32,
+    month: u8,
+) -> AppResult<Tracking> {
+    check_viewer(actor, code)?;
+    if code.level() == RegionLevel::Village {
+        return Err(AppError::field(shared::ErrorCode::InvalidValue, "region", "请选择乡镇及以上区划"));
+    }
+    let mut tx = store.read()?;
+    let region = tx.region(code)?.ok_or_else(AppError::not_found)?;
+    let row = region_progress(tx.as_mut(), region, year, month)?;
+    let children = if code.level() == RegionLevel::Township {
+        village_rows(tx.as_mut(), code, year)?
+    } else {
+        let mut rows = Vec::new();
+        for child in tx.region_children(code)? {
+            rows.push(region_progress(tx.as_mut(), child, year, month)?);
+        }
+        rows
+    };
+    Ok(Tracking { year, month, year_elapsed: f64::from(month) / 12.0, region: row, children })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct MonthRow {
+    pub month: u8,
+    pub villages_done: i64,
+    pub villages_planned: f64,
+    pub villages_cumulative: i64,
+    pub water_done: i64,
+    pub water_planned: f64,
+    pub water_cumulative: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Dispatch {
+    pub region: Region,
+    pub year: i32,
+    pub villages_target: f64,
+    pub water_target: f64,
+    pub months: Vec<MonthRow>,
+}
+
+/// Month by month: completions against the plan's increments.
+pub fn dispatch(store: &dyn Store, actor: &Actor, code: &RegionCode, year: i32) -> AppResult<Dispatch> {
+    check_viewer(actor, code)?;
+    let mut tx = store.read()?;
+    let region = tx.region(code)?.ok_or_else(AppError::not_found)?;
+    let p = region_progress(tx.as_mut(), region.clone(), year, 12)?;
+    let tv = target(tx.as_mut(), year, code, TargetMetric::VillagesRemediated)?;
+    let tw = target(tx.as_mut(), year, code, TargetMetric::WaterBodiesEliminated)?;
+    let (mut cv, mut cw) = (0, 0);
+    let mut months = Vec::with_capacity(12);
+    for m in 1..=12u8 {
+        let period = year * 100 + i32::from(m);
+        let vd = counter(tx.as_mut(), code, metric::TASK_VILLAGES_DONE_MONTH, period)?;
+        let wd = counter(tx.as_mut(), code, metric::WATER_BODIES_DONE_MONTH, period)?;
+        cv += vd;
+        cw += wd;
+        let inc =
+            |t: &Option<(Target, bool)>| plan_share(t, m) - if m == 1 { 0.0 } else { plan_share(t, m - 1) };
+        months.push(MonthRow {
+            month: m,
+            villages_done: vd,
+            villages_planned: p.villages.target * inc(&tv),
+            villages_cumulative: cv,
+            water_done: wd,
+            water_planned: p.water_bodies.target * inc(&tw),
+            water_cumulative: cw,
+        });
+    }
+    Ok(Dispatch {
+        region,
+        year,
+        villages_target: p.villages.target,
+        water_target: p.water_bodies.target,
+        months,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SupervisionRow {
+    pub progress: RegionProgress,
+    /// Units the region is short of its plan (villages + water bodies).
+    pub shortfall: f64,
+}
+
+/// Regions of one level inside the caller's scope that are behind the plan, most behind first.
+pub fn supervision(
+    store: &dyn Store,
+    actor: &Actor,
+    level: RegionLevel,
+    year: i32,
+    month: u8,
+) -> AppResult<Vec<SupervisionRow>> {
+    check_viewer(actor, &actor.user.region)?;
+    if matches!(level, RegionLevel::Province | RegionLevel::Village) {
+        return Err(AppError::field(shared::ErrorCode::InvalidValue, "level", "级别应为市、县或乡镇"));
+    }
+    let mut tx = store.read()?;
+    let (lo, hi) = actor.user.region.descendant_range();
+    let mut rows = Vec::new();
+    for r in tx.regions_in(level, &lo, &hi)? {
+        let p = region_progress(tx.as_mut(), r, year, month)?;
+        if p.behind {
+            let short = |c: &CountProgress| (c.planned.floor() - c.done as f64).max(0.0);
+            let shortfall = short(&p.villages) + short(&p.water_bodies);
+            rows.push(SupervisionRow { progress: p, shortfall });
+        }
+    }
+    rows.sort_by(|a, b| {
+        b.shortfall.total_cmp(&a.shortfall).then(a.progress.region.code.cmp(&b.progress.region.code))
+    });
+    Ok(rows)
+}

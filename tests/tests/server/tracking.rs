@@ -1,0 +1,260 @@
+//! Tracking (progress, dispatch, supervision), the review queue with bulk review, and exports.
+
+use qingliu_tests::records::*;
+use reqwest::StatusCode;
+use shared::ErrorCode;
+use shared::review::ReviewDecision;
+use shared::site::SiteStatus;
+use shared::target::{Target, TargetMetric};
+
+use crate::{assert_counters_match_recount, inspector, login, setup};
+
+fn plan() -> Vec<f64> {
+    (1..=12).map(|m| m as f64 / 12.0).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_dispatch_and_supervision_follow_approvals() {
+    let (server, fx) = setup().await;
+    let year = sync_server::shanghai_year(server.state.now());
+    {
+        let mut tx = server.state.store.write().unwrap();
+        for (region, value) in [("420000000000", 6.0), ("421102000000", 5.0)] {
+            tx.upsert_target(&Target {
+                year,
+                region: region.parse().unwrap(),
+                metric: TargetMetric::VillagesRemediated,
+                value,
+                monthly_plan: plan(),
+            })
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let v = village(fx.site("village1").id, Some(SiteStatus::Completed), Some(true));
+    let w = water_body(fx.site("water1").id, vec![], Some(SiteStatus::Eliminated));
+    a.push(&batch(da, vec![submit(1, &v), submit(2, &w)])).await.unwrap();
+    let admin = login(&server, "admin").await;
+    let at = |m: u8| format!("/api/v1/tracking/420000?year={year}&month={m}");
+    let before: serde_json::Value = admin.get(&at(12)).await.unwrap();
+    assert_eq!(before["region"]["villages"]["target"], 6.0);
+    assert_eq!(before["region"]["villages"]["done"], 0);
+    assert_eq!(before["region"]["villages"]["behind"], true);
+    assert_eq!(before["children"].as_array().unwrap().len(), 1, "one prefecture in the fixture");
+
+    let r1 = login(&server, "reviewer_1").await;
+    r1.review(v.id, 1, ReviewDecision::Approve, "").await.unwrap();
+    r1.review(w.id, 1, ReviewDecision::Approve, "").await.unwrap();
+    assert_counters_match_recount(server.state.store.as_ref());
+
+    let after: serde_json::Value = admin.get(&at(12)).await.unwrap();
+    assert_eq!(after["region"]["villages"]["done"], 1);
+    assert_eq!(after["region"]["water_bodies"]["done"], 1);
+    assert_eq!(
+        after["region"]["sewage"]["treated"],
+        before["region"]["sewage"]["treated"].as_i64().unwrap() + 1
+    );
+    // In January only 1/12 of 6 is planned: one done is on schedule.
+    let jan: serde_json::Value = admin.get(&at(1)).await.unwrap();
+    assert_eq!(jan["region"]["villages"]["behind"], false);
+
+    // Drill-down to the township's villages.
+    let t1: serde_json::Value = admin.get(&format!("/api/v1/tracking/{}?year={year}", fx.t1)).await.unwrap();
+    let rows = t1["children"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let row1 = rows.iter().find(|r| r["region"]["code"] == fx.site("village1").village.to_string()).unwrap();
+    assert_eq!(
+        (row1["villages"]["target"].as_f64(), row1["villages"]["done"].as_i64()),
+        (Some(1.0), Some(1))
+    );
+
+    // Dispatch: the completion counts in this month.
+    let month = (sync_server::shanghai_month(server.state.now()) % 100) as usize;
+    let d: serde_json::Value = admin.get(&format!("/api/v1/dispatch/420000?year={year}")).await.unwrap();
+    assert_eq!(d["months"][month - 1]["villages_done"], 1);
+    assert_eq!(d["months"][month - 1]["water_done"], 1);
+    assert_eq!(d["months"][11]["villages_cumulative"], 1);
+    let planned: f64 =
+        d["months"].as_array().unwrap().iter().map(|m| m["villages_planned"].as_f64().unwrap()).sum();
+    assert!((planned - 6.0).abs() < 1e-9, "monthly increments add up to the target: {planned}");
+
+    // Supervision: the county with a target of 5 and 1 done is behind at year end; a county
+    // viewer of the other county does not see it.
+    let list: serde_json::Value =
+        admin.get(&format!("/api/v1/supervision?year={year}&month=12&level=county")).await.unwrap();
+    let codes: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["progress"]["region"]["code"].as_str().unwrap().to_string())
+        .collect();
+    assert!(codes.contains(&"421102000000".to_string()), "{codes:?}");
+    let c2 = login(&server, "county_2").await;
+    let theirs: serde_json::Value =
+        c2.get(&format!("/api/v1/supervision?year={year}&month=12&level=township")).await.unwrap();
+    assert!(
+        theirs
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["progress"]["region"]["code"].as_str().unwrap().starts_with("421103"))
+    );
+    assert_eq!(c2.get::<serde_json::Value>(&at(12)).await.unwrap_err().status, StatusCode::NOT_FOUND);
+    assert_eq!(a.get::<serde_json::Value>(&at(12)).await.unwrap_err().status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn review_queue_filters_and_bulk_review() {
+    let (server, fx) = setup().await;
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let w1 = water_body(fx.site("water1").id, vec![], None);
+    let f1 = facility(fx.site("facility1").id, shared::inspection::FacilityRunningState::Running);
+    let w2 = water_body(fx.site("water1").id, vec![], None);
+    a.push(&batch(da, vec![submit(1, &w1), submit(2, &f1), submit(3, &w2)])).await.unwrap();
+    let (b, db) = inspector(&server, "inspector_b").await;
+    b.push(&batch(db, vec![submit(1, &water_body(fx.site("water2").id, vec![], None))])).await.unwrap();
+
+    let r1 = login(&server, "reviewer_1").await;
+    let page: serde_json::Value = r1.get("/api/v1/review/queue").await.unwrap();
+    assert_eq!(page["total"], 3);
+    let ids: Vec<_> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["record"]["inspection"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids[0], w2.id.to_string(), "newest first");
+    assert!(!ids.contains(&fx.site("water2").id.to_string()));
+    let water: serde_json::Value = r1.get("/api/v1/review/queue?kind=water_body&limit=1").await.unwrap();
+    assert_eq!((water["total"].as_u64(), water["items"].as_array().unwrap().len()), (Some(2), 1));
+    let other_village: serde_json::Value =
+        r1.get(&format!("/api/v1/review/queue?village={}", fx.site("village4").village)).await.unwrap();
+    assert_eq!(other_village["total"], 0);
+    let outside =
+        r1.get::<serde_json::Value>(&format!("/api/v1/review/queue?village={}", fx.t2)).await.unwrap_err();
+    assert_eq!(outside.status, StatusCode::NOT_FOUND);
+
+    let bulk = serde_json::json!({
+        "items": [{"id": w1.id, "version": 1}, {"id": f1.id, "version": 7}, {"id": w2.id, "version": 1}],
+        "decision": "approve"
+    });
+    let res: serde_json::Value =
+        r1.send_json(reqwest::Method::POST, "/api/v1/review/bulk", &bulk).await.unwrap();
+    assert_eq!(res[0]["status"], "approved");
+    assert_eq!(res[1]["error"]["code"], "stale_version");
+    assert_eq!(res[2]["status"], "approved");
+    let left: serde_json::Value = r1.get("/api/v1/review/queue").await.unwrap();
+    assert_eq!(left["total"], 1);
+    let approved: serde_json::Value = r1.get("/api/v1/review/queue?status=approved").await.unwrap();
+    assert_eq!(approved["total"], 2);
+    assert_eq!(
+        a.get::<serde_json::Value>("/api/v1/review/queue").await.unwrap_err().error.code,
+        ErrorCode::Forbidden
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exports_parse_back_with_the_expected_rows() {
+    let (server, fx) = setup().await;
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let mut records = Vec::new();
+    for n in 0..25 {
+        let mut i = water_body(fx.site("water1").id, vec![], None);
+        i.notes = format!("第{n}条, 含逗号和\"引号\"");
+        records.push(i);
+    }
+    let muts = records.iter().enumerate().map(|(n, i)| submit(n as u64 + 1, i)).collect();
+    a.push(&batch(da, muts)).await.unwrap();
+
+    let r1 = login(&server, "reviewer_1").await;
+    let resp = r1
+        .http
+        .get(r1.url("/api/v1/exports/inspections.csv"))
+        .bearer_auth(r1.token.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-disposition"].to_str().unwrap().contains("inspections.csv"));
+    let bytes = resp.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 BOM for Excel");
+    let text = std::str::from_utf8(&bytes[3..]).unwrap();
+    let rows = parse_csv(text);
+    assert_eq!(rows[0][0], "记录编号");
+    assert_eq!(rows.len(), 26, "header + 25 rows");
+    let row = rows.iter().find(|r| r[13] == "第7条, 含逗号和\"引号\"").expect("quoted fields round-trip");
+    assert_eq!(row[4], "测试塘");
+    assert_eq!(row[5], fx.site("water1").village.to_string());
+    assert_eq!(row[8], "114.871000");
+
+    let geo: serde_json::Value = serde_json::from_slice(
+        &r1.http
+            .get(r1.url("/api/v1/exports/inspections.geojson"))
+            .bearer_auth(r1.token.clone().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(geo["type"], "FeatureCollection");
+    let features = geo["features"].as_array().unwrap();
+    assert_eq!(features.len(), 25);
+    assert_eq!(features[0]["geometry"]["type"], "Point");
+    assert_eq!(features[0]["geometry"]["coordinates"][0], 114.871, "RFC 7946 order: longitude first");
+    assert_eq!(features[0]["geometry"]["coordinates"][1], 30.451);
+
+    // Scoped: the other county's viewer gets an empty list, an inspector nothing at all.
+    let c2 = login(&server, "county_2").await;
+    let other: serde_json::Value = serde_json::from_slice(
+        &c2.http
+            .get(c2.url("/api/v1/exports/inspections.geojson"))
+            .bearer_auth(c2.token.clone().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(other["features"].as_array().unwrap().len(), 0);
+    let denied = a
+        .http
+        .get(a.url("/api/v1/exports/inspections.csv"))
+        .bearer_auth(a.token.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+}
+
+/// A small RFC 4180 reader for the test (quotes, doubled quotes, CRLF).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if field.is_empty() => quoted = true,
+            (',', false) => row.push(std::mem::take(&mut field)),
+            ('\r', false) => {}
+            ('\n', false) => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (c, _) => field.push(c),
+        }
+    }
+    rows
+}
