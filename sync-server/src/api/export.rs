@@ -64,3 +64,42 @@ pub async fn inspections_geojson(
     let body = stream(move |sink| export::inspections_geojson(store.as_ref(), &actor, &q, sink));
     Ok(attachment("application/geo+json", "inspections.geojson", body))
 }
+
+/// The inspection list as XLSX (Chinese headers, number and date cells), scoped to the caller.
+#[utoipa::path(get, path = "/api/v1/exports/inspections.xlsx", tag = "exports", security(("bearer" = [])), params(QueueQuery),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (status = 403, body = ApiError)))]
+pub async fn inspections_xlsx(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<QueueQuery>,
+) -> AppResult<Response> {
+    record_query(&actor, &q, None)?;
+    let store = st.store.clone();
+    let body = stream(move |sink| export::inspections_xlsx(store.as_ref(), &actor, &q, sink));
+    Ok(attachment(XLSX, "inspections.xlsx", body))
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The progress table of a region's children as XLSX.
+#[utoipa::path(get, path = "/api/v1/exports/progress/{region}", tag = "exports", security(("bearer" = [])),
+    params(("region" = String, Path, description = "region code"), crate::api::tracking::PeriodQuery),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (status = 404, body = ApiError)))]
+pub async fn progress_xlsx(
+    State(st): State<AppState>,
+    actor: Actor,
+    crate::api::extract::ApiPath(code): crate::api::extract::ApiPath<String>,
+    ApiQuery(q): ApiQuery<crate::api::tracking::PeriodQuery>,
+) -> AppResult<Response> {
+    let code = crate::api::tracking::region(&code)?;
+    let (year, month) = crate::api::tracking::period(&st, &q)?;
+    // Check scope (and that the region exists) before streaming.
+    let (store, a2) = (st.store.clone(), actor.clone());
+    crate::blocking(move || {
+        crate::domain::tracking::tracking(store.as_ref(), &a2, &code, year, month).map(|_| ())
+    })
+    .await?;
+    let store = st.store.clone();
+    let body = stream(move |sink| export::progress_xlsx(store.as_ref(), &actor, &code, year, month, sink));
+    Ok(attachment(XLSX, "progress.xlsx", body))
+}

@@ -61,6 +61,8 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(review::post_bulk))
         .routes(routes!(export::inspections_csv))
         .routes(routes!(export::inspections_geojson))
+        .routes(routes!(export::inspections_xlsx))
+        .routes(routes!(export::progress_xlsx))
         .routes(routes!(inspections::get_inspection))
         .routes(routes!(inspections::review_inspection))
         .routes(routes!(sync::pull))

@@ -22,7 +22,7 @@ pub struct PeriodQuery {
     pub level: Option<String>,
 }
 
-fn period(st: &AppState, q: &PeriodQuery) -> AppResult<(i32, u8)> {
+pub fn period(st: &AppState, q: &PeriodQuery) -> AppResult<(i32, u8)> {
     let now = crate::shanghai_month(st.now());
     let year = q.year.unwrap_or((now / 100) as i32);
     if !(2000..=2100).contains(&year) {
@@ -36,7 +36,7 @@ fn period(st: &AppState, q: &PeriodQuery) -> AppResult<(i32, u8)> {
     Ok((year, month))
 }
 
-fn region(code: &str) -> AppResult<RegionCode> {
+pub fn region(code: &str) -> AppResult<RegionCode> {
     RegionCode::parse(code)
         .map_err(|e| AppError::field(shared::ErrorCode::InvalidFormat, "region", &e.to_string()))
 }

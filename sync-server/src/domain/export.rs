@@ -13,7 +13,7 @@ use crate::error::AppResult;
 use crate::store::Store;
 
 /// Receives chunks; answers false when the reader went away.
-pub type Sink<'a> = dyn FnMut(Vec<u8>) -> bool + 'a;
+pub type Sink<'a> = dyn FnMut(Vec<u8>) -> bool + Send + 'a;
 
 const CHUNK: usize = 64 * 1024;
 
@@ -174,5 +174,166 @@ pub fn inspections_geojson(
         buf.extend_from_slice(b"]}");
         sink(buf);
     }
+    Ok(())
+}
+
+/// Adapts a chunk sink to `std::io::Write`, so the XLSX writer streams straight out.
+struct SinkWriter<'a, 'b> {
+    sink: &'a mut Sink<'b>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for SinkWriter<'_, '_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK && !(self.sink)(std::mem::take(&mut self.buf)) {
+            return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "reader went away"));
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() && !(self.sink)(std::mem::take(&mut self.buf)) {
+            return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "reader went away"));
+        }
+        Ok(())
+    }
+}
+
+fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> crate::error::AppError {
+    crate::error::AppError::Internal(format!("xlsx: {e}"))
+}
+
+fn excel_time(t: time::OffsetDateTime) -> Result<rust_xlsxwriter::ExcelDateTime, rust_xlsxwriter::XlsxError> {
+    let t = t.to_offset(time::macros::offset!(+8));
+    rust_xlsxwriter::ExcelDateTime::from_ymd(t.year() as u16, u8::from(t.month()), t.day())?.and_hms(
+        u16::from(t.hour()),
+        t.minute(),
+        f64::from(t.second()),
+    )
+}
+
+/// The inspection list as XLSX: Chinese headers, number and date cells, rows streamed through a
+/// constant-memory worksheet.
+pub fn inspections_xlsx(
+    store: &dyn Store,
+    actor: &Actor,
+    q: &QueueQuery,
+    sink: &mut Sink<'_>,
+) -> AppResult<()> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let rq = record_query(actor, q, None)?;
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let when = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let coord = Format::new().set_num_format("0.000000");
+    let ws = wb.add_worksheet_with_constant_memory().map_err(xlsx_err)?;
+    ws.set_name("检查记录").map_err(xlsx_err)?;
+    for (c, h) in INSPECTION_HEADERS.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold).map_err(xlsx_err)?;
+    }
+    let mut tx = store.read()?;
+    let mut names_tx = store.read()?;
+    let mut names = Names(HashMap::new());
+    let mut row = 0u32;
+    let mut failure = None;
+    tx.for_each_record(&rq, &mut |r| {
+        row += 1;
+        let i = &r.inspection;
+        let (name, village) = names.get(names_tx.as_mut(), &i.site_id);
+        let res = (|| -> Result<(), rust_xlsxwriter::XlsxError> {
+            ws.write_string(row, 0, i.id.to_string())?;
+            ws.write_number(row, 1, i.version)?;
+            ws.write_string(row, 2, r.status.as_str())?;
+            ws.write_string(row, 3, i.kind().as_str())?;
+            ws.write_string(row, 4, &name)?;
+            ws.write_string(row, 5, &village)?;
+            ws.write_datetime_with_format(row, 6, excel_time(r.received_at)?, &when)?;
+            ws.write_datetime_with_format(row, 7, excel_time(i.device_time)?, &when)?;
+            if let Some(p) = &i.position {
+                ws.write_number_with_format(row, 8, p.point.lng(), &coord)?;
+                ws.write_number_with_format(row, 9, p.point.lat(), &coord)?;
+                if let Some(a) = p.accuracy_m {
+                    ws.write_number(row, 10, a)?;
+                }
+            }
+            ws.write_number(row, 11, i.photos.len() as u32)?;
+            if let Some(n) = &r.review {
+                ws.write_string(row, 12, &n.comment)?;
+            }
+            ws.write_string(row, 13, &i.notes)?;
+            Ok(())
+        })();
+        match res {
+            Ok(()) => true,
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(xlsx_err(e));
+    }
+    ws.set_freeze_panes(1, 0).map_err(xlsx_err)?;
+    let mut w = SinkWriter { sink, buf: Vec::with_capacity(CHUNK * 2) };
+    wb.save_to_writer(&mut w).map_err(xlsx_err)?;
+    std::io::Write::flush(&mut w)?;
+    Ok(())
+}
+
+/// The progress table of a region's children as XLSX.
+pub fn progress_xlsx(
+    store: &dyn Store,
+    actor: &Actor,
+    region: &shared::region::RegionCode,
+    year: i32,
+    month: u8,
+    sink: &mut Sink<'_>,
+) -> AppResult<()> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let t = crate::domain::tracking::tracking(store, actor, region, year, month)?;
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let pct = Format::new().set_num_format("0.00");
+    let ws = wb.add_worksheet();
+    ws.set_name(format!("{}年{}月进度", year, month)).map_err(xlsx_err)?;
+    let headers = [
+        "区划代码",
+        "名称",
+        "村庄整治目标",
+        "已完成",
+        "完成率（%）",
+        "计划完成",
+        "是否滞后",
+        "黑臭水体目标",
+        "已消除",
+        "消除率（%）",
+        "污水治理率（%）",
+        "治理率目标（%）",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold).map_err(xlsx_err)?;
+    }
+    for (n, p) in std::iter::once(&t.region).chain(t.children.iter()).enumerate() {
+        let r = n as u32 + 1;
+        let w = |e: Result<&mut rust_xlsxwriter::Worksheet, rust_xlsxwriter::XlsxError>| {
+            e.map(|_| ()).map_err(xlsx_err)
+        };
+        w(ws.write_string(r, 0, p.region.code.to_string()))?;
+        w(ws.write_string(r, 1, &p.region.name))?;
+        w(ws.write_number(r, 2, p.villages.target))?;
+        w(ws.write_number(r, 3, p.villages.done as f64))?;
+        w(ws.write_number_with_format(r, 4, p.villages.pct, &pct))?;
+        w(ws.write_number_with_format(r, 5, p.villages.planned, &pct))?;
+        w(ws.write_string(r, 6, if p.behind { "是" } else { "否" }))?;
+        w(ws.write_number(r, 7, p.water_bodies.target))?;
+        w(ws.write_number(r, 8, p.water_bodies.done as f64))?;
+        w(ws.write_number_with_format(r, 9, p.water_bodies.pct, &pct))?;
+        w(ws.write_number_with_format(r, 10, p.sewage.rate_pct, &pct))?;
+        w(ws.write_number_with_format(r, 11, p.sewage.target_pct, &pct))?;
+    }
+    let mut out = SinkWriter { sink, buf: Vec::new() };
+    wb.save_to_writer(&mut out).map_err(xlsx_err)?;
+    std::io::Write::flush(&mut out)?;
     Ok(())
 }

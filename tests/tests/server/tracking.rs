@@ -258,3 +258,61 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     }
     rows
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn xlsx_exports_parse_back_with_typed_cells() {
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+    let (server, fx) = setup().await;
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let muts = (0..12).map(|n| submit(n + 1, &water_body(fx.site("water1").id, vec![], None))).collect();
+    a.push(&batch(da, muts)).await.unwrap();
+    let r1 = login(&server, "reviewer_1").await;
+    let get = |path: &str| {
+        let r1 = r1.clone();
+        let path = path.to_string();
+        async move {
+            let resp =
+                r1.http.get(r1.url(&path)).bearer_auth(r1.token.clone().unwrap()).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "{path}");
+            resp.bytes().await.unwrap().to_vec()
+        }
+    };
+    let bytes = get("/api/v1/exports/inspections.xlsx").await;
+    let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = wb.worksheet_range("检查记录").unwrap();
+    let rows: Vec<_> = sheet.rows().collect();
+    assert_eq!(rows.len(), 13, "header + 12 rows");
+    assert_eq!(rows[0][0], Data::String("记录编号".into()));
+    assert_eq!(rows[1][1], Data::Float(1.0), "version is a number cell");
+    assert!(matches!(rows[1][6], Data::DateTime(_)), "received time is a date cell: {:?}", rows[1][6]);
+    assert_eq!(rows[1][8], Data::Float(114.871));
+    assert_eq!(rows[1][4], Data::String("测试塘".into()));
+
+    let admin = login(&server, "admin").await;
+    let resp = admin
+        .http
+        .get(admin.url("/api/v1/exports/progress/421102"))
+        .bearer_auth(admin.token.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut wb: Xlsx<_> =
+        open_workbook_from_rs(std::io::Cursor::new(resp.bytes().await.unwrap().to_vec())).unwrap();
+    let name = wb.sheet_names()[0].clone();
+    let sheet = wb.worksheet_range(&name).unwrap();
+    let rows: Vec<_> = sheet.rows().collect();
+    assert_eq!(rows[0][2], Data::String("村庄整治目标".into()));
+    assert_eq!(rows[1][0], Data::String("421102000000".into()), "the region itself first");
+    assert_eq!(rows.len(), 1 + 1 + 2, "the county and its two townships");
+    // Out of scope: the region does not exist for them.
+    let c2 = login(&server, "county_2").await;
+    let resp = c2
+        .http
+        .get(c2.url("/api/v1/exports/progress/421102"))
+        .bearer_auth(c2.token.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
