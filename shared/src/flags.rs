@@ -66,8 +66,16 @@ impl Flag {
 /// The flags of an inspection relative to its site's registered position.
 pub fn flags(i: &Inspection, site_position: Option<LngLat>, t: &FlagThresholds) -> Vec<Flag> {
     let mut out = Vec::new();
+    for (n, photo) in i.photos.iter().enumerate() {
+        if let Some(pt) = photo.exif_time {
+            let minutes = (pt - i.device_time).abs().whole_minutes();
+            if (pt - i.device_time).abs() > Duration::minutes(t.max_photo_time_minutes) {
+                out.push(Flag::PhotoTime { photo: n, minutes });
+            }
+        }
+    }
     let Some(p) = &i.position else {
-        out.push(Flag::NoPosition);
+        out.insert(0, Flag::NoPosition);
         return out;
     };
     if let Some(a) = p.accuracy_m
@@ -89,12 +97,6 @@ pub fn flags(i: &Inspection, site_position: Option<LngLat>, t: &FlagThresholds) 
             let d = distance_m(pp, p.point);
             if d > t.max_photo_distance_m {
                 out.push(Flag::PhotoFar { photo: n, distance_m: d });
-            }
-        }
-        if let Some(pt) = photo.exif_time {
-            let minutes = (pt - i.device_time).abs().whole_minutes();
-            if (pt - i.device_time).abs() > Duration::minutes(t.max_photo_time_minutes) {
-                out.push(Flag::PhotoTime { photo: n, minutes });
             }
         }
     }
@@ -130,12 +132,20 @@ mod tests {
             caption: String::new(),
         });
         let f = flags(&i, Some(site), &t);
-        assert!(matches!(f[0], Flag::WeakAccuracy { .. }));
-        assert_eq!(f[1], Flag::MockLocation);
-        assert!(matches!(f[2], Flag::FarFromSite { distance_m } if (900.0..1000.0).contains(&distance_m)));
-        assert!(matches!(f[3], Flag::PhotoTime { photo: 0, minutes: 4320 }));
+        assert!(f.iter().any(|x| matches!(x, Flag::WeakAccuracy { .. })));
+        assert!(f.contains(&Flag::MockLocation));
+        assert!(
+            f.iter().any(
+                |x| matches!(x, Flag::FarFromSite { distance_m } if (900.0..1000.0).contains(distance_m))
+            )
+        );
+        assert!(f.contains(&Flag::PhotoTime { photo: 0, minutes: 4320 }));
         assert_eq!(f.len(), 4, "photo position is near the record");
+        // Without a position the photo's time is still checked.
         i.position = None;
-        assert_eq!(flags(&i, Some(site), &t), vec![Flag::NoPosition]);
+        assert_eq!(
+            flags(&i, Some(site), &t),
+            vec![Flag::NoPosition, Flag::PhotoTime { photo: 0, minutes: 4320 }]
+        );
     }
 }

@@ -222,8 +222,14 @@ impl AppCore {
         if !errors.is_empty() {
             return Err(CoreError::validation(errors));
         }
+        let known: std::collections::HashSet<String> = self.store.read(|c| {
+            let mut st = c.prepare_cached("SELECT sha256 FROM photos")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
         for h in row.inspection.blob_hashes() {
-            if !self.photo_path(&h)?.exists() {
+            // Photos taken here must still be here; photos of a pulled record live on the server.
+            if known.contains(&h) && !self.photo_path(&h)?.exists() {
                 return Err(CoreError::new(ErrorCode::MissingBlobs, format!("照片 {} 不在本机", &h[..12])));
             }
         }
@@ -286,7 +292,11 @@ impl AppCore {
     pub fn discard_draft(&self, id: &InspectionId) -> CoreResult<()> {
         self.store.write(|tx| {
             let row = load_record(tx, id)?.ok_or_else(|| CoreError::not_found("记录"))?;
-            if row.state != LocalState::Draft || row.inspection.version != 1 {
+            let sent: i64 =
+                tx.query_row("SELECT COUNT(*) FROM outbox WHERE record_id = ?1", [id.to_string()], |r| {
+                    r.get(0)
+                })?;
+            if row.state != LocalState::Draft || row.inspection.version != 1 || sent > 0 {
                 return Err(CoreError::new(ErrorCode::IllegalTransition, "只能删除未提交过的草稿"));
             }
             tx.execute("DELETE FROM records WHERE id = ?1", [id.to_string()])?;
@@ -649,7 +659,7 @@ fn merge_record(tx: &Transaction<'_>, rec: &InspectionRecord) -> CoreResult<()> 
             let _ = local.review;
             tx.execute(
                 "UPDATE records SET version = ?2, data = ?3, state = ?4, review = ?5, server_seq = ?6, last_error = NULL,
-                        updated_at = ?7 WHERE id = ?1",
+                        updated_at = ?7 WHERE id = ?1 AND (server_seq IS NULL OR server_seq <= ?6)",
                 params![
                     id.to_string(),
                     rec.inspection.version,

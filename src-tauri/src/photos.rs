@@ -44,7 +44,7 @@ impl Default for PipelineConfig {
             long_edge: 1920,
             quality: 80,
             max_input_bytes: 40 * 1024 * 1024,
-            max_pixels: 120_000_000,
+            max_pixels: 50_000_000,
             font: None,
         }
     }
@@ -120,7 +120,7 @@ pub fn read_exif(bytes: &[u8]) -> ExifFacts {
         }
         let deg = parts[0].to_f64() + parts[1].to_f64() / 60.0 + parts[2].to_f64() / 3600.0;
         let sign = match field(r).and_then(ascii) {
-            Some(s) if s.first() == Some(&neg) => -1.0,
+            Some(s) if s.first().map(u8::to_ascii_uppercase) == Some(neg) => -1.0,
             _ => 1.0,
         };
         Some(sign * deg)
@@ -177,14 +177,19 @@ fn decode(bytes: &[u8], min_long_edge: u32, cfg: &PipelineConfig) -> CoreResult<
             let rgb = match info.pixel_format {
                 jpeg_decoder::PixelFormat::RGB24 => pixels,
                 jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
-                jpeg_decoder::PixelFormat::L16 => {
-                    pixels.chunks_exact(2).flat_map(|c| [c[0], c[0], c[0]]).collect()
-                }
+                jpeg_decoder::PixelFormat::L16 => pixels
+                    .chunks_exact(2)
+                    .flat_map(|c| {
+                        let l = (u16::from_ne_bytes([c[0], c[1]]) >> 8) as u8;
+                        [l, l, l]
+                    })
+                    .collect(),
                 jpeg_decoder::PixelFormat::CMYK32 => pixels
                     .chunks_exact(4)
                     .flat_map(|c| {
-                        let k = u16::from(c[3]);
-                        let f = |x: u8| ((u16::from(x) * k) / 255) as u8;
+                        // jpeg-decoder un-inverts Adobe CMYK; convert as the image crate does.
+                        let k = u16::from(255 - c[3]);
+                        let f = |x: u8| ((u16::from(255 - x) * k) / 255) as u8;
                         [f(c[0]), f(c[1]), f(c[2])]
                     })
                     .collect(),

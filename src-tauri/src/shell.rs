@@ -33,8 +33,10 @@ impl Shell {
         let mut sync = self.sync.status.lock().map(|s| s.clone()).unwrap_or_default();
         sync.pending = core.pending_count()?;
         sync.last_sync_at = core.meta(keys::LAST_SYNC_AT)?;
+        // Without a token the user must log in again (expired or revoked); the outbox stays.
+        let user = if core.meta(keys::TOKEN)?.is_some() { core.user()? } else { None };
         Ok(AppStatus {
-            user: core.user()?,
+            user,
             server_url: core.meta(keys::SERVER_URL)?,
             device_id: core.device_id()?.to_string(),
             counts: core.counts()?,
@@ -59,6 +61,11 @@ pub async fn run_sync(core: Arc<AppCore>, state: Arc<SyncState>) -> Result<sync:
         sync::sync_once(&core, &client, &mut |p| set_status(&st, |s| s.uploading = p)).await
     }
     .await;
+    if let Err(e) = &result
+        && matches!(e.code(), shared::ErrorCode::Unauthenticated | shared::ErrorCode::TokenExpired)
+    {
+        let _ = core.store.write(|tx| crate::store::meta_delete(tx, keys::TOKEN));
+    }
     set_status(&state, |s| {
         s.running = false;
         s.uploading = None;

@@ -167,6 +167,13 @@ impl SyncClient {
         progress(st.offset);
         let mut conflicts = 0;
         while !st.complete {
+            if st.offset > bytes.len() as u64 || (st.offset == bytes.len() as u64 && conflicts >= 5) {
+                return Err(SyncError::Transient(format!(
+                    "server offset {} does not fit {} bytes",
+                    st.offset,
+                    bytes.len()
+                )));
+            }
             let from = st.offset as usize;
             let to = (from + self.chunk).min(bytes.len());
             match self.blob_append(sha256, st.offset, bytes[from..to].to_vec()).await {
@@ -269,11 +276,33 @@ pub async fn sync_once(
     progress: &mut (dyn FnMut(Option<UploadProgress>) + Send),
 ) -> CoreResult<SyncReport> {
     let mut report = SyncReport::default();
-    push_all(core, client, &mut report, progress).await?;
+    reconcile_sequence(core, client).await?;
+    let pushed = push_all(core, client, &mut report, progress).await;
+    // A push that cannot finish must not keep review outcomes from reaching the device.
     pull_all(core, client, &mut report).await?;
+    pushed?;
     core.set_meta(keys::LAST_SYNC_AT, &now_rfc3339())?;
     progress(None);
     Ok(report)
+}
+
+/// Compare this device's sequence with what the server applied (registration is idempotent
+/// and answers it): a server restored from an older backup gets the lost mutations again; a
+/// device restored from an older backup never reuses a consumed number.
+async fn reconcile_sequence(core: &AppCore, client: &SyncClient) -> CoreResult<()> {
+    let req = RegisterDeviceRequest {
+        device_id: core.device_id()?,
+        name: "清流巡查平板".into(),
+        platform: std::env::consts::OS.into(),
+    };
+    let info = client.register_device(&req).await?;
+    let next: u64 = core.meta(keys::NEXT_SEQ)?.and_then(|s| s.parse().ok()).unwrap_or(1);
+    if info.last_seq + 1 < next {
+        core.requeue_from(info.last_seq + 1)?;
+    } else if info.last_seq >= next {
+        core.set_meta(keys::NEXT_SEQ, &(info.last_seq + 1).to_string())?;
+    }
+    Ok(())
 }
 
 async fn upload_photos(
@@ -292,7 +321,13 @@ async fn upload_photos(
             done_before += inspection.photos.iter().find(|p| &p.sha256 == h).map(|p| p.bytes).unwrap_or(0);
             continue;
         }
-        let bytes = std::fs::read(core.photo_path(h)?)?;
+        let path = core.photo_path(h)?;
+        if !path.exists() {
+            // A photo of a record pulled from the server (another device, a reinstall): the
+            // server already holds it, or will answer `missing_blobs`.
+            continue;
+        }
+        let bytes = std::fs::read(path)?;
         let record_id = entry.record_id;
         let count = hashes.len() as u32;
         client

@@ -76,9 +76,11 @@ pub fn App() -> impl IntoView {
         }
     });
 
-    let logged_in = move || ctx.status.get().map(|s| s.user.is_some());
+    // A memo: the status refreshes every two seconds, and only a change of login state may
+    // rebuild the screens (a rebuild would wipe a form being filled in).
+    let logged_in = Memo::new(move |_| ctx.status.with(|s| s.as_ref().map(|s| s.user.is_some())));
     view! {
-        {move || match logged_in() {
+        {move || match logged_in.get() {
             None => view! { <main><p class="muted">"…"</p></main> }.into_any(),
             Some(false) => view! { <pages::login::Login/> }.into_any(),
             Some(true) => view! { <Shell/> }.into_any(),

@@ -265,7 +265,8 @@ fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
 }
 
 /// The WHERE clause and its arguments for a record query (only fixed SQL text; values bound).
-fn record_where(q: &RecordQuery, t: &str) -> (String, Vec<String>) {
+fn record_where(q: &RecordQuery, table: &str) -> (String, Vec<String>) {
+    let t = table;
     let mut clauses = vec![format!("{t}village BETWEEN ?1 AND ?2")];
     let mut args = vec![q.lo.clone(), q.hi.clone()];
     if let Some(s) = q.status {
@@ -276,12 +277,12 @@ fn record_where(q: &RecordQuery, t: &str) -> (String, Vec<String>) {
         args.push(k.as_str().to_string());
         clauses.push(format!("{t}kind = ?{}", args.len()));
     }
-    if let Some(t) = q.from {
-        args.push(ts(t));
+    if let Some(from) = q.from {
+        args.push(ts(from));
         clauses.push(format!("{t}received_at >= ?{}", args.len()));
     }
-    if let Some(t) = q.to {
-        args.push(ts(t));
+    if let Some(to) = q.to {
+        args.push(ts(to));
         clauses.push(format!("{t}received_at < ?{}", args.len()));
     }
     (clauses.join(" AND "), args)

@@ -129,3 +129,43 @@ async fn server_down_loses_nothing_and_refused_records_do_not_block() {
     assert_eq!(core.summary(&good.id).unwrap().state, LocalState::Submitted);
     assert_eq!(core.pending_count().unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_restored_from_an_older_backup_gets_the_lost_records_again() {
+    let (server, fx) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = AppCore::open(dir.path()).unwrap();
+    sync::login(&core, &server.base, "inspector_a", PASSWORD).await.unwrap();
+    let client = sync::client_for(&core).unwrap();
+    let mut quiet = |_| {};
+    sync::sync_once(&core, &client, &mut quiet).await.unwrap();
+    let site = core.site(&fx.site("water1").id).unwrap().unwrap();
+    let a = water_body(site.id, vec![], None);
+    let b = water_body(site.id, vec![], None);
+    for i in [&a, &b] {
+        core.save_draft(i).unwrap();
+        core.submit(&i.id).unwrap();
+    }
+    sync::sync_once(&core, &client, &mut quiet).await.unwrap();
+    assert_eq!(core.pending_count().unwrap(), 0);
+
+    // The server loses its last mutation (restored from a backup taken before `b` arrived).
+    {
+        let c = rusqlite::Connection::open(server.state.config.db_path()).unwrap();
+        let device = core.device_id().unwrap().to_string();
+        c.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        c.execute("DELETE FROM versions WHERE record_id = ?1", [b.id.to_string()]).unwrap();
+        c.execute("DELETE FROM records WHERE id = ?1", [b.id.to_string()]).unwrap();
+        c.execute("DELETE FROM mutations WHERE device_id = ?1 AND seq = 2", [device.clone()]).unwrap();
+        c.execute("UPDATE devices SET last_seq = 1 WHERE id = ?1", [device]).unwrap();
+    }
+    // The device has nothing queued, yet the next sync notices and sends `b` again.
+    let report = sync::sync_once(&core, &client, &mut quiet).await.unwrap();
+    assert_eq!(report.pushed, 1);
+    let reviewer = login(&server, "reviewer_1").await;
+    assert_eq!(
+        reviewer.inspection(b.id).await.unwrap()["record"]["inspection"],
+        serde_json::to_value(&b).unwrap()
+    );
+    assert_eq!(server.state.store.read().unwrap().count_versions().unwrap(), 2, "each record exactly once");
+}

@@ -144,6 +144,16 @@ async fn review_queue_filters_and_bulk_review() {
     assert_eq!(res[0]["status"], "approved");
     assert_eq!(res[1]["error"]["code"], "stale_version");
     assert_eq!(res[2]["status"], "approved");
+    // Time filters: everything arrived just now.
+    let hour_ago = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let recent: serde_json::Value =
+        r1.get(&format!("/api/v1/review/queue?status=submitted&from={hour_ago}")).await.unwrap();
+    assert_eq!(recent["total"], 1);
+    let older: serde_json::Value =
+        r1.get(&format!("/api/v1/review/queue?status=submitted&to={hour_ago}")).await.unwrap();
+    assert_eq!(older["total"], 0);
     let left: serde_json::Value = r1.get("/api/v1/review/queue").await.unwrap();
     assert_eq!(left["total"], 1);
     let approved: serde_json::Value = r1.get("/api/v1/review/queue?status=approved").await.unwrap();

@@ -39,7 +39,11 @@ fn default_checklist(items: &[&str]) -> Vec<ChecklistItem> {
 
 /// A new, empty record of `kind` for `site`, prefilled from what the site knows.
 pub fn blank(kind: InspectionKind, site: &Site) -> Inspection {
+    // Minute precision, as the time inputs show it.
     let t = now();
+    let t = t
+        - time::Duration::seconds(i64::from(t.second()))
+        - time::Duration::nanoseconds(i64::from(t.nanosecond()));
     let body = match kind {
         InspectionKind::WaterBody => InspectionBody::WaterBody(WaterBodyBody {
             colour: ColourGrade::Normal,
