@@ -89,6 +89,7 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "officer_name" => ("姓名", "Name"),
         "credential" => ("执法证号", "Credential no."),
         "add_officer" => ("添加执法人员", "Add officer"),
+        "remove_officer" => ("删除最后一名", "Remove the last"),
         "recorder" => ("记录人", "Recorder"),
         "task_source" => ("任务来源", "Task source"),
         "checklist" => ("检查项", "Checklist"),

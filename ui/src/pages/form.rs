@@ -209,6 +209,11 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
         }
         e
     });
+    // Errors the app core reported for the last save go stale as soon as the record changes.
+    Effect::new(move |_| {
+        insp.track();
+        server_errors.set(Vec::new());
+    });
     let site_for_status = site.clone();
     let site_position = site.position;
     let kind = initial.kind();
@@ -324,7 +329,7 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
                 on_remove=Some(Callback::new(move |sha: String| insp.update(|i| i.photos.retain(|p| p.sha256 != sha))))/>
             <label class="button" style="display:inline-block;margin-top:8px">
                 {move || if photo_busy.get() { ctx.t("processing_photo") } else { ctx.t("add_photo") }}
-                <input id="photo-input" type="file" accept="image/jpeg,image/png" capture="environment" multiple style="display:none" on:change=on_files/>
+                <input id="photo-input" type="file" accept="image/jpeg,image/png" capture="environment" multiple style="display:none" prop:disabled=move || busy.get() on:change=on_files/>
             </label>
             <Errs field="photos" errors=errors/>
         </div>
@@ -557,10 +562,6 @@ fn EnforcementFields(insp: RwSignal<Inspection>, errors: Signal<Vec<FieldError>>
     let InspectionBody::Enforcement(b0) = insp.get_untracked().body else { return ().into_any() };
     let officers = RwSignal::new(b0.inspectors.len());
     let refused = RwSignal::new(matches!(b0.party_signature, Signature::Refused { .. }));
-    let refusal = match &b0.party_signature {
-        Signature::Refused { reason } => reason.clone(),
-        _ => String::new(),
-    };
     view! {
         <div class="row">
             <div><label>{move || ctx.t("started_at")}</label>
@@ -592,7 +593,12 @@ fn EnforcementFields(insp: RwSignal<Inspection>, errors: Signal<Vec<FieldError>>
             }
         }).collect_view()}
         <Errs field="body.inspectors" errors=errors/>
-        <p><button id="add-officer" on:click=move |_| { with_enf(insp, |b| { b.inspectors.push(EnforcementOfficer { name: String::new(), credential_no: String::new() }); b.inspector_signatures.push(Signature::Signed { signer: String::new(), blob: None }); }); officers.update(|n| *n += 1) }>{move || ctx.t("add_officer")}</button></p>
+        <p class="row">
+            <button id="add-officer" on:click=move |_| { with_enf(insp, |b| { b.inspectors.push(EnforcementOfficer { name: String::new(), credential_no: String::new() }); b.inspector_signatures.push(Signature::Signed { signer: String::new(), blob: None }); }); officers.update(|n| *n += 1) }>{move || ctx.t("add_officer")}</button>
+            {move || (officers.get() > 2).then(|| view! {
+                <button id="remove-officer" class="danger" on:click=move |_| { with_enf(insp, |b| { b.inspectors.pop(); b.inspector_signatures.pop(); }); officers.update(|n| *n -= 1) }>{move || ctx.t("remove_officer")}</button>
+            })}
+        </p>
         <div class="row">
             <div><TextField id="f-recorder" key="recorder" field="body.recorder" initial=b0.recorder.clone() errors=errors set=Callback::new(move |v| with_enf(insp, |b| b.recorder = v))/></div>
             <div><label>{move || ctx.t("task_source")}</label>
@@ -616,7 +622,9 @@ fn EnforcementFields(insp: RwSignal<Inspection>, errors: Signal<Vec<FieldError>>
             <option value="refused" selected=refused.get_untracked()>{move || ctx.t("refused_to_sign")}</option>
         </select>
         {move || refused.get().then(|| view! {
-            <TextField id="f-refusal" key="refusal_reason" field="body.party_signature" initial=refusal.clone() errors=errors set=Callback::new(move |v| with_enf(insp, |b| b.party_signature = Signature::Refused { reason: v }))/>
+            <TextField id="f-refusal" key="refusal_reason" field="body.party_signature"
+                initial=match insp.get_untracked().body { InspectionBody::Enforcement(b) => match b.party_signature { Signature::Refused { reason } => reason, _ => String::new() }, _ => String::new() }
+                errors=errors set=Callback::new(move |v| with_enf(insp, |b| b.party_signature = Signature::Refused { reason: v }))/>
         })}
     }
     .into_any()
