@@ -23,6 +23,7 @@ macro_rules! string_schema {
 
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod error;
 pub mod flags;
 pub mod geo;

@@ -18,12 +18,6 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use crate::error::{CoreError, CoreResult};
 
-/// Asia/Shanghai: UTC+8 all year.
-pub const SHANGHAI: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
-    Ok(o) => o,
-    Err(_) => UtcOffset::UTC,
-};
-
 #[derive(Clone)]
 pub struct PipelineConfig {
     /// Long edge of the derivative in pixels.
@@ -143,7 +137,7 @@ fn exif_time(d: &exif::DateTime) -> Option<OffsetDateTime> {
     let t = time::Time::from_hms(d.hour, d.minute, d.second).ok()?;
     let offset = match d.offset {
         Some(m) => UtcOffset::from_whole_seconds(i32::from(m) * 60).ok()?,
-        None => SHANGHAI,
+        None => shared::clock::BEIJING,
     };
     Some(PrimitiveDateTime::new(date, t).assume_offset(offset).to_offset(UtcOffset::UTC))
 }
@@ -292,16 +286,7 @@ pub fn system_font() -> Option<FontArc> {
 
 /// The watermark's lines.
 pub fn stamp_lines(s: &Stamp) -> Vec<String> {
-    let t = s.time.to_offset(SHANGHAI);
-    let mut lines = vec![format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} 北京时间",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )];
+    let mut lines = vec![format!("{} 北京时间", shared::clock::beijing(s.time))];
     match s.position {
         Some(p) => {
             let acc = s.accuracy_m.map(|a| format!(" ±{a:.0}m")).unwrap_or_default();

@@ -261,18 +261,7 @@ pub fn error_text(lang: Lang, e: &FieldError) -> String {
 pub fn shanghai(rfc3339: &str) -> String {
     use time::format_description::well_known::Rfc3339;
     match time::OffsetDateTime::parse(rfc3339, &Rfc3339) {
-        Ok(t) => {
-            let t = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-        }
+        Ok(t) => shared::clock::beijing(t),
         Err(_) => rfc3339.to_string(),
     }
 }

@@ -21,19 +21,6 @@ fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
-fn beijing(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::macros::offset!(+8));
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 /// Columns of the inspection list, shared by CSV and XLSX.
 pub const INSPECTION_HEADERS: [&str; 14] = [
     "记录编号",
@@ -63,8 +50,8 @@ pub fn inspection_cells(r: &InspectionRecord, site_name: &str) -> [String; 14] {
         i.kind().as_str().to_string(),
         site_name.to_string(),
         String::new(),
-        beijing(r.received_at),
-        beijing(i.device_time),
+        shared::clock::beijing(r.received_at),
+        shared::clock::beijing(i.device_time),
         pos.map(|p| format!("{:.6}", p.point.lng())).unwrap_or_default(),
         pos.map(|p| format!("{:.6}", p.point.lat())).unwrap_or_default(),
         pos.and_then(|p| p.accuracy_m).map(|a| format!("{a}")).unwrap_or_default(),
