@@ -1,5 +1,6 @@
 //! HTTP API: thin handlers that extract, call a domain service on the blocking pool, and answer.
 
+pub mod admin;
 pub mod auth;
 pub mod blobs;
 pub mod export;
@@ -63,6 +64,9 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(export::inspections_geojson))
         .routes(routes!(export::inspections_xlsx))
         .routes(routes!(export::progress_xlsx))
+        .routes(routes!(admin::put_target))
+        .routes(routes!(admin::get_targets))
+        .routes(routes!(admin::post_user))
         .routes(routes!(inspections::get_inspection))
         .routes(routes!(inspections::review_inspection))
         .routes(routes!(sync::pull))

@@ -1,6 +1,7 @@
 //! Domain services: the server's rules, written once against the storage [`crate::store::Tx`]
 //! trait. Handlers call these; backends never see them.
 
+pub mod admin;
 pub mod auth;
 pub mod blobs;
 pub mod export;

@@ -1,5 +1,6 @@
 //! The sync-server driven over HTTP on a real port, with a real SQLite file and blob directory.
 
+mod admin;
 mod app_sync;
 mod auth;
 mod blobs;

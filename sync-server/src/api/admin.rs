@@ -1,0 +1,50 @@
+use axum::Json;
+use axum::extract::State;
+use shared::ApiError;
+use shared::target::Target;
+
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::tracking::{PeriodQuery, period, region};
+use crate::domain::Actor;
+use crate::domain::admin::{self, CreatedUser, NewUser};
+use crate::error::AppResult;
+use crate::{AppState, blocking};
+
+/// Set a target (value and monthly plan) for a year and region (province admin).
+#[utoipa::path(put, path = "/api/v1/targets", tag = "admin", security(("bearer" = [])), request_body = Target,
+    responses((status = 200, body = Target), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn put_target(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiJson(t): ApiJson<Target>,
+) -> AppResult<Json<Target>> {
+    let now = st.now();
+    blocking(move || admin::set_target(st.store.as_ref(), &actor, &t, now)).await.map(Json)
+}
+
+/// The targets of a region for a year.
+#[utoipa::path(get, path = "/api/v1/targets/{region}", tag = "admin", security(("bearer" = [])),
+    params(("region" = String, Path, description = "region code"), PeriodQuery),
+    responses((status = 200, body = Vec<Target>), (status = 404, body = ApiError)))]
+pub async fn get_targets(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiPath(code): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> AppResult<Json<Vec<Target>>> {
+    let code = region(&code)?;
+    let (year, _) = period(&st, &q)?;
+    blocking(move || admin::targets(st.store.as_ref(), &actor, &code, year)).await.map(Json)
+}
+
+/// Create a user with a role and region scope (province admin).
+#[utoipa::path(post, path = "/api/v1/users", tag = "admin", security(("bearer" = [])), request_body = NewUser,
+    responses((status = 200, body = CreatedUser), (status = 403, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn post_user(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiJson(req): ApiJson<NewUser>,
+) -> AppResult<Json<CreatedUser>> {
+    let now = st.now();
+    blocking(move || admin::create_user(st.store.as_ref(), &actor, &req, now)).await.map(Json)
+}
