@@ -14,7 +14,7 @@ use shared::ids::{DeviceId, InspectionId, MutationId, SiteId};
 use shared::inspection::{Inspection, InspectionKind, PhotoRef};
 use shared::review::ReviewStatus;
 use shared::site::{Site, SiteKind, SiteStatus};
-use shared::sync::{InspectionRecord, Mutation, MutationOp, ReviewNote};
+use shared::sync::{InspectionRecord, Mutation, MutationOp};
 use shared::validate::validate_inspection;
 use shared::{ApiError, ErrorCode};
 use time::OffsetDateTime;
@@ -77,19 +77,13 @@ pub fn state_for(status: ReviewStatus) -> LocalState {
 struct RecordRow {
     inspection: Inspection,
     state: LocalState,
-    review: Option<ReviewNote>,
 }
 
 fn load_record(conn: &Connection, id: &InspectionId) -> CoreResult<Option<RecordRow>> {
     Ok(conn
-        .prepare_cached("SELECT data, state, review FROM records WHERE id = ?1")?
+        .prepare_cached("SELECT data, state FROM records WHERE id = ?1")?
         .query_row([id.to_string()], |r| {
-            let review: Option<String> = r.get(2)?;
-            Ok(RecordRow {
-                inspection: json_col(r.get(0)?)?,
-                state: state_col(r.get(1)?)?,
-                review: review.map(json_col).transpose()?,
-            })
+            Ok(RecordRow { inspection: json_col(r.get(0)?)?, state: state_col(r.get(1)?)? })
         })
         .optional()?)
 }
@@ -261,6 +255,44 @@ impl AppCore {
             self.store.step()?;
             meta_set(tx, keys::NEXT_SEQ, &(seq + 1).to_string())?;
             self.store.step()?;
+            Ok(())
+        })?;
+        self.summary(id)
+    }
+
+    /// Resolve a conflict by taking the server's side: the record becomes what the server holds
+    /// (its content, version and review state), as the server answered the conflicting push.
+    /// The local content that lost is kept in the outbox history.
+    pub fn accept_server_version(&self, id: &InspectionId) -> CoreResult<RecordSummary> {
+        self.store.write(|tx| {
+            let row = load_record(tx, id)?.ok_or_else(|| CoreError::not_found("记录"))?;
+            if row.state != LocalState::Conflict {
+                return Err(CoreError::new(ErrorCode::IllegalTransition, "只有版本冲突的记录可以采用服务器版本"));
+            }
+            let result: Option<String> = tx
+                .query_row(
+                    "SELECT result FROM outbox WHERE record_id = ?1 AND result IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                    [id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let server = match result.map(|r| serde_json::from_str::<shared::sync::MutationOutcome>(&r)).transpose()? {
+                Some(shared::sync::MutationOutcome::Conflict { server: Some(rec), .. }) => rec,
+                _ => return Err(CoreError::new(ErrorCode::NotFound, "没有服务器版本可采用，请先同步")),
+            };
+            tx.execute(
+                "UPDATE records SET version = ?2, data = ?3, state = ?4, review = ?5, server_seq = ?6, last_error = NULL,
+                        updated_at = ?7 WHERE id = ?1",
+                params![
+                    id.to_string(),
+                    server.inspection.version,
+                    serde_json::to_string(&server.inspection)?,
+                    state_for(server.status).as_str(),
+                    server.review.as_ref().map(serde_json::to_string).transpose()?,
+                    server.server_seq as i64,
+                    now_rfc3339()
+                ],
+            )?;
             Ok(())
         })?;
         self.summary(id)
@@ -655,8 +687,16 @@ fn merge_record(tx: &Transaction<'_>, rec: &InspectionRecord) -> CoreResult<()> 
             // A correction is in progress here: keep it, but keep the reviewer's note current.
             tx.execute("UPDATE records SET review = ?2 WHERE id = ?1", params![id.to_string(), review])?;
         }
-        Some(local) => {
-            let _ = local.review;
+        Some(local)
+            if matches!(local.state, LocalState::Draft | LocalState::Refused | LocalState::Conflict)
+                || (matches!(local.state, LocalState::Queued | LocalState::Uploading)
+                    && local.inspection != rec.inspection) =>
+        {
+            // Local content the server does not hold (being edited, refused, conflicting, or
+            // queued with other content) is never replaced silently; only the note is current.
+            tx.execute("UPDATE records SET review = ?2 WHERE id = ?1", params![id.to_string(), review])?;
+        }
+        Some(_) => {
             tx.execute(
                 "UPDATE records SET version = ?2, data = ?3, state = ?4, review = ?5, server_seq = ?6, last_error = NULL,
                         updated_at = ?7 WHERE id = ?1 AND (server_seq IS NULL OR server_seq <= ?6)",

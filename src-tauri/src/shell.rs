@@ -125,6 +125,7 @@ pub fn run() {
             commands::submit,
             commands::start_correction,
             commands::discard_draft,
+            commands::accept_server_version,
             commands::add_photo,
             commands::thumbnail,
         ])
@@ -231,6 +232,11 @@ pub mod commands {
     #[tauri::command]
     pub fn start_correction(shell: State<'_, Shell>, id: InspectionId) -> R<Inspection> {
         Ok(shell.core.start_correction(&id)?)
+    }
+
+    #[tauri::command]
+    pub fn accept_server_version(shell: State<'_, Shell>, id: InspectionId) -> R<RecordSummary> {
+        Ok(shell.core.accept_server_version(&id)?)
     }
 
     #[tauri::command]

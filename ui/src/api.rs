@@ -119,6 +119,10 @@ pub async fn start_correction(id: InspectionId) -> Result<Inspection, ApiError> 
     call("start_correction", &IdArg { id }).await
 }
 
+pub async fn accept_server_version(id: InspectionId) -> Result<RecordSummary, ApiError> {
+    call("accept_server_version", &IdArg { id }).await
+}
+
 pub async fn discard_draft(id: InspectionId) -> Result<(), ApiError> {
     call("discard_draft", &IdArg { id }).await
 }

@@ -53,6 +53,7 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "rejected_reason" => ("不予通过的理由", "Reason for rejection"),
         "refused" => ("服务器拒收", "Refused by the server"),
         "conflict" => ("版本冲突", "Version conflict"),
+        "take_server" => ("采用服务器上的版本", "Take the server's version"),
         "photos" => ("照片", "Photos"),
         "add_photo" => ("添加照片", "Add photo"),
         "processing_photo" => ("正在处理照片…", "Processing photo…"),

@@ -169,3 +169,45 @@ async fn a_server_restored_from_an_older_backup_gets_the_lost_records_again() {
     );
     assert_eq!(server.state.store.read().unwrap().count_versions().unwrap(), 2, "each record exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conflict_can_be_resolved_by_taking_the_server_version() {
+    let (server, fx) = setup().await;
+    let mut quiet = |_| {};
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (one, two) = (AppCore::open(d1.path()).unwrap(), AppCore::open(d2.path()).unwrap());
+    for core in [&one, &two] {
+        sync::login(core, &server.base, "inspector_a", PASSWORD).await.unwrap();
+        sync::sync_once(core, &sync::client_for(core).unwrap(), &mut quiet).await.unwrap();
+    }
+    let site = one.site(&fx.site("water1").id).unwrap().unwrap();
+    let v1 = water_body(site.id, vec![], None);
+    one.save_draft(&v1).unwrap();
+    one.submit(&v1.id).unwrap();
+    sync::sync_once(&one, &sync::client_for(&one).unwrap(), &mut quiet).await.unwrap();
+    login(&server, "reviewer_1").await.review(v1.id, 1, ReviewDecision::Return, "请补充").await.unwrap();
+    // Both tablets of the same inspector learn of the return and both correct it.
+    for core in [&one, &two] {
+        sync::sync_once(core, &sync::client_for(core).unwrap(), &mut quiet).await.unwrap();
+        assert_eq!(core.summary(&v1.id).unwrap().state, LocalState::Returned);
+    }
+    for (core, note) in [(&one, "一号平板的修改"), (&two, "二号平板的修改")] {
+        let mut v2 = core.start_correction(&v1.id).unwrap();
+        v2.notes = note.into();
+        core.save_draft(&v2).unwrap();
+        core.submit(&v2.id).unwrap();
+    }
+    sync::sync_once(&one, &sync::client_for(&one).unwrap(), &mut quiet).await.unwrap();
+    sync::sync_once(&two, &sync::client_for(&two).unwrap(), &mut quiet).await.unwrap();
+    let s = two.summary(&v1.id).unwrap();
+    assert_eq!(s.state, LocalState::Conflict, "the second correction conflicts");
+    assert_eq!(s.last_error.unwrap().code, shared::ErrorCode::StaleVersion);
+    let resolved = two.accept_server_version(&v1.id).unwrap();
+    assert_eq!(resolved.state, LocalState::Submitted);
+    assert_eq!(
+        two.inspection(&v1.id).unwrap().notes,
+        "一号平板的修改",
+        "the server's content is now the local one"
+    );
+    assert_eq!(server.state.store.read().unwrap().count_versions().unwrap(), 2);
+}

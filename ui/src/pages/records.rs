@@ -81,6 +81,14 @@ pub fn RecordView(id: InspectionId) -> impl IntoView {
             }
         })
     };
+    let take_server = move |_| {
+        spawn_local(async move {
+            match api::accept_server_version(id).await {
+                Ok(_) => load(),
+                Err(e) => ctx.notice.set(Some(e.message)),
+            }
+        })
+    };
     let discard = move |_| {
         spawn_local(async move {
             match api::discard_draft(id).await {
@@ -135,6 +143,7 @@ pub fn RecordView(id: InspectionId) -> impl IntoView {
                             <button id="edit" on:click=move |_| ctx.go(Page::Edit(id))>{move || ctx.t("edit")}</button>
                             <button class="primary" id="submit" on:click=submit>{move || ctx.t("submit")}</button>
                         }))}
+                        {(state == LocalState::Conflict).then(|| view! { <button class="primary" id="take-server" on:click=take_server>{move || ctx.t("take_server")}</button> })}
                         {(state == LocalState::Draft && i.version == 1).then(|| view! { <button class="danger" id="discard" on:click=discard>{move || ctx.t("discard")}</button> })}
                     </div>
                 </div>
