@@ -3,6 +3,7 @@
 //! typed HTTP client. Used by the cross-crate tests and the ingest benchmark.
 
 pub mod client;
+pub mod faultproxy;
 pub mod fixture;
 pub mod records;
 pub mod webdriver;

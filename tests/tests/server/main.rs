@@ -4,6 +4,7 @@ mod admin;
 mod app_sync;
 mod auth;
 mod blobs;
+mod faults;
 mod ingest;
 mod malformed;
 mod openapi;
