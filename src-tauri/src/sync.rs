@@ -357,8 +357,9 @@ async fn push_all(
     use shared::app::LocalState;
     let device_id = core.device_id()?;
     // Bounded: each round either finishes entries or re-uploads what the server lacks.
+    let mut batch = PUSH_BATCH;
     for _round in 0..50 {
-        let entries = core.pending(PUSH_BATCH)?;
+        let entries = core.pending(batch)?;
         if entries.is_empty() {
             return Ok(());
         }
@@ -372,7 +373,14 @@ async fn push_all(
             device_id,
             mutations: entries.iter().map(|e| e.mutation.clone()).collect(),
         };
-        let resp = client.push(&req).await?;
+        let resp = match client.push(&req).await {
+            // Too large for the server's body limit: send fewer at a time.
+            Err(SyncError::Refused(StatusCode::PAYLOAD_TOO_LARGE, _)) if batch > 1 => {
+                batch = (batch / 2).max(1);
+                continue;
+            }
+            other => other?,
+        };
         for r in &resp.results {
             let Some(e) = entries.iter().find(|e| e.seq == r.seq) else { continue };
             match &r.outcome {

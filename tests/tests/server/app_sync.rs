@@ -211,3 +211,24 @@ async fn a_conflict_can_be_resolved_by_taking_the_server_version() {
     );
     assert_eq!(server.state.store.read().unwrap().count_versions().unwrap(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queue_larger_than_the_body_limit_goes_in_smaller_batches() {
+    let server = qingliu_tests::TestServer::start_with(|c| c.max_push_bytes = 24 * 1024).await;
+    let fx = qingliu_tests::fixture::install(server.state.store.as_ref());
+    let dir = tempfile::tempdir().unwrap();
+    let core = AppCore::open(dir.path()).unwrap();
+    sync::login(&core, &server.base, "inspector_a", PASSWORD).await.unwrap();
+    let client = sync::client_for(&core).unwrap();
+    let mut quiet = |_| {};
+    sync::sync_once(&core, &client, &mut quiet).await.unwrap();
+    for _ in 0..60 {
+        let i = water_body(fx.site("water1").id, vec![], None);
+        core.save_draft(&i).unwrap();
+        core.submit(&i.id).unwrap();
+    }
+    let report = sync::sync_once(&core, &client, &mut quiet).await.unwrap();
+    assert_eq!(report.pushed, 60);
+    assert_eq!(core.pending_count().unwrap(), 0);
+    assert_eq!(server.state.store.read().unwrap().count_versions().unwrap(), 60);
+}

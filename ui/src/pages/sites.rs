@@ -16,10 +16,16 @@ pub fn Sites() -> impl IntoView {
     let kind = RwSignal::new(None::<SiteKind>);
     let status = RwSignal::new(None::<SiteStatus>);
     let sites = RwSignal::new(Vec::<Site>::new());
+    // Answers can arrive out of order: only the newest search may fill the list.
+    let generation = StoredValue::new(0u64);
     Effect::new(move |_| {
         let (q, k, s) = (query.get(), kind.get(), status.get());
+        let mine = generation.get_value() + 1;
+        generation.set_value(mine);
         spawn_local(async move {
-            if let Ok(v) = api::search_sites(&q, k, s).await {
+            if let Ok(v) = api::search_sites(&q, k, s).await
+                && generation.get_value() == mine
+            {
                 sites.set(v);
             }
         });
