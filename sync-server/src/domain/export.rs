@@ -78,25 +78,39 @@ impl Names {
     }
 }
 
+/// Visit the caller's records newest first with each one's site name and village code (site
+/// names looked up once each, through a second snapshot), until `f` answers false.
+fn for_each_named(
+    store: &dyn Store,
+    actor: &Actor,
+    q: &QueueQuery,
+    f: &mut dyn FnMut(&InspectionRecord, &str, &str) -> bool,
+) -> AppResult<()> {
+    let rq = record_query(actor, q, None)?;
+    let mut tx = store.read()?;
+    let mut names_tx = store.read()?;
+    let mut names = Names(HashMap::new());
+    tx.for_each_record(&rq, &mut |r| {
+        let (name, village) = names.get(names_tx.as_mut(), &r.inspection.site_id);
+        f(r, &name, &village)
+    })?;
+    Ok(())
+}
+
 pub fn inspections_csv(
     store: &dyn Store,
     actor: &Actor,
     q: &QueueQuery,
     sink: &mut Sink<'_>,
 ) -> AppResult<()> {
-    let rq = record_query(actor, q, None)?;
     let mut buf = Vec::with_capacity(CHUNK * 2);
     buf.extend_from_slice("\u{feff}".as_bytes());
     buf.extend_from_slice(INSPECTION_HEADERS.join(",").as_bytes());
     buf.extend_from_slice(b"\r\n");
-    let mut tx = store.read()?;
-    let mut names_tx = store.read()?;
-    let mut names = Names(HashMap::new());
     let mut open = true;
-    tx.for_each_record(&rq, &mut |r| {
-        let (name, village) = names.get(names_tx.as_mut(), &r.inspection.site_id);
-        let mut cells = inspection_cells(r, &name);
-        cells[5] = village;
+    for_each_named(store, actor, q, &mut |r, name, village| {
+        let mut cells = inspection_cells(r, name);
+        cells[5] = village.to_string();
         let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
         buf.extend_from_slice(line.join(",").as_bytes());
         buf.extend_from_slice(b"\r\n");
@@ -117,16 +131,11 @@ pub fn inspections_geojson(
     q: &QueueQuery,
     sink: &mut Sink<'_>,
 ) -> AppResult<()> {
-    let rq = record_query(actor, q, None)?;
     let mut buf: Vec<u8> = br#"{"type":"FeatureCollection","features":["#.to_vec();
     let mut first = true;
-    let mut tx = store.read()?;
-    let mut names_tx = store.read()?;
-    let mut names = Names(HashMap::new());
     let mut open = true;
-    tx.for_each_record(&rq, &mut |r| {
+    for_each_named(store, actor, q, &mut |r, name, village| {
         let i = &r.inspection;
-        let (name, village) = names.get(names_tx.as_mut(), &i.site_id);
         let geometry = match &i.position {
             Some(p) => serde_json::json!({"type": "Point", "coordinates": [p.point.lng(), p.point.lat()]}),
             None => serde_json::Value::Null,
@@ -208,7 +217,8 @@ pub fn inspections_xlsx(
     sink: &mut Sink<'_>,
 ) -> AppResult<()> {
     use rust_xlsxwriter::{Format, Workbook};
-    let rq = record_query(actor, q, None)?;
+    // Refuse before building anything.
+    record_query(actor, q, None)?;
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
     let when = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
@@ -218,22 +228,18 @@ pub fn inspections_xlsx(
     for (c, h) in INSPECTION_HEADERS.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *h, &bold).map_err(xlsx_err)?;
     }
-    let mut tx = store.read()?;
-    let mut names_tx = store.read()?;
-    let mut names = Names(HashMap::new());
     let mut row = 0u32;
     let mut failure = None;
-    tx.for_each_record(&rq, &mut |r| {
+    for_each_named(store, actor, q, &mut |r, name, village| {
         row += 1;
         let i = &r.inspection;
-        let (name, village) = names.get(names_tx.as_mut(), &i.site_id);
         let res = (|| -> Result<(), rust_xlsxwriter::XlsxError> {
             ws.write_string(row, 0, i.id.to_string())?;
             ws.write_number(row, 1, i.version)?;
             ws.write_string(row, 2, r.status.as_str())?;
             ws.write_string(row, 3, i.kind().as_str())?;
-            ws.write_string(row, 4, &name)?;
-            ws.write_string(row, 5, &village)?;
+            ws.write_string(row, 4, name)?;
+            ws.write_string(row, 5, village)?;
             ws.write_datetime_with_format(row, 6, excel_time(r.received_at)?, &when)?;
             ws.write_datetime_with_format(row, 7, excel_time(i.device_time)?, &when)?;
             if let Some(p) = &i.position {
