@@ -189,6 +189,13 @@ impl ApiClient {
         Ok(st)
     }
 
+    /// GET raw bytes (exports, downloads): status, headers and body, whatever the status.
+    pub async fn get_bytes(&self, path: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let resp = self.req(Method::GET, path).send().await.expect("request sent");
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        (status, headers, resp.bytes().await.expect("body").to_vec())
+    }
+
     pub async fn download(&self, sha256: &str) -> Result<Vec<u8>, Failure> {
         let resp = self.req(Method::GET, &format!("/api/v1/blobs/{sha256}")).send().await.expect("sent");
         if resp.status().is_success() {

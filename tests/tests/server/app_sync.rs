@@ -9,7 +9,7 @@ use qingliu_tests::records::*;
 use shared::app::LocalState;
 use shared::review::ReviewDecision;
 
-use crate::{login, setup};
+use crate::{login, setup, tablet};
 
 fn jpeg_like(n: usize, salt: u8) -> Vec<u8> {
     let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
@@ -20,13 +20,8 @@ fn jpeg_like(n: usize, salt: u8) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn offline_record_syncs_once_with_identical_photos_and_review_comes_back() {
     let (server, fx) = setup().await;
-    let dir = tempfile::tempdir().unwrap();
-    let core = AppCore::open(dir.path()).unwrap();
-    sync::login(&core, &server.base, "inspector_a", PASSWORD).await.unwrap();
-    let client = sync::client_for(&core).unwrap();
+    let (_dir, core, client) = tablet(&server.base, "inspector_a").await;
     let mut quiet = |_| {};
-    // First sync brings the assigned villages' sites down.
-    sync::sync_once(&core, &client, &mut quiet).await.unwrap();
     let water = core.site(&fx.site("water1").id).unwrap().expect("site pulled");
 
     // Offline: a record with two photos (one larger than a chunk).
@@ -133,12 +128,8 @@ async fn server_down_loses_nothing_and_refused_records_do_not_block() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_restored_from_an_older_backup_gets_the_lost_records_again() {
     let (server, fx) = setup().await;
-    let dir = tempfile::tempdir().unwrap();
-    let core = AppCore::open(dir.path()).unwrap();
-    sync::login(&core, &server.base, "inspector_a", PASSWORD).await.unwrap();
-    let client = sync::client_for(&core).unwrap();
+    let (_dir, core, client) = tablet(&server.base, "inspector_a").await;
     let mut quiet = |_| {};
-    sync::sync_once(&core, &client, &mut quiet).await.unwrap();
     let site = core.site(&fx.site("water1").id).unwrap().unwrap();
     let a = water_body(site.id, vec![], None);
     let b = water_body(site.id, vec![], None);
@@ -216,12 +207,8 @@ async fn a_conflict_can_be_resolved_by_taking_the_server_version() {
 async fn a_queue_larger_than_the_body_limit_goes_in_smaller_batches() {
     let server = qingliu_tests::TestServer::start_with(|c| c.max_push_bytes = 24 * 1024).await;
     let fx = qingliu_tests::fixture::install(server.state.store.as_ref());
-    let dir = tempfile::tempdir().unwrap();
-    let core = AppCore::open(dir.path()).unwrap();
-    sync::login(&core, &server.base, "inspector_a", PASSWORD).await.unwrap();
-    let client = sync::client_for(&core).unwrap();
+    let (_dir, core, client) = tablet(&server.base, "inspector_a").await;
     let mut quiet = |_| {};
-    sync::sync_once(&core, &client, &mut quiet).await.unwrap();
     for _ in 0..60 {
         let i = water_body(fx.site("water1").id, vec![], None);
         core.save_draft(&i).unwrap();

@@ -3,13 +3,13 @@
 //! committed is retried without a duplicate.
 
 use qingliu_app::AppCore;
-use qingliu_app::sync::{self, SyncClient};
+use qingliu_app::sync;
 use qingliu_tests::faultproxy::FaultProxy;
 use qingliu_tests::fixture::PASSWORD;
 use qingliu_tests::records::*;
 use shared::app::LocalState;
 
-use crate::{login, setup};
+use crate::{login, setup, tablet};
 
 fn photo(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1]).collect()
@@ -62,12 +62,8 @@ async fn a_cut_upload_resumes_and_resends_at_most_one_chunk() {
 async fn a_lost_acknowledgement_is_retried_without_a_duplicate() {
     let (server, fx) = setup().await;
     let proxy = FaultProxy::start(server.addr()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let core = AppCore::open(dir.path()).unwrap();
-    sync::login(&core, &proxy.base(), "inspector_a", PASSWORD).await.unwrap();
-    let client: SyncClient = sync::client_for(&core).unwrap();
+    let (_dir, core, client) = tablet(&proxy.base(), "inspector_a").await;
     let mut quiet = |_| {};
-    sync::sync_once(&core, &client, &mut quiet).await.unwrap();
     let i = water_body(fx.site("water1").id, vec![], None);
     core.save_draft(&i).unwrap();
     core.submit(&i.id).unwrap();

@@ -178,16 +178,9 @@ async fn exports_parse_back_with_the_expected_rows() {
     a.push(&batch(da, muts)).await.unwrap();
 
     let r1 = login(&server, "reviewer_1").await;
-    let resp = r1
-        .http
-        .get(r1.url("/api/v1/exports/inspections.csv"))
-        .bearer_auth(r1.token.clone().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.headers()["content-disposition"].to_str().unwrap().contains("inspections.csv"));
-    let bytes = resp.bytes().await.unwrap();
+    let (status, headers, bytes) = r1.get_bytes("/api/v1/exports/inspections.csv").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-disposition"].to_str().unwrap().contains("inspections.csv"));
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 BOM for Excel");
     let text = std::str::from_utf8(&bytes[3..]).unwrap();
     let rows = parse_csv(text);
@@ -198,18 +191,8 @@ async fn exports_parse_back_with_the_expected_rows() {
     assert_eq!(row[5], fx.site("water1").village.to_string());
     assert_eq!(row[8], "114.871000");
 
-    let geo: serde_json::Value = serde_json::from_slice(
-        &r1.http
-            .get(r1.url("/api/v1/exports/inspections.geojson"))
-            .bearer_auth(r1.token.clone().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let geo: serde_json::Value =
+        serde_json::from_slice(&r1.get_bytes("/api/v1/exports/inspections.geojson").await.2).unwrap();
     assert_eq!(geo["type"], "FeatureCollection");
     let features = geo["features"].as_array().unwrap();
     assert_eq!(features.len(), 25);
@@ -219,27 +202,10 @@ async fn exports_parse_back_with_the_expected_rows() {
 
     // Scoped: the other county's viewer gets an empty list, an inspector nothing at all.
     let c2 = login(&server, "county_2").await;
-    let other: serde_json::Value = serde_json::from_slice(
-        &c2.http
-            .get(c2.url("/api/v1/exports/inspections.geojson"))
-            .bearer_auth(c2.token.clone().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let other: serde_json::Value =
+        serde_json::from_slice(&c2.get_bytes("/api/v1/exports/inspections.geojson").await.2).unwrap();
     assert_eq!(other["features"].as_array().unwrap().len(), 0);
-    let denied = a
-        .http
-        .get(a.url("/api/v1/exports/inspections.csv"))
-        .bearer_auth(a.token.clone().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    assert_eq!(a.get_bytes("/api/v1/exports/inspections.csv").await.0, StatusCode::FORBIDDEN);
 }
 
 /// A small RFC 4180 reader for the test (quotes, doubled quotes, CRLF).
@@ -277,17 +243,8 @@ async fn xlsx_exports_parse_back_with_typed_cells() {
     let muts = (0..12).map(|n| submit(n + 1, &water_body(fx.site("water1").id, vec![], None))).collect();
     a.push(&batch(da, muts)).await.unwrap();
     let r1 = login(&server, "reviewer_1").await;
-    let get = |path: &str| {
-        let r1 = r1.clone();
-        let path = path.to_string();
-        async move {
-            let resp =
-                r1.http.get(r1.url(&path)).bearer_auth(r1.token.clone().unwrap()).send().await.unwrap();
-            assert_eq!(resp.status(), StatusCode::OK, "{path}");
-            resp.bytes().await.unwrap().to_vec()
-        }
-    };
-    let bytes = get("/api/v1/exports/inspections.xlsx").await;
+    let (status, _, bytes) = r1.get_bytes("/api/v1/exports/inspections.xlsx").await;
+    assert_eq!(status, StatusCode::OK);
     let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
     let sheet = wb.worksheet_range("检查记录").unwrap();
     let rows: Vec<_> = sheet.rows().collect();
@@ -299,16 +256,9 @@ async fn xlsx_exports_parse_back_with_typed_cells() {
     assert_eq!(rows[1][4], Data::String("测试塘".into()));
 
     let admin = login(&server, "admin").await;
-    let resp = admin
-        .http
-        .get(admin.url("/api/v1/exports/progress/421102"))
-        .bearer_auth(admin.token.clone().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let mut wb: Xlsx<_> =
-        open_workbook_from_rs(std::io::Cursor::new(resp.bytes().await.unwrap().to_vec())).unwrap();
+    let (status, _, bytes) = admin.get_bytes("/api/v1/exports/progress/421102").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
     let name = wb.sheet_names()[0].clone();
     let sheet = wb.worksheet_range(&name).unwrap();
     let rows: Vec<_> = sheet.rows().collect();
@@ -317,12 +267,5 @@ async fn xlsx_exports_parse_back_with_typed_cells() {
     assert_eq!(rows.len(), 1 + 1 + 2, "the county and its two townships");
     // Out of scope: the region does not exist for them.
     let c2 = login(&server, "county_2").await;
-    let resp = c2
-        .http
-        .get(c2.url("/api/v1/exports/progress/421102"))
-        .bearer_auth(c2.token.clone().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(c2.get_bytes("/api/v1/exports/progress/421102").await.0, StatusCode::NOT_FOUND);
 }
