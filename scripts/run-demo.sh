@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start the sync-server on embedded SQLite with demo data for all of Hubei (seeded on first run;
-# prints the demo accounts) and the field app pointed at it. Without a display, the server runs
-# alone. Usage: scripts/run-demo.sh [extra `sync-server serve` flags]
+# prints the demo accounts), serving the browser console at its root, and the field app pointed
+# at it. Without a display, the server (and console) runs alone. Usage: scripts/run-demo.sh [extra `sync-server serve` flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -20,7 +20,7 @@ for _ in $(seq 1 600); do
   kill -0 $server 2>/dev/null || { echo "sync-server exited" >&2; exit 1; }
   sleep 0.5
 done
-echo "server: http://$listen  (API: /api/openapi.json)"
+echo "console: http://$listen/  (API: /api/openapi.json)"
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "starting the field app; log in at http://$listen with a demo account above"
   "$CARGO_TARGET_DIR/release/qingliu"

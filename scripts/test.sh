@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Run every check and test: formatting, lints (native, wasm and the Tauri shell), the wasm build
 # of `shared`, `cargo test` (unit, property and cross-crate tests against a real server on a real
-# port), then the end-to-end test of the real app in the real webview under Xvfb.
+# port, the console in headless Chromium), then the end-to-end test of the real app in the real
+# webview under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need_rust
-need_apt build-essential pkg-config libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver fonts-noto-cjk
+need_apt build-essential pkg-config libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver fonts-noto-cjk \
+  chromium chromium-driver
 use_shared_target_dir
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target add wasm32-unknown-unknown >/dev/null

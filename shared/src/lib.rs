@@ -24,11 +24,14 @@ macro_rules! string_schema {
 pub mod app;
 pub mod auth;
 pub mod clock;
+pub mod console;
+pub mod diff;
 pub mod error;
 pub mod flags;
 pub mod geo;
 pub mod ids;
 pub mod inspection;
+pub mod map;
 pub mod region;
 pub mod review;
 pub mod site;

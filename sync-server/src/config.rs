@@ -27,6 +27,13 @@ pub struct Config {
     pub login_window_minutes: i64,
     /// Unfinished uploads untouched this long are removed.
     pub stale_upload_hours: u64,
+    /// The built browser console (`ui/dist`), served at `/` when the directory exists.
+    pub console_dir: PathBuf,
+    /// Optional map tiles for the console, `{z}/{x}/{y}` placeholders (e.g. a LAN tile server or
+    /// Tianditu); without it the map draws points on a plain grid and needs no internet.
+    pub map_tile_url: Option<String>,
+    /// The tiles are GCJ-02 (Gaode-style): points are shifted before drawing on them.
+    pub map_tile_gcj02: bool,
 }
 
 impl Default for Config {
@@ -42,6 +49,9 @@ impl Default for Config {
             login_max_failures: 5,
             login_window_minutes: 15,
             stale_upload_hours: 24 * 7,
+            console_dir: PathBuf::from("ui/dist"),
+            map_tile_url: None,
+            map_tile_gcj02: false,
         }
     }
 }
@@ -90,6 +100,15 @@ impl Config {
         }
         if let Some(v) = get("QINGLIU_MAX_CHUNK_BYTES") {
             self.max_chunk_bytes = parse("QINGLIU_MAX_CHUNK_BYTES", v)?;
+        }
+        if let Some(v) = get("QINGLIU_CONSOLE_DIR") {
+            self.console_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("QINGLIU_MAP_TILE_URL") {
+            self.map_tile_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = get("QINGLIU_MAP_TILE_GCJ02") {
+            self.map_tile_gcj02 = parse("QINGLIU_MAP_TILE_GCJ02", v)?;
         }
         Ok(())
     }

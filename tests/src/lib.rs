@@ -5,6 +5,7 @@
 pub mod client;
 pub mod faultproxy;
 pub mod fixture;
+pub mod process;
 pub mod records;
 pub mod webdriver;
 

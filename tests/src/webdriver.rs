@@ -21,8 +21,31 @@ pub struct El(pub String);
 impl Driver {
     /// Open a session of the Tauri app `binary` on a tauri-driver at `base`.
     pub async fn tauri(base: &str, binary: &str) -> Driver {
-        let http = reqwest::Client::new();
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": binary}}}});
+        Self::session(base, caps).await
+    }
+
+    /// Open a headless Debian Chromium on a chromedriver at `base`, its profile in `profile`.
+    pub async fn chromium(base: &str, profile: &std::path::Path) -> Driver {
+        let args = [
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--window-size=1400,1000".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}}}});
+        Self::session(base, caps).await
+    }
+
+    async fn session(base: &str, caps: Value) -> Driver {
+        let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             match http.post(format!("{base}/session")).json(&caps).send().await {
@@ -35,7 +58,7 @@ impl Driver {
                     let _ = e;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                Err(e) => panic!("tauri-driver not reachable at {base}: {e}"),
+                Err(e) => panic!("WebDriver not reachable at {base}: {e}"),
             }
         }
     }
@@ -104,6 +127,18 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Go to a URL.
+    pub async fn goto(&self, url: &str) {
+        self.post("/url", json!({"url": url})).await.unwrap_or_else(|e| panic!("goto {url}: {e}"));
+    }
+
+    /// Run an async script: the last argument is the callback that ends it.
+    pub async fn script_async(&self, script: &str) -> Value {
+        self.post("/execute/async", json!({"script": script, "args": []}))
+            .await
+            .unwrap_or_else(|e| panic!("async script failed: {e}"))
     }
 
     pub async fn click(&self, css: &str) {

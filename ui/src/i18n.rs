@@ -105,6 +105,99 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "summary" => ("整治情况", "Summary"),
         "unknown" => ("未选择", "Not set"),
         "language" => ("English", "中文"),
+        // Console.
+        "console" => ("清流 · 整治调度台", "Qingliu console"),
+        "console_login" => ("审核、进度跟踪与调度", "Review, progress tracking and dispatch"),
+        "queue" => ("审核", "Review"),
+        "dashboard" => ("进度", "Progress"),
+        "dispatch" => ("按月调度", "Monthly dispatch"),
+        "supervision" => ("督办", "Supervision"),
+        "map" => ("地图", "Map"),
+        "admin" => ("管理", "Admin"),
+        "status" => ("状态", "Status"),
+        "kind" => ("类型", "Kind"),
+        "village" => ("行政村", "Village"),
+        "all_villages" => ("全部村", "All villages"),
+        "date_from" => ("接收起", "Received from"),
+        "date_to" => ("接收止", "Received to"),
+        "total" => ("共", "Total"),
+        "items" => ("条", "items"),
+        "site" => ("点位", "Site"),
+        "received" => ("接收时间", "Received"),
+        "flags" => ("预警", "Flags"),
+        "approve" => ("通过", "Approve"),
+        "return" => ("退回修改", "Return"),
+        "reject" => ("不予通过", "Reject"),
+        "approve_selected" => ("批量通过所选", "Approve selected"),
+        "select_all" => ("全选", "Select all"),
+        "comment" => ("审核意见", "Comment"),
+        "comment_required" => ("退回须填写修改意见", "A return needs a comment"),
+        "reason_required" => ("不予通过须填写理由", "A rejection needs a reason"),
+        "keys_queue" => (
+            "键盘：J/K 上下移动，X 选择，Enter 打开，A 批量通过所选",
+            "Keys: J/K move, X select, Enter open, A approve selected",
+        ),
+        "keys_detail" => (
+            "键盘：A 通过，R 退回，J 不予通过，Esc 返回队列",
+            "Keys: A approve, R return, J reject, Esc back to queue",
+        ),
+        "fields" => ("记录内容", "Fields"),
+        "positions" => ("位置", "Position"),
+        "site_position" => ("点位登记位置", "Registered site position"),
+        "record_position" => ("记录位置", "Recorded position"),
+        "distance" => ("距离", "Distance"),
+        "no_position" => ("无位置信息", "No position"),
+        "versions" => ("版本历史", "Versions"),
+        "version" => ("版本", "Version"),
+        "changes" => ("修改内容", "Changes"),
+        "no_changes" => ("无字段变化", "No field changed"),
+        "audit" => ("操作记录", "Audit trail"),
+        "no_flags" => ("无预警", "No flags"),
+        "reviewed" => ("已审核", "Reviewed"),
+        "villages_remediated" => ("行政村环境整治", "Villages remediated"),
+        "water_eliminated" => ("黑臭水体消除", "Water bodies eliminated"),
+        "sewage_rate" => ("生活污水治理率", "Sewage treatment rate"),
+        "year_elapsed" => ("年度时间进度", "Share of year elapsed"),
+        "region" => ("区划", "Region"),
+        "target" => ("目标", "Target"),
+        "done" => ("完成", "Done"),
+        "planned" => ("计划", "Planned"),
+        "behind" => ("滞后", "Behind"),
+        "on_track" => ("正常", "On track"),
+        "export_xlsx" => ("导出 XLSX", "Export XLSX"),
+        "export_csv" => ("导出 CSV", "Export CSV"),
+        "export_geojson" => ("导出 GeoJSON", "Export GeoJSON"),
+        "month" => ("月份", "Month"),
+        "cumulative" => ("累计", "Cumulative"),
+        "year" => ("年度", "Year"),
+        "level" => ("级别", "Level"),
+        "shortfall" => ("缺口", "Shortfall"),
+        "no_behind" => ("没有滞后的地区", "No region is behind"),
+        "targets" => ("目标与月度计划", "Targets and monthly plan"),
+        "monthly_plan" => {
+            ("月度累计计划比例（12 个，逗号分隔）", "Cumulative monthly plan (12 shares, comma-separated)")
+        }
+        "save" => ("保存", "Save"),
+        "users" => ("用户", "Users"),
+        "new_user" => ("新建用户", "New user"),
+        "display_name" => ("姓名", "Name"),
+        "role" => ("角色", "Role"),
+        "villages" => ("分配的行政村（区划代码，逗号分隔）", "Assigned villages (codes, comma-separated)"),
+        "disable" => ("停用", "Disable"),
+        "enable" => ("启用", "Enable"),
+        "disabled" => ("已停用", "Disabled"),
+        "create" => ("创建", "Create"),
+        "zoom_in" => ("放大", "Zoom in"),
+        "zoom_out" => ("缩小", "Zoom out"),
+        "no_basemap" => ("未配置底图：按经纬度网格绘制", "No basemap configured: drawn on a lng/lat grid"),
+        "sites_legend" => ("点位", "Sites"),
+        "pending_legend" => ("待审核记录", "Submitted records"),
+        "new_password" => ("新密码（可选）", "New password (optional)"),
+        "loading" => ("加载中…", "Loading…"),
+        "item" => ("项目", "Item"),
+        "result" => ("结果", "Result"),
+        "device_time" => ("记录时间（设备）", "Recorded (device time)"),
+        "no_problem" => ("无问题", "no problem"),
         _ => ("", ""),
     };
     match lang {
@@ -306,5 +399,70 @@ pub fn judgement_text(lang: Lang, j: &shared::thresholds::Judgement) -> String {
         format!("{level}（依据：{}）", basis.join("、"))
     } else {
         format!("{level} (by {})", basis.join(", "))
+    }
+}
+
+pub fn review_status_label(lang: Lang, s: shared::review::ReviewStatus) -> &'static str {
+    use shared::review::ReviewStatus::*;
+    match (s, lang) {
+        (Submitted, Lang::Zh) => "待审核",
+        (Submitted, Lang::En) => "Submitted",
+        (Approved, Lang::Zh) => "已通过",
+        (Approved, Lang::En) => "Approved",
+        (Returned, Lang::Zh) => "已退回",
+        (Returned, Lang::En) => "Returned",
+        (Rejected, Lang::Zh) => "不予通过",
+        (Rejected, Lang::En) => "Rejected",
+    }
+}
+
+pub fn role_label(lang: Lang, r: shared::auth::Role) -> &'static str {
+    use shared::auth::Role::*;
+    match (r, lang) {
+        (Inspector, Lang::Zh) => "检查员",
+        (Inspector, Lang::En) => "Inspector",
+        (TownshipReviewer, Lang::Zh) => "乡镇审核员",
+        (TownshipReviewer, Lang::En) => "Township reviewer",
+        (CountyViewer, Lang::Zh) => "县级查看",
+        (CountyViewer, Lang::En) => "County viewer",
+        (PrefectureViewer, Lang::Zh) => "市级查看",
+        (PrefectureViewer, Lang::En) => "Prefecture viewer",
+        (ProvinceAdmin, Lang::Zh) => "省级管理员",
+        (ProvinceAdmin, Lang::En) => "Province admin",
+    }
+}
+
+pub fn level_label(lang: Lang, l: shared::region::RegionLevel) -> &'static str {
+    use shared::region::RegionLevel::*;
+    match (l, lang) {
+        (Province, Lang::Zh) => "省",
+        (Province, Lang::En) => "Province",
+        (Prefecture, Lang::Zh) => "市（州）",
+        (Prefecture, Lang::En) => "Prefecture",
+        (County, Lang::Zh) => "县（市、区）",
+        (County, Lang::En) => "County",
+        (Township, Lang::Zh) => "乡镇（街道）",
+        (Township, Lang::En) => "Township",
+        (Village, Lang::Zh) => "行政村",
+        (Village, Lang::En) => "Village",
+    }
+}
+
+pub fn flag_text(lang: Lang, f: &shared::flags::Flag) -> String {
+    use shared::flags::Flag;
+    match lang {
+        Lang::Zh => f.message_zh(),
+        Lang::En => match f {
+            Flag::NoPosition => "no position recorded".into(),
+            Flag::WeakAccuracy { accuracy_m } => format!("weak accuracy (±{accuracy_m:.0} m)"),
+            Flag::FarFromSite { distance_m } => format!("{distance_m:.0} m from the registered site"),
+            Flag::MockLocation => "device reported a mock location".into(),
+            Flag::PhotoFar { photo, distance_m } => {
+                format!("photo {} taken {distance_m:.0} m from the record's position", photo + 1)
+            }
+            Flag::PhotoTime { photo, minutes } => {
+                format!("photo {} taken {minutes} min from the record's time", photo + 1)
+            }
+        },
     }
 }

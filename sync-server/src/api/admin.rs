@@ -6,7 +6,7 @@ use shared::target::Target;
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::tracking::{PeriodQuery, period, region};
 use crate::domain::Actor;
-use crate::domain::admin::{self, CreatedUser, NewUser};
+use crate::domain::admin::{self, NewUser, UserUpdate, UserView};
 use crate::error::AppResult;
 use crate::{AppState, blocking};
 
@@ -39,12 +39,33 @@ pub async fn get_targets(
 
 /// Create a user with a role and region scope (province admin).
 #[utoipa::path(post, path = "/api/v1/users", tag = "admin", security(("bearer" = [])), request_body = NewUser,
-    responses((status = 200, body = CreatedUser), (status = 403, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = UserView), (status = 403, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn post_user(
     State(st): State<AppState>,
     actor: Actor,
     ApiJson(req): ApiJson<NewUser>,
-) -> AppResult<Json<CreatedUser>> {
+) -> AppResult<Json<UserView>> {
     let now = st.now();
     blocking(move || admin::create_user(st.store.as_ref(), &actor, &req, now)).await.map(Json)
+}
+
+/// Users in the admin's region, with their assigned villages (province admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<UserView>), (status = 403, body = ApiError)))]
+pub async fn get_users(State(st): State<AppState>, actor: Actor) -> AppResult<Json<Vec<UserView>>> {
+    blocking(move || admin::list_users(st.store.as_ref(), &actor)).await.map(Json)
+}
+
+/// Change a user's name, role, region, villages, password or disabled flag (province admin).
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "admin", security(("bearer" = [])), request_body = UserUpdate,
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = UserView), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn patch_user(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiPath(id): ApiPath<shared::UserId>,
+    ApiJson(req): ApiJson<UserUpdate>,
+) -> AppResult<Json<UserView>> {
+    let now = st.now();
+    blocking(move || admin::update_user(st.store.as_ref(), &actor, &id, &req, now)).await.map(Json)
 }

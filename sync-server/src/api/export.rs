@@ -103,3 +103,57 @@ pub async fn progress_xlsx(
     let body = stream(move |sink| export::progress_xlsx(store.as_ref(), &actor, &code, year, month, sink));
     Ok(attachment(XLSX, "progress.xlsx", body))
 }
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SitesQuery {
+    /// A region inside the caller's scope; the whole scope when omitted.
+    #[serde(default)]
+    #[param(value_type = Option<String>)]
+    pub region: Option<String>,
+}
+
+/// The sites in the caller's scope as GeoJSON (RFC 7946, WGS-84).
+#[utoipa::path(get, path = "/api/v1/exports/sites.geojson", tag = "exports", security(("bearer" = [])), params(SitesQuery),
+    responses((status = 200, content_type = "application/geo+json"), (status = 404, body = ApiError)))]
+pub async fn sites_geojson(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<SitesQuery>,
+) -> AppResult<Response> {
+    let area = q.region.as_deref().map(crate::api::tracking::region).transpose()?;
+    if let Some(a) = &area
+        && (actor.user.role == shared::auth::Role::Inspector
+            || !crate::domain::scope::region_covers(&actor, a))
+    {
+        return Err(crate::error::AppError::not_found());
+    }
+    let store = st.store.clone();
+    let body = stream(move |sink| export::sites_geojson(store.as_ref(), &actor, area, sink));
+    Ok(attachment("application/geo+json", "sites.geojson", body))
+}
+
+/// The supervision list as CSV (UTF-8 with BOM).
+#[utoipa::path(get, path = "/api/v1/exports/supervision.csv", tag = "exports", security(("bearer" = [])),
+    params(crate::api::tracking::PeriodQuery),
+    responses((status = 200, content_type = "text/csv"), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn supervision_csv(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<crate::api::tracking::PeriodQuery>,
+) -> AppResult<Response> {
+    let (year, month) = crate::api::tracking::period(&st, &q)?;
+    let level = crate::api::tracking::level(&q)?;
+    // The list is small (regions, not records): build it before answering so errors get a status.
+    let store = st.store.clone();
+    let bytes = crate::blocking(move || {
+        let mut out = Vec::new();
+        export::supervision_csv(store.as_ref(), &actor, level, year, month, &mut |c| {
+            out.extend_from_slice(&c);
+            true
+        })?;
+        Ok(out)
+    })
+    .await?;
+    Ok(attachment("text/csv; charset=utf-8", "supervision.csv", Body::from(bytes)))
+}

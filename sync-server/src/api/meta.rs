@@ -33,6 +33,15 @@ pub async fn healthz(State(st): State<AppState>) -> AppResult<Json<Health>> {
     Ok(Json(Health { status: "ok", backend, schema_version: crate::store::sqlite::SCHEMA_VERSION }))
 }
 
+/// What the console needs before login (map tiles); no secrets.
+#[utoipa::path(get, path = "/api/v1/console-config", tag = "meta", responses((status = 200, body = shared::console::ConsoleConfig)))]
+pub async fn console_config(State(st): State<AppState>) -> Json<shared::console::ConsoleConfig> {
+    Json(shared::console::ConsoleConfig {
+        tile_url: st.config.map_tile_url.clone(),
+        tile_gcj02: st.config.map_tile_gcj02,
+    })
+}
+
 /// The caller.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserInfo), (status = 401, body = ApiError)))]

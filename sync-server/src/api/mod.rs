@@ -64,9 +64,12 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(export::inspections_geojson))
         .routes(routes!(export::inspections_xlsx))
         .routes(routes!(export::progress_xlsx))
+        .routes(routes!(export::sites_geojson))
+        .routes(routes!(export::supervision_csv))
         .routes(routes!(admin::put_target))
         .routes(routes!(admin::get_targets))
-        .routes(routes!(admin::post_user))
+        .routes(routes!(admin::post_user, admin::get_users))
+        .routes(routes!(admin::patch_user))
         .routes(routes!(inspections::get_inspection))
         .routes(routes!(inspections::review_inspection))
         .routes(routes!(sync::pull))
@@ -80,15 +83,54 @@ pub fn build(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(cfg.max_chunk_bytes)),
         )
         .routes(routes!(meta::healthz))
+        .routes(routes!(meta::console_config))
         .split_for_parts();
     let doc_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".into());
     api.route(
         "/api/openapi.json",
         get(move || async move { ([("content-type", "application/json")], doc_json) }),
     )
-    .fallback(not_found)
+    .fallback_service(console(&cfg))
     .method_not_allowed_fallback(method_not_allowed)
     .with_state(state)
+}
+
+/// Everything that is not the API: the browser console's static files (wasm, JS glue, CSS),
+/// under a strict CSP. Paths are resolved by `ServeDir`, which refuses `..` and absolute parts;
+/// anything it does not hold (including unknown `/api/...` paths) gets the JSON 404.
+fn console(cfg: &crate::config::Config) -> axum::routing::MethodRouter {
+    use axum::http::{HeaderName, HeaderValue};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let tiles = cfg
+        .map_tile_url
+        .as_deref()
+        .and_then(|u| {
+            let rest = u.split_once("://")?;
+            let host = rest.1.split('/').next()?;
+            Some(format!(" {}://{host}", rest.0))
+        })
+        .unwrap_or_default();
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' blob: data:{tiles}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+    );
+    let serve = tower_http::services::ServeDir::new(&cfg.console_dir)
+        .append_index_html_on_directories(true)
+        .call_fallback_on_method_not_allowed(true)
+        .fallback(axum::handler::HandlerWithoutStateExt::into_service(not_found));
+    let csp = HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
+    axum::routing::any_service(
+        tower::ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::if_not_present(
+                HeaderName::from_static("content-security-policy"),
+                csp,
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                HeaderName::from_static("x-content-type-options"),
+                HeaderValue::from_static("nosniff"),
+            ))
+            .service(serve),
+    )
 }
 
 async fn not_found() -> AppError {

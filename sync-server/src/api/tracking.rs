@@ -36,6 +36,15 @@ pub fn period(st: &AppState, q: &PeriodQuery) -> AppResult<(i32, u8)> {
     Ok((year, month))
 }
 
+/// The supervision level asked for; counties when none is given.
+pub fn level(q: &PeriodQuery) -> AppResult<RegionLevel> {
+    match q.level.as_deref().map(RegionLevel::parse) {
+        None => Ok(RegionLevel::County),
+        Some(Some(l)) => Ok(l),
+        Some(None) => Err(AppError::field(shared::ErrorCode::InvalidValue, "level", "级别无效")),
+    }
+}
+
 pub fn region(code: &str) -> AppResult<RegionCode> {
     RegionCode::parse(code)
         .map_err(|e| AppError::field(shared::ErrorCode::InvalidFormat, "region", &e.to_string()))
@@ -81,10 +90,6 @@ pub async fn get_supervision(
     ApiQuery(q): ApiQuery<PeriodQuery>,
 ) -> AppResult<Json<Vec<SupervisionRow>>> {
     let (year, month) = period(&st, &q)?;
-    let level = match q.level.as_deref().map(RegionLevel::parse) {
-        None => RegionLevel::County,
-        Some(Some(l)) => l,
-        Some(None) => return Err(AppError::field(shared::ErrorCode::InvalidValue, "level", "级别无效")),
-    };
+    let level = level(&q)?;
     blocking(move || tracking::supervision(st.store.as_ref(), &actor, level, year, month)).await.map(Json)
 }

@@ -1,8 +1,8 @@
 //! Province administration: targets per year and region with their monthly plan, and users
 //! with roles and region scopes. Only a province admin, only within their region.
 
-use serde::{Deserialize, Serialize};
 use shared::auth::{Role, UserInfo};
+pub use shared::console::{NewUser, UserUpdate, UserView};
 use shared::region::RegionCode;
 use shared::target::Target;
 use shared::validate::limits;
@@ -53,59 +53,40 @@ pub fn targets(store: &dyn Store, actor: &Actor, region: &RegionCode, year: i32)
     Ok(store.read()?.targets(year, region)?)
 }
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-pub struct NewUser {
-    pub username: String,
-    pub display_name: String,
-    pub role: Role,
-    pub region: RegionCode,
-    pub password: String,
-    /// Inspectors: the villages they are assigned to (inside `region`).
-    #[serde(default)]
-    pub villages: Vec<RegionCode>,
+fn name_ok(s: &str) -> bool {
+    !s.is_empty() && s.chars().count() <= limits::SHORT_TEXT && !s.chars().any(char::is_control)
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct CreatedUser {
-    pub user: UserInfo,
-    pub villages: Vec<RegionCode>,
-}
-
-pub fn create_user(
-    store: &dyn Store,
-    actor: &Actor,
-    req: &NewUser,
-    now: OffsetDateTime,
-) -> AppResult<CreatedUser> {
-    require_admin(actor, &req.region)?;
-    let mut fields = Vec::new();
-    let name_ok = |s: &str| {
-        !s.is_empty() && s.chars().count() <= limits::SHORT_TEXT && !s.chars().any(char::is_control)
-    };
-    if !name_ok(req.username.trim()) || req.username.trim() != req.username {
-        fields.push(shared::FieldError::new(
-            "username",
-            ErrorCode::InvalidValue,
-            "用户名为 1–100 个字符，不含空白首尾",
-        ));
-    }
-    if !name_ok(req.display_name.trim()) {
+/// The rules a user's fields obey, on creation and on every change: the role's scope level
+/// matches the region, and only inspectors hold villages, inside their region.
+fn check_user(
+    fields: &mut Vec<shared::FieldError>,
+    display_name: &str,
+    password: Option<&str>,
+    role: Role,
+    region: &RegionCode,
+    villages: &[RegionCode],
+) {
+    if !name_ok(display_name.trim()) {
         fields.push(shared::FieldError::new("display_name", ErrorCode::InvalidValue, "姓名为 1–100 个字符"));
     }
-    if req.password.chars().count() < 10 || req.password.len() > 1024 {
+    if let Some(p) = password
+        && (p.chars().count() < 10 || p.len() > 1024)
+    {
         fields.push(shared::FieldError::new("password", ErrorCode::TooShort, "密码至少 10 个字符"));
     }
-    if req.region.level() != req.role.scope_level() {
+    if region.level() != role.scope_level() {
         fields.push(shared::FieldError::new(
             "region",
             ErrorCode::Inconsistent,
-            format!("该角色的管辖范围应为{}级区划", req.role.scope_level().as_str()),
+            format!("该角色的管辖范围应为{}级区划", role.scope_level().as_str()),
         ));
     }
-    for (n, v) in req.villages.iter().enumerate() {
-        if req.role != Role::Inspector
-            || !req.region.contains(v)
-            || v.level() != shared::region::RegionLevel::Village
+    if villages.len() > 500 {
+        fields.push(shared::FieldError::new("villages", ErrorCode::OutOfRange, "最多分配 500 个行政村"));
+    }
+    for (n, v) in villages.iter().enumerate().take(500) {
+        if role != Role::Inspector || !region.contains(v) || v.level() != shared::region::RegionLevel::Village
         {
             fields.push(shared::FieldError::new(
                 format!("villages[{n}]"),
@@ -114,6 +95,114 @@ pub fn create_user(
             ));
         }
     }
+}
+
+/// Users whose region lies inside the admin's (their own included), by username.
+pub fn list_users(store: &dyn Store, actor: &Actor) -> AppResult<Vec<UserView>> {
+    require_admin(actor, &actor.user.region)?;
+    let mut tx = store.read()?;
+    let (lo, hi) = actor.user.region.descendant_range();
+    let rows = tx.users_in(&lo, &hi)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for u in rows {
+        let villages = tx.assigned_villages(&u.info.id)?;
+        out.push(UserView { user: u.info, disabled: u.disabled, villages });
+    }
+    Ok(out)
+}
+
+/// Change a user's name, role, region, villages, password or disabled flag. A disabled user or
+/// a new password ends every session the user had; an admin cannot disable themselves.
+pub fn update_user(
+    store: &dyn Store,
+    actor: &Actor,
+    id: &UserId,
+    req: &UserUpdate,
+    now: OffsetDateTime,
+) -> AppResult<UserView> {
+    require_admin(actor, &actor.user.region)?;
+    let current = store
+        .read()?
+        .user_by_id(id)?
+        .filter(|u| scope::region_covers(actor, &u.info.region))
+        .ok_or_else(AppError::not_found)?;
+    let role = req.role.unwrap_or(current.info.role);
+    let region = req.region.unwrap_or(current.info.region);
+    require_admin(actor, &region)?;
+    let display_name = req.display_name.clone().unwrap_or_else(|| current.info.display_name.clone());
+    let villages = match &req.villages {
+        Some(v) => v.clone(),
+        None if role == Role::Inspector && region == current.info.region => {
+            store.read()?.assigned_villages(id)?
+        }
+        None => Vec::new(),
+    };
+    let mut fields = Vec::new();
+    check_user(&mut fields, &display_name, req.password.as_deref(), role, &region, &villages);
+    if *id == actor.user.id && (req.disabled == Some(true) || role != current.info.role) {
+        fields.push(shared::FieldError::new(
+            "disabled",
+            ErrorCode::Forbidden,
+            "不能停用自己或更改自己的角色",
+        ));
+    }
+    if !fields.is_empty() {
+        return Err(AppError::Api(shared::ApiError::validation(fields)));
+    }
+    let password_hash = match &req.password {
+        Some(p) => hash_password(p)?,
+        None => current.password_hash.clone(),
+    };
+    let disabled = req.disabled.unwrap_or(current.disabled);
+    let info =
+        UserInfo { display_name: display_name.trim().to_string(), role, region, ..current.info.clone() };
+    let mut tx = store.write()?;
+    tx.region(&region)?.ok_or_else(|| AppError::field(ErrorCode::NotFound, "region", "区划不存在"))?;
+    for v in &villages {
+        tx.region(v)?.ok_or_else(|| AppError::field(ErrorCode::NotFound, "villages", "行政村不存在"))?;
+    }
+    tx.update_user(&UserRow { info: info.clone(), password_hash, disabled })?;
+    tx.clear_villages(id)?;
+    tx.assign_villages(id, &villages)?;
+    let ends_sessions = (disabled && !current.disabled)
+        || req.password.is_some()
+        || region != current.info.region
+        || role != current.info.role;
+    if ends_sessions {
+        tx.revoke_user_tokens(id)?;
+    }
+    tx.append_audit(&AuditEntry {
+        at: now,
+        user_id: Some(actor.user.id),
+        device_id: None,
+        action: "update_user".into(),
+        entity: "user".into(),
+        entity_id: id.to_string(),
+        detail: serde_json::json!({
+            "role": role, "region": region, "disabled": disabled, "villages": villages.len(),
+            "password_changed": req.password.is_some(), "sessions_ended": ends_sessions,
+        }),
+    })?;
+    tx.commit()?;
+    Ok(UserView { user: info, disabled, villages })
+}
+
+pub fn create_user(
+    store: &dyn Store,
+    actor: &Actor,
+    req: &NewUser,
+    now: OffsetDateTime,
+) -> AppResult<UserView> {
+    require_admin(actor, &req.region)?;
+    let mut fields = Vec::new();
+    if !name_ok(req.username.trim()) || req.username.trim() != req.username {
+        fields.push(shared::FieldError::new(
+            "username",
+            ErrorCode::InvalidValue,
+            "用户名为 1–100 个字符，不含空白首尾",
+        ));
+    }
+    check_user(&mut fields, &req.display_name, Some(&req.password), req.role, &req.region, &req.villages);
     if !fields.is_empty() {
         return Err(AppError::Api(shared::ApiError::validation(fields)));
     }
@@ -147,5 +236,5 @@ pub fn create_user(
         detail: serde_json::json!({ "username": info.username, "role": info.role, "region": info.region, "villages": req.villages.len() }),
     })?;
     tx.commit()?;
-    Ok(CreatedUser { user: info, villages: req.villages.clone() })
+    Ok(UserView { user: info, disabled: false, villages: req.villages.clone() })
 }

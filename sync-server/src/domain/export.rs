@@ -7,15 +7,106 @@ use std::collections::HashMap;
 use shared::SiteId;
 use shared::sync::InspectionRecord;
 
-use crate::domain::Actor;
 use crate::domain::queue::{QueueQuery, record_query};
-use crate::error::AppResult;
-use crate::store::Store;
+use crate::domain::{Actor, scope, tracking};
+use crate::error::{AppError, AppResult};
+use crate::store::{SiteFilter, Store};
 
 /// Receives chunks; answers false when the reader went away.
 pub type Sink<'a> = dyn FnMut(Vec<u8>) -> bool + Send + 'a;
 
 const CHUNK: usize = 64 * 1024;
+
+/// The sites in the caller's scope (inspectors: their villages), optionally narrowed to a region
+/// inside it, as GeoJSON; sites without a registered position have a null geometry.
+pub fn sites_geojson(
+    store: &dyn Store,
+    actor: &Actor,
+    area: Option<shared::region::RegionCode>,
+    sink: &mut Sink<'_>,
+) -> AppResult<()> {
+    let filter = match (scope::site_filter(actor), area) {
+        (f, None) => f,
+        (SiteFilter::AssignedTo(_), Some(_)) => return Err(AppError::not_found()),
+        (SiteFilter::VillageRange(..), Some(a)) if scope::region_covers(actor, &a) => {
+            let (lo, hi) = a.descendant_range();
+            SiteFilter::VillageRange(lo, hi)
+        }
+        (SiteFilter::VillageRange(..), Some(_)) => return Err(AppError::not_found()),
+    };
+    let mut tx = store.read()?;
+    let mut buf: Vec<u8> = br#"{"type":"FeatureCollection","features":["#.to_vec();
+    let mut first = true;
+    let mut after = 0;
+    loop {
+        let page = tx.sites_changed(&filter, after, 1000)?;
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        for (_, site) in &page {
+            let geometry = match &site.position {
+                Some(p) => serde_json::json!({"type": "Point", "coordinates": [p.lng(), p.lat()]}),
+                None => serde_json::Value::Null,
+            };
+            let feature = serde_json::json!({
+                "type": "Feature",
+                "id": site.id.to_string(),
+                "geometry": geometry,
+                "properties": {
+                    "name": site.name,
+                    "kind": site.kind(),
+                    "status": site.status,
+                    "village": site.village,
+                }
+            });
+            if !first {
+                buf.push(b',');
+            }
+            first = false;
+            buf.extend_from_slice(feature.to_string().as_bytes());
+            if buf.len() >= CHUNK && !sink(std::mem::take(&mut buf)) {
+                return Ok(());
+            }
+        }
+    }
+    buf.extend_from_slice(b"]}");
+    sink(buf);
+    Ok(())
+}
+
+/// The supervision list (regions behind plan, most behind first) as CSV with a BOM.
+pub fn supervision_csv(
+    store: &dyn Store,
+    actor: &Actor,
+    level: shared::region::RegionLevel,
+    year: i32,
+    month: u8,
+    sink: &mut Sink<'_>,
+) -> AppResult<()> {
+    let rows = tracking::supervision(store, actor, level, year, month)?;
+    let mut out = "\u{feff}区划代码,区划名称,缺口,整治村目标,已完成,计划,完成率%,黑臭水体目标,已消除,计划,完成率%,污水治理率%,目标%\r\n".to_string();
+    for r in rows {
+        let p = &r.progress;
+        let cells = [
+            p.region.code.to_string(),
+            csv_field(&p.region.name),
+            format!("{:.0}", r.shortfall),
+            format!("{:.0}", p.villages.target),
+            p.villages.done.to_string(),
+            format!("{:.1}", p.villages.planned),
+            format!("{:.1}", p.villages.pct),
+            format!("{:.0}", p.water_bodies.target),
+            p.water_bodies.done.to_string(),
+            format!("{:.1}", p.water_bodies.planned),
+            format!("{:.1}", p.water_bodies.pct),
+            format!("{:.2}", p.sewage.rate_pct),
+            format!("{:.2}", p.sewage.target_pct),
+        ];
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    sink(out.into_bytes());
+    Ok(())
+}
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }

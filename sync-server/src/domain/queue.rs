@@ -1,13 +1,14 @@
 //! The review queue and bulk review: submissions in the caller's region, newest first.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use shared::ErrorCode;
 use shared::auth::Role;
-use shared::flags::{Flag, FlagThresholds, flags};
+pub use shared::console::{BulkItem, BulkResult, BulkReview, QueueItem, QueuePage};
+use shared::flags::{FlagThresholds, flags};
 use shared::inspection::InspectionKind;
 use shared::region::RegionCode;
-use shared::review::{ReviewDecision, ReviewStatus};
-use shared::sync::{InspectionRecord, ReviewRequest};
-use shared::{ApiError, ErrorCode, InspectionId};
+use shared::review::ReviewStatus;
+use shared::sync::ReviewRequest;
 use time::OffsetDateTime;
 
 use crate::domain::{Actor, review, scope};
@@ -41,19 +42,6 @@ pub struct QueueQuery {
     pub limit: Option<u32>,
     #[serde(default)]
     pub offset: Option<u32>,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct QueueItem {
-    pub record: InspectionRecord,
-    pub site_name: String,
-    pub flags: Vec<Flag>,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct QueuePage {
-    pub total: u64,
-    pub items: Vec<QueueItem>,
 }
 
 /// The caller's record query: their region, narrowed to a village or township inside it.
@@ -99,29 +87,6 @@ pub fn queue(store: &dyn Store, actor: &Actor, q: &QueueQuery) -> AppResult<Queu
         items.push(QueueItem { site_name: site.map(|s| s.name).unwrap_or_default(), flags: f, record });
     }
     Ok(QueuePage { total, items })
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-pub struct BulkItem {
-    pub id: InspectionId,
-    pub version: u32,
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-pub struct BulkReview {
-    pub items: Vec<BulkItem>,
-    pub decision: ReviewDecision,
-    #[serde(default)]
-    pub comment: String,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct BulkResult {
-    pub id: InspectionId,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<ReviewStatus>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<ApiError>,
 }
 
 /// Review several records with one decision; each is its own transaction and its own result.

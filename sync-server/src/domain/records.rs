@@ -1,33 +1,12 @@
 //! Reading one inspection record with its version history, within the caller's scope.
 
-use serde::Serialize;
 use shared::InspectionId;
-use shared::inspection::Inspection;
-use shared::sync::InspectionRecord;
+pub use shared::console::{AuditView, RecordDetail};
+use shared::flags::{FlagThresholds, flags};
 
 use crate::domain::{Actor, scope};
 use crate::error::{AppError, AppResult};
 use crate::store::Store;
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct RecordDetail {
-    pub record: InspectionRecord,
-    /// Every submitted version, oldest first.
-    pub versions: Vec<Inspection>,
-    pub history: Vec<AuditView>,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AuditView {
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub at: time::OffsetDateTime,
-    pub user_id: Option<shared::UserId>,
-    pub device_id: Option<shared::DeviceId>,
-    pub action: String,
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
-}
 
 pub fn record_detail(store: &dyn Store, actor: &Actor, id: &InspectionId) -> AppResult<RecordDetail> {
     let mut tx = store.read()?;
@@ -49,5 +28,7 @@ pub fn record_detail(store: &dyn Store, actor: &Actor, id: &InspectionId) -> App
             detail: a.detail,
         })
         .collect();
-    Ok(RecordDetail { record: row.to_record(current), versions, history })
+    let site = tx.site(&current.site_id)?;
+    let flags = flags(&current, site.as_ref().and_then(|s| s.position), &FlagThresholds::default());
+    Ok(RecordDetail { record: row.to_record(current), versions, history, site, flags })
 }

@@ -3,8 +3,10 @@
 //! maintained counters and targets, never from inspections, so a province-wide table costs
 //! O(regions).
 
-use serde::Serialize;
 use shared::auth::Role;
+pub use shared::console::{
+    CountProgress, Dispatch, MonthRow, RateProgress, RegionProgress, SupervisionRow, Tracking,
+};
 use shared::region::{Region, RegionCode, RegionLevel};
 use shared::site::{SiteDetails, SiteStatus};
 use shared::target::{Target, TargetMetric};
@@ -13,48 +15,6 @@ use crate::domain::rollup::metric;
 use crate::domain::{Actor, scope};
 use crate::error::{AppError, AppResult};
 use crate::store::{CounterKey, SiteFilter, Store, Tx};
-
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct CountProgress {
-    pub target: f64,
-    pub done: i64,
-    /// done / target, percent (0 when there is no target).
-    pub pct: f64,
-    /// What the monthly plan expects done by the end of the month.
-    pub planned: f64,
-    pub behind: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct RateProgress {
-    pub target_pct: f64,
-    pub treated: i64,
-    pub villages: i64,
-    pub rate_pct: f64,
-    pub planned_pct: f64,
-    pub behind: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct RegionProgress {
-    pub region: Region,
-    pub villages: CountProgress,
-    pub water_bodies: CountProgress,
-    pub sewage: RateProgress,
-    pub behind: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Tracking {
-    pub year: i32,
-    /// The month (1–12) the plan is read at.
-    pub month: u8,
-    /// Share of the year elapsed at the end of that month.
-    pub year_elapsed: f64,
-    pub region: RegionProgress,
-    /// One row per child region (for a township: per village).
-    pub children: Vec<RegionProgress>,
-}
 
 /// The target of a region, or of its nearest ancestor that has one (for the plan shape and the
 /// rate); counts fall back to what the region actually holds (its task villages / listed water
@@ -210,26 +170,6 @@ pub fn tracking(
     Ok(Tracking { year, month, year_elapsed: f64::from(month) / 12.0, region: row, children })
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct MonthRow {
-    pub month: u8,
-    pub villages_done: i64,
-    pub villages_planned: f64,
-    pub villages_cumulative: i64,
-    pub water_done: i64,
-    pub water_planned: f64,
-    pub water_cumulative: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Dispatch {
-    pub region: Region,
-    pub year: i32,
-    pub villages_target: f64,
-    pub water_target: f64,
-    pub months: Vec<MonthRow>,
-}
-
 /// Month by month: completions against the plan's increments.
 pub fn dispatch(store: &dyn Store, actor: &Actor, code: &RegionCode, year: i32) -> AppResult<Dispatch> {
     check_viewer(actor, code)?;
@@ -265,13 +205,6 @@ pub fn dispatch(store: &dyn Store, actor: &Actor, code: &RegionCode, year: i32) 
         water_target: p.water_bodies.target,
         months,
     })
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct SupervisionRow {
-    pub progress: RegionProgress,
-    /// Units the region is short of its plan (villages + water bodies).
-    pub shortfall: f64,
 }
 
 /// Regions of one level inside the caller's scope that are behind the plan, most behind first.

@@ -164,6 +164,11 @@ pub trait Tx {
     fn user_by_username(&mut self, username: &str) -> StoreResult<Option<UserRow>>;
     fn user_by_id(&mut self, id: &UserId) -> StoreResult<Option<UserRow>>;
     fn users_by_role(&mut self, role: Role) -> StoreResult<Vec<UserRow>>;
+    /// Users whose region lies in `lo..=hi` (a region's descendant range), by username.
+    fn users_in(&mut self, lo: &str, hi: &str) -> StoreResult<Vec<UserRow>>;
+    /// Replace a user's name, role, region, password hash and disabled flag (not the username).
+    fn update_user(&mut self, u: &UserRow) -> StoreResult<()>;
+    fn clear_villages(&mut self, user: &UserId) -> StoreResult<()>;
     fn assign_villages(&mut self, user: &UserId, villages: &[RegionCode]) -> StoreResult<()>;
     fn assigned_villages(&mut self, user: &UserId) -> StoreResult<Vec<RegionCode>>;
     fn is_assigned(&mut self, user: &UserId, village: &RegionCode) -> StoreResult<bool>;

@@ -404,6 +404,34 @@ impl Tx for SqliteTx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn users_in(&mut self, lo: &str, hi: &str) -> StoreResult<Vec<UserRow>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE region BETWEEN ?1 AND ?2 ORDER BY username");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map([lo, hi], user_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn update_user(&mut self, u: &UserRow) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE users SET display_name = ?2, role = ?3, region = ?4, password_hash = ?5, disabled = ?6
+             WHERE id = ?1",
+            params![
+                u.info.id.to_string(),
+                u.info.display_name,
+                u.info.role.as_str(),
+                u.info.region.as_str(),
+                u.password_hash,
+                u.disabled
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn clear_villages(&mut self, user: &UserId) -> StoreResult<()> {
+        self.conn.execute("DELETE FROM user_villages WHERE user_id = ?1", [user.to_string()])?;
+        Ok(())
+    }
+
     fn assign_villages(&mut self, user: &UserId, villages: &[RegionCode]) -> StoreResult<()> {
         let mut st = self
             .conn

@@ -4,6 +4,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use shared::sync::{Change, PullScope};
 
+use qingliu_tests::fixture::PASSWORD;
+
 use crate::{login, setup};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -77,4 +79,116 @@ async fn users_get_roles_scopes_and_assigned_villages() {
     let err =
         reviewer.send_json::<_, serde_json::Value>(Method::POST, "/api/v1/users", &new).await.unwrap_err();
     assert_eq!(err.error.code, shared::ErrorCode::Forbidden);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_are_listed_changed_and_disabled_which_ends_their_sessions() {
+    let (server, fx) = setup().await;
+    let admin = login(&server, "admin").await;
+    let listed: Vec<serde_json::Value> = admin.get("/api/v1/users").await.unwrap();
+    let names: Vec<&str> = listed.iter().map(|u| u["user"]["username"].as_str().unwrap()).collect();
+    assert!(names.contains(&"inspector_a") && names.contains(&"county_2"), "{names:?}");
+    assert!(
+        listed.iter().all(|u| u.get("password_hash").is_none() && u["user"].get("password_hash").is_none())
+    );
+    let a = listed.iter().find(|u| u["user"]["username"] == "inspector_a").unwrap();
+    assert_eq!(a["villages"].as_array().unwrap().len(), 3, "the fixture assigns three villages");
+    let id = a["user"]["id"].as_str().unwrap().to_string();
+
+    // Nobody else may list or change users.
+    let county = login(&server, "county_1").await;
+    assert_eq!(
+        county.get::<serde_json::Value>("/api/v1/users").await.unwrap_err().error.code,
+        shared::ErrorCode::Forbidden
+    );
+
+    // Reassign to one village and rename: the inspector keeps working, now on that village only.
+    let inspector = login(&server, "inspector_a").await;
+    let one = fx.site("village4").village.to_string();
+    let patched: serde_json::Value = admin
+        .send_json(
+            Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            &json!({"display_name": "甲", "villages": [one]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (patched["user"]["display_name"].as_str(), patched["villages"].as_array().unwrap().len()),
+        (Some("甲"), 1)
+    );
+    let me: serde_json::Value = inspector.get("/api/v1/me").await.unwrap();
+    assert_eq!(me["display_name"], "甲", "a rename does not end the session");
+
+    // Invalid changes are refused with field errors and change nothing.
+    let before = crate::fingerprint(&server);
+    for (body, field) in [
+        (json!({"role": "county_viewer"}), "region"),
+        (json!({"villages": ["421103101201"]}), "villages[0]"),
+        (json!({"password": "short"}), "password"),
+        (json!({"display_name": ""}), "display_name"),
+    ] {
+        let err = admin
+            .send_json::<_, serde_json::Value>(Method::PATCH, &format!("/api/v1/users/{id}"), &body)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(err.error.fields.iter().any(|f| f.field == field), "{body}: {:?}", err.error.fields);
+    }
+    let err = admin
+        .send_json::<_, serde_json::Value>(
+            Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            &json!({"bogus": 1}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, StatusCode::BAD_REQUEST, "unknown fields are refused, not ignored");
+    assert_eq!(crate::fingerprint(&server), before);
+
+    // The admin cannot disable themselves.
+    let admin_id = listed.iter().find(|u| u["user"]["username"] == "admin").unwrap()["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let err = admin
+        .send_json::<_, serde_json::Value>(
+            Method::PATCH,
+            &format!("/api/v1/users/{admin_id}"),
+            &json!({"disabled": true}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Disabling ends every session at once and stops new logins.
+    let _: serde_json::Value = admin
+        .send_json(Method::PATCH, &format!("/api/v1/users/{id}"), &json!({"disabled": true}))
+        .await
+        .unwrap();
+    assert_eq!(
+        inspector.get::<serde_json::Value>("/api/v1/me").await.unwrap_err().status,
+        StatusCode::UNAUTHORIZED
+    );
+    let mut again = server.client();
+    assert_eq!(
+        again.login("inspector_a", PASSWORD).await.unwrap_err().error.code,
+        shared::ErrorCode::InvalidCredentials
+    );
+    // Enabled with a new password: the old one no longer works, the new one does.
+    let _: serde_json::Value = admin
+        .send_json(
+            Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            &json!({"disabled": false, "password": "another long password"}),
+        )
+        .await
+        .unwrap();
+    assert!(again.login("inspector_a", PASSWORD).await.is_err());
+    again.login("inspector_a", "another long password").await.unwrap();
+    let audit: i64 = {
+        let mut tx = server.state.store.read().unwrap();
+        tx.audit_for(&id).unwrap().iter().filter(|a| a.action == "update_user").count() as i64
+    };
+    assert_eq!(audit, 3, "every accepted change is audited");
 }

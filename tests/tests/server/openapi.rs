@@ -34,6 +34,11 @@ async fn document_matches_the_routes() {
         ("POST", "/api/v1/inspections/{id}/review"),
         ("GET", "/api/v1/progress/{region}"),
         ("GET", "/healthz"),
+        ("GET", "/api/v1/console-config"),
+        ("GET", "/api/v1/users"),
+        ("PATCH", "/api/v1/users/{id}"),
+        ("GET", "/api/v1/exports/sites.geojson"),
+        ("GET", "/api/v1/exports/supervision.csv"),
     ] {
         assert!(ops.iter().any(|(m, p)| m == expected.0 && p == expected.1), "{expected:?} not documented");
     }
@@ -65,4 +70,48 @@ async fn healthz_reports_backend() {
     let h: serde_json::Value = server.client().get("/healthz").await.unwrap();
     assert_eq!(h["status"], "ok");
     assert_eq!(h["backend"], "sqlite");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_is_served_with_a_strict_policy_and_paths_stay_inside_its_directory() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("index.html"), "<!doctype html><title>控制台</title>").unwrap();
+    std::fs::write(site.path().join("app.js"), "export {}").unwrap();
+    let secret = site.path().parent().unwrap().join(format!("secret-{}.txt", std::process::id()));
+    std::fs::write(&secret, "do not serve").unwrap();
+    let dir = site.path().to_path_buf();
+    let server = qingliu_tests::TestServer::start_with(move |c| {
+        c.console_dir = dir;
+        c.map_tile_url = Some("https://t0.tianditu.gov.cn/vec_w/wmts?z={z}&x={x}&y={y}".into());
+    })
+    .await;
+    let c = server.client();
+    let (status, headers, body) = c.get_bytes("/").await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(String::from_utf8(body).unwrap().contains("控制台"));
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval'")
+            && csp.contains("img-src 'self' blob: data: https://t0.tianditu.gov.cn"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(c.get_bytes("/app.js").await.0, reqwest::StatusCode::OK);
+    // Escapes from the directory are not served, however spelled.
+    let name = secret.file_name().unwrap().to_str().unwrap();
+    for path in [format!("/../{name}"), format!("/%2e%2e/{name}"), format!("/..%2f{name}")] {
+        let (status, _, body) = c.get_bytes(&path).await;
+        assert!(!String::from_utf8_lossy(&body).contains("do not serve"), "{path} served the file");
+        assert!(status.is_client_error(), "{path}: {status}");
+    }
+    // Unknown API paths still answer the JSON error, whatever the method.
+    let r = reqwest::Client::new().post(format!("{}/api/v1/nope", server.base)).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    let e: shared::ApiError = r.json().await.unwrap();
+    assert_eq!(e.code, shared::ErrorCode::NotFound);
+    // The map configuration is public and carries no secrets.
+    let cfg: serde_json::Value = c.get("/api/v1/console-config").await.unwrap();
+    assert_eq!(cfg["tile_gcj02"], false);
+    assert!(cfg["tile_url"].as_str().unwrap().contains("{z}"));
+    let _ = std::fs::remove_file(secret);
 }

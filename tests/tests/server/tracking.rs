@@ -269,3 +269,95 @@ async fn xlsx_exports_parse_back_with_typed_cells() {
     let c2 = login(&server, "county_2").await;
     assert_eq!(c2.get_bytes("/api/v1/exports/progress/421102").await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sites_geojson_and_supervision_csv_are_scoped_to_the_caller() {
+    let (server, fx) = setup().await;
+    let ids_in = |prefix: &str| -> std::collections::BTreeSet<String> {
+        fx.sites
+            .values()
+            .filter(|s| s.village.as_str().starts_with(prefix))
+            .map(|s| s.id.to_string())
+            .collect()
+    };
+    let features = |v: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        v["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect()
+    };
+    let c1 = login(&server, "county_1").await;
+    let (status, headers, bytes) = c1.get_bytes("/api/v1/exports/sites.geojson").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/geo+json");
+    let geo: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(features(&geo), ids_in("421102"), "every site of the county, nothing else");
+    let f = &geo["features"][0];
+    assert_eq!(
+        (f["geometry"]["coordinates"][0].as_f64(), f["geometry"]["coordinates"][1].as_f64()),
+        (Some(114.87), Some(30.45))
+    );
+    // Narrowed to a township inside the scope; a township outside it is unknown.
+    let t2: serde_json::Value = serde_json::from_slice(
+        &c1.get_bytes(&format!("/api/v1/exports/sites.geojson?region={}", fx.t2)).await.2,
+    )
+    .unwrap();
+    assert_eq!(features(&t2), ids_in(&fx.t2.as_str()[..9]));
+    assert_eq!(
+        c1.get_bytes(&format!("/api/v1/exports/sites.geojson?region={}", fx.t3)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // An inspector gets exactly their assigned villages' sites.
+    let (a, _) = inspector(&server, "inspector_a").await;
+    let mine: serde_json::Value =
+        serde_json::from_slice(&a.get_bytes("/api/v1/exports/sites.geojson").await.2).unwrap();
+    let villages: Vec<_> = ["village1", "village2", "village3"].iter().map(|n| fx.site(n).village).collect();
+    let assigned: std::collections::BTreeSet<String> =
+        fx.sites.values().filter(|s| villages.contains(&s.village)).map(|s| s.id.to_string()).collect();
+    assert_eq!(features(&mine), assigned);
+
+    // The supervision list as CSV: every township of the county is behind a plan it has not started.
+    let year = sync_server::shanghai_year(server.state.now());
+    {
+        let mut tx = server.state.store.write().unwrap();
+        tx.upsert_target(&Target {
+            year,
+            region: "421102000000".parse().unwrap(),
+            metric: TargetMetric::VillagesRemediated,
+            value: 5.0,
+            monthly_plan: plan(),
+        })
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let json: Vec<serde_json::Value> =
+        c1.get(&format!("/api/v1/supervision?level=township&year={year}&month=12")).await.unwrap();
+    let (status, _, bytes) =
+        c1.get_bytes(&format!("/api/v1/exports/supervision.csv?level=township&year={year}&month=12")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF");
+    let rows = parse_csv(std::str::from_utf8(&bytes[3..]).unwrap());
+    assert_eq!(rows[0][0], "区划代码");
+    assert_eq!(rows.len(), json.len() + 1);
+    assert!(!json.is_empty());
+    for (row, j) in rows[1..].iter().zip(&json) {
+        assert_eq!(row[0], j["progress"]["region"]["code"].as_str().unwrap());
+        assert_eq!(row[2], format!("{:.0}", j["shortfall"].as_f64().unwrap()));
+    }
+    let err = c1.get_bytes("/api/v1/exports/supervision.csv?level=village").await;
+    assert_eq!(err.0, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_for_review_carries_its_site_and_flags() {
+    let (server, fx) = setup().await;
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let mut w = water_body(fx.site("water1").id, vec![], None);
+    if let Some(p) = &mut w.position {
+        p.accuracy_m = Some(500.0);
+    }
+    a.push(&batch(da, vec![submit(1, &w)])).await.unwrap();
+    let r1 = login(&server, "reviewer_1").await;
+    let d = r1.inspection(w.id).await.unwrap();
+    assert_eq!(d["site"]["id"], fx.site("water1").id.to_string());
+    let flags: Vec<&str> =
+        d["flags"].as_array().unwrap().iter().map(|f| f["flag"].as_str().unwrap()).collect();
+    assert!(flags.contains(&"weak_accuracy"), "{flags:?}");
+}

@@ -1,0 +1,215 @@
+//! What the console reads and sends: tracking against targets, monthly dispatch, the supervision
+//! list, the review queue, record detail with history, and user administration. The server
+//! produces these and the browser console consumes them, so both compile the same definitions.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::auth::{Role, UserInfo};
+use crate::flags::Flag;
+use crate::inspection::Inspection;
+use crate::region::{Region, RegionCode};
+use crate::review::{ReviewDecision, ReviewStatus};
+use crate::site::Site;
+use crate::sync::InspectionRecord;
+use crate::{ApiError, DeviceId, InspectionId, UserId};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CountProgress {
+    pub target: f64,
+    pub done: i64,
+    /// done / target, percent (0 when there is no target).
+    pub pct: f64,
+    /// What the monthly plan expects done by the end of the month.
+    pub planned: f64,
+    pub behind: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RateProgress {
+    pub target_pct: f64,
+    pub treated: i64,
+    pub villages: i64,
+    pub rate_pct: f64,
+    pub planned_pct: f64,
+    pub behind: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegionProgress {
+    pub region: Region,
+    pub villages: CountProgress,
+    pub water_bodies: CountProgress,
+    pub sewage: RateProgress,
+    pub behind: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Tracking {
+    pub year: i32,
+    /// The month (1–12) the plan is read at.
+    pub month: u8,
+    /// Share of the year elapsed at the end of that month.
+    pub year_elapsed: f64,
+    pub region: RegionProgress,
+    /// One row per child region (for a township: per village).
+    pub children: Vec<RegionProgress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MonthRow {
+    pub month: u8,
+    pub villages_done: i64,
+    pub villages_planned: f64,
+    pub villages_cumulative: i64,
+    pub water_done: i64,
+    pub water_planned: f64,
+    pub water_cumulative: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Dispatch {
+    pub region: Region,
+    pub year: i32,
+    pub villages_target: f64,
+    pub water_target: f64,
+    pub months: Vec<MonthRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SupervisionRow {
+    pub progress: RegionProgress,
+    /// Units the region is short of its plan (villages + water bodies).
+    pub shortfall: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QueueItem {
+    pub record: InspectionRecord,
+    pub site_name: String,
+    pub flags: Vec<Flag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QueuePage {
+    pub total: u64,
+    pub items: Vec<QueueItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BulkItem {
+    pub id: InspectionId,
+    pub version: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BulkReview {
+    pub items: Vec<BulkItem>,
+    pub decision: ReviewDecision,
+    #[serde(default)]
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BulkResult {
+    pub id: InspectionId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ReviewStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+}
+
+/// One record as a reviewer sees it: the current version, every version, the audit trail, the
+/// site it was made at and the warnings computed against that site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecordDetail {
+    pub record: InspectionRecord,
+    /// Every submitted version, oldest first.
+    pub versions: Vec<Inspection>,
+    pub history: Vec<AuditView>,
+    #[serde(default)]
+    pub site: Option<Site>,
+    #[serde(default)]
+    pub flags: Vec<Flag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditView {
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: OffsetDateTime,
+    pub user_id: Option<UserId>,
+    pub device_id: Option<DeviceId>,
+    pub action: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub region: RegionCode,
+    pub password: String,
+    /// Inspectors: the villages they are assigned to (inside `region`).
+    #[serde(default)]
+    pub villages: Vec<RegionCode>,
+}
+
+/// A change to an existing user; absent fields stay as they are. Disabling a user (or setting a
+/// new password) revokes every token they hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<RegionCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub villages: Option<Vec<RegionCode>>,
+}
+
+/// A user as administrators see them (never the password hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserView {
+    pub user: UserInfo,
+    #[serde(default)]
+    pub disabled: bool,
+    pub villages: Vec<RegionCode>,
+}
+
+/// What the console needs to know before login: the map's optional tile source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsoleConfig {
+    /// Tile URL with `{z}`, `{x}`, `{y}`; none means a plain grid (works with no internet).
+    #[serde(default)]
+    pub tile_url: Option<String>,
+    /// The tiles are drawn in GCJ-02: shift WGS-84 points before placing them.
+    #[serde(default)]
+    pub tile_gcj02: bool,
+}

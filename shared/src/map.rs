@@ -1,0 +1,162 @@
+//! Map maths for the console's map, which draws points itself (SVG) so that it works with no
+//! internet: Web Mercator projection, fitting a view to points, and which `{z}/{x}/{y}` tiles
+//! cover a view when a tile server is configured. Pure functions, testable off the browser.
+
+use crate::geo::{LngLat, wgs84_to_gcj02};
+
+pub const TILE: f64 = 256.0;
+const MAX_LAT: f64 = 85.051_128_78;
+
+/// Web Mercator world coordinates in 0..1 (x east, y south).
+pub fn world(p: LngLat) -> (f64, f64) {
+    let lat = p.lat().clamp(-MAX_LAT, MAX_LAT).to_radians();
+    let x = (p.lng() + 180.0) / 360.0;
+    let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0;
+    (x, y)
+}
+
+/// What the map shows: the world point at the centre and an integer zoom (tiles need one).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct View {
+    pub center: (f64, f64),
+    pub zoom: u8,
+    pub width: f64,
+    pub height: f64,
+}
+
+impl View {
+    fn scale(&self) -> f64 {
+        TILE * f64::from(1u32 << self.zoom)
+    }
+
+    /// Screen position (pixels from the top left) of a world point.
+    pub fn screen(&self, w: (f64, f64)) -> (f64, f64) {
+        let s = self.scale();
+        ((w.0 - self.center.0) * s + self.width / 2.0, (w.1 - self.center.1) * s + self.height / 2.0)
+    }
+
+    /// Screen position of a WGS-84 point; `gcj02` shifts it first for GCJ-02 basemaps.
+    pub fn place(&self, p: LngLat, gcj02: bool) -> (f64, f64) {
+        self.screen(world(if gcj02 { wgs84_to_gcj02(p) } else { p }))
+    }
+
+    /// The tiles covering the view, with the screen position of each tile's top-left corner.
+    pub fn tiles(&self) -> Vec<(u8, u32, u32, f64, f64)> {
+        let n = 1u32 << self.zoom;
+        let s = self.scale();
+        let left = self.center.0 * s - self.width / 2.0;
+        let top = self.center.1 * s - self.height / 2.0;
+        let x0 = (left / TILE).floor().max(0.0) as u32;
+        let y0 = (top / TILE).floor().max(0.0) as u32;
+        let x1 = (((left + self.width) / TILE).floor() as u32).min(n - 1);
+        let y1 = (((top + self.height) / TILE).floor() as u32).min(n - 1);
+        let mut out = Vec::new();
+        for y in y0..=y1 {
+            for x in x0..=x1 {
+                out.push((self.zoom, x, y, f64::from(x) * TILE - left, f64::from(y) * TILE - top));
+            }
+        }
+        out
+    }
+
+    /// Zoom in or out by one step around the centre.
+    pub fn zoomed(&self, delta: i8) -> View {
+        View { zoom: (i16::from(self.zoom) + i16::from(delta)).clamp(1, 18) as u8, ..*self }
+    }
+
+    /// Move the centre by a number of screen pixels.
+    pub fn panned(&self, dx: f64, dy: f64) -> View {
+        let s = self.scale();
+        View { center: (self.center.0 + dx / s, self.center.1 + dy / s), ..*self }
+    }
+}
+
+/// The largest zoom (up to 17) at which all points fit in `width` × `height` less `pad` pixels
+/// on each side, centred on them; Hubei as a whole when there are no points.
+pub fn fit(points: &[LngLat], width: f64, height: f64, pad: f64) -> View {
+    let ws: Vec<(f64, f64)> = points.iter().map(|p| world(*p)).collect();
+    let (min_x, max_x, min_y, max_y) = if ws.is_empty() {
+        let (a, b) = (world(LngLat::new(108.3, 33.3)), world(LngLat::new(116.2, 29.0)));
+        (a.0, b.0, a.1, b.1)
+    } else {
+        ws.iter().fold((f64::MAX, f64::MIN, f64::MAX, f64::MIN), |(a, b, c, d), w| {
+            (a.min(w.0), b.max(w.0), c.min(w.1), d.max(w.1))
+        })
+    };
+    let center = ((min_x + max_x) / 2.0, (min_y + max_y) / 2.0);
+    let (aw, ah) = ((width - 2.0 * pad).max(1.0), (height - 2.0 * pad).max(1.0));
+    let mut zoom = 17u8;
+    while zoom > 1 {
+        let s = TILE * f64::from(1u32 << zoom);
+        if (max_x - min_x) * s <= aw && (max_y - min_y) * s <= ah {
+            break;
+        }
+        zoom -= 1;
+    }
+    View { center, zoom, width, height }
+}
+
+/// Fill a `{z}/{x}/{y}` tile URL template.
+pub fn tile_url(template: &str, z: u8, x: u32, y: u32) -> String {
+    template.replace("{z}", &z.to_string()).replace("{x}", &x.to_string()).replace("{y}", &y.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn world_corners_and_wuhan_tile() {
+        assert_eq!(world(LngLat::new(-180.0, 0.0)), (0.0, 0.5));
+        let (x, y) = world(LngLat::new(180.0, 0.0));
+        assert!((x - 1.0).abs() < 1e-12 && (y - 0.5).abs() < 1e-12);
+        // Wuhan (114.30, 30.59) lies in OSM/Tianditu tile z=10 x=837 y=420.
+        let (x, y) = world(LngLat::new(114.30, 30.59));
+        assert_eq!(((x * 1024.0) as u32, (y * 1024.0) as u32), (837, 420));
+    }
+
+    #[test]
+    fn fit_keeps_every_point_on_screen_and_zooms_as_far_as_it_can() {
+        let pts = [LngLat::new(114.0, 30.0), LngLat::new(114.5, 30.8), LngLat::new(113.2, 31.1)];
+        let v = fit(&pts, 800.0, 600.0, 20.0);
+        for p in pts {
+            let (x, y) = v.place(p, false);
+            assert!(
+                (20.0 - 1e-6..=780.0 + 1e-6).contains(&x) && (20.0 - 1e-6..=580.0 + 1e-6).contains(&y),
+                "{x},{y}"
+            );
+        }
+        let closer = v.zoomed(1);
+        assert!(pts.iter().any(|p| {
+            let (x, y) = closer.place(*p, false);
+            !(20.0..=780.0).contains(&x) || !(20.0..=580.0).contains(&y)
+        }));
+    }
+
+    #[test]
+    fn tiles_cover_the_view_exactly() {
+        let v = fit(&[LngLat::new(114.30, 30.59)], 600.0, 400.0, 10.0).zoomed(-7);
+        let tiles = v.tiles();
+        assert!(!tiles.is_empty());
+        for (_, _, _, sx, sy) in &tiles {
+            assert!(*sx > -TILE && *sx < 600.0 && *sy > -TILE && *sy < 400.0);
+        }
+        // The tile under the centre of the screen contains the centre point.
+        let (z, x, y, sx, sy) = *tiles
+            .iter()
+            .find(|t| t.3 <= 300.0 && 300.0 < t.3 + TILE && t.4 <= 200.0 && 200.0 < t.4 + TILE)
+            .expect("a tile under the centre");
+        let n = f64::from(1u32 << z);
+        assert_eq!(((v.center.0 * n) as u32, (v.center.1 * n) as u32), (x, y));
+        let _ = (sx, sy);
+        assert_eq!(tile_url("https://t/{z}/{x}/{y}.png", 3, 6, 2), "https://t/3/6/2.png");
+    }
+
+    #[test]
+    fn gcj02_shifts_points_by_hundreds_of_metres() {
+        let v = fit(&[LngLat::new(114.30, 30.59)], 600.0, 400.0, 10.0).zoomed(-2);
+        let a = v.place(LngLat::new(114.30, 30.59), false);
+        let b = v.place(LngLat::new(114.30, 30.59), true);
+        assert!((a.0 - b.0).abs() + (a.1 - b.1).abs() > 1.0);
+    }
+}

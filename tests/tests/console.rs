@@ -1,0 +1,155 @@
+//! The browser console in headless Chromium (Debian's, driven by chromedriver), served by a real
+//! sync-server at `/`: a township reviewer approves one record and returns another with a
+//! comment; the county dashboard's totals move accordingly; a county viewer sees only their own
+//! county, in the table and when the browser asks the API for another county directly.
+//!
+//! Needs the UI bundle in `ui/dist` (`scripts/build-ui.sh`; `scripts/test.sh` builds it first)
+//! and `chromium` + `chromium-driver` (installed by `scripts/test.sh`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use qingliu_tests::fixture::{self, PASSWORD};
+use qingliu_tests::process::{Proc, free_port, wait_until};
+use qingliu_tests::records::*;
+use qingliu_tests::webdriver::Driver;
+use qingliu_tests::{ApiClient, TestServer};
+use shared::DeviceId;
+use shared::site::SiteStatus;
+
+fn dist() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist")
+}
+
+async fn chromedriver(home: &Path) -> (Proc, String) {
+    assert!(Path::new("/usr/bin/chromedriver").exists(), "chromedriver missing: apt install chromium-driver");
+    let port = free_port();
+    let child = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    wait_until(30, "chromedriver up", || {
+        let (http, url) = (http.clone(), format!("{base}/status"));
+        async move { http.get(url).send().await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await;
+    (Proc(child), base)
+}
+
+async fn login(d: &Driver, base: &str, user: &str) {
+    d.goto(&format!("{base}/")).await;
+    d.wait("#username", 30).await;
+    d.type_into("#username", user).await;
+    d.type_into("#password", PASSWORD).await;
+    d.click("#login").await;
+    d.wait("#whoami", 20).await;
+}
+
+async fn logout(d: &Driver) {
+    d.click("#logout").await;
+    d.wait("#username", 20).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reviewer_approves_and_returns_dashboard_follows_and_scopes_hold_in_chromium() {
+    assert!(dist().join("index.html").exists(), "ui/dist missing: run scripts/build-ui.sh first");
+    let server = TestServer::start_with(|c| c.console_dir = dist()).await;
+    let fx = fixture::install(server.state.store.as_ref());
+    let base = server.base.clone();
+
+    // The console's files come from the server, under a CSP, with no external origin.
+    let page = reqwest::get(format!("{base}/")).await.unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("default-src 'self'") && !csp.contains("http"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("http://") && !html.contains("https://"), "no external resources: {html}");
+
+    // Two submissions from the field: a village's remediation and a water body's elimination.
+    let mut a = ApiClient::new(&base);
+    a.login("inspector_a", PASSWORD).await.unwrap();
+    let device = DeviceId::new();
+    a.register_device(device, "平板").await.unwrap();
+    let v = village(fx.site("village1").id, Some(SiteStatus::Completed), Some(true));
+    let w = water_body(fx.site("water1").id, vec![], Some(SiteStatus::Eliminated));
+    a.push(&batch(device, vec![submit(1, &v), submit(2, &w)])).await.unwrap();
+
+    let home = tempfile::tempdir().unwrap();
+    let (_driver_proc, driver_base) = chromedriver(home.path()).await;
+    let d = Driver::chromium(&driver_base, &home.path().join("profile")).await;
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+
+    // County viewer before: nothing remediated; only their own county's townships listed.
+    login(&d, &base, "county_1").await;
+    let before = d.wait_text("#kpi-villages .kpi-value", 20, |t| !t.is_empty()).await;
+    assert_eq!(before, "0");
+    let water_before = d.wait_text("#kpi-water .kpi-value", 20, |t| !t.is_empty()).await;
+    assert_eq!(water_before, "0");
+    let regions: Vec<String> = serde_json::from_value(
+        d.script("return [...document.querySelectorAll('#progress-table tr[data-region]')].map(r => r.dataset.region)").await,
+    )
+    .unwrap();
+    assert_eq!(regions, vec!["421102101000", "421102102000"], "the county's two townships, nothing else");
+    // The browser's own session asking for the other county is refused like any unknown region.
+    let other = d
+        .script_async(
+            "const done = arguments[arguments.length - 1];
+             const t = sessionStorage.getItem('qingliu.console.token');
+             fetch('/api/v1/tracking/421103000000', {headers: {authorization: 'Bearer ' + t}})
+               .then(r => r.json().then(b => done([r.status, b.code])));",
+        )
+        .await;
+    assert_eq!(other, serde_json::json!([404, "not_found"]));
+    d.screenshot(&shots.join("console-dashboard-before.png")).await;
+    logout(&d).await;
+
+    // The reviewer: the queue holds both; approve the village, return the water body.
+    login(&d, &base, "reviewer_1").await;
+    d.wait_text("#queue-total", 20, |t| t.contains('2')).await;
+    d.screenshot(&shots.join("console-queue.png")).await;
+    d.click(&format!("tr[data-id='{}'] button.open", v.id)).await;
+    d.wait_text("#record-title", 20, |t| t.contains("测试村")).await;
+    d.wait_text("#distance", 20, |t| t.contains('m')).await;
+    d.screenshot(&shots.join("console-record.png")).await;
+    d.click("#approve").await;
+    d.wait_text("#queue-total", 20, |t| t.contains('1')).await;
+
+    d.click(&format!("tr[data-id='{}'] button.open", w.id)).await;
+    d.wait("#return", 20).await;
+    // A return without a comment is refused in the browser and nothing is sent.
+    d.click("#return").await;
+    d.wait("#review-error", 10).await;
+    d.type_into("#comment", "照片不清晰，请补拍水面").await;
+    d.click("#return").await;
+    d.wait_text("#queue-total", 20, |t| t.contains('0')).await;
+
+    let admin = {
+        let mut c = ApiClient::new(&base);
+        c.login("admin", PASSWORD).await.unwrap();
+        c
+    };
+    let rv = admin.inspection(v.id).await.unwrap();
+    let rw = admin.inspection(w.id).await.unwrap();
+    assert_eq!(rv["record"]["status"], "approved");
+    assert_eq!(rw["record"]["status"], "returned");
+    assert_eq!(rw["record"]["review"]["comment"], "照片不清晰，请补拍水面");
+    logout(&d).await;
+
+    // County viewer after: the approved village counts, the returned water body does not.
+    login(&d, &base, "county_1").await;
+    d.wait_text("#kpi-villages .kpi-value", 20, |t| t == "1").await;
+    assert_eq!(d.wait_text("#kpi-water .kpi-value", 20, |t| !t.is_empty()).await, "0");
+    // Drill down to the township: its row for the village shows the completion.
+    d.click("#progress-table tr[data-region='421102101000'] button.drill").await;
+    d.wait_text("#crumbs", 20, |t| t.contains("421102101000")).await;
+    let village_row = format!("#progress-table tr[data-region='{}']", fx.site("village1").village);
+    d.wait_text(&village_row, 20, |t| t.contains("1 /")).await;
+    d.screenshot(&shots.join("console-dashboard-after.png")).await;
+    d.quit().await;
+}

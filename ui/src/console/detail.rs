@@ -1,0 +1,270 @@
+//! One record for review: typed fields, photos (zoomable), the position beside the site's
+//! registered position with the distance, flags, versions with what changed, the audit trail,
+//! and the decision (keyboard: A approve, R return, J reject, Esc back).
+
+use std::collections::HashMap;
+
+use leptos::ev::KeyboardEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::InspectionId;
+use shared::auth::Role;
+use shared::console::RecordDetail;
+use shared::geo::{LngLat, distance_m};
+use shared::review::{ReviewDecision, ReviewStatus};
+use shared::sync::ReviewRequest;
+
+use super::map::MiniMap;
+use super::{View, cctx};
+use crate::http;
+use crate::i18n::{Lang, flag_text, kind_label, review_status_label, shanghai, t};
+
+fn rfc(t: time::OffsetDateTime) -> String {
+    shanghai(&t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default())
+}
+
+/// A field path's label: each segment translated where a translation exists, list positions
+/// counted from 1 (`checklist.0.item` → `检查项 1 · item`).
+fn label(lang: Lang, path: &str) -> String {
+    path.split('.')
+        .map(|seg| match seg.parse::<usize>() {
+            Ok(n) => (n + 1).to_string(),
+            Err(_) => match t(lang, seg) {
+                "" => seg.replace('_', " "),
+                l => l.to_string(),
+            },
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A field value for people: yes/no, instants in Beijing time, site states in words.
+fn value(lang: Lang, path: &str, v: &str) -> String {
+    match v {
+        "true" => return (if lang == Lang::Zh { "是" } else { "yes" }).into(),
+        "false" => return (if lang == Lang::Zh { "否" } else { "no" }).into(),
+        _ => {}
+    }
+    if path.ends_with("time") || path.ends_with("_at") {
+        return shanghai(v);
+    }
+    if path == "proposed_status"
+        && let Ok(s) = serde_json::from_value::<shared::site::SiteStatus>(serde_json::Value::String(v.into()))
+    {
+        return crate::i18n::site_status_label(lang, s).into();
+    }
+    // Enum values travel as snake_case words; show their translation when there is one.
+    if v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        let l = t(lang, v);
+        if !l.is_empty() {
+            return l.into();
+        }
+    }
+    v.to_string()
+}
+
+#[component]
+pub fn Detail(id: InspectionId) -> impl IntoView {
+    let ctx = cctx();
+    let detail = RwSignal::new(None::<RecordDetail>);
+    let photos = RwSignal::new(HashMap::<String, String>::new());
+    let zoom = RwSignal::new(None::<(String, bool)>);
+    let comment = RwSignal::new(String::new());
+    let local_error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    spawn_local(async move {
+        match http::record(id).await {
+            Ok(d) => {
+                let shas: Vec<String> = d.record.inspection.photos.iter().map(|p| p.sha256.clone()).collect();
+                detail.set(Some(d));
+                for sha in shas {
+                    if let Ok(url) = http::photo_url(&sha).await {
+                        photos.update(|m| {
+                            m.insert(sha, url);
+                        });
+                    }
+                }
+            }
+            Err(e) => ctx.fail(e),
+        }
+    });
+    on_cleanup(move || {
+        for url in photos.get_untracked().values() {
+            let _ = web_sys::Url::revoke_object_url(url);
+        }
+    });
+
+    let can_decide = move || {
+        ctx.role() == Some(Role::TownshipReviewer)
+            && detail.with(|d| d.as_ref().is_some_and(|d| d.record.status == ReviewStatus::Submitted))
+    };
+    let decide = move |decision: ReviewDecision| {
+        if busy.get_untracked() || !can_decide() {
+            return;
+        }
+        let text = comment.get_untracked().trim().to_string();
+        match decision {
+            ReviewDecision::Return if text.is_empty() => {
+                return local_error.set(Some(ctx.t("comment_required").into()));
+            }
+            ReviewDecision::Reject if text.is_empty() => {
+                return local_error.set(Some(ctx.t("reason_required").into()));
+            }
+            _ => local_error.set(None),
+        }
+        let Some(version) = detail.with_untracked(|d| d.as_ref().map(|d| d.record.inspection.version)) else {
+            return;
+        };
+        busy.set(true);
+        spawn_local(async move {
+            match http::review(id, &ReviewRequest { version, decision, comment: text }).await {
+                Ok(r) => {
+                    ctx.changed.update(|c| *c += 1);
+                    ctx.go(View::Queue);
+                    ctx.notice.set(Some(format!(
+                        "{}：{}",
+                        ctx.t("reviewed"),
+                        review_status_label(ctx.lang.get_untracked(), r.status)
+                    )));
+                }
+                Err(e) => {
+                    local_error.set(Some(e.message.clone()));
+                    if !e.fields.is_empty() {
+                        local_error.set(Some(
+                            e.fields.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("；"),
+                        ));
+                    }
+                }
+            }
+            busy.set(false);
+        });
+    };
+    let on_key = move |ev: KeyboardEvent| {
+        let in_text = ev
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+            .map(|e| matches!(e.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"))
+            .unwrap_or(false);
+        match ev.key().as_str() {
+            "Escape" if zoom.get_untracked().is_some() => zoom.set(None),
+            "Escape" => ctx.go(View::Queue),
+            _ if in_text => return,
+            "a" => decide(ReviewDecision::Approve),
+            "r" => decide(ReviewDecision::Return),
+            "j" => decide(ReviewDecision::Reject),
+            _ => return,
+        }
+        ev.prevent_default();
+    };
+
+    view! {
+        <section id="record" tabindex="0" on:keydown=on_key>
+            <p><button id="back" on:click=move |_| ctx.go(View::Queue)>{move || format!("← {}", ctx.t("back"))}</button></p>
+            {move || detail.get().map(|d| {
+                let lang = ctx.lang.get();
+                let i = d.record.inspection.clone();
+                let site_pos = d.site.as_ref().and_then(|s| s.position);
+                let rec_pos = i.position.as_ref().map(|p| p.point);
+                let dist = match (site_pos, rec_pos) {
+                    (Some(a), Some(b)) => Some(distance_m(a, b)),
+                    _ => None,
+                };
+                let photo_pts: Vec<LngLat> = i.photos.iter().filter_map(|p| p.exif_position).collect();
+                let versions = d.versions.clone();
+                view! {
+                    <div class="card">
+                        <h2 id="record-title">{format!("{} · {}", d.site.as_ref().map(|s| s.name.clone()).unwrap_or_default(), kind_label(lang, i.kind()))}</h2>
+                        <p class="row">
+                            <span><span id="record-status" class=format!("badge {}", d.record.status.as_str())>{review_status_label(lang, d.record.status)}</span></span>
+                            <span>{format!("{} {}", ctx.t("version"), i.version)}</span>
+                            <span>{format!("{} {}", ctx.t("received"), rfc(d.record.received_at))}</span>
+                        </p>
+                        {d.record.review.clone().map(|r| view! { <p class="banner returned">{format!("{}：{}", r.reviewer_name, r.comment)}</p> })}
+                    </div>
+                    <div class="cols">
+                        <div class="card">
+                            <h3>{move || ctx.t("flags")}</h3>
+                            {if d.flags.is_empty() {
+                                view! { <p class="muted" id="flags">{ctx.t("no_flags")}</p> }.into_any()
+                            } else {
+                                view! { <ul id="flags" class="flags">{d.flags.iter().map(|f| view! { <li class="warn">{flag_text(lang, f)}</li> }).collect_view()}</ul> }.into_any()
+                            }}
+                            <h3>{move || ctx.t("fields")}</h3>
+                            <table class="table kv" id="fields">
+                                <tr><th>{ctx.t("kind")}</th><td>{kind_label(lang, i.kind())}</td></tr>
+                                <tr><th>{ctx.t("record_position")}</th><td>{i.position.as_ref().map(|p| format!("{:.6}, {:.6} ±{}", p.point.lng(), p.point.lat(), p.accuracy_m.map(|a| format!("{a:.0} m")).unwrap_or("?".into()))).unwrap_or_else(|| ctx.t("no_position").into())}</td></tr>
+                                {shared::diff::fields(&i).into_iter()
+                                    .filter(|(k, _)| (k.starts_with("body.") && k != "body.kind") || k == "notes" || k == "device_time" || k == "proposed_status")
+                                    .map(|(k, v)| { let k = k.trim_start_matches("body.").to_string(); view! { <tr><th>{label(lang, &k)}</th><td>{value(lang, &k, &v)}</td></tr> } }).collect_view()}
+                            </table>
+                        </div>
+                        <div class="card">
+                            <h3>{move || ctx.t("positions")}</h3>
+                            <MiniMap site=site_pos record=rec_pos photos=photo_pts/>
+                            <p id="distance">{match dist {
+                                Some(m) => format!("{}：{m:.0} m", ctx.t("distance")),
+                                None => ctx.t("no_position").to_string(),
+                            }}</p>
+                            <h3>{move || ctx.t("photos")}</h3>
+                            <div class="thumbs" id="photos">
+                                {i.photos.iter().map(|p| {
+                                    let sha = p.sha256.clone();
+                                    let sha2 = sha.clone();
+                                    let caption = p.caption.clone();
+                                    view! {
+                                        <figure>
+                                            <button class="thumb" on:click=move |_| {
+                                                if let Some(u) = photos.with_untracked(|m| m.get(&sha).cloned()) { zoom.set(Some((u, false))) }
+                                            }>
+                                                {move || photos.with(|m| m.get(&sha2).cloned()).map(|u| view! { <img src=u alt=caption.clone()/> })}
+                                            </button>
+                                        </figure>
+                                    }
+                                }).collect_view()}
+                            </div>
+                        </div>
+                    </div>
+                    {move || can_decide().then(|| view! {
+                        <div class="card" id="decide">
+                            <label for="comment">{move || ctx.t("comment")}</label>
+                            <textarea id="comment" prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
+                            {move || local_error.get().map(|e| view! { <p class="err" id="review-error">{e}</p> })}
+                            <p class="row">
+                                <button id="approve" class="primary" prop:disabled=move || busy.get() on:click=move |_| decide(ReviewDecision::Approve)>{move || ctx.t("approve")}</button>
+                                <button id="return" prop:disabled=move || busy.get() on:click=move |_| decide(ReviewDecision::Return)>{move || ctx.t("return")}</button>
+                                <button id="reject" class="danger" prop:disabled=move || busy.get() on:click=move |_| decide(ReviewDecision::Reject)>{move || ctx.t("reject")}</button>
+                            </p>
+                            <p class="muted small">{move || ctx.t("keys_detail")}</p>
+                        </div>
+                    })}
+                    <div class="card" id="versions">
+                        <h3>{move || ctx.t("versions")}</h3>
+                        {versions.windows(2).map(|w| {
+                            let c = shared::diff::changes(&w[0], &w[1]);
+                            view! {
+                                <h4>{format!("{} {} → {}", ctx.t("version"), w[0].version, w[1].version)}</h4>
+                                {if c.is_empty() { view! { <p class="muted">{ctx.t("no_changes")}</p> }.into_any() } else {
+                                    view! { <table class="table diff">{c.into_iter().map(|c| view! {
+                                        <tr><th>{label(lang, c.path.trim_start_matches("body."))}</th>
+                                            <td class="before">{c.before.map(|b| value(lang, &c.path, &b)).unwrap_or_default()}</td>
+                                            <td class="after">{c.after.map(|a| value(lang, &c.path, &a)).unwrap_or_default()}</td></tr>
+                                    }).collect_view()}</table> }.into_any()
+                                }}
+                            }
+                        }).collect_view()}
+                        {(versions.len() < 2).then(|| view! { <p class="muted">{format!("{} 1", ctx.t("version"))}</p> })}
+                        <h3>{move || ctx.t("audit")}</h3>
+                        <ul class="plain">{d.history.iter().map(|h| view! {
+                            <li>{format!("{} · {} {}", rfc(h.at), h.action, h.detail.get("comment").and_then(|c| c.as_str()).unwrap_or(""))}</li>
+                        }).collect_view()}</ul>
+                    </div>
+                }
+            })}
+            {move || zoom.get().map(|(u, full)| view! {
+                <div class="overlay" id="zoom" on:click=move |_| zoom.set(None)>
+                    <img src=u.clone() class:full=full on:click=move |ev| { ev.stop_propagation(); zoom.update(|z| if let Some(z) = z { z.1 = !z.1 }); }/>
+                </div>
+            })}
+        </section>
+    }
+}
