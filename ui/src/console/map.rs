@@ -94,9 +94,11 @@ pub fn MapCanvas(
                 {move || {
                     let v = state.get();
                     let g = gcj();
+                    // Small dots when thousands of sites share the screen, bigger ones up close.
+                    let r = (f64::from(v.zoom) - 5.0).clamp(2.0, 7.0);
                     points.with_value(|ps| ps.iter().map(|p| {
                         let (x, y) = v.place(p.at, g);
-                        view! { <circle class=format!("pt {}", p.class) cx=x cy=y r=6><title>{p.title.clone()}</title></circle> }
+                        view! { <circle class=format!("pt {}", p.class) cx=x cy=y r=r><title>{p.title.clone()}</title></circle> }
                     }).collect_view())
                 }}
             </svg>

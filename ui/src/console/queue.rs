@@ -197,7 +197,7 @@ pub fn Queue() -> impl IntoView {
             <div class="row filters">
                 <div><label for="f-status">{move || ctx.t("status")}</label>{select(status, "f-status", status_opts, "all_status")}</div>
                 <div><label for="f-kind">{move || ctx.t("kind")}</label>{select(kind, "f-kind", kind_opts, "all_kinds")}</div>
-                <div><label for="f-village">{move || ctx.t("village")}</label>
+                <div><label for="f-village">{move || ctx.t(if can_review { "village" } else { "region" })}</label>
                     <select id="f-village" prop:value=move || village.get() on:change=move |ev| { village.set(event_target_value(&ev)); load(); }>
                         <option value="">{move || ctx.t("all_villages")}</option>
                         {move || villages.get().into_iter().filter(|r| r.level != RegionLevel::Province)
