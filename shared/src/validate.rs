@@ -66,6 +66,23 @@ impl Errors {
     }
 }
 
+/// Validate one inspection version against the site it names as the caller knows it: the
+/// record's own rules, plus whether the proposed status can follow the site's current one. The
+/// server checks this on every push; the app checks it before queueing, so a record the server
+/// would refuse is caught while the inspector is still on site (the site may still have moved
+/// on the server meanwhile, and then the server's answer wins).
+pub fn validate_against_site(i: &Inspection, site: &Site) -> Vec<FieldError> {
+    let mut errors = validate_inspection(i, Some(site.kind()));
+    if let (Some(to), Some(from)) = (i.proposed_status, site.status)
+        && to.applies_to(site.kind())
+        && to != from
+        && let Err(e) = crate::site::check_transition(site.kind(), from, to)
+    {
+        errors.push(FieldError::new("proposed_status", ErrorCode::IllegalTransition, e.to_string()));
+    }
+    errors
+}
+
 /// Validate one inspection version. `site_kind` is the kind of the site it names when the caller
 /// knows it (the server always does; the app does for sites it holds).
 pub fn validate_inspection(i: &Inspection, site_kind: Option<SiteKind>) -> Vec<FieldError> {

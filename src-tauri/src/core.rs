@@ -15,17 +15,13 @@ use shared::inspection::{Inspection, InspectionKind, PhotoRef};
 use shared::review::ReviewStatus;
 use shared::site::{Site, SiteKind, SiteStatus};
 use shared::sync::{InspectionRecord, Mutation, MutationOp};
-use shared::validate::validate_inspection;
+use shared::validate::{validate_against_site, validate_inspection};
 use shared::{ApiError, ErrorCode};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::{CoreError, CoreResult};
 use crate::store::{LocalStore, meta_get, meta_set};
-
-pub fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
-}
 
 /// One queued mutation as stored in the outbox.
 #[derive(Debug, Clone)]
@@ -40,6 +36,9 @@ pub struct OutboxEntry {
 pub struct AppCore {
     pub store: LocalStore,
     pub photo_dir: PathBuf,
+    /// Seconds the device clock is off from true time. Always 0 in the app (the device clock is
+    /// what it is); the fault harness sets it to prove nothing depends on clocks agreeing.
+    clock_skew_s: std::sync::atomic::AtomicI64,
 }
 
 pub mod keys {
@@ -93,7 +92,7 @@ impl AppCore {
     pub fn open(data_dir: &Path) -> CoreResult<AppCore> {
         std::fs::create_dir_all(data_dir.join("photos").join("originals"))?;
         let store = LocalStore::open(&data_dir.join("app.db"))?;
-        let core = AppCore { store, photo_dir: data_dir.join("photos") };
+        let core = AppCore { store, photo_dir: data_dir.join("photos"), clock_skew_s: Default::default() };
         core.store.write(|tx| {
             if meta_get(tx, keys::DEVICE_ID)?.is_none() {
                 meta_set(tx, keys::DEVICE_ID, &DeviceId::new().to_string())?;
@@ -102,6 +101,22 @@ impl AppCore {
             Ok(())
         })?;
         Ok(core)
+    }
+
+    /// The device clock: what stamps drafts, photos and sync times. Nothing compares it with the
+    /// server's clock; the server records its own receive time.
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+            + time::Duration::seconds(self.clock_skew_s.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    pub fn now_rfc3339(&self) -> String {
+        self.now().format(&Rfc3339).unwrap_or_default()
+    }
+
+    /// Put the device clock off by `skew` (tests of wrong clocks).
+    pub fn set_clock_skew(&self, skew: time::Duration) {
+        self.clock_skew_s.store(skew.whole_seconds(), std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn device_id(&self) -> CoreResult<DeviceId> {
@@ -167,11 +182,13 @@ impl AppCore {
         &self,
         inspection: &Inspection,
     ) -> CoreResult<(RecordSummary, Vec<shared::FieldError>)> {
-        let kind = self.site(&inspection.site_id)?.map(|s| s.kind());
-        let errors = validate_inspection(inspection, kind);
+        let errors = match self.site(&inspection.site_id)? {
+            Some(site) => validate_against_site(inspection, &site),
+            None => validate_inspection(inspection, None),
+        };
         let id = inspection.id;
         self.store.write(|tx| {
-            let now = now_rfc3339();
+            let now = self.now_rfc3339();
             match load_record(tx, &id)? {
                 None => {
                     if inspection.version != 1 {
@@ -212,7 +229,7 @@ impl AppCore {
             ));
         }
         let site = self.site(&row.inspection.site_id)?.ok_or_else(|| CoreError::not_found("点位"))?;
-        let errors = validate_inspection(&row.inspection, Some(site.kind()));
+        let errors = validate_against_site(&row.inspection, &site);
         if !errors.is_empty() {
             return Err(CoreError::validation(errors));
         }
@@ -244,13 +261,13 @@ impl AppCore {
                     id.to_string(),
                     row.inspection.version,
                     serde_json::to_string(&mutation)?,
-                    now_rfc3339()
+                    self.now_rfc3339()
                 ],
             )?;
             self.store.step()?;
             tx.execute(
                 "UPDATE records SET state = 'queued', last_error = NULL, updated_at = ?2 WHERE id = ?1",
-                params![id.to_string(), now_rfc3339()],
+                params![id.to_string(), self.now_rfc3339()],
             )?;
             self.store.step()?;
             meta_set(tx, keys::NEXT_SEQ, &(seq + 1).to_string())?;
@@ -290,7 +307,7 @@ impl AppCore {
                     state_for(server.status).as_str(),
                     server.review.as_ref().map(serde_json::to_string).transpose()?,
                     server.server_seq as i64,
-                    now_rfc3339()
+                    self.now_rfc3339()
                 ],
             )?;
             Ok(())
@@ -314,7 +331,7 @@ impl AppCore {
             next.version = row.inspection.version + 1;
             tx.execute(
                 "UPDATE records SET version = ?2, data = ?3, state = 'draft', updated_at = ?4 WHERE id = ?1",
-                params![id.to_string(), next.version, serde_json::to_string(&next)?, now_rfc3339()],
+                params![id.to_string(), next.version, serde_json::to_string(&next)?, self.now_rfc3339()],
             )?;
             Ok(next)
         })
@@ -427,7 +444,7 @@ impl AppCore {
                     r.original_sha256.clone().unwrap_or_default(),
                     original_file,
                     serde_json::to_string(r)?,
-                    now_rfc3339()
+                    self.now_rfc3339()
                 ],
             )?;
             Ok(())
@@ -446,7 +463,7 @@ impl AppCore {
         let site = self.site(site_id)?.ok_or_else(|| CoreError::not_found("点位"))?;
         let inspector = self.user()?.map(|u| u.display_name).unwrap_or_default();
         let stamp = crate::photos::Stamp {
-            time: OffsetDateTime::now_utc(),
+            time: self.now(),
             position: position.map(|p| p.point),
             accuracy_m: position.and_then(|p| p.accuracy_m),
             site_name: site.name.clone(),
@@ -536,7 +553,7 @@ impl AppCore {
             {
                 tx.execute(
                     "UPDATE records SET state = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![id.to_string(), to.as_str(), now_rfc3339()],
+                    params![id.to_string(), to.as_str(), self.now_rfc3339()],
                 )?;
             }
             Ok(())
@@ -556,7 +573,7 @@ impl AppCore {
         self.store.write(|tx| {
             tx.execute(
                 "UPDATE outbox SET state = 'done', result = ?2, done_at = ?3 WHERE seq = ?1",
-                params![e.seq as i64, serde_json::to_string(outcome)?, now_rfc3339()],
+                params![e.seq as i64, serde_json::to_string(outcome)?, self.now_rfc3339()],
             )?;
             if let Some(row) = load_record(tx, &e.record_id)? {
                 // Only the version this entry carried moves; a newer local version is untouched.
@@ -568,7 +585,7 @@ impl AppCore {
                             state.as_str(),
                             error.map(serde_json::to_string).transpose()?,
                             server_seq.map(|s| s as i64),
-                            now_rfc3339()
+                            self.now_rfc3339()
                         ],
                     )?;
                 }
@@ -594,7 +611,7 @@ impl AppCore {
             for s in seqs {
                 tx.execute(
                     "UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?2 WHERE seq = ?1",
-                    params![*s as i64, now_rfc3339()],
+                    params![*s as i64, self.now_rfc3339()],
                 )?;
             }
             Ok(())
@@ -604,11 +621,12 @@ impl AppCore {
     /// Apply one pulled page and its cursor in one transaction.
     pub fn apply_page(&self, changes: &[shared::sync::Change], cursor: &str) -> CoreResult<()> {
         use shared::sync::Change;
+        let now = self.now_rfc3339();
         self.store.write(|tx| {
             for ch in changes {
                 match ch {
                     Change::Site { site } => upsert_site(tx, site)?,
-                    Change::Inspection { record } => merge_record(tx, record)?,
+                    Change::Inspection { record } => merge_record(tx, record, &now)?,
                 }
             }
             meta_set(tx, keys::CURSOR_INSPECTOR, cursor)?;
@@ -660,11 +678,10 @@ fn upsert_site(tx: &Transaction<'_>, site: &Site) -> CoreResult<()> {
 
 /// Merge the server's view of a record into the local one. The server owns review state; the
 /// device owns a newer local version (a correction being written or queued).
-fn merge_record(tx: &Transaction<'_>, rec: &InspectionRecord) -> CoreResult<()> {
+fn merge_record(tx: &Transaction<'_>, rec: &InspectionRecord, now: &str) -> CoreResult<()> {
     let id = rec.inspection.id;
     let state = state_for(rec.status);
     let review = rec.review.as_ref().map(serde_json::to_string).transpose()?;
-    let now = now_rfc3339();
     match load_record(tx, &id)? {
         None => {
             tx.execute(

@@ -11,7 +11,7 @@ use shared::auth::{DeviceInfo, LoginRequest, LoginResponse, RegisterDeviceReques
 use shared::sync::*;
 use shared::{ApiError, ErrorCode};
 
-use crate::core::{AppCore, keys, now_rfc3339};
+use crate::core::{AppCore, keys};
 use crate::error::{CoreError, CoreResult};
 
 /// Default upload chunk: small enough that a broken 2G link re-sends little.
@@ -281,7 +281,7 @@ pub async fn sync_once(
     // A push that cannot finish must not keep review outcomes from reaching the device.
     pull_all(core, client, &mut report).await?;
     pushed?;
-    core.set_meta(keys::LAST_SYNC_AT, &now_rfc3339())?;
+    core.set_meta(keys::LAST_SYNC_AT, &core.now_rfc3339())?;
     progress(None);
     Ok(report)
 }

@@ -1,7 +1,7 @@
 //! A fault-injecting TCP proxy for tests (there is no `tc netem` here): it forwards between a
 //! client and the real server and, on command, cuts the link after a number of bytes sent by
-//! the client, drops the answer to a matching request after the server has handled it (a lost
-//! acknowledgement), or caps the bandwidth. Faults are armed on byte counts shared by all
+//! the client or by the server, drops the answer to a matching request after the server has
+//! handled it (a lost acknowledgement), delays every read, or caps the bandwidth. Faults are armed on byte counts shared by all
 //! connections, so HTTP keep-alive does not hide them. It counts every byte both ways.
 
 use std::net::SocketAddr;
@@ -16,6 +16,10 @@ use tokio::net::{TcpListener, TcpStream};
 struct State {
     /// Cut the connection carrying the client's bytes when the total crosses this.
     cut_upstream_at: Mutex<Option<u64>>,
+    /// Cut the connection carrying the server's bytes when their total crosses this.
+    cut_downstream_at: Mutex<Option<u64>>,
+    /// Added to every relayed read, in milliseconds (latency).
+    delay_ms: AtomicU64,
     /// Drop the answer to the next request whose bytes contain this.
     drop_answer_to: Mutex<Option<Vec<u8>>>,
     /// Bytes per second in each direction, 0 = unlimited.
@@ -72,6 +76,26 @@ impl FaultProxy {
         *self.state.drop_answer_to.lock().expect("lock") = Some(needle.as_bytes().to_vec());
     }
 
+    /// Cut the link once the server has sent `n` more bytes (an answer lost part-way).
+    pub fn cut_after_downstream_bytes(&self, n: u64) {
+        let at = self.state.down.load(Ordering::SeqCst) + n;
+        *self.state.cut_downstream_at.lock().expect("lock") = Some(at);
+    }
+
+    /// Hold every relayed read this long (both directions).
+    pub fn delay(&self, d: Duration) {
+        self.state.delay_ms.store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Disarm every fault and lift the rate cap and delay (the counters stay).
+    pub fn heal(&self) {
+        self.state.cut_upstream_at.lock().expect("lock").take();
+        self.state.cut_downstream_at.lock().expect("lock").take();
+        self.state.drop_answer_to.lock().expect("lock").take();
+        self.state.rate.store(0, Ordering::SeqCst);
+        self.state.delay_ms.store(0, Ordering::SeqCst);
+    }
+
     pub fn limit_rate(&self, bytes_per_sec: u64) {
         self.state.rate.store(bytes_per_sec, Ordering::SeqCst);
     }
@@ -94,6 +118,10 @@ impl FaultProxy {
 }
 
 async fn pace(st: &State, n: usize) {
+    let delay = st.delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let rate = st.rate.load(Ordering::Relaxed);
     if rate > 0 {
         // Shaping, not synchronisation: hold the bytes as long as the link would.
@@ -163,9 +191,25 @@ async fn relay(client: TcpStream, server: TcpStream, st: Arc<State>) {
                 st_down.dropped_answers.fetch_add(1, Ordering::SeqCst);
                 break;
             }
-            st_down.down.fetch_add(n as u64, Ordering::SeqCst);
-            pace(&st_down, n).await;
-            if cw.write_all(&buf[..n]).await.is_err() {
+            let before = st_down.down.fetch_add(n as u64, Ordering::SeqCst);
+            let mut send = n;
+            let cut = {
+                let mut at = st_down.cut_downstream_at.lock().expect("lock");
+                match *at {
+                    Some(limit) if before + n as u64 >= limit => {
+                        send = (limit - before.min(limit)) as usize;
+                        *at = None;
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            pace(&st_down, send).await;
+            if send > 0 && cw.write_all(&buf[..send]).await.is_err() {
+                break;
+            }
+            if cut {
+                st_down.cuts.fetch_add(1, Ordering::SeqCst);
                 break;
             }
         }

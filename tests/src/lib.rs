@@ -2,9 +2,11 @@
 //! blob directory in a temporary directory, a small fixture of regions, sites and users, and a
 //! typed HTTP client. Used by the cross-crate tests and the ingest benchmark.
 
+pub mod chaos;
 pub mod client;
 pub mod faultproxy;
 pub mod fixture;
+pub mod invariants;
 pub mod process;
 pub mod records;
 pub mod webdriver;
@@ -97,7 +99,7 @@ impl Drop for TestServer {
 }
 
 /// Bind, retrying briefly while a just-stopped server's socket is released.
-async fn bind_retrying(addr: std::net::SocketAddr) -> tokio::net::TcpListener {
+pub async fn bind_retrying(addr: std::net::SocketAddr) -> tokio::net::TcpListener {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         match tokio::net::TcpListener::bind(addr).await {

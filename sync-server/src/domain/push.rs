@@ -11,11 +11,11 @@ use shared::SiteId;
 use shared::auth::Role;
 use shared::inspection::Inspection;
 use shared::review::{self, ReviewStatus};
-use shared::site::{Site, check_transition};
+use shared::site::Site;
 use shared::sync::{
     Mutation, MutationOp, MutationOutcome, MutationResult, ProtocolVersion, PushRequest, PushResponse,
 };
-use shared::validate::validate_inspection;
+use shared::validate::validate_against_site;
 use shared::{ApiError, ErrorCode, FieldError};
 use time::OffsetDateTime;
 
@@ -191,14 +191,7 @@ fn submit(
             ])));
         }
     };
-    let mut errors = validate_inspection(i, Some(site.kind()));
-    if let (Some(to), Some(from)) = (i.proposed_status, site.status)
-        && to.applies_to(site.kind())
-        && to != from
-        && let Err(e) = check_transition(site.kind(), from, to)
-    {
-        errors.push(FieldError::new("proposed_status", ErrorCode::IllegalTransition, e.to_string()));
-    }
+    let errors = validate_against_site(i, &site);
     if !errors.is_empty() {
         return Ok(rejected(ApiError::validation(errors)));
     }

@@ -8,6 +8,7 @@ use qingliu_tests::faultproxy::FaultProxy;
 use qingliu_tests::fixture::PASSWORD;
 use qingliu_tests::records::*;
 use shared::app::LocalState;
+use shared::review::ReviewDecision;
 
 use crate::{login, setup, tablet};
 
@@ -80,4 +81,158 @@ async fn a_lost_acknowledgement_is_retried_without_a_duplicate() {
     assert_eq!(core.pending_count().unwrap(), 0);
     assert_eq!(core.summary(&i.id).unwrap().state, LocalState::Submitted);
     assert_eq!(server.state.store.read().unwrap().count_versions().unwrap(), 1, "exactly one copy");
+}
+
+/// Seeded randomized runs: several tablets with wrong clocks, every kind of record with photos,
+/// edits, reviews and corrections, under cut links, lost answers, abandoned syncs, killed apps
+/// and server restarts; after the faults stop everything converges with nothing lost or
+/// duplicated. A failure prints its seed; replay it with
+/// `cargo run --release -p qingliu-tests --bin soak -- --seed <seed> --runs 1`.
+#[tokio::test(flavor = "multi_thread")]
+async fn randomized_runs_under_faults_converge_with_nothing_lost_or_duplicated() {
+    let seeds: Vec<u64> = match std::env::var("CHAOS_SEED") {
+        Ok(s) => vec![s.parse().expect("CHAOS_SEED")],
+        Err(_) => vec![1, 2, 3, 0x5eed_2026],
+    };
+    for seed in seeds {
+        let mut cfg = qingliu_tests::chaos::RunConfig::new(seed);
+        // Smaller photos keep `cargo test` quick; the soak command uses the full 5 MB.
+        cfg.max_photo_bytes = 512 * 1024;
+        match qingliu_tests::chaos::run(cfg).await {
+            Ok(r) => {
+                assert!(r.records > 0 && r.cuts + r.lost_answers > 0, "seed {seed} exercised nothing: {r:?}");
+                eprintln!("seed {seed}: {r:?}");
+            }
+            Err(e) => panic!("seed {seed}: {e}"),
+        }
+    }
+}
+
+/// The server process is killed (SIGKILL, no shutdown) while a photo is going up, and started
+/// again on the same data directory: the part already received survived (fsynced chunk by
+/// chunk), the upload resumes from there, and the record arrives once with its photo intact.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_mid_upload_resumes_from_what_it_kept() {
+    use qingliu_tests::process::{Proc, free_port, wait_until};
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_test-server"))
+            .arg(data.path())
+            .arg(addr.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start test-server");
+        // Its first line says it is accepting connections.
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.starts_with("listening"), "{line}");
+        Proc(child)
+    };
+    let mut server = start();
+    let proxy = FaultProxy::start(addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = AppCore::open(dir.path()).unwrap();
+    sync::login(&core, &proxy.base(), "inspector_a", PASSWORD).await.unwrap();
+    let mut client = sync::client_for(&core).unwrap();
+    let chunk = 256 * 1024;
+    client.chunk = chunk;
+    sync::sync_once(&core, &client, &mut |_| {}).await.unwrap();
+    let site = core.search_sites("", Some(shared::site::SiteKind::WaterBody), None, 10).unwrap()[0].clone();
+    let bytes = photo(4_000_000);
+    let r = photo_ref(&bytes);
+    core.keep_photo(&bytes, &r, None).unwrap();
+    let i = water_body(site.id, vec![r.clone()], None);
+    core.save_draft(&i).unwrap();
+    core.submit(&i.id).unwrap();
+
+    // Slow link (2 MB/s) so the kill lands in the middle of the photo.
+    proxy.limit_rate(2_000_000);
+    let before = proxy.upstream_bytes();
+    let kill_at = before + 1_500_000;
+    let mut quiet = |_| {};
+    let (synced, ()) = tokio::join!(sync::sync_once(&core, &client, &mut quiet), async {
+        wait_until(60, "1.5 MB of the photo sent", || async { proxy.upstream_bytes() >= kill_at }).await;
+        server.0.kill().expect("kill -9");
+        server.0.wait().expect("reap");
+    });
+    assert!(synced.is_err(), "the sync cannot finish with the server gone");
+    let parts: Vec<_> = std::fs::read_dir(data.path().join("blobs").join("uploads"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        .collect();
+    assert_eq!(parts.len(), 1, "the received part survived the kill");
+    let kept = parts[0].metadata().unwrap().len();
+    assert!(kept >= chunk as u64, "at least one chunk was kept ({kept} bytes)");
+
+    server = start();
+    proxy.heal();
+    let resumed_from = proxy.upstream_bytes();
+    sync::sync_once(&core, &client, &mut |_| {}).await.unwrap();
+    assert_eq!(core.summary(&i.id).unwrap().state, LocalState::Submitted);
+    // The rest of the photo, plus at most the chunk in flight at the kill and the requests.
+    let sent_after = proxy.upstream_bytes() - resumed_from;
+    assert!(
+        sent_after <= bytes.len() as u64 - kept + chunk as u64 + 64 * 1024,
+        "re-sent {sent_after} bytes after the restart with {kept} of {} kept",
+        bytes.len()
+    );
+    let mut reviewer = qingliu_tests::ApiClient::new(&format!("http://{addr}"));
+    reviewer.login("reviewer_1", PASSWORD).await.unwrap();
+    assert_eq!(reviewer.download(&r.sha256).await.unwrap(), bytes, "byte-identical after the kill");
+    let d = reviewer.inspection(i.id).await.unwrap();
+    assert_eq!(d["record"]["inspection"]["version"], 1);
+    let left = std::fs::read_dir(data.path().join("blobs").join("uploads")).unwrap().count();
+    assert_eq!(left, 0, "no half upload left behind");
+    drop(server);
+}
+
+/// Tablets whose clocks are days off in either direction record, sync, get a return and
+/// resubmit as usual: the server stamps what it receives with its own clock, keeps the
+/// device's time as the record says it, and nothing is refused or reordered for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn tablets_with_clocks_days_off_sync_as_usual() {
+    let (server, fx) = setup().await;
+    let reviewer = login(&server, "reviewer_1").await;
+    for days in [-5i64, 5] {
+        let (_dir, core, client) = tablet(&server.base, "inspector_a").await;
+        core.set_clock_skew(time::Duration::days(days));
+        let mut i = water_body(fx.site("water1").id, vec![], None);
+        i.device_time = core.now();
+        core.save_draft(&i).unwrap();
+        core.submit(&i.id).unwrap();
+        sync::sync_once(&core, &client, &mut |_| {}).await.unwrap();
+        let d = reviewer.inspection(i.id).await.unwrap();
+        let received = time::OffsetDateTime::parse(
+            d["record"]["received_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        assert!(
+            (received - server.state.now()).abs() < time::Duration::minutes(1),
+            "server time, not the device's"
+        );
+        let device_time = time::OffsetDateTime::parse(
+            d["record"]["inspection"]["device_time"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        assert!(((device_time - received) - time::Duration::days(days)).abs() < time::Duration::minutes(1));
+        reviewer.review(i.id, 1, ReviewDecision::Return, "补充照片").await.unwrap();
+        sync::sync_once(&core, &client, &mut |_| {}).await.unwrap();
+        assert_eq!(core.summary(&i.id).unwrap().state, LocalState::Returned);
+        let next = core.start_correction(&i.id).unwrap();
+        core.save_draft(&next).unwrap();
+        core.submit(&i.id).unwrap();
+        sync::sync_once(&core, &client, &mut |_| {}).await.unwrap();
+        assert_eq!(core.summary(&i.id).unwrap().state, LocalState::Submitted);
+        assert_eq!(reviewer.inspection(i.id).await.unwrap()["record"]["inspection"]["version"], 2);
+    }
+    crate::assert_counters_match_recount(server.state.store.as_ref());
 }

@@ -90,12 +90,7 @@ pub fn fingerprint(server: &TestServer) -> serde_json::Value {
 
 /// Counters must always equal a full recount from the sites.
 pub fn assert_counters_match_recount(store: &dyn Store) {
-    let mut tx = store.read().expect("read");
-    let maintained: std::collections::BTreeMap<_, _> = tx.all_counters().unwrap().into_iter().collect();
-    let recount: std::collections::BTreeMap<_, _> = sync_server::domain::rollup::recount(tx.as_mut())
-        .unwrap()
-        .into_iter()
-        .filter(|(_, v)| *v != 0)
-        .collect();
-    assert_eq!(maintained, recount, "maintained counters differ from a full recount");
+    if let Err(e) = qingliu_tests::invariants::counters_match_recount(store) {
+        panic!("{e}");
+    }
 }

@@ -1,0 +1,63 @@
+//! Soak: many seeded randomized runs of the whole sync system under faults (see
+//! `qingliu_tests::chaos`). Prints one line per failure with its seed, then how many ran and how
+//! many failed; exits non-zero when any failed.
+//!
+//! `cargo run --release -p qingliu-tests --bin soak -- --runs 1000`
+//! Replay one: `cargo run --release -p qingliu-tests --bin soak -- --seed 1234 --runs 1`
+
+use clap::Parser;
+use qingliu_tests::chaos::{RunConfig, run};
+
+#[derive(Parser)]
+struct Args {
+    /// Runs to make, with seeds `seed`, `seed + 1`, …
+    #[arg(long, default_value_t = 1000)]
+    runs: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Random actions per run before the faults stop.
+    #[arg(long, default_value_t = 60)]
+    steps: usize,
+    /// Largest photo (bytes).
+    #[arg(long, default_value_t = 5 * 1024 * 1024)]
+    max_photo_bytes: usize,
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let args = Args::parse();
+    let started = std::time::Instant::now();
+    let (mut ran, mut failed) = (0u64, Vec::new());
+    let (mut records, mut photos, mut cuts, mut lost, mut restarts) = (0usize, 0usize, 0u64, 0u64, 0usize);
+    for seed in args.seed..args.seed + args.runs {
+        let cfg =
+            RunConfig { steps: args.steps, max_photo_bytes: args.max_photo_bytes, ..RunConfig::new(seed) };
+        ran += 1;
+        match run(cfg).await {
+            Ok(r) => {
+                records += r.records;
+                photos += r.photos;
+                cuts += r.cuts;
+                lost += r.lost_answers;
+                restarts += r.server_restarts;
+            }
+            Err(e) => {
+                println!("FAILED seed {seed}: {e}");
+                failed.push(seed);
+            }
+        }
+        if ran % 50 == 0 {
+            eprintln!("… {ran} runs, {} failed, {:.0} s", failed.len(), started.elapsed().as_secs_f64());
+        }
+    }
+    println!(
+        "ran {ran}, failed {} ({records} records, {photos} photos, {cuts} cut links, {lost} lost answers, \
+         {restarts} server restarts; {:.0} s){}",
+        failed.len(),
+        started.elapsed().as_secs_f64(),
+        if failed.is_empty() { String::new() } else { format!("; failing seeds: {failed:?}") }
+    );
+    if !failed.is_empty() {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,29 @@
+//! The real sync-server as a separate process for process-fault tests (`kill -9` mid-upload,
+//! restart on the same data directory): the test fixture on a fresh database, then serve.
+//! Prints `listening <addr>` once it accepts connections.
+//!
+//! `test-server <data-dir> <listen-addr>`
+
+use sync_server::config::Config;
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let data_dir = args.next().expect("data dir");
+    let listen: std::net::SocketAddr = args.next().expect("listen address").parse().expect("address");
+    let config = Config { data_dir: data_dir.into(), listen, ..Config::default() };
+    let state = sync_server::AppState::open(config).expect("open state");
+    let fresh = state
+        .store
+        .read()
+        .expect("read")
+        .users_by_role(shared::auth::Role::Inspector)
+        .expect("users")
+        .is_empty();
+    if fresh {
+        qingliu_tests::fixture::install(state.store.as_ref());
+    }
+    let listener = qingliu_tests::bind_retrying(listen).await;
+    println!("listening {}", listener.local_addr().expect("addr"));
+    sync_server::serve(state, listener).await.expect("serve");
+}
