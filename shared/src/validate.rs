@@ -523,4 +523,43 @@ pub(crate) mod tests {
         assert!(errs.contains(&("photos[1].sha256".into(), ErrorCode::Inconsistent)));
         assert!(errs.contains(&("photos[2].sha256".into(), ErrorCode::InvalidFormat)));
     }
+
+    #[test]
+    fn proposed_status_must_follow_the_site_status() {
+        use crate::site::*;
+        let site = Site {
+            id: crate::ids::SiteId::new(),
+            village: "420102101201".parse().unwrap(),
+            name: "测试塘".into(),
+            position: Some(LngLat::new(114.3, 30.6)),
+            status: Some(SiteStatus::Identified),
+            details: SiteDetails::WaterBody(WaterBodyDetails {
+                water_type: WaterType::Pond,
+                area_m2: Some(2500.0),
+                length_m: None,
+                width_m: None,
+                start_name: String::new(),
+                start: None,
+                end_name: String::new(),
+                end: None,
+                pollution_causes: vec![PollutionCause::DomesticSewage],
+                planned_completion: "2026Q4".into(),
+                holds_water_all_year: true,
+                judged_by: JudgementMethod::Sensory,
+                listed: true,
+            }),
+            version: 0,
+            generated: false,
+            done_month: None,
+        };
+        let mut i = water_inspection();
+        i.site_id = site.id;
+        i.proposed_status = Some(SiteStatus::Eliminated);
+        let errs = codes(&validate_against_site(&i, &site));
+        assert_eq!(errs, vec![("proposed_status".into(), ErrorCode::IllegalTransition)]);
+        i.proposed_status = Some(SiteStatus::Remediating);
+        assert!(validate_against_site(&i, &site).is_empty());
+        i.proposed_status = Some(SiteStatus::Identified);
+        assert!(validate_against_site(&i, &site).is_empty(), "staying put is no transition");
+    }
 }

@@ -68,7 +68,10 @@ async fn upload_with_cut(photo: &[u8], cut_at: Option<u64>) -> u64 {
     let start = proxy.upstream_bytes();
     if let Some(n) = cut_at {
         proxy.cut_after_upstream_bytes(n);
-        assert!(sync::sync_once(&t.core, &t.client, &mut |_| {}).await.is_err(), "the cut must break the sync");
+        assert!(
+            sync::sync_once(&t.core, &t.client, &mut |_| {}).await.is_err(),
+            "the cut must break the sync"
+        );
         proxy.heal();
     }
     sync::sync_once(&t.core, &t.client, &mut |_| {}).await.expect("final sync");
@@ -112,10 +115,11 @@ async fn main() {
     let proxy = FaultProxy::start(server.addr()).await;
     let t = tablet(&proxy).await;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos");
-    let cameras: Vec<Vec<u8>> = ["olympus-ep3-12mp.jpg", "iphone6-gps-8mp.jpg", "nokia83-gps-9mp.jpg", "coolpix-gps-small.jpg"]
-        .iter()
-        .map(|f| std::fs::read(dir.join(f)).expect("camera photo"))
-        .collect();
+    let cameras: Vec<Vec<u8>> =
+        ["olympus-ep3-12mp.jpg", "iphone6-gps-8mp.jpg", "nokia83-gps-9mp.jpg", "coolpix-gps-small.jpg"]
+            .iter()
+            .map(|f| std::fs::read(dir.join(f)).expect("camera photo"))
+            .collect();
     let cfg = qingliu_app::photos::PipelineConfig::default();
     let sites = ["water1", "village1", "village2", "facility1"];
     let mut photo_bytes = 0u64;
@@ -132,8 +136,12 @@ async fn main() {
         for k in 0..args.photos_per_inspection {
             let mut pos = records::position();
             // A step apart, as an inspector walks: every derivative differs.
-            pos.point = shared::geo::LngLat::new(pos.point.lng() + (n * 10 + k) as f64 * 1e-5, pos.point.lat());
-            let r = t.core.add_photo(&cameras[(n + k) % cameras.len()], &site.id, Some(&pos), &cfg).expect("photo");
+            pos.point =
+                shared::geo::LngLat::new(pos.point.lng() + (n * 10 + k) as f64 * 1e-5, pos.point.lat());
+            let r = t
+                .core
+                .add_photo(&cameras[(n + k) % cameras.len()], &site.id, Some(&pos), &cfg)
+                .expect("photo");
             photo_bytes += r.bytes;
             i.photos.push(r);
         }
@@ -141,10 +149,8 @@ async fn main() {
         t.core.submit(&i.id).expect("submit");
         ids.push(i);
     }
-    let json_bytes: u64 = ids
-        .iter()
-        .map(|i| serde_json::to_vec(&records::submit(1, i)).expect("json").len() as u64)
-        .sum();
+    let json_bytes: u64 =
+        ids.iter().map(|i| serde_json::to_vec(&records::submit(1, i)).expect("json").len() as u64).sum();
     let payload = photo_bytes + json_bytes;
     let (up0, down0) = (proxy.upstream_bytes(), proxy.downstream_bytes());
     sync::sync_once(&t.core, &t.client, &mut |_| {}).await.expect("day sync");

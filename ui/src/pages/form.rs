@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use shared::geo::LngLat;
 use shared::inspection::*;
 use shared::site::{Site, SiteDetails, SiteStatus};
-use shared::validate::validate_inspection;
+use shared::validate::validate_against_site;
 use shared::{FieldError, InspectionId, SiteId};
 use time::OffsetDateTime;
 use wasm_bindgen::JsCast;
@@ -190,6 +190,7 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
     let ctx = ctx();
     let insp = RwSignal::new(initial.clone());
     let site_kind = site.kind();
+    let site_for_check = site.clone();
     let show = RwSignal::new(false);
     let server_errors = RwSignal::new(Vec::<FieldError>::new());
     let busy = RwSignal::new(false);
@@ -201,7 +202,7 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
         if !show.get() {
             return Vec::new();
         }
-        let mut e = validate_inspection(&insp.get(), Some(site_kind));
+        let mut e = validate_against_site(&insp.get(), &site_for_check);
         for s in server_errors.get() {
             if !e.contains(&s) {
                 e.push(s);
@@ -309,7 +310,15 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
             };
         })
     };
-    let statuses: Vec<SiteStatus> = SiteStatus::ALL.into_iter().filter(|s| s.applies_to(site_kind)).collect();
+    // Only statuses the site can move to from where it is (the server checks the same rule).
+    let statuses: Vec<SiteStatus> = SiteStatus::ALL
+        .into_iter()
+        .filter(|s| s.applies_to(site_kind))
+        .filter(|s| match site.status {
+            Some(from) => *s == from || shared::site::check_transition(site_kind, from, *s).is_ok(),
+            None => true,
+        })
+        .collect();
 
     view! {
         <p><button on:click=move |_| ctx.go(Page::Site(site_for_status.id))>{move || ctx.t("back")}</button></p>
