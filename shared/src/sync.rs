@@ -202,6 +202,34 @@ pub fn decode_cursor(s: &str) -> Option<u64> {
     s.strip_prefix("c1.")?.parse().ok()
 }
 
+/// A cursor bound to the scope it was issued for (`fingerprint` of the user's region, role and
+/// assigned villages): when the scope changes, the old cursor no longer fits, and the client
+/// re-fetches the scope from the start instead of missing what came into it earlier.
+pub fn encode_scoped_cursor(seq: u64, fingerprint: u64) -> String {
+    format!("c2.{seq}.{fingerprint:016x}")
+}
+
+/// The sequence and scope fingerprint of a cursor (`c1` cursors carry no fingerprint).
+pub fn decode_scoped_cursor(s: &str) -> Option<(u64, Option<u64>)> {
+    if let Some(rest) = s.strip_prefix("c2.") {
+        let (seq, fp) = rest.split_once('.')?;
+        return Some((seq.parse().ok()?, Some(u64::from_str_radix(fp, 16).ok()?)));
+    }
+    decode_cursor(s).map(|seq| (seq, None))
+}
+
+/// A stable 64-bit fingerprint (FNV-1a) of a scope description.
+pub fn scope_fingerprint(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain(std::iter::once(0)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobUploadStart {
@@ -246,6 +274,17 @@ mod tests {
         assert!(!v.is_supported());
         assert!(serde_json::from_str::<ProtocolVersion>("\"x\"").is_err());
         assert_eq!(serde_json::to_string(&ProtocolVersion::CURRENT).unwrap(), "\"1.0\"");
+    }
+
+    #[test]
+    fn scoped_cursor_round_trip() {
+        let fp = scope_fingerprint(&["inspector", "421102101000", "421102101201"]);
+        assert_ne!(fp, scope_fingerprint(&["inspector", "421102101000", "421102101202"]));
+        assert_ne!(scope_fingerprint(&["ab", "c"]), scope_fingerprint(&["a", "bc"]));
+        assert_eq!(decode_scoped_cursor(&encode_scoped_cursor(42, fp)), Some((42, Some(fp))));
+        assert_eq!(decode_scoped_cursor(&encode_cursor(7)), Some((7, None)));
+        assert_eq!(decode_scoped_cursor("c2.5"), None);
+        assert_eq!(decode_scoped_cursor("c2.5.xyz"), None);
     }
 
     #[test]

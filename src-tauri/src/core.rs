@@ -50,6 +50,9 @@ pub mod keys {
     pub const DEVICE_REGISTERED: &str = "device_registered";
     pub const CURSOR_INSPECTOR: &str = "cursor.inspector";
     pub const LAST_SYNC_AT: &str = "last_sync_at";
+    /// Set while the scope is being fetched from the start (first sync, or the server refused
+    /// the cursor); cleared when the last page is in.
+    pub const REFETCH: &str = "refetch";
 }
 
 fn state_col(s: String) -> rusqlite::Result<LocalState> {
@@ -615,6 +618,33 @@ impl AppCore {
                 )?;
             }
             Ok(())
+        })
+    }
+
+    /// A fetch of the whole scope starts: every local site becomes unconfirmed until a page
+    /// brings it again (`server_seq = -1`; any real sequence replaces it).
+    pub fn begin_refetch(&self) -> CoreResult<()> {
+        self.store.write(|tx| {
+            tx.execute("UPDATE sites SET server_seq = -1", [])?;
+            meta_set(tx, keys::REFETCH, "1")?;
+            meta_set(tx, keys::CURSOR_INSPECTOR, "")?;
+            Ok(())
+        })
+    }
+
+    /// The whole scope is in: sites it no longer holds (villages reassigned) go, unless a
+    /// record on the device names them. Answers how many went.
+    pub fn finish_refetch(&self) -> CoreResult<usize> {
+        self.store.write(|tx| {
+            if meta_get(tx, keys::REFETCH)?.as_deref() != Some("1") {
+                return Ok(0);
+            }
+            let n = tx.execute(
+                "DELETE FROM sites WHERE server_seq = -1 AND id NOT IN (SELECT site_id FROM records)",
+                [],
+            )?;
+            meta_set(tx, keys::REFETCH, "")?;
+            Ok(n)
         })
     }
 

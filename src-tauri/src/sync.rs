@@ -404,13 +404,18 @@ async fn push_all(
 }
 
 async fn pull_all(core: &AppCore, client: &SyncClient, report: &mut SyncReport) -> CoreResult<()> {
-    let mut cursor = core.meta(keys::CURSOR_INSPECTOR)?;
+    let mut cursor = core.meta(keys::CURSOR_INSPECTOR)?.filter(|c| !c.is_empty());
+    if cursor.is_none() {
+        core.begin_refetch()?;
+    }
     for _page in 0..10_000 {
         let page = match client.pull(cursor.as_deref(), 200).await {
             Err(SyncError::Refused(_, e)) if e.code == ErrorCode::CursorInvalid => {
-                // The server does not know our cursor (restored backup, new server): fetch the
-                // scope again from the start. The outbox is untouched.
+                // The server does not know our cursor (restored backup, new server) or our scope
+                // changed (villages reassigned): fetch the scope again from the start, and drop
+                // the sites it no longer holds at the end. The outbox is untouched.
                 cursor = None;
+                core.begin_refetch()?;
                 continue;
             }
             other => other?,
@@ -419,6 +424,7 @@ async fn pull_all(core: &AppCore, client: &SyncClient, report: &mut SyncReport) 
         core.apply_page(&page.changes, &page.next_cursor)?;
         cursor = Some(page.next_cursor);
         if !page.has_more {
+            core.finish_refetch()?;
             return Ok(());
         }
     }

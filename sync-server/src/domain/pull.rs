@@ -3,7 +3,10 @@
 
 use shared::ErrorCode;
 use shared::auth::Role;
-use shared::sync::{Change, ProtocolVersion, PullPage, PullScope, decode_cursor, encode_cursor};
+use shared::sync::{
+    Change, ProtocolVersion, PullPage, PullScope, decode_scoped_cursor, encode_scoped_cursor,
+    scope_fingerprint,
+};
 
 use crate::domain::{Actor, scope};
 use crate::error::{AppError, AppResult};
@@ -35,10 +38,20 @@ pub fn pull(
     };
     let mut tx = store.read()?;
     let head = tx.current_change_seq()?;
+    // What the caller may see now; a cursor issued for another scope (villages reassigned,
+    // region moved) is refused so that the client re-fetches what came into scope earlier.
+    let villages = if actor.user.role == Role::Inspector {
+        tx.assigned_villages(&actor.user.id)?.iter().map(|v| v.to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    let mut parts = vec![actor.user.role.as_str(), actor.user.region.as_str()];
+    parts.extend(villages.iter().map(String::as_str));
+    let fingerprint = scope_fingerprint(&parts);
     let after = match cursor {
         None | Some("") => 0,
-        Some(c) => match decode_cursor(c) {
-            Some(n) if n <= head => n,
+        Some(c) => match decode_scoped_cursor(c) {
+            Some((n, fp)) if n <= head && fp.is_none_or(|fp| fp == fingerprint) => n,
             _ => {
                 return Err(AppError::Api(
                     shared::ApiError::new(ErrorCode::CursorInvalid, "同步游标无效，请从头重新同步该范围")
@@ -63,7 +76,7 @@ pub fn pull(
         protocol: ProtocolVersion::CURRENT,
         scope: scope_kind,
         changes: merged.into_iter().map(|(_, c)| c).collect(),
-        next_cursor: encode_cursor(next),
+        next_cursor: encode_scoped_cursor(next, fingerprint),
         has_more,
     })
 }

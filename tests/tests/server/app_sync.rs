@@ -219,3 +219,47 @@ async fn a_queue_larger_than_the_body_limit_goes_in_smaller_batches() {
     assert_eq!(core.pending_count().unwrap(), 0);
     assert_eq!(server.state.store.read().unwrap().count_versions().unwrap(), 60);
 }
+
+/// Villages reassigned by the admin: the tablet's cursor no longer fits its scope, so it fetches
+/// the scope again, gets the new village's sites (whose changes are older than its cursor) and
+/// drops the sites it no longer covers, except one its own draft names.
+#[tokio::test(flavor = "multi_thread")]
+async fn reassigned_villages_reach_the_tablet_and_sites_out_of_scope_leave_it() {
+    let (server, fx) = setup().await;
+    let (_dir, core, client) = tablet(&server.base, "inspector_a").await;
+    let local = |core: &AppCore| -> std::collections::BTreeSet<shared::SiteId> {
+        core.search_sites("", None, None, 1000).unwrap().into_iter().map(|s| s.id).collect()
+    };
+    assert!(local(&core).contains(&fx.site("village1").id));
+    assert!(!local(&core).contains(&fx.site("water_unassigned").id));
+    // A draft at a site that is about to leave the scope.
+    let draft = water_body(fx.site("water1").id, vec![], None);
+    core.save_draft(&draft).unwrap();
+
+    let admin = login(&server, "admin").await;
+    let id = fx.user("inspector_a").id;
+    let four = fx.site("water_unassigned").village.to_string();
+    let _: serde_json::Value = admin
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            &serde_json::json!({"villages": [four]}),
+        )
+        .await
+        .unwrap();
+    sync::sync_once(&core, &client, &mut |_| {}).await.unwrap();
+    let now = local(&core);
+    let expected: std::collections::BTreeSet<shared::SiteId> = fx
+        .sites
+        .values()
+        .filter(|s| s.village == fx.site("water_unassigned").village)
+        .map(|s| s.id)
+        .chain([fx.site("water1").id])
+        .collect();
+    assert_eq!(now, expected, "the new village's sites, plus the one the draft names");
+    // Nothing lost on the way: the draft is still there.
+    assert_eq!(core.summary(&draft.id).unwrap().state, LocalState::Draft);
+    // A second sync is incremental again (no re-fetch, nothing pulled).
+    let report = sync::sync_once(&core, &client, &mut |_| {}).await.unwrap();
+    assert_eq!(report.pulled, 0);
+}
