@@ -202,7 +202,7 @@ pub struct UserView {
     pub villages: Vec<RegionCode>,
 }
 
-/// What the console needs to know before login: the map's optional tile source.
+/// The console's settings: the map's optional tile source (after login: it may hold a key).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsoleConfig {

@@ -220,6 +220,12 @@ pub async fn download(path: &str, filename: &str) -> Result<(), ApiError> {
     a.set_href(&url);
     a.set_download(filename);
     a.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
+    // Some browsers start the download after `click` returns: let the URL live a minute.
+    let release = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    if let Some(w) = web_sys::window() {
+        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(release.unchecked_ref(), 60_000);
+    }
     Ok(())
 }

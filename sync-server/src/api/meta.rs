@@ -33,9 +33,13 @@ pub async fn healthz(State(st): State<AppState>) -> AppResult<Json<Health>> {
     Ok(Json(Health { status: "ok", backend, schema_version: crate::store::sqlite::SCHEMA_VERSION }))
 }
 
-/// What the console needs before login (map tiles); no secrets.
-#[utoipa::path(get, path = "/api/v1/console-config", tag = "meta", responses((status = 200, body = shared::console::ConsoleConfig)))]
-pub async fn console_config(State(st): State<AppState>) -> Json<shared::console::ConsoleConfig> {
+/// The console's settings (map tiles). Behind login: a tile URL may carry a provider key.
+#[utoipa::path(get, path = "/api/v1/console-config", tag = "meta", security(("bearer" = [])),
+    responses((status = 200, body = shared::console::ConsoleConfig), (status = 401, body = ApiError)))]
+pub async fn console_config(
+    State(st): State<AppState>,
+    _actor: Actor,
+) -> Json<shared::console::ConsoleConfig> {
     Json(shared::console::ConsoleConfig {
         tile_url: st.config.map_tile_url.clone(),
         tile_gcj02: st.config.map_tile_gcj02,

@@ -95,21 +95,32 @@ pub fn build(state: AppState) -> Router {
     .with_state(state)
 }
 
+/// The CSP source for a tile URL: scheme and host (with port) only; `//host/…` gives the host
+/// alone (same scheme as the console). Anything else (other schemes, odd characters) is left
+/// out, so the map falls back to its grid rather than widening the policy.
+fn tile_source(url: &str) -> Option<String> {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s @ ("http" | "https"), rest)) => (Some(s), rest),
+        Some(_) => return None,
+        None => (None, url.strip_prefix("//")?),
+    };
+    let host = rest.split(['/', '?', '#']).next()?;
+    let ok =
+        !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    ok.then(|| match scheme {
+        Some(s) => format!("{s}://{host}"),
+        None => host.to_string(),
+    })
+}
+
 /// Everything that is not the API: the browser console's static files (wasm, JS glue, CSS),
 /// under a strict CSP. Paths are resolved by `ServeDir`, which refuses `..` and absolute parts;
 /// anything it does not hold (including unknown `/api/...` paths) gets the JSON 404.
 fn console(cfg: &crate::config::Config) -> axum::routing::MethodRouter {
     use axum::http::{HeaderName, HeaderValue};
     use tower_http::set_header::SetResponseHeaderLayer;
-    let tiles = cfg
-        .map_tile_url
-        .as_deref()
-        .and_then(|u| {
-            let rest = u.split_once("://")?;
-            let host = rest.1.split('/').next()?;
-            Some(format!(" {}://{host}", rest.0))
-        })
-        .unwrap_or_default();
+    let tiles =
+        cfg.map_tile_url.as_deref().and_then(tile_source).map(|t| format!(" {t}")).unwrap_or_default();
     let csp = format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
          img-src 'self' blob: data:{tiles}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -121,6 +132,12 @@ fn console(cfg: &crate::config::Config) -> axum::routing::MethodRouter {
     let csp = HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     axum::routing::any_service(
         tower::ServiceBuilder::new()
+            // The bundle's file names are fixed: make browsers revalidate, so that an upgraded
+            // server never runs with a cached half of the old console.
+            .layer(SetResponseHeaderLayer::overriding(
+                axum::http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            ))
             .layer(SetResponseHeaderLayer::if_not_present(
                 HeaderName::from_static("content-security-policy"),
                 csp,
@@ -140,4 +157,25 @@ async fn not_found() -> AppError {
 async fn method_not_allowed() -> impl IntoResponse {
     let body = shared::ApiError::new(ErrorCode::InvalidPath, "不支持该请求方法");
     (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tile_sources_are_scheme_and_host_only() {
+        use super::tile_source;
+        assert_eq!(
+            tile_source("https://t0.tianditu.gov.cn/vec_w/wmts?tk=k&z={z}").as_deref(),
+            Some("https://t0.tianditu.gov.cn")
+        );
+        assert_eq!(
+            tile_source("http://10.0.0.5:8081/{z}/{x}/{y}.png").as_deref(),
+            Some("http://10.0.0.5:8081")
+        );
+        assert_eq!(tile_source("//tiles.lan/{z}/{x}/{y}.png").as_deref(), Some("tiles.lan"));
+        assert_eq!(tile_source("https://h?tk=secret").as_deref(), Some("https://h"));
+        assert_eq!(tile_source("javascript://x"), None);
+        assert_eq!(tile_source("tiles/{z}/{x}/{y}.png"), None);
+        assert_eq!(tile_source("https://evil.com; script-src *"), None);
+    }
 }

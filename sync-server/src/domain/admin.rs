@@ -121,20 +121,29 @@ pub fn update_user(
     now: OffsetDateTime,
 ) -> AppResult<UserView> {
     require_admin(actor, &actor.user.region)?;
-    let current = store
-        .read()?
+    // The slow password hash first, so that everything read below is read in the same write
+    // transaction that applies the change (a concurrent disable or reset is never undone).
+    let new_hash = match &req.password {
+        Some(p) if p.chars().count() >= 10 && p.len() <= 1024 => Some(hash_password(p)?),
+        _ => None,
+    };
+    let mut tx = store.write()?;
+    let current = tx
         .user_by_id(id)?
         .filter(|u| scope::region_covers(actor, &u.info.region))
         .ok_or_else(AppError::not_found)?;
+    // Administrators are not managed by their peers: one admin cannot reset, demote or disable
+    // another (that is for the operator, `sync-server` on the command line).
+    if current.info.role == Role::ProvinceAdmin && *id != actor.user.id {
+        return Err(AppError::api(ErrorCode::Forbidden, "不能修改其他省级管理员"));
+    }
     let role = req.role.unwrap_or(current.info.role);
     let region = req.region.unwrap_or(current.info.region);
     require_admin(actor, &region)?;
     let display_name = req.display_name.clone().unwrap_or_else(|| current.info.display_name.clone());
     let villages = match &req.villages {
         Some(v) => v.clone(),
-        None if role == Role::Inspector && region == current.info.region => {
-            store.read()?.assigned_villages(id)?
-        }
+        None if role == Role::Inspector && region == current.info.region => tx.assigned_villages(id)?,
         None => Vec::new(),
     };
     let mut fields = Vec::new();
@@ -149,14 +158,10 @@ pub fn update_user(
     if !fields.is_empty() {
         return Err(AppError::Api(shared::ApiError::validation(fields)));
     }
-    let password_hash = match &req.password {
-        Some(p) => hash_password(p)?,
-        None => current.password_hash.clone(),
-    };
+    let password_hash = new_hash.unwrap_or_else(|| current.password_hash.clone());
     let disabled = req.disabled.unwrap_or(current.disabled);
     let info =
         UserInfo { display_name: display_name.trim().to_string(), role, region, ..current.info.clone() };
-    let mut tx = store.write()?;
     tx.region(&region)?.ok_or_else(|| AppError::field(ErrorCode::NotFound, "region", "区划不存在"))?;
     for v in &villages {
         tx.region(v)?.ok_or_else(|| AppError::field(ErrorCode::NotFound, "villages", "行政村不存在"))?;

@@ -51,7 +51,8 @@ pub fn pull(
     let after = match cursor {
         None | Some("") => 0,
         Some(c) => match decode_scoped_cursor(c) {
-            Some((n, fp)) if n <= head && fp.is_none_or(|fp| fp == fingerprint) => n,
+            // A `c1` cursor predates scope fingerprints: one re-fetch brings such a device in line.
+            Some((n, Some(fp))) if n <= head && fp == fingerprint => n,
             _ => {
                 return Err(AppError::Api(
                     shared::ApiError::new(ErrorCode::CursorInvalid, "同步游标无效，请从头重新同步该范围")

@@ -146,6 +146,31 @@ async fn users_are_listed_changed_and_disabled_which_ends_their_sessions() {
     assert_eq!(err.status, StatusCode::BAD_REQUEST, "unknown fields are refused, not ignored");
     assert_eq!(crate::fingerprint(&server), before);
 
+    // One admin cannot reset, demote or disable another.
+    let peer: serde_json::Value = admin
+        .send_json(
+            Method::POST,
+            "/api/v1/users",
+            &json!({"username": "admin2", "display_name": "二号管理员", "role": "province_admin",
+                    "region": "420000", "password": "a long enough password"}),
+        )
+        .await
+        .unwrap();
+    let peer_id = peer["user"]["id"].as_str().unwrap().to_string();
+    for body in
+        [json!({"password": "taken over password"}), json!({"disabled": true}), json!({"display_name": "x"})]
+    {
+        let err = admin
+            .send_json::<_, serde_json::Value>(Method::PATCH, &format!("/api/v1/users/{peer_id}"), &body)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.status, err.error.code),
+            (StatusCode::FORBIDDEN, shared::ErrorCode::Forbidden),
+            "{body}"
+        );
+    }
+
     // The admin cannot disable themselves.
     let admin_id = listed.iter().find(|u| u["user"]["username"] == "admin").unwrap()["user"]["id"]
         .as_str()

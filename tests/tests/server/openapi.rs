@@ -96,6 +96,7 @@ async fn the_console_is_served_with_a_strict_policy_and_paths_stay_inside_its_di
         "{csp}"
     );
     assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "no-cache", "browsers revalidate the fixed-name bundle");
     assert_eq!(c.get_bytes("/app.js").await.0, reqwest::StatusCode::OK);
     // Escapes from the directory are not served, however spelled.
     let name = secret.file_name().unwrap().to_str().unwrap();
@@ -109,7 +110,14 @@ async fn the_console_is_served_with_a_strict_policy_and_paths_stay_inside_its_di
     assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
     let e: shared::ApiError = r.json().await.unwrap();
     assert_eq!(e.code, shared::ErrorCode::NotFound);
-    // The map configuration is public and carries no secrets.
+    // The console's settings need a login (a tile URL may carry a provider key).
+    assert_eq!(
+        c.get::<serde_json::Value>("/api/v1/console-config").await.unwrap_err().status,
+        reqwest::StatusCode::UNAUTHORIZED
+    );
+    qingliu_tests::fixture::install(server.state.store.as_ref());
+    let mut c = c;
+    c.login("admin", qingliu_tests::fixture::PASSWORD).await.unwrap();
     let cfg: serde_json::Value = c.get("/api/v1/console-config").await.unwrap();
     assert_eq!(cfg["tile_gcj02"], false);
     assert!(cfg["tile_url"].as_str().unwrap().contains("{z}"));

@@ -144,7 +144,10 @@ async fn pull_pages_advance_and_bad_cursors_restart() {
     let page2 = a.pull(PullScope::Inspector, Some(&page.next_cursor), None).await.unwrap();
     assert!(page2.changes.is_empty());
     assert_ne!(page2.next_cursor, page.next_cursor, "empty pages still advance");
-    for bad in ["garbage", "c1.999999", "c1.-3"] {
+    // Cursors from before scope fingerprints, or issued for another scope (another user's),
+    // make the client fetch its scope again.
+    let other = b.pull(PullScope::Inspector, None, None).await.unwrap().next_cursor;
+    for bad in ["garbage", "c1.999999", "c1.-3", "c1.0", other.as_str()] {
         let err = a.pull(PullScope::Inspector, Some(bad), None).await.unwrap_err();
         assert_eq!(err.error.code, ErrorCode::CursorInvalid, "{bad}");
     }

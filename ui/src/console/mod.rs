@@ -95,9 +95,6 @@ pub fn Console() -> impl IntoView {
     provide_context(ctx);
     let checked = RwSignal::new(false);
     spawn_local(async move {
-        if let Ok(c) = http::console_config().await {
-            ctx.config.set(c);
-        }
         if http::token().is_some()
             && let Ok(u) = http::me().await
         {
@@ -123,6 +120,12 @@ pub fn Console() -> impl IntoView {
 
 /// After login: the first screen follows the role (reviewers review, the others track).
 pub fn start(ctx: CCtx, u: UserInfo) {
+    // Settings are behind login (a tile URL may carry a provider key).
+    spawn_local(async move {
+        if let Ok(c) = http::console_config().await {
+            ctx.config.set(c);
+        }
+    });
     ctx.path.set(vec![(u.region, String::new())]);
     ctx.view.set(if u.role == Role::TownshipReviewer { View::Queue } else { View::Dashboard });
     ctx.user.set(Some(u));
