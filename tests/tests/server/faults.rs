@@ -236,3 +236,44 @@ async fn tablets_with_clocks_days_off_sync_as_usual() {
     }
     crate::assert_counters_match_recount(server.state.store.as_ref());
 }
+
+/// The app dies in the middle of a sync (the future dropped while a photo is going up) and is
+/// started again on its store: the record is still queued, the upload resumes, and the server
+/// ends with one copy and the photo intact.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_killed_mid_sync_reopens_and_finishes_without_a_duplicate() {
+    let (server, fx) = setup().await;
+    let proxy = FaultProxy::start(server.addr()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = photo(2_000_000);
+    let r = photo_ref(&bytes);
+    let i = water_body(fx.site("water1").id, vec![r.clone()], None);
+    {
+        let core = AppCore::open(dir.path()).unwrap();
+        sync::login(&core, &proxy.base(), "inspector_a", PASSWORD).await.unwrap();
+        let client = sync::client_for(&core).unwrap();
+        sync::sync_once(&core, &client, &mut |_| {}).await.unwrap();
+        core.keep_photo(&bytes, &r, None).unwrap();
+        core.save_draft(&i).unwrap();
+        core.submit(&i.id).unwrap();
+        proxy.limit_rate(1_000_000);
+        let kill_at = proxy.upstream_bytes() + 700_000;
+        let mut quiet = |_| {};
+        tokio::select! {
+            _ = sync::sync_once(&core, &client, &mut quiet) => panic!("the sync finished before the kill"),
+            _ = qingliu_tests::process::wait_until(60, "700 kB sent", || async { proxy.upstream_bytes() >= kill_at }) => {}
+        }
+        // Everything in memory goes with the app.
+    }
+    proxy.heal();
+    let core = AppCore::open(dir.path()).unwrap();
+    assert_eq!(core.pending_count().unwrap(), 1, "the queued record survived");
+    let client = sync::client_for(&core).unwrap();
+    sync::sync_once(&core, &client, &mut |_| {}).await.unwrap();
+    assert_eq!(core.pending_count().unwrap(), 0);
+    assert_eq!(core.summary(&i.id).unwrap().state, LocalState::Submitted);
+    assert_eq!(server.state.store.read().unwrap().count_versions().unwrap(), 1, "one copy");
+    let reviewer = login(&server, "reviewer_1").await;
+    assert_eq!(reviewer.download(&r.sha256).await.unwrap(), bytes);
+    assert!(server.state.blobs.pending_uploads().unwrap().is_empty(), "no half upload left");
+}
