@@ -38,6 +38,15 @@ impl ApiClient {
         }
     }
 
+    /// No answer at all (connection refused or cut): a failure like the server being down,
+    /// never a panic, so that fault runs can go on.
+    fn transport(e: reqwest::Error) -> Failure {
+        Failure {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: ApiError::new(shared::ErrorCode::Unavailable, format!("no answer: {e}")),
+        }
+    }
+
     async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, Failure> {
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| Failure {
@@ -63,12 +72,12 @@ impl ApiClient {
         path: &str,
         body: &B,
     ) -> Result<T, Failure> {
-        let resp = self.req(method, path).json(body).send().await.expect("request sent");
+        let resp = self.req(method, path).json(body).send().await.map_err(Self::transport)?;
         Self::decode(resp).await
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
-        let resp = self.req(Method::GET, path).send().await.expect("request sent");
+        let resp = self.req(Method::GET, path).send().await.map_err(Self::transport)?;
         Self::decode(resp).await
     }
 

@@ -33,7 +33,9 @@ async fn main() {
         let cfg =
             RunConfig { steps: args.steps, max_photo_bytes: args.max_photo_bytes, ..RunConfig::new(seed) };
         ran += 1;
-        match run(cfg).await {
+        // A panic is a failure of this seed, not the end of the soak.
+        let outcome = tokio::spawn(run(cfg)).await.unwrap_or_else(|e| Err(format!("panicked: {e}")));
+        match outcome {
             Ok(r) => {
                 records += r.records;
                 photos += r.photos;
