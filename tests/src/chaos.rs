@@ -252,7 +252,8 @@ impl World {
     async fn review(&mut self) -> Result<(), String> {
         let r = self.rng.gen_range(0..self.reviewers.len());
         // The reviewer's own link may break when the server restarts: no review this time.
-        let Ok(page) = self.reviewers[r].get::<QueuePage>("/api/v1/review/queue?status=submitted&limit=200").await
+        let Ok(page) =
+            self.reviewers[r].get::<QueuePage>("/api/v1/review/queue?status=submitted&limit=200").await
         else {
             return Ok(());
         };

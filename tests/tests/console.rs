@@ -1,6 +1,6 @@
 //! The browser console in headless Chromium (Debian's, driven by chromedriver), served by a real
 //! sync-server at `/`: a township reviewer approves one record and returns another with a
-//! comment; the county dashboard's totals move accordingly; a county viewer sees only their own
+//! comment, and approves a third from the keyboard alone; the county dashboard's totals move accordingly; a county viewer sees only their own
 //! county, in the table and when the browser asks the API for another county directly.
 //!
 //! Needs the UI bundle in `ui/dist` (`scripts/build-ui.sh`; `scripts/test.sh` builds it first)
@@ -78,7 +78,8 @@ async fn reviewer_approves_and_returns_dashboard_follows_and_scopes_hold_in_chro
     a.register_device(device, "平板").await.unwrap();
     let v = village(fx.site("village1").id, Some(SiteStatus::Completed), Some(true));
     let w = water_body(fx.site("water1").id, vec![], Some(SiteStatus::Eliminated));
-    a.push(&batch(device, vec![submit(1, &v), submit(2, &w)])).await.unwrap();
+    let f = facility(fx.site("facility1").id, shared::inspection::FacilityRunningState::Running);
+    a.push(&batch(device, vec![submit(1, &v), submit(2, &w), submit(3, &f)])).await.unwrap();
 
     let home = tempfile::tempdir().unwrap();
     let (_driver_proc, driver_base) = chromedriver(home.path()).await;
@@ -109,16 +110,16 @@ async fn reviewer_approves_and_returns_dashboard_follows_and_scopes_hold_in_chro
     d.screenshot(&shots.join("console-dashboard-before.png")).await;
     logout(&d).await;
 
-    // The reviewer: the queue holds both; approve the village, return the water body.
+    // The reviewer: the queue holds all three; approve the village, return the water body.
     login(&d, &base, "reviewer_1").await;
-    d.wait_text("#queue-total", 20, |t| t.contains('2')).await;
+    d.wait_text("#queue-total", 20, |t| t.contains('3')).await;
     d.screenshot(&shots.join("console-queue.png")).await;
     d.click(&format!("tr[data-id='{}'] button.open", v.id)).await;
     d.wait_text("#record-title", 20, |t| t.contains("测试村")).await;
     d.wait_text("#distance", 20, |t| t.contains('m')).await;
     d.screenshot(&shots.join("console-record.png")).await;
     d.click("#approve").await;
-    d.wait_text("#queue-total", 20, |t| t.contains('1')).await;
+    d.wait_text("#queue-total", 20, |t| t.contains('2')).await;
 
     d.click(&format!("tr[data-id='{}'] button.open", w.id)).await;
     d.wait("#return", 20).await;
@@ -127,6 +128,12 @@ async fn reviewer_approves_and_returns_dashboard_follows_and_scopes_hold_in_chro
     d.wait("#review-error", 10).await;
     d.type_into("#comment", "照片不清晰，请补拍水面").await;
     d.click("#return").await;
+    d.wait_text("#queue-total", 20, |t| t.contains('1')).await;
+    // The last one from the keyboard alone: X selects the row under the cursor, A approves.
+    d.wait(&format!("tr[data-id='{}']", f.id), 20).await;
+    d.type_into("#queue", "x").await;
+    d.wait_text("#bulk-approve", 10, |t| t.contains("(1)")).await;
+    d.type_into("#queue", "a").await;
     d.wait_text("#queue-total", 20, |t| t.contains('0')).await;
 
     let admin = {
@@ -139,6 +146,7 @@ async fn reviewer_approves_and_returns_dashboard_follows_and_scopes_hold_in_chro
     assert_eq!(rv["record"]["status"], "approved");
     assert_eq!(rw["record"]["status"], "returned");
     assert_eq!(rw["record"]["review"]["comment"], "照片不清晰，请补拍水面");
+    assert_eq!(admin.inspection(f.id).await.unwrap()["record"]["status"], "approved");
     logout(&d).await;
 
     // County viewer after: the approved village counts, the returned water body does not.
