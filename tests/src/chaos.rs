@@ -14,7 +14,6 @@
 //! binary runs as many as asked.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use qingliu_app::AppCore;
@@ -140,7 +139,6 @@ struct World {
     cfg: RunConfig,
     rng: StdRng,
     server: Option<TestServer>,
-    addr: SocketAddr,
     tablets: Vec<Tablet>,
     reviewers: Vec<ApiClient>,
     submitted: BTreeMap<InspectionId, Submitted>,
@@ -453,7 +451,7 @@ impl World {
 /// One randomized run; `Err` carries what broke (the caller adds the seed).
 pub async fn run(cfg: RunConfig) -> Result<RunReport, String> {
     let server = TestServer::start().await;
-    let fx = fixture::install(server.state.store.as_ref());
+    fixture::install(server.state.store.as_ref());
     let addr = server.addr();
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     // Two tablets of one inspector, one of another, each with its own wrong clock.
@@ -476,12 +474,10 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, String> {
         c.login(name, PASSWORD).await.map_err(|e| format!("login {name}: {e:?}"))?;
         reviewers.push(c);
     }
-    let _ = fx;
     let mut w = World {
         cfg: cfg.clone(),
         rng,
         server: Some(server),
-        addr,
         tablets,
         reviewers,
         submitted: BTreeMap::new(),
@@ -492,7 +488,6 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, String> {
     }
     w.converge().await?;
     w.check()?;
-    let _ = w.addr;
     w.report.records = w.submitted.len();
     w.report.submitted_versions = w.submitted.values().map(|s| s.versions.len()).sum();
     w.report.cuts = w.tablets.iter().map(|t| t.proxy.cuts()).sum();

@@ -129,6 +129,19 @@ async fn pace(st: &State, n: usize) {
     }
 }
 
+/// For `n` bytes arriving after `before` in one direction: how many to pass on, and whether the
+/// armed cut (disarmed here) falls inside them.
+fn take_cut(armed: &Mutex<Option<u64>>, before: u64, n: usize) -> (usize, bool) {
+    let mut at = armed.lock().expect("lock");
+    match *at {
+        Some(limit) if before + n as u64 >= limit => {
+            *at = None;
+            ((limit - before.min(limit)) as usize, true)
+        }
+        _ => (n, false),
+    }
+}
+
 async fn relay(client: TcpStream, server: TcpStream, st: Arc<State>) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
@@ -151,18 +164,7 @@ async fn relay(client: TcpStream, server: TcpStream, st: Arc<State>) {
                 st_up.drop_answer_to.lock().expect("lock").take();
             }
             let before = st_up.up.fetch_add(n as u64, Ordering::SeqCst);
-            let mut send = n;
-            let cut = {
-                let mut at = st_up.cut_upstream_at.lock().expect("lock");
-                match *at {
-                    Some(limit) if before + n as u64 >= limit => {
-                        send = (limit - before.min(limit)) as usize;
-                        *at = None;
-                        true
-                    }
-                    _ => false,
-                }
-            };
+            let (send, cut) = take_cut(&st_up.cut_upstream_at, before, n);
             pace(&st_up, send).await;
             if send > 0 && sw.write_all(&buf[..send]).await.is_err() {
                 break;
@@ -192,18 +194,7 @@ async fn relay(client: TcpStream, server: TcpStream, st: Arc<State>) {
                 break;
             }
             let before = st_down.down.fetch_add(n as u64, Ordering::SeqCst);
-            let mut send = n;
-            let cut = {
-                let mut at = st_down.cut_downstream_at.lock().expect("lock");
-                match *at {
-                    Some(limit) if before + n as u64 >= limit => {
-                        send = (limit - before.min(limit)) as usize;
-                        *at = None;
-                        true
-                    }
-                    _ => false,
-                }
-            };
+            let (send, cut) = take_cut(&st_down.cut_downstream_at, before, n);
             pace(&st_down, send).await;
             if send > 0 && cw.write_all(&buf[..send]).await.is_err() {
                 break;

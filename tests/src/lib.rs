@@ -117,3 +117,17 @@ pub async fn bind_retrying(addr: std::net::SocketAddr) -> tokio::net::TcpListene
 async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
     axum::serve(listener, router).await
 }
+
+/// A tablet: a fresh app core (its data in the returned directory) logged in as `user` through
+/// `base`, with its first sync done, and its sync client.
+pub async fn tablet(
+    base: &str,
+    user: &str,
+) -> (tempfile::TempDir, qingliu_app::AppCore, qingliu_app::sync::SyncClient) {
+    let dir = tempfile::tempdir().expect("dir");
+    let core = qingliu_app::AppCore::open(dir.path()).expect("open app core");
+    qingliu_app::sync::login(&core, base, user, fixture::PASSWORD).await.expect("login");
+    let client = qingliu_app::sync::client_for(&core).expect("client");
+    qingliu_app::sync::sync_once(&core, &client, &mut |_| {}).await.expect("first sync");
+    (dir, core, client)
+}

@@ -351,6 +351,46 @@ pub fn error_text(lang: Lang, e: &FieldError) -> String {
     }
 }
 
+/// A field path's label: each segment translated where a translation exists, list positions
+/// counted from 1 (`checklist.0.item` → `检查项 1 · item`).
+pub fn field_label(lang: Lang, path: &str) -> String {
+    path.split('.')
+        .map(|seg| match seg.parse::<usize>() {
+            Ok(n) => (n + 1).to_string(),
+            Err(_) => match t(lang, seg) {
+                "" => seg.replace('_', " "),
+                l => l.to_string(),
+            },
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A field value for people: yes/no, instants in Beijing time, site states in words.
+pub fn field_value(lang: Lang, path: &str, v: &str) -> String {
+    match v {
+        "true" => return (if lang == Lang::Zh { "是" } else { "yes" }).into(),
+        "false" => return (if lang == Lang::Zh { "否" } else { "no" }).into(),
+        _ => {}
+    }
+    if path.ends_with("time") || path.ends_with("_at") {
+        return shanghai(v);
+    }
+    if path == "proposed_status"
+        && let Ok(s) = serde_json::from_value::<shared::site::SiteStatus>(serde_json::Value::String(v.into()))
+    {
+        return site_status_label(lang, s).into();
+    }
+    // Enum values travel as snake_case words; show their translation when there is one.
+    if v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        let l = t(lang, v);
+        if !l.is_empty() {
+            return l.into();
+        }
+    }
+    v.to_string()
+}
+
 /// An RFC 3339 instant shown in Asia/Shanghai.
 pub fn shanghai(rfc3339: &str) -> String {
     use time::format_description::well_known::Rfc3339;
@@ -464,5 +504,22 @@ pub fn flag_text(lang: Lang, f: &shared::flags::Flag) -> String {
                 format!("photo {} taken {minutes} min from the record's time", photo + 1)
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_labels_and_values_read_as_words() {
+        assert_eq!(field_label(Lang::Zh, "checklist.0.item"), "检查项 · 1 · 项目");
+        assert_eq!(field_label(Lang::En, "body.unknown_thing"), "body · unknown thing");
+        assert_eq!(field_value(Lang::Zh, "sewage_treated", "true"), "是");
+        assert_eq!(field_value(Lang::En, "sewage_treated", "false"), "no");
+        assert_eq!(field_value(Lang::Zh, "device_time", "2026-11-29T02:00:00Z"), "2026-11-29 10:00:00");
+        assert_eq!(field_value(Lang::Zh, "proposed_status", "eliminated"), "已消除");
+        assert_eq!(field_value(Lang::Zh, "checklist.0.result", "no_problem"), "无问题");
+        assert_eq!(field_value(Lang::Zh, "notes", "出水浑浊"), "出水浑浊");
     }
 }

@@ -122,14 +122,9 @@ pub async fn sites_geojson(
     ApiQuery(q): ApiQuery<SitesQuery>,
 ) -> AppResult<Response> {
     let area = q.region.as_deref().map(crate::api::tracking::region).transpose()?;
-    if let Some(a) = &area
-        && (actor.user.role == shared::auth::Role::Inspector
-            || !crate::domain::scope::region_covers(&actor, a))
-    {
-        return Err(crate::error::AppError::not_found());
-    }
+    let filter = export::sites_filter(&actor, area)?;
     let store = st.store.clone();
-    let body = stream(move |sink| export::sites_geojson(store.as_ref(), &actor, area, sink));
+    let body = stream(move |sink| export::sites_geojson(store.as_ref(), &filter, sink));
     Ok(attachment("application/geo+json", "sites.geojson", body))
 }
 

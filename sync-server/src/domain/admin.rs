@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::domain::auth::hash_password;
 use crate::domain::{Actor, scope};
 use crate::error::{AppError, AppResult};
-use crate::store::{AuditEntry, Store, StoreError, UserRow};
+use crate::store::{AuditEntry, Store, StoreError, Tx, UserRow};
 
 fn require_admin(actor: &Actor, region: &RegionCode) -> AppResult<()> {
     if actor.user.role != Role::ProvinceAdmin {
@@ -97,6 +97,15 @@ fn check_user(
     }
 }
 
+/// The user's region and assigned villages exist (checked in the transaction that writes them).
+fn regions_exist(tx: &mut dyn Tx, region: &RegionCode, villages: &[RegionCode]) -> AppResult<()> {
+    tx.region(region)?.ok_or_else(|| AppError::field(ErrorCode::NotFound, "region", "区划不存在"))?;
+    for v in villages {
+        tx.region(v)?.ok_or_else(|| AppError::field(ErrorCode::NotFound, "villages", "行政村不存在"))?;
+    }
+    Ok(())
+}
+
 /// Users whose region lies inside the admin's (their own included), by username.
 pub fn list_users(store: &dyn Store, actor: &Actor) -> AppResult<Vec<UserView>> {
     require_admin(actor, &actor.user.region)?;
@@ -162,10 +171,7 @@ pub fn update_user(
     let disabled = req.disabled.unwrap_or(current.disabled);
     let info =
         UserInfo { display_name: display_name.trim().to_string(), role, region, ..current.info.clone() };
-    tx.region(&region)?.ok_or_else(|| AppError::field(ErrorCode::NotFound, "region", "区划不存在"))?;
-    for v in &villages {
-        tx.region(v)?.ok_or_else(|| AppError::field(ErrorCode::NotFound, "villages", "行政村不存在"))?;
-    }
+    regions_exist(tx.as_mut(), &region, &villages)?;
     tx.update_user(&UserRow { info: info.clone(), password_hash, disabled })?;
     tx.clear_villages(id)?;
     tx.assign_villages(id, &villages)?;
@@ -220,15 +226,12 @@ pub fn create_user(
         region: req.region,
     };
     let mut tx = store.write()?;
-    tx.region(&req.region)?.ok_or_else(|| AppError::field(ErrorCode::NotFound, "region", "区划不存在"))?;
+    regions_exist(tx.as_mut(), &req.region, &req.villages)?;
     match tx.insert_user(&UserRow { info: info.clone(), password_hash, disabled: false }) {
         Err(StoreError::Duplicate) => {
             return Err(AppError::field(ErrorCode::Conflict, "username", "用户名已存在"));
         }
         other => other?,
-    }
-    for v in &req.villages {
-        tx.region(v)?.ok_or_else(|| AppError::field(ErrorCode::NotFound, "villages", "行政村不存在"))?;
     }
     tx.assign_villages(&info.id, &req.villages)?;
     tx.append_audit(&AuditEntry {

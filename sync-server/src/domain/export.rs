@@ -17,29 +17,29 @@ pub type Sink<'a> = dyn FnMut(Vec<u8>) -> bool + Send + 'a;
 
 const CHUNK: usize = 64 * 1024;
 
-/// The sites in the caller's scope (inspectors: their villages), optionally narrowed to a region
-/// inside it, as GeoJSON; sites without a registered position have a null geometry.
-pub fn sites_geojson(
-    store: &dyn Store,
-    actor: &Actor,
-    area: Option<shared::region::RegionCode>,
-    sink: &mut Sink<'_>,
-) -> AppResult<()> {
-    let filter = match (scope::site_filter(actor), area) {
-        (f, None) => f,
-        (SiteFilter::AssignedTo(_), Some(_)) => return Err(AppError::not_found()),
+/// Which sites a caller may export: their scope (inspectors: their villages), optionally narrowed
+/// to a region inside it. Checked before streaming, so a refusal still gets its status. Sites
+/// without a registered position have a null geometry in the GeoJSON.
+pub fn sites_filter(actor: &Actor, area: Option<shared::region::RegionCode>) -> AppResult<SiteFilter> {
+    match (scope::site_filter(actor), area) {
+        (f, None) => Ok(f),
         (SiteFilter::VillageRange(..), Some(a)) if scope::region_covers(actor, &a) => {
             let (lo, hi) = a.descendant_range();
-            SiteFilter::VillageRange(lo, hi)
+            Ok(SiteFilter::VillageRange(lo, hi))
         }
-        (SiteFilter::VillageRange(..), Some(_)) => return Err(AppError::not_found()),
-    };
+        // Inspectors have no areas to choose from; others only inside their region.
+        (_, Some(_)) => Err(AppError::not_found()),
+    }
+}
+
+/// The sites a filter from `sites_filter` selects, streamed as GeoJSON.
+pub fn sites_geojson(store: &dyn Store, filter: &SiteFilter, sink: &mut Sink<'_>) -> AppResult<()> {
     let mut tx = store.read()?;
     let mut buf: Vec<u8> = br#"{"type":"FeatureCollection","features":["#.to_vec();
     let mut first = true;
     let mut after = 0;
     loop {
-        let page = tx.sites_changed(&filter, after, 1000)?;
+        let page = tx.sites_changed(filter, after, 1000)?;
         let Some((last, _)) = page.last() else { break };
         after = *last;
         for (_, site) in &page {

@@ -17,7 +17,7 @@ use qingliu_app::AppCore;
 use qingliu_app::sync;
 use qingliu_tests::TestServer;
 use qingliu_tests::faultproxy::FaultProxy;
-use qingliu_tests::fixture::{self, PASSWORD};
+use qingliu_tests::fixture;
 use qingliu_tests::records;
 use rand::{Rng, SeedableRng};
 
@@ -45,12 +45,8 @@ struct Tablet {
 }
 
 async fn tablet(proxy: &FaultProxy) -> Tablet {
-    let dir = tempfile::tempdir().expect("dir");
-    let core = AppCore::open(dir.path()).expect("core");
-    sync::login(&core, &proxy.base(), "inspector_a", PASSWORD).await.expect("login");
-    let client = sync::client_for(&core).expect("client");
-    sync::sync_once(&core, &client, &mut |_| {}).await.expect("first sync");
-    Tablet { _dir: dir, core, client }
+    let (_dir, core, client) = qingliu_tests::tablet(&proxy.base(), "inspector_a").await;
+    Tablet { _dir, core, client }
 }
 
 /// Bytes the client sends to upload one photo and push its record, with the link cut once

@@ -32,19 +32,7 @@ pub async fn login(server: &TestServer, user: &str) -> ApiClient {
     c
 }
 
-/// A tablet: a fresh app core (its data in the returned directory) logged in as `user` through
-/// `base`, with its first sync done, and its sync client.
-pub async fn tablet(
-    base: &str,
-    user: &str,
-) -> (tempfile::TempDir, qingliu_app::AppCore, qingliu_app::sync::SyncClient) {
-    let dir = tempfile::tempdir().expect("dir");
-    let core = qingliu_app::AppCore::open(dir.path()).expect("open app core");
-    qingliu_app::sync::login(&core, base, user, PASSWORD).await.expect("login");
-    let client = qingliu_app::sync::client_for(&core).expect("client");
-    qingliu_app::sync::sync_once(&core, &client, &mut |_| {}).await.expect("first sync");
-    (dir, core, client)
-}
+pub use qingliu_tests::tablet;
 
 /// Log in as an inspector and register a fresh device.
 pub async fn inspector(server: &TestServer, user: &str) -> (ApiClient, DeviceId) {

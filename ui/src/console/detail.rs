@@ -15,53 +15,9 @@ use shared::review::{ReviewDecision, ReviewStatus};
 use shared::sync::ReviewRequest;
 
 use super::map::MiniMap;
-use super::{View, cctx};
+use super::{View, cctx, typing_in_field};
 use crate::http;
-use crate::i18n::{Lang, flag_text, kind_label, review_status_label, shanghai, t};
-
-fn rfc(t: time::OffsetDateTime) -> String {
-    shanghai(&t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default())
-}
-
-/// A field path's label: each segment translated where a translation exists, list positions
-/// counted from 1 (`checklist.0.item` → `检查项 1 · item`).
-fn label(lang: Lang, path: &str) -> String {
-    path.split('.')
-        .map(|seg| match seg.parse::<usize>() {
-            Ok(n) => (n + 1).to_string(),
-            Err(_) => match t(lang, seg) {
-                "" => seg.replace('_', " "),
-                l => l.to_string(),
-            },
-        })
-        .collect::<Vec<_>>()
-        .join(" · ")
-}
-
-/// A field value for people: yes/no, instants in Beijing time, site states in words.
-fn value(lang: Lang, path: &str, v: &str) -> String {
-    match v {
-        "true" => return (if lang == Lang::Zh { "是" } else { "yes" }).into(),
-        "false" => return (if lang == Lang::Zh { "否" } else { "no" }).into(),
-        _ => {}
-    }
-    if path.ends_with("time") || path.ends_with("_at") {
-        return shanghai(v);
-    }
-    if path == "proposed_status"
-        && let Ok(s) = serde_json::from_value::<shared::site::SiteStatus>(serde_json::Value::String(v.into()))
-    {
-        return crate::i18n::site_status_label(lang, s).into();
-    }
-    // Enum values travel as snake_case words; show their translation when there is one.
-    if v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-        let l = t(lang, v);
-        if !l.is_empty() {
-            return l.into();
-        }
-    }
-    v.to_string()
-}
+use crate::i18n::{field_label, field_value, flag_text, kind_label, review_status_label};
 
 #[component]
 pub fn Detail(id: InspectionId) -> impl IntoView {
@@ -140,11 +96,7 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
         });
     };
     let on_key = move |ev: KeyboardEvent| {
-        let in_text = ev
-            .target()
-            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
-            .map(|e| matches!(e.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"))
-            .unwrap_or(false);
+        let in_text = typing_in_field(&ev);
         match ev.key().as_str() {
             "Escape" if zoom.get_untracked().is_some() => zoom.set(None),
             "Escape" => ctx.go(View::Queue),
@@ -177,7 +129,7 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
                         <p class="row">
                             <span><span id="record-status" class=format!("badge {}", d.record.status.as_str())>{review_status_label(lang, d.record.status)}</span></span>
                             <span>{format!("{} {}", ctx.t("version"), i.version)}</span>
-                            <span>{format!("{} {}", ctx.t("received"), rfc(d.record.received_at))}</span>
+                            <span>{format!("{} {}", ctx.t("received"), shared::clock::beijing(d.record.received_at))}</span>
                         </p>
                         {d.record.review.clone().map(|r| view! { <p class="banner returned">{format!("{}：{}", r.reviewer_name, r.comment)}</p> })}
                     </div>
@@ -195,7 +147,7 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
                                 <tr><th>{ctx.t("record_position")}</th><td>{i.position.as_ref().map(|p| format!("{:.6}, {:.6} ±{}", p.point.lng(), p.point.lat(), p.accuracy_m.map(|a| format!("{a:.0} m")).unwrap_or("?".into()))).unwrap_or_else(|| ctx.t("no_position").into())}</td></tr>
                                 {shared::diff::fields(&i).into_iter()
                                     .filter(|(k, _)| (k.starts_with("body.") && k != "body.kind") || k == "notes" || k == "device_time" || k == "proposed_status")
-                                    .map(|(k, v)| { let k = k.trim_start_matches("body.").to_string(); view! { <tr><th>{label(lang, &k)}</th><td>{value(lang, &k, &v)}</td></tr> } }).collect_view()}
+                                    .map(|(k, v)| { let k = k.trim_start_matches("body.").to_string(); view! { <tr><th>{field_label(lang, &k)}</th><td>{field_value(lang, &k, &v)}</td></tr> } }).collect_view()}
                             </table>
                         </div>
                         <div class="card">
@@ -245,9 +197,9 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
                                 <h4>{format!("{} {} → {}", ctx.t("version"), w[0].version, w[1].version)}</h4>
                                 {if c.is_empty() { view! { <p class="muted">{ctx.t("no_changes")}</p> }.into_any() } else {
                                     view! { <table class="table diff">{c.into_iter().map(|c| view! {
-                                        <tr><th>{label(lang, c.path.trim_start_matches("body."))}</th>
-                                            <td class="before">{c.before.map(|b| value(lang, &c.path, &b)).unwrap_or_default()}</td>
-                                            <td class="after">{c.after.map(|a| value(lang, &c.path, &a)).unwrap_or_default()}</td></tr>
+                                        <tr><th>{field_label(lang, c.path.trim_start_matches("body."))}</th>
+                                            <td class="before">{c.before.map(|b| field_value(lang, &c.path, &b)).unwrap_or_default()}</td>
+                                            <td class="after">{c.after.map(|a| field_value(lang, &c.path, &a)).unwrap_or_default()}</td></tr>
                                     }).collect_view()}</table> }.into_any()
                                 }}
                             }
@@ -255,7 +207,7 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
                         {(versions.len() < 2).then(|| view! { <p class="muted">{format!("{} 1", ctx.t("version"))}</p> })}
                         <h3>{move || ctx.t("audit")}</h3>
                         <ul class="plain">{d.history.iter().map(|h| view! {
-                            <li>{format!("{} · {} {}", rfc(h.at), h.action, h.detail.get("comment").and_then(|c| c.as_str()).unwrap_or(""))}</li>
+                            <li>{format!("{} · {} {}", shared::clock::beijing(h.at), h.action, h.detail.get("comment").and_then(|c| c.as_str()).unwrap_or(""))}</li>
                         }).collect_view()}</ul>
                     </div>
                 }

@@ -210,6 +210,13 @@ pub fn Crumbs() -> impl IntoView {
     }
 }
 
+/// A key pressed while typing in a form field is text, not a shortcut.
+pub fn typing_in_field(ev: &leptos::ev::KeyboardEvent) -> bool {
+    ev.target()
+        .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+        .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"))
+}
+
 pub fn pct(x: f64) -> String {
     format!("{x:.1}%")
 }

@@ -12,9 +12,9 @@ use shared::inspection::InspectionKind;
 use shared::region::{Region, RegionLevel};
 use shared::review::{ReviewDecision, ReviewStatus};
 
-use super::{View, cctx};
+use super::{View, cctx, typing_in_field};
 use crate::http::{self, enc};
-use crate::i18n::{flag_text, kind_label, review_status_label, shanghai};
+use crate::i18n::{flag_text, kind_label, review_status_label};
 
 /// `key=value&…` without empty values.
 fn query(parts: &[(&str, String)]) -> String {
@@ -128,12 +128,7 @@ pub fn Queue() -> impl IntoView {
         })
     };
     let on_key = move |ev: KeyboardEvent| {
-        let target_is_input = ev
-            .target()
-            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
-            .map(|e| matches!(e.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"))
-            .unwrap_or(false);
-        if target_is_input {
+        if typing_in_field(&ev) {
             return;
         }
         let list = ids();
@@ -248,7 +243,7 @@ pub fn Queue() -> impl IntoView {
                                     <td><button class="link open" on:click=move |_| ctx.go(View::Record(id))>{item.site_name.clone()}</button></td>
                                     <td>{kind_label(lang, item.record.inspection.kind())}</td>
                                     <td><span class=format!("badge {}", item.record.status.as_str())>{review_status_label(lang, item.record.status)}</span></td>
-                                    <td>{shanghai(&item.record.received_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default())}</td>
+                                    <td>{shared::clock::beijing(item.record.received_at)}</td>
                                     <td title=flags.join("\n")>{(nflags > 0).then(|| view! { <span class="badge warn-badge">{format!("⚠ {nflags}")}</span> })}</td>
                                 </tr>
                             }
