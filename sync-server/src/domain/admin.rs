@@ -57,6 +57,11 @@ fn name_ok(s: &str) -> bool {
     !s.is_empty() && s.chars().count() <= limits::SHORT_TEXT && !s.chars().any(char::is_control)
 }
 
+/// At least 10 characters, at most 1 KiB (argon2 input stays bounded).
+fn password_ok(p: &str) -> bool {
+    p.chars().count() >= 10 && p.len() <= 1024
+}
+
 /// The rules a user's fields obey, on creation and on every change: the role's scope level
 /// matches the region, and only inspectors hold villages, inside their region.
 fn check_user(
@@ -71,7 +76,7 @@ fn check_user(
         fields.push(shared::FieldError::new("display_name", ErrorCode::InvalidValue, "姓名为 1–100 个字符"));
     }
     if let Some(p) = password
-        && (p.chars().count() < 10 || p.len() > 1024)
+        && !password_ok(p)
     {
         fields.push(shared::FieldError::new("password", ErrorCode::TooShort, "密码至少 10 个字符"));
     }
@@ -133,7 +138,7 @@ pub fn update_user(
     // The slow password hash first, so that everything read below is read in the same write
     // transaction that applies the change (a concurrent disable or reset is never undone).
     let new_hash = match &req.password {
-        Some(p) if p.chars().count() >= 10 && p.len() <= 1024 => Some(hash_password(p)?),
+        Some(p) if password_ok(p) => Some(hash_password(p)?),
         _ => None,
     };
     let mut tx = store.write()?;
