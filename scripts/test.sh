@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need_rust
 need_apt build-essential pkg-config libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver fonts-noto-cjk \
-  chromium chromium-driver
+  chromium chromium-driver dbus-daemon geoclue-2.0 geoclue-2-demo
 use_shared_target_dir
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target add wasm32-unknown-unknown >/dev/null
@@ -24,6 +24,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p qingliu-app --features app --locked -- -D warnings
 cargo clippy -p qingliu-ui --target wasm32-unknown-unknown --locked -- -D warnings
 echo "== shared builds for wasm32"; cargo check -p shared --target wasm32-unknown-unknown --locked
+# The domain crate of the Android build (the rest needs the NDK's C compiler: see the README).
+echo "== shared builds for Android"
+rustup target add aarch64-linux-android >/dev/null
+cargo check -p shared --target aarch64-linux-android --locked
 echo "== tests"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 echo "== end to end (real webview)"

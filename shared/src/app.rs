@@ -137,6 +137,64 @@ pub struct AppStatus {
     pub device_id: String,
     pub counts: StateCounts,
     pub sync: SyncStatus,
+    /// Free space where the app keeps its data, when the platform tells.
+    #[serde(default)]
+    pub storage: Option<StorageStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StorageStatus {
+    pub free_bytes: u64,
+    /// Below this the app refuses new photos instead of failing halfway through a write.
+    pub floor_bytes: u64,
+}
+
+/// Settings of this device, edited on the app's settings screen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceSettings {
+    #[serde(default)]
+    pub position: crate::position::PositionSettings,
+    /// New photos are refused while free storage is below this (MiB).
+    #[serde(default = "default_floor_mib")]
+    pub storage_floor_mib: u32,
+}
+
+fn default_floor_mib() -> u32 {
+    200
+}
+
+impl Default for DeviceSettings {
+    fn default() -> Self {
+        DeviceSettings { position: Default::default(), storage_floor_mib: default_floor_mib() }
+    }
+}
+
+impl DeviceSettings {
+    pub fn validate(&self) -> Vec<crate::error::FieldError> {
+        let mut e: Vec<_> = self
+            .position
+            .validate()
+            .into_iter()
+            .map(|mut f| {
+                f.field = format!("position.{}", f.field);
+                f
+            })
+            .collect();
+        if !(10..=10_000_000).contains(&self.storage_floor_mib) {
+            e.push(crate::error::FieldError::new(
+                "storage_floor_mib",
+                crate::error::ErrorCode::OutOfRange,
+                "应在 10 到 10000000 MiB 之间",
+            ));
+        }
+        e
+    }
+}
+
+impl StorageStatus {
+    pub fn is_low(&self) -> bool {
+        self.free_bytes < self.floor_bytes
+    }
 }
 
 /// A record with its content, for the detail and edit screens.

@@ -56,6 +56,9 @@ pub enum ErrorCode {
     Internal,
     Unavailable,
     SchemaTooNew,
+    // Device.
+    /// Free storage on the device is below the configured floor: nothing is written.
+    StorageLow,
 }
 
 impl ErrorCode {
@@ -102,6 +105,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::SchemaTooNew => "schema_too_new",
+            ErrorCode::StorageLow => "storage_low",
         }
     }
 
@@ -125,6 +129,7 @@ impl ErrorCode {
             RateLimited => 429,
             Internal | SchemaTooNew => 500,
             Unavailable => 503,
+            StorageLow => 507,
         }
     }
 }
@@ -201,6 +206,7 @@ mod tests {
             ErrorCode::OffsetMismatch,
             ErrorCode::DeviceOwnedByOtherUser,
             ErrorCode::SchemaTooNew,
+            ErrorCode::StorageLow,
         ] {
             let json = serde_json::to_value(code).unwrap();
             assert_eq!(json.as_str().unwrap(), code.as_str());

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use crate::geo::{LngLat, distance_m};
-use crate::inspection::Inspection;
+use crate::inspection::{Inspection, PositionSource};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -38,11 +38,27 @@ impl Default for FlagThresholds {
 #[serde(tag = "flag", rename_all = "snake_case")]
 pub enum Flag {
     NoPosition,
-    WeakAccuracy { accuracy_m: f64 },
-    FarFromSite { distance_m: f64 },
+    WeakAccuracy {
+        accuracy_m: f64,
+    },
+    FarFromSite {
+        distance_m: f64,
+    },
     MockLocation,
-    PhotoFar { photo: usize, distance_m: f64 },
-    PhotoTime { photo: usize, minutes: i64 },
+    PhotoFar {
+        photo: usize,
+        distance_m: f64,
+    },
+    PhotoTime {
+        photo: usize,
+        minutes: i64,
+    },
+    /// The position was typed by hand, with the inspector's reason.
+    ManualPosition {
+        reason: String,
+    },
+    /// A live capture ran out of time before reaching the accuracy asked for.
+    CaptureTimedOut,
 }
 
 impl Flag {
@@ -59,6 +75,8 @@ impl Flag {
             Flag::PhotoTime { photo, minutes } => {
                 format!("照片 {} 的拍摄时间与记录时间相差 {minutes} 分钟", photo + 1)
             }
+            Flag::ManualPosition { reason } => format!("位置为手动输入（原因：{reason}）"),
+            Flag::CaptureTimedOut => "定位超时，采用的是未达到精度要求的最佳结果".into(),
         }
     }
 }
@@ -86,6 +104,12 @@ pub fn flags(i: &Inspection, site_position: Option<LngLat>, t: &FlagThresholds) 
     if p.mock {
         out.push(Flag::MockLocation);
     }
+    if p.source == PositionSource::Manual {
+        out.push(Flag::ManualPosition { reason: p.manual_reason.clone().unwrap_or_default() });
+    }
+    if p.timed_out {
+        out.push(Flag::CaptureTimedOut);
+    }
     if let Some(s) = site_position {
         let d = distance_m(p.point, s);
         if d > t.max_site_distance_m {
@@ -106,7 +130,7 @@ pub fn flags(i: &Inspection, site_position: Option<LngLat>, t: &FlagThresholds) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inspection::{PhotoRef, Position, PositionSource};
+    use crate::inspection::{PhotoRef, Position};
     use crate::validate::tests::water_inspection;
 
     #[test]
@@ -116,10 +140,8 @@ mod tests {
         let site = LngLat::new(114.3, 30.6);
         assert_eq!(flags(&i, Some(site), &t), vec![]);
         i.position = Some(Position {
-            point: LngLat::new(114.31, 30.6),
-            accuracy_m: Some(80.0),
-            source: PositionSource::Gps,
             mock: true,
+            ..Position::new(LngLat::new(114.31, 30.6), PositionSource::Gps).with_accuracy(Some(80.0))
         });
         i.photos.push(PhotoRef {
             sha256: "a".repeat(64),
@@ -147,5 +169,21 @@ mod tests {
             flags(&i, Some(site), &t),
             vec![Flag::NoPosition, Flag::PhotoTime { photo: 0, minutes: 4320 }]
         );
+    }
+
+    #[test]
+    fn manual_and_timed_out_positions_are_flagged() {
+        let t = FlagThresholds::default();
+        let site = LngLat::new(114.3, 30.6);
+        let mut i = water_inspection();
+        i.position = Some(Position::manual(site, "无信号"));
+        assert_eq!(flags(&i, Some(site), &t), vec![Flag::ManualPosition { reason: "无信号".into() }]);
+        // A photo's EXIF position is not typed: no manual flag.
+        i.position = Some(Position::new(site, PositionSource::Exif));
+        assert_eq!(flags(&i, Some(site), &t), vec![]);
+        let mut p = Position::new(site, PositionSource::Receiver).with_accuracy(Some(12.0));
+        p.timed_out = true;
+        i.position = Some(p);
+        assert_eq!(flags(&i, Some(site), &t), vec![Flag::CaptureTimedOut]);
     }
 }

@@ -65,9 +65,25 @@ impl InspectionKind {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PositionSource {
+    /// The tablet's own location service (its GNSS chip, through the webview or the platform).
     Gps,
+    /// An external GNSS receiver speaking NMEA 0183 (serial, Bluetooth serial or TCP).
+    Receiver,
+    /// Read from a photo's EXIF.
     Exif,
+    /// Typed by the inspector; needs a reason and is flagged to the reviewer.
     Manual,
+}
+
+impl PositionSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PositionSource::Gps => "gps",
+            PositionSource::Receiver => "receiver",
+            PositionSource::Exif => "exif",
+            PositionSource::Manual => "manual",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,13 +91,67 @@ pub enum PositionSource {
 pub struct Position {
     /// WGS-84.
     pub point: LngLat,
-    /// Horizontal accuracy in metres, when the source reports one.
+    /// Horizontal accuracy in metres (95 % radius), when the source reports one.
     #[serde(default)]
     pub accuracy_m: Option<f64>,
     pub source: PositionSource,
     /// The platform reported a mock location.
     #[serde(default)]
     pub mock: bool,
+    /// How many fixes were averaged into this position (1 for a single fix, 0 when not
+    /// captured from a live source).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fix_count: u32,
+    /// Satellites used, when the source reports them (NMEA GGA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satellites: Option<u8>,
+    /// Horizontal dilution of precision, when the source reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hdop: Option<f64>,
+    /// When the last fix used was taken, by the source's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub fix_time: Option<OffsetDateTime>,
+    /// The capture ran out of time before reaching the accuracy asked for: this is the best it
+    /// had.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
+    /// Why the position was typed by hand (required for `manual`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual_reason: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Position {
+    /// A position with only a point and a source; the capture details are filled by whoever
+    /// knows them.
+    pub fn new(point: LngLat, source: PositionSource) -> Self {
+        Position {
+            point,
+            accuracy_m: None,
+            source,
+            mock: false,
+            fix_count: 0,
+            satellites: None,
+            hdop: None,
+            fix_time: None,
+            timed_out: false,
+            manual_reason: None,
+        }
+    }
+
+    /// A typed position with the inspector's reason.
+    pub fn manual(point: LngLat, reason: impl Into<String>) -> Self {
+        Position { manual_reason: Some(reason.into()), ..Position::new(point, PositionSource::Manual) }
+    }
+
+    pub fn with_accuracy(mut self, accuracy_m: Option<f64>) -> Self {
+        self.accuracy_m = accuracy_m;
+        self
+    }
 }
 
 /// A photo as a record names it: content-addressed by the SHA-256 of the bytes that travel.

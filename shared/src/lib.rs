@@ -32,6 +32,7 @@ pub mod geo;
 pub mod ids;
 pub mod inspection;
 pub mod map;
+pub mod position;
 pub mod region;
 pub mod review;
 pub mod site;

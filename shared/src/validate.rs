@@ -22,6 +22,8 @@ pub mod limits {
     pub const MAX_PHOTO_PIXELS_EDGE: u32 = 20_000;
     pub const MIN_ENFORCEMENT_INSPECTORS: usize = 2;
     pub const MAX_VERSION: u32 = 1000;
+    /// Fixes averaged into one position.
+    pub const MAX_FIXES: u32 = 10_000;
 }
 
 struct Errors(Vec<FieldError>);
@@ -121,6 +123,25 @@ pub fn validate_inspection(i: &Inspection, site_kind: Option<SiteKind>) -> Vec<F
             e.push("position.point", ErrorCode::OutOfRange, "坐标超出 WGS-84 范围");
         }
         e.number("position.accuracy_m", p.accuracy_m, 0.0, 100_000.0);
+        e.number("position.hdop", p.hdop, 0.0, 100.0);
+        if p.fix_count > limits::MAX_FIXES {
+            e.push(
+                "position.fix_count",
+                ErrorCode::OutOfRange,
+                format!("应在 0 到 {} 之间", limits::MAX_FIXES),
+            );
+        }
+        if let Some(t) = p.fix_time {
+            e.time("position.fix_time", t);
+        }
+        let reason = p.manual_reason.as_deref().unwrap_or("");
+        // A typed position is the weakest evidence there is: the inspector says why.
+        let required = p.source == PositionSource::Manual;
+        if required && reason.trim().is_empty() {
+            e.push("position.manual_reason", ErrorCode::Required, "手动输入位置须说明原因");
+        } else {
+            e.text("position.manual_reason", reason, false, limits::MEDIUM_TEXT);
+        }
     }
     validate_photos(&mut e, &i.photos);
     match &i.body {
@@ -370,12 +391,9 @@ pub(crate) mod tests {
                 ammonia_n_mg_l: None,
                 public_survey_pct: None,
             }),
-            position: Some(Position {
-                point: LngLat::new(114.3, 30.6),
-                accuracy_m: Some(8.0),
-                source: PositionSource::Gps,
-                mock: false,
-            }),
+            position: Some(
+                Position::new(LngLat::new(114.3, 30.6), PositionSource::Gps).with_accuracy(Some(8.0)),
+            ),
             device_time: datetime!(2026-11-20 09:30 +08:00),
             photos: vec![],
             proposed_status: None,
@@ -469,6 +487,35 @@ pub(crate) mod tests {
         assert!(errs.contains(&("body.dissolved_oxygen_mg_l".into(), ErrorCode::OutOfRange)));
         assert!(errs.contains(&("body.transparency_cm".into(), ErrorCode::Inconsistent)));
         assert!(errs.contains(&("position.point".into(), ErrorCode::OutOfRange)));
+    }
+
+    #[test]
+    fn manual_positions_need_a_reason() {
+        let mut i = water_inspection();
+        i.position = Some(Position::new(LngLat::new(114.3, 30.6), PositionSource::Manual));
+        let errs = codes(&validate_inspection(&i, Some(SiteKind::WaterBody)));
+        assert_eq!(errs, vec![("position.manual_reason".to_string(), ErrorCode::Required)]);
+        i.position = Some(Position::manual(LngLat::new(114.3, 30.6), "  "));
+        let errs = codes(&validate_inspection(&i, Some(SiteKind::WaterBody)));
+        assert_eq!(errs, vec![("position.manual_reason".to_string(), ErrorCode::Required)]);
+        i.position = Some(Position::manual(LngLat::new(114.3, 30.6), "字".repeat(501)));
+        let errs = codes(&validate_inspection(&i, Some(SiteKind::WaterBody)));
+        assert_eq!(errs, vec![("position.manual_reason".to_string(), ErrorCode::TooLong)]);
+        i.position = Some(Position::manual(LngLat::new(114.3, 30.6), "林下无卫星信号，按村委会门牌位置"));
+        assert_eq!(validate_inspection(&i, Some(SiteKind::WaterBody)), vec![]);
+        // A live fix needs no reason; its capture details are bounded.
+        let mut p = Position::new(LngLat::new(114.3, 30.6), PositionSource::Receiver);
+        p.fix_count = limits::MAX_FIXES + 1;
+        p.hdop = Some(-1.0);
+        i.position = Some(p);
+        let errs = codes(&validate_inspection(&i, Some(SiteKind::WaterBody)));
+        assert_eq!(
+            errs,
+            vec![
+                ("position.hdop".to_string(), ErrorCode::OutOfRange),
+                ("position.fix_count".to_string(), ErrorCode::OutOfRange)
+            ]
+        );
     }
 
     #[test]

@@ -464,6 +464,8 @@ impl AppCore {
         cfg: &crate::photos::PipelineConfig,
     ) -> CoreResult<PhotoRef> {
         let site = self.site(site_id)?.ok_or_else(|| CoreError::not_found("点位"))?;
+        // The original, the derivative and a thumbnail: at most about twice the original.
+        self.ensure_storage(original.len() as u64 * 2)?;
         let inspector = self.user()?.map(|u| u.display_name).unwrap_or_default();
         let stamp = crate::photos::Stamp {
             time: self.now(),
@@ -828,6 +830,43 @@ mod tests {
         let site = water_site();
         core.apply_page(&[shared::sync::Change::Site { site: Box::new(site.clone()) }], "c1.1").unwrap();
         (dir, core, site)
+    }
+
+    #[test]
+    fn photos_are_refused_below_the_storage_floor_and_nothing_is_written() {
+        let (_dir, core, site) = core_with_site();
+        let photo = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/data/photos/coolpix-gps-small.jpg"),
+        )
+        .unwrap();
+        let cfg = crate::photos::PipelineConfig::default();
+        let files = |core: &AppCore| std::fs::read_dir(&core.photo_dir).unwrap().count();
+        let photos = |core: &AppCore| {
+            core.store
+                .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM photos", [], |r| r.get::<_, i64>(0))?))
+                .unwrap()
+        };
+        let (files_before, photos_before) = (files(&core), photos(&core));
+        // A floor 50 MiB above what is free now.
+        let free = core.storage().unwrap().expect("the platform reports free space").free_bytes;
+        let mut s = core.settings().unwrap();
+        s.storage_floor_mib = (free / (1024 * 1024)) as u32 + 50;
+        core.set_settings(&s).unwrap();
+        let status = core.storage().unwrap().unwrap();
+        assert!(status.is_low());
+        let err = core.add_photo(&photo, &site.id, None, &cfg).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::StorageLow);
+        assert_eq!((files(&core), photos(&core)), (files_before, photos_before), "nothing written");
+        // With the floor back at its default the same photo is kept.
+        s.storage_floor_mib = shared::app::DeviceSettings::default().storage_floor_mib;
+        core.set_settings(&s).unwrap();
+        core.add_photo(&photo, &site.id, None, &cfg).unwrap();
+        assert_eq!(photos(&core), photos_before + 1);
+        // Settings out of range are refused and leave the stored ones alone.
+        s.storage_floor_mib = 1;
+        assert_eq!(core.set_settings(&s).unwrap_err().code(), ErrorCode::ValidationFailed);
+        assert_eq!(core.settings().unwrap().storage_floor_mib, 200);
     }
 
     fn table_counts(core: &AppCore) -> (i64, i64, String, String) {

@@ -4,6 +4,8 @@
 pub mod core;
 pub mod error;
 pub mod photos;
+pub mod position;
+pub mod settings;
 #[cfg(feature = "app")]
 pub mod shell;
 pub mod store;

@@ -1,6 +1,7 @@
 //! The Tauri shell: app state, the background sync loop and thin commands. Built only with
 //! `--features app`; everything it calls lives in plain, tested modules.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use tauri::Manager;
 use crate::core::{AppCore, keys};
 use crate::error::CoreError;
 use crate::photos::PipelineConfig;
+use crate::position::PositionService;
 use crate::sync::{self, Backoff};
 
 /// Shared by every command.
@@ -18,13 +20,26 @@ pub struct Shell {
     pub core: Arc<AppCore>,
     pub pipeline: Arc<PipelineConfig>,
     pub sync: Arc<SyncState>,
+    pub position: PositionService,
 }
 
-#[derive(Default)]
 pub struct SyncState {
     pub status: Mutex<SyncStatus>,
     running: tokio::sync::Mutex<()>,
     pub wake: tokio::sync::Notify,
+    /// The app is on screen. Hidden with nothing to send, the background sync rests.
+    pub visible: AtomicBool,
+}
+
+impl Default for SyncState {
+    fn default() -> Self {
+        SyncState {
+            status: Mutex::default(),
+            running: tokio::sync::Mutex::default(),
+            wake: tokio::sync::Notify::new(),
+            visible: AtomicBool::new(true),
+        }
+    }
 }
 
 impl Shell {
@@ -41,6 +56,7 @@ impl Shell {
             device_id: core.device_id()?.to_string(),
             counts: core.counts()?,
             sync,
+            storage: core.storage()?,
         })
     }
 }
@@ -74,33 +90,99 @@ pub async fn run_sync(core: Arc<AppCore>, state: Arc<SyncState>) -> Result<sync:
     result
 }
 
-/// Sync in the background: after login, on demand (`wake`), and every minute; transient
-/// failures back off with jitter.
+/// Sync in the background: after login, on demand (`wake`), and on the schedule of
+/// `next_sync_delay`; transient failures back off with jitter.
 async fn sync_loop(core: Arc<AppCore>, state: Arc<SyncState>) {
     let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(600));
-    let mut delay = Duration::from_secs(2);
+    let mut delay = Some(Duration::from_secs(2));
     loop {
-        tokio::select! {
-            _ = state.wake.notified() => {}
-            _ = tokio::time::sleep(delay) => {}
+        match delay {
+            Some(d) => {
+                tokio::select! {
+                    _ = state.wake.notified() => {}
+                    _ = tokio::time::sleep(d) => {}
+                }
+            }
+            None => state.wake.notified().await,
         }
         if core.meta(keys::TOKEN).ok().flatten().is_none() {
-            delay = Duration::from_secs(60);
+            delay = Some(Duration::from_secs(60));
             continue;
         }
-        delay = match run_sync(core.clone(), state.clone()).await {
+        let result = run_sync(core.clone(), state.clone()).await;
+        let pending = core.pending_count().unwrap_or(1);
+        delay = match result {
             Ok(_) => {
                 backoff.reset();
-                Duration::from_secs(60)
+                sync::next_sync_delay(pending, state.visible.load(Ordering::SeqCst))
             }
-            Err(e) if e.code() == shared::ErrorCode::Unavailable => backoff.next_delay(),
-            Err(_) => Duration::from_secs(300),
+            Err(e) if e.code() == shared::ErrorCode::Unavailable => Some(backoff.next_delay()),
+            Err(_) => Some(Duration::from_secs(300)),
         };
     }
 }
 
+/// The platform's own location on Android and iOS: the geolocation plugin asks for the
+/// permission and streams fixes into the position service until the capture ends. On the
+/// desktop the webview's geolocation feeds the service instead (WebKitGTK asks GeoClue).
+mod platform_location {
+    use shared::geo::LngLat;
+    use shared::position::{Fix, SourceConfig};
+    use tauri::{AppHandle, Runtime};
+    use tauri_plugin_geolocation::{GeolocationExt, PermissionType, PositionOptions, WatchEvent};
+
+    use crate::position::PositionService;
+
+    /// Starts the platform source for a capture; answers whether the webview must feed it.
+    pub fn start<R: Runtime>(app: &AppHandle<R>, svc: &PositionService, source: &SourceConfig) -> bool {
+        if *source != SourceConfig::Device {
+            return false;
+        }
+        if !cfg!(mobile) {
+            return true;
+        }
+        let geo = app.geolocation();
+        if let Err(e) = geo.request_permissions(Some(vec![PermissionType::Location])) {
+            let _ = svc.report_error(&format!("无法获得定位权限：{e}"));
+            return false;
+        }
+        let feed = svc.clone();
+        let options = PositionOptions { enable_high_accuracy: true, timeout: 10_000, maximum_age: 0 };
+        match geo.watch_position(options, move |ev| match ev {
+            WatchEvent::Position(p) => {
+                let mut fix =
+                    Fix::new(LngLat::new(p.coords.longitude, p.coords.latitude), Some(p.coords.accuracy));
+                fix.time =
+                    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(p.timestamp) * 1_000_000).ok();
+                let _ = feed.feed(fix);
+            }
+            WatchEvent::Error(e) => {
+                let _ = feed.report_error(&e);
+            }
+        }) {
+            Ok(id) => {
+                let app = app.clone();
+                svc.on_end(move || {
+                    let _ = app.geolocation().clear_watch(id);
+                });
+            }
+            Err(e) => {
+                let _ = svc.report_error(&format!("无法启动定位：{e}"));
+            }
+        }
+        false
+    }
+}
+
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     tauri::Builder::default()
+        .plugin(tauri_plugin_geolocation::init())
+        // The webview shows only the app's own bundle: its geolocation requests are the app's.
+        .on_permission_request(|_, kind| match kind {
+            tauri::webview::PermissionKind::Geolocation => tauri::webview::PermissionResponse::Allow,
+            _ => tauri::webview::PermissionResponse::Default,
+        })
         .setup(|app| {
             let dir = match std::env::var_os("QINGLIU_APP_DATA") {
                 Some(d) => std::path::PathBuf::from(d),
@@ -109,7 +191,12 @@ pub fn run() {
             let core = Arc::new(AppCore::open(&dir).map_err(|e| e.0.message)?);
             let sync = Arc::new(SyncState::default());
             tauri::async_runtime::spawn(sync_loop(core.clone(), sync.clone()));
-            app.manage(Shell { core, pipeline: Arc::new(PipelineConfig::default()), sync });
+            app.manage(Shell {
+                core,
+                pipeline: Arc::new(PipelineConfig::default()),
+                sync,
+                position: PositionService::new(),
+            });
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -128,6 +215,14 @@ pub fn run() {
             commands::accept_server_version,
             commands::add_photo,
             commands::thumbnail,
+            commands::settings,
+            commands::set_settings,
+            commands::position_start,
+            commands::position_feed,
+            commands::position_error,
+            commands::position_status,
+            commands::position_stop,
+            commands::set_visible,
         ])
         .run(tauri::generate_context!())
         .expect("error while running the Qingliu app");
@@ -136,14 +231,16 @@ pub fn run() {
 /// Thin commands: take state, call the core, map errors to `{code, message, fields}`.
 pub mod commands {
     use base64::Engine;
-    use shared::app::{AppStatus, LocalState, RecordDetail, RecordSummary, SaveResult};
+    use shared::app::{AppStatus, DeviceSettings, LocalState, RecordDetail, RecordSummary, SaveResult};
     use shared::auth::UserInfo;
     use shared::flags::{FlagThresholds, flags};
     use shared::inspection::{Inspection, PhotoRef, Position};
+    use shared::position::{CaptureMode, CaptureStart, CaptureStatus, Fix};
     use shared::site::{Site, SiteKind, SiteStatus};
     use shared::{ApiError, ErrorCode, InspectionId, SiteId};
-    use tauri::State;
+    use std::sync::atomic::Ordering;
     use tauri::ipc::{InvokeBody, Request};
+    use tauri::{AppHandle, State};
 
     use super::{Shell, run_sync};
     use crate::core::keys;
@@ -269,5 +366,61 @@ pub mod commands {
     pub fn thumbnail(shell: State<'_, Shell>, sha256: String) -> R<String> {
         let bytes = shell.core.thumbnail(&sha256)?;
         Ok(format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
+    }
+
+    #[tauri::command]
+    pub fn settings(shell: State<'_, Shell>) -> R<DeviceSettings> {
+        Ok(shell.core.settings()?)
+    }
+
+    #[tauri::command]
+    pub fn set_settings(shell: State<'_, Shell>, settings: DeviceSettings) -> R<DeviceSettings> {
+        Ok(shell.core.set_settings(&settings)?)
+    }
+
+    #[tauri::command]
+    pub fn position_start(
+        app: AppHandle,
+        shell: State<'_, Shell>,
+        mode: Option<CaptureMode>,
+    ) -> R<CaptureStart> {
+        let settings = shell.core.settings()?.position;
+        let status = shell.position.start(&settings, mode)?;
+        let webview_source = super::platform_location::start(&app, &shell.position, &settings.source);
+        Ok(CaptureStart { status, webview_source })
+    }
+
+    #[tauri::command]
+    pub fn position_feed(shell: State<'_, Shell>, fix: Fix) -> R<CaptureStatus> {
+        Ok(shell.position.feed(fix)?)
+    }
+
+    #[tauri::command]
+    pub fn position_error(shell: State<'_, Shell>, message: String) -> R<CaptureStatus> {
+        Ok(shell.position.report_error(&message)?)
+    }
+
+    #[tauri::command]
+    pub fn position_status(shell: State<'_, Shell>) -> R<Option<CaptureStatus>> {
+        Ok(shell.position.status())
+    }
+
+    #[tauri::command]
+    pub fn position_stop(shell: State<'_, Shell>) -> R<Option<CaptureStatus>> {
+        Ok(shell.position.stop())
+    }
+
+    /// The window was shown or hidden: a hidden app stops capturing and lets the background
+    /// sync rest once nothing waits to be sent.
+    #[tauri::command]
+    pub fn set_visible(shell: State<'_, Shell>, visible: bool) -> R<()> {
+        let was = shell.sync.visible.swap(visible, Ordering::SeqCst);
+        if visible && !was {
+            shell.sync.wake.notify_one();
+        }
+        if !visible {
+            shell.position.stop();
+        }
+        Ok(())
     }
 }

@@ -431,6 +431,18 @@ async fn pull_all(core: &AppCore, client: &SyncClient, report: &mut SyncReport) 
     Err(CoreError::new(ErrorCode::Unavailable, "拉取页数超出上限"))
 }
 
+/// How long the background sync waits before its next round: soon while records wait to go
+/// (whatever the screen shows: nothing recorded may sit on the device longer than it must),
+/// every few minutes for review outcomes while the app is on screen, and not at all while it
+/// is hidden with nothing to send (it wakes when shown again or asked to sync).
+pub fn next_sync_delay(pending: u32, visible: bool) -> Option<Duration> {
+    match (pending, visible) {
+        (0, false) => None,
+        (0, true) => Some(Duration::from_secs(300)),
+        _ => Some(Duration::from_secs(60)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,5 +457,18 @@ mod tests {
         }
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+
+    #[test]
+    fn background_sync_rests_only_when_hidden_with_nothing_to_send() {
+        assert_eq!(next_sync_delay(0, false), None);
+        assert_eq!(next_sync_delay(0, true), Some(Duration::from_secs(300)));
+        assert_eq!(next_sync_delay(3, false), Some(Duration::from_secs(60)));
+        assert_eq!(next_sync_delay(3, true), Some(Duration::from_secs(60)));
     }
 }

@@ -6,6 +6,7 @@ pub mod chaos;
 pub mod client;
 pub mod faultproxy;
 pub mod fixture;
+pub mod geoclue;
 pub mod invariants;
 pub mod process;
 pub mod records;

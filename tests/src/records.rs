@@ -9,10 +9,8 @@ use time::OffsetDateTime;
 
 pub fn position() -> Position {
     Position {
-        point: LngLat::new(114.871, 30.451),
-        accuracy_m: Some(6.0),
-        source: PositionSource::Gps,
-        mock: false,
+        fix_count: 1,
+        ..Position::new(LngLat::new(114.871, 30.451), PositionSource::Gps).with_accuracy(Some(6.0))
     }
 }
 

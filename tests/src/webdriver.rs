@@ -187,6 +187,25 @@ impl Driver {
             .unwrap_or_else(|e| panic!("script: {e}"))
     }
 
+    /// Resize the window (the viewport follows, less any window decorations).
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.post("/window/rect", json!({"width": width, "height": height}))
+            .await
+            .unwrap_or_else(|e| panic!("window rect: {e}"));
+    }
+
+    /// The page's viewport width and the width of its content: equal when nothing scrolls
+    /// sideways.
+    pub async fn widths(&self) -> (i64, i64) {
+        let v = self
+            .script(
+                "return [window.innerWidth, document.documentElement.scrollWidth, document.body.scrollWidth]",
+            )
+            .await;
+        let n = |i: usize| v[i].as_i64().unwrap_or(0);
+        (n(0), n(1).max(n(2)))
+    }
+
     pub async fn screenshot(&self, path: &std::path::Path) {
         let v = self.get("/screenshot").await.expect("screenshot");
         let png = base64::engine::general_purpose::STANDARD

@@ -1,10 +1,14 @@
 //! End to end in the real webview: the Tauri app (WebKitGTK) driven through tauri-driver and
 //! WebKitWebDriver under Xvfb, against the real sync-server.
 //!
-//! Log in; stop the server; record a black-odorous water body inspection with a photo offline;
-//! start the server again; sync; the server holds it with the photo's hash. A reviewer returns
-//! it through the API; the app shows the comment; it is corrected and resubmitted; the server
-//! holds version 2. Screenshots of the main screens go to `tests/artifacts/`.
+//! Log in; stop the server; record a black-odorous water body inspection with a photo offline,
+//! its position taken live from the platform (WebKitGTK asks a real GeoClue, fed by an NMEA
+//! stream: `qingliu_tests::geoclue`); start the server again; sync; the server holds it with
+//! the photo's hash and the position with its source and accuracy. A reviewer returns it
+//! through the API; the app shows the comment; it is corrected with a typed position and its
+//! reason and resubmitted; the server holds version 2 and flags the typed position. Every
+//! screen is then opened at tablet (768×1024) and phone (360×800) size: nothing scrolls
+//! sideways. Screenshots of the screens go to `tests/artifacts/`.
 //!
 //! Needs the app built with the UI bundle (`scripts/test.sh` does it) and points at it with
 //! `QINGLIU_APP_BIN`; run with `cargo test -p qingliu-tests --test e2e_app -- --ignored`.
@@ -14,9 +18,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use qingliu_tests::fixture::{self, PASSWORD};
+use qingliu_tests::geoclue::GeoClue;
 use qingliu_tests::process::{Proc, free_port, wait_until};
 use qingliu_tests::webdriver::Driver;
 use qingliu_tests::{TestServer, client::sha256_hex};
+use shared::geo::{LngLat, distance_m};
+use shared::inspection::PositionSource;
 use shared::review::ReviewDecision;
 
 /// Start Xvfb on a free display number; answers the process and the DISPLAY value.
@@ -59,6 +66,9 @@ async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
     let fx = fixture::install(server.state.store.as_ref());
     let server_url = server.base.clone();
 
+    // The tablet stands about 30 m from the pond's registered position.
+    let here = LngLat::new(114.8702, 30.4502);
+    let geoclue = GeoClue::start(here, 1.5, &["qingliu", "cn.gov.hubei.qingliu", "Qingliu"]);
     let (_x, display) = xvfb();
     let home = tempfile::tempdir().unwrap();
     let (port, native) = (free_port(), free_port());
@@ -71,6 +81,7 @@ async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
             .env("XDG_CACHE_HOME", home.path().join("cache"))
             .env("XDG_CONFIG_HOME", home.path().join("config"))
             .env("QINGLIU_APP_DATA", home.path().join("app"))
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &geoclue.bus_address)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -107,9 +118,21 @@ async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
     d.type_into("#f-depth", "60").await;
     d.type_into("#f-transparency", "18").await;
     d.type_into("#f-do", "1.6").await;
-    d.type_into("#f-lng", "114.87").await;
-    d.type_into("#f-lat", "30.45").await;
-    d.type_into("#f-accuracy", "8").await;
+    // The position from the platform, live.
+    d.click("#locate").await;
+    if d.find("#capture-status[data-phase=done]").await.is_none() {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while d.find("#capture-status[data-phase=done]").await.is_none() {
+            if Instant::now() > deadline {
+                d.screenshot(&shots.join("failure-position.png")).await;
+                panic!("no live position; GeoClue's log:\n{}", geoclue.log());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let summary = d.wait_text("#position-summary", 10, |t| t.contains("本机定位")).await;
+    assert!(summary.contains('±'), "{summary}");
+    d.wait_text("#site-distance", 10, |t| t.contains("m")).await;
     d.type_into("#f-notes", "水体发黑，有明显异味").await;
     let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos/coolpix-gps-small.jpg");
     d.type_into("#photo-input", photo.to_str().unwrap()).await;
@@ -152,9 +175,10 @@ async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
     assert_eq!(record.inspection.version, 1);
     assert_eq!(record.inspection.photos.len(), 1);
     let pos = record.inspection.position.clone().expect("position recorded");
-    assert_eq!(pos.source, shared::inspection::PositionSource::Manual);
-    assert!((pos.point.lng() - 114.87).abs() < 1e-9 && (pos.point.lat() - 30.45).abs() < 1e-9);
-    assert_eq!(pos.accuracy_m, Some(8.0));
+    assert_eq!((pos.source, pos.fix_count, pos.manual_reason.as_deref()), (PositionSource::Gps, 1, None));
+    assert!(distance_m(pos.point, here) < 1.0, "GeoClue's position, got {:?}", pos.point);
+    let accuracy = pos.accuracy_m.expect("the platform's accuracy travels with the position");
+    assert!((0.0..=10.0).contains(&accuracy), "accuracy {accuracy}");
     assert!(matches!(record.inspection.body, shared::inspection::InspectionBody::WaterBody(ref w)
         if w.transparency_cm == Some(18.0) && w.colour == shared::inspection::ColourGrade::Dark));
     let hash = record.inspection.photos[0].sha256.clone();
@@ -179,6 +203,16 @@ async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
     d.click("#correct").await;
     d.wait("#f-notes", 20).await;
     d.type_into("#f-notes", "（已补拍全景）").await;
+    // The correction's position is typed at the pond's outlet, with the reason.
+    d.clear("#f-lng").await;
+    d.type_into("#f-lng", "114.8705").await;
+    d.clear("#f-lat").await;
+    d.type_into("#f-lat", "30.4501").await;
+    d.clear("#f-accuracy").await;
+    d.type_into("#f-accuracy", "15").await;
+    d.wait("#f-manual-reason", 10).await;
+    d.type_into("#f-manual-reason", "塘口有树荫遮挡，按排口标牌坐标输入").await;
+    d.wait_text("#position-summary", 10, |t| t.contains("手动输入")).await;
     d.click("#submit-form").await;
     d.wait_text("#record-state-badge", 20, |t| {
         t.contains("待上传") || t.contains("上传中") || t.contains("已提交")
@@ -196,11 +230,61 @@ async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
     assert_eq!(detail["record"]["inspection"]["replaces_version"], 1);
     assert_eq!(detail["record"]["status"], "submitted");
     assert!(detail["record"]["inspection"]["notes"].as_str().unwrap().contains("已补拍全景"));
+    assert_eq!(detail["record"]["inspection"]["position"]["source"], "manual");
+    assert_eq!(
+        detail["record"]["inspection"]["position"]["manual_reason"],
+        "塘口有树荫遮挡，按排口标牌坐标输入"
+    );
+    let flags = detail["flags"].to_string();
+    assert!(flags.contains("manual_position") && flags.contains("塘口有树荫遮挡"), "{flags}");
     d.click("button[data-nav=records]").await;
     d.wait(&format!("li[data-record='{id}'][data-state=submitted]"), 30).await;
     d.click("#lang-switch").await;
     d.wait_text("button[data-nav=records]", 10, |t| t == "Records").await;
     d.screenshot(&shots.join("07-records-en.png")).await;
+    d.click("#lang-switch").await;
+    d.wait_text("button[data-nav=records]", 10, |t| t == "记录").await;
+
+    // Every screen at tablet-portrait and phone size: nothing wider than the screen.
+    for (w, h, name) in [(768, 1024, "tablet"), (360, 800, "phone")] {
+        d.set_window_size(w, h).await;
+        let check = |screen: &'static str| {
+            let d = &d;
+            let shots = &shots;
+            async move {
+                let (view, content) = d.widths().await;
+                d.screenshot(&shots.join(format!("layout-{name}-{screen}.png"))).await;
+                assert!(view > 0 && view <= w as i64, "{name} {screen}: viewport {view}");
+                assert!(
+                    content <= view,
+                    "{name} {screen}: content {content} px wide in a {view} px viewport"
+                );
+            }
+        };
+        d.click("button[data-nav=home]").await;
+        d.wait("#sync-now", 10).await;
+        check("home").await;
+        d.click("button[data-nav=sites]").await;
+        d.type_into("#site-search", "测试塘").await;
+        d.wait(&format!("li[data-site='{}']", water.id), 20).await;
+        check("sites").await;
+        d.click(&format!("li[data-site='{}']", water.id)).await;
+        d.wait("button[data-new=water_body]", 10).await;
+        check("site").await;
+        d.click("button[data-new=water_body]").await;
+        d.wait("#f-colour", 20).await;
+        d.wait("#site-distance", 10).await;
+        check("form").await;
+        d.click("button[data-nav=records]").await;
+        d.wait(&format!("li[data-record='{id}']"), 20).await;
+        check("records").await;
+        d.click(&format!("li[data-record='{id}']")).await;
+        d.wait("#record-state-badge", 20).await;
+        check("record").await;
+        d.click("button[data-nav=settings]").await;
+        d.wait("#s-source", 20).await;
+        check("settings").await;
+    }
 
     d.quit().await;
     drop(driver_proc);

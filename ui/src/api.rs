@@ -3,9 +3,10 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use shared::app::{AppStatus, LocalState, RecordDetail, RecordSummary, SaveResult};
+use shared::app::{AppStatus, DeviceSettings, LocalState, RecordDetail, RecordSummary, SaveResult};
 use shared::auth::UserInfo;
 use shared::inspection::{Inspection, PhotoRef, Position};
+use shared::position::{CaptureMode, CaptureStart, CaptureStatus, Fix};
 use shared::site::{Site, SiteKind, SiteStatus};
 use shared::{ApiError, ErrorCode, InspectionId, SiteId};
 use wasm_bindgen::prelude::*;
@@ -153,4 +154,61 @@ struct ShaArg<'a> {
 
 pub async fn thumbnail(sha256: &str) -> Result<String, ApiError> {
     call("thumbnail", &ShaArg { sha256 }).await
+}
+
+pub async fn settings() -> Result<DeviceSettings, ApiError> {
+    call("settings", &NoArgs {}).await
+}
+
+#[derive(Serialize)]
+struct SettingsArg<'a> {
+    settings: &'a DeviceSettings,
+}
+
+pub async fn set_settings(settings: &DeviceSettings) -> Result<DeviceSettings, ApiError> {
+    call("set_settings", &SettingsArg { settings }).await
+}
+
+#[derive(Serialize)]
+struct ModeArg {
+    mode: Option<CaptureMode>,
+}
+
+pub async fn position_start(mode: Option<CaptureMode>) -> Result<CaptureStart, ApiError> {
+    call("position_start", &ModeArg { mode }).await
+}
+
+#[derive(Serialize)]
+struct FixArg<'a> {
+    fix: &'a Fix,
+}
+
+pub async fn position_feed(fix: &Fix) -> Result<CaptureStatus, ApiError> {
+    call("position_feed", &FixArg { fix }).await
+}
+
+#[derive(Serialize)]
+struct MessageArg<'a> {
+    message: &'a str,
+}
+
+pub async fn position_error(message: &str) -> Result<CaptureStatus, ApiError> {
+    call("position_error", &MessageArg { message }).await
+}
+
+pub async fn position_status() -> Result<Option<CaptureStatus>, ApiError> {
+    call("position_status", &NoArgs {}).await
+}
+
+pub async fn position_stop() -> Result<Option<CaptureStatus>, ApiError> {
+    call("position_stop", &NoArgs {}).await
+}
+
+#[derive(Serialize)]
+struct VisibleArg {
+    visible: bool,
+}
+
+pub async fn set_visible(visible: bool) -> Result<(), ApiError> {
+    call("set_visible", &VisibleArg { visible }).await
 }

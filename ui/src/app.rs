@@ -22,6 +22,7 @@ pub enum Page {
     Record(InspectionId),
     New(SiteId, InspectionKind),
     Edit(InspectionId),
+    Settings,
 }
 
 #[derive(Clone, Copy)]
@@ -67,8 +68,33 @@ pub fn App() -> impl IntoView {
     };
     provide_context(ctx);
     ctx.refresh();
-    // The status (counts, sync progress) is cheap: refresh it every two seconds.
-    let _ = set_interval_with_handle(move || ctx.refresh(), Duration::from_secs(2));
+    // The status (counts, sync progress) is cheap: refresh it every two seconds while the app is
+    // on screen. Hidden, the app tells the core, which stops capturing positions and lets the
+    // background sync rest once nothing waits to be sent.
+    let hidden = || document().hidden();
+    let _ = set_interval_with_handle(
+        move || {
+            if !hidden() {
+                ctx.refresh()
+            }
+        },
+        Duration::from_secs(2),
+    );
+    let on_visibility = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+        let visible = !hidden();
+        spawn_local(async move {
+            let _ = api::set_visible(visible).await;
+        });
+        if visible {
+            ctx.refresh();
+        }
+    });
+    let _ = document().add_event_listener_with_callback(
+        "visibilitychange",
+        wasm_bindgen::JsCast::unchecked_ref(on_visibility.as_ref()),
+    );
+    // The listener lives as long as the page.
+    on_visibility.forget();
     Effect::new(move |_| {
         let lang = ctx.lang.get();
         if let Some(el) = document().document_element() {
@@ -100,6 +126,7 @@ fn Shell() -> impl IntoView {
                 (Page::Home, Page::Home)
                     | (Page::Sites, Page::Sites | Page::Site(_) | Page::New(..))
                     | (Page::Records, Page::Records | Page::Record(_) | Page::Edit(_))
+                    | (Page::Settings, Page::Settings)
             )
         };
         view! {
@@ -113,6 +140,7 @@ fn Shell() -> impl IntoView {
                 {tab(Page::Home, "home")}
                 {tab(Page::Sites, "sites")}
                 {tab(Page::Records, "records")}
+                {tab(Page::Settings, "settings")}
             </nav>
             <button class="lang" id="lang-switch" on:click=move |_| ctx.lang.update(|l| *l = if *l == Lang::Zh { Lang::En } else { Lang::Zh })>
                 {move || ctx.t("language")}
@@ -128,6 +156,7 @@ fn Shell() -> impl IntoView {
                 Page::Record(id) => view! { <pages::records::RecordView id=id/> }.into_any(),
                 Page::New(site, kind) => view! { <pages::form::NewInspection site=site kind=kind/> }.into_any(),
                 Page::Edit(id) => view! { <pages::form::EditInspection id=id/> }.into_any(),
+                Page::Settings => view! { <pages::settings::Settings/> }.into_any(),
             }}
         </main>
     }

@@ -198,6 +198,33 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "result" => ("结果", "Result"),
         "device_time" => ("记录时间（设备）", "Recorded (device time)"),
         "no_problem" => ("无问题", "no problem"),
+        "locate" => ("获取定位", "Get position"),
+        "locate_average" => ("多次定位取平均", "Average several fixes"),
+        "stop" => ("停止", "Stop"),
+        "manual_reason" => ("手动输入位置的原因（必填）", "Why the position is typed (required)"),
+        "fixes" => ("次定位平均", "fixes averaged"),
+        "satellites" => ("颗卫星", "satellites"),
+        "timed_out" => ("超时，未达精度要求", "timed out before the accuracy asked for"),
+        "settings" => ("设置", "Settings"),
+        "position_source" => ("定位来源", "Position source"),
+        "source_device" => ("本机定位", "This device's location"),
+        "source_tcp" => ("外接接收机（网络 TCP）", "External receiver (TCP)"),
+        "source_serial" => ("外接接收机（串口/蓝牙串口）", "External receiver (serial / Bluetooth serial)"),
+        "receiver_address" => ("接收机地址（主机:端口）", "Receiver address (host:port)"),
+        "serial_path" => ("串口设备", "Serial device"),
+        "baud" => ("波特率", "Baud rate"),
+        "capture_mode" => ("默认定位方式", "Default capture"),
+        "mode_single" => ("首个合格定位", "First good fix"),
+        "mode_average" => ("多次定位取平均", "Average of several fixes"),
+        "accept_accuracy" => ("合格精度（米，≤）", "Good enough accuracy (m, ≤)"),
+        "average_fixes" => ("平均定位次数", "Fixes to average"),
+        "average_seconds" => ("平均时长上限（秒）", "Longest averaging (s)"),
+        "timeout_seconds" => ("定位超时（秒）", "Give up after (s)"),
+        "storage_floor" => {
+            ("存储空间下限（MiB），低于此值不再拍照", "Storage floor (MiB): no new photos below it")
+        }
+        "free_storage" => ("剩余存储空间", "Free storage"),
+        "storage_low" => ("存储空间不足，已停止拍照", "Storage low: photos are refused"),
         _ => ("", ""),
     };
     match lang {
@@ -488,6 +515,20 @@ pub fn level_label(lang: Lang, l: shared::region::RegionLevel) -> &'static str {
     }
 }
 
+pub fn position_source_label(lang: Lang, s: shared::inspection::PositionSource) -> &'static str {
+    use shared::inspection::PositionSource::*;
+    match (s, lang) {
+        (Gps, Lang::Zh) => "本机定位",
+        (Gps, Lang::En) => "device location",
+        (Receiver, Lang::Zh) => "外接 GNSS 接收机",
+        (Receiver, Lang::En) => "external GNSS receiver",
+        (Exif, Lang::Zh) => "照片 EXIF",
+        (Exif, Lang::En) => "photo EXIF",
+        (Manual, Lang::Zh) => "手动输入",
+        (Manual, Lang::En) => "typed by hand",
+    }
+}
+
 pub fn flag_text(lang: Lang, f: &shared::flags::Flag) -> String {
     use shared::flags::Flag;
     match lang {
@@ -502,6 +543,10 @@ pub fn flag_text(lang: Lang, f: &shared::flags::Flag) -> String {
             }
             Flag::PhotoTime { photo, minutes } => {
                 format!("photo {} taken {minutes} min from the record's time", photo + 1)
+            }
+            Flag::ManualPosition { reason } => format!("position typed by hand (reason: {reason})"),
+            Flag::CaptureTimedOut => {
+                "position capture timed out: the best fix, short of the accuracy asked for".into()
             }
         },
     }

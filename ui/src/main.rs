@@ -5,8 +5,10 @@
 mod api;
 mod app;
 mod console;
+mod geolocation;
 mod http;
 mod i18n;
+mod map;
 mod pages;
 
 fn in_tauri() -> bool {

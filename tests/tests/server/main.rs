@@ -8,6 +8,7 @@ mod faults;
 mod ingest;
 mod malformed;
 mod openapi;
+mod positions;
 mod prop_counters;
 mod prop_sync;
 mod review;

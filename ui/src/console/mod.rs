@@ -50,6 +50,12 @@ pub struct CCtx {
 }
 
 impl CCtx {
+    /// The configured basemap, as the shared map widgets take it.
+    pub fn tiles(&self) -> Signal<crate::map::Tiles> {
+        let config = self.config;
+        Signal::derive(move || config.with(|c| c.tile_url.clone().map(|u| (u, c.tile_gcj02))))
+    }
+
     pub fn t(&self, key: &str) -> &'static str {
         t(self.lang.get(), key)
     }

@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::geo::LngLat;
 use shared::inspection::*;
 use shared::site::{Site, SiteDetails, SiteStatus};
 use shared::validate::validate_against_site;
@@ -12,10 +11,12 @@ use shared::{FieldError, InspectionId, SiteId};
 use time::OffsetDateTime;
 use wasm_bindgen::JsCast;
 
+use super::position::PositionCard;
 use crate::api;
 use crate::app::{Page, ctx};
 use crate::i18n::{
-    colour_label, error_text, kind_label, odour_label, running_label, site_status_label, task_source_label,
+    colour_label, error_text, flag_text, kind_label, odour_label, running_label, site_status_label,
+    task_source_label,
 };
 
 const SHANGHAI_SECS: i32 = 8 * 3600;
@@ -143,7 +144,7 @@ pub fn EditInspection(id: InspectionId) -> impl IntoView {
     view! { {move || loaded.get().map(|(s, i)| view! { <InspectionForm site=s initial=i/> })} }
 }
 
-fn parse_num(s: &str) -> Option<f64> {
+pub(super) fn parse_num(s: &str) -> Option<f64> {
     let s = s.trim();
     if s.is_empty() { None } else { s.parse().ok().or(Some(f64::NAN)) }
 }
@@ -165,7 +166,7 @@ fn errors_for(all: &[FieldError], field: &str) -> Vec<FieldError> {
 }
 
 #[component]
-fn Errs(#[prop(into)] field: String, errors: Signal<Vec<FieldError>>) -> impl IntoView {
+pub(super) fn Errs(#[prop(into)] field: String, errors: Signal<Vec<FieldError>>) -> impl IntoView {
     let ctx = ctx();
     let f = field.clone();
     view! {
@@ -195,9 +196,6 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
     let server_errors = RwSignal::new(Vec::<FieldError>::new());
     let busy = RwSignal::new(false);
     let photo_busy = RwSignal::new(false);
-    let fmt6 = |v: f64| format!("{v:.6}");
-    let lng_text = RwSignal::new(initial.position.as_ref().map(|p| fmt6(p.point.lng())).unwrap_or_default());
-    let lat_text = RwSignal::new(initial.position.as_ref().map(|p| fmt6(p.point.lat())).unwrap_or_default());
     let errors = Signal::derive(move || {
         if !show.get() {
             return Vec::new();
@@ -271,14 +269,7 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
                         if i.position.is_none()
                             && let Some(pt) = p.exif_position
                         {
-                            i.position = Some(Position {
-                                point: pt,
-                                accuracy_m: None,
-                                source: PositionSource::Exif,
-                                mock: false,
-                            });
-                            lng_text.set(format!("{:.6}", pt.lng()));
-                            lat_text.set(format!("{:.6}", pt.lat()));
+                            i.position = Some(Position::new(pt, PositionSource::Exif));
                         }
                         if !i.photos.iter().any(|x| x.sha256 == p.sha256) {
                             i.photos.push(p);
@@ -291,25 +282,6 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
         });
     };
 
-    let acc_text = RwSignal::new(
-        initial.position.as_ref().and_then(|p| p.accuracy_m).map(|a| a.to_string()).unwrap_or_default(),
-    );
-    // The position is whatever the three boxes say: manual as soon as both coordinates are typed.
-    let set_pos = move || {
-        let (lng, lat) = (parse_num(&lng_text.get_untracked()), parse_num(&lat_text.get_untracked()));
-        let acc = parse_num(&acc_text.get_untracked());
-        insp.update(|i| {
-            i.position = match (lng, lat) {
-                (Some(x), Some(y)) => Some(Position {
-                    point: LngLat::new(x, y),
-                    accuracy_m: acc,
-                    source: PositionSource::Manual,
-                    mock: false,
-                }),
-                _ => None,
-            };
-        })
-    };
     // Only statuses the site can move to from where it is (the server checks the same rule).
     let statuses: Vec<SiteStatus> = SiteStatus::ALL
         .into_iter()
@@ -343,25 +315,12 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
             <Errs field="photos" errors=errors/>
         </div>
         <div class="card">
-            <h3>{move || ctx.t("position")}</h3>
-            <div class="row">
-                <div><label>{move || ctx.t("lng")}</label>
-                    <input id="f-lng" inputmode="decimal" prop:value=move || lng_text.get()
-                        on:input=move |ev| { lng_text.set(event_target_value(&ev)); set_pos() }/></div>
-                <div><label>{move || ctx.t("lat")}</label>
-                    <input id="f-lat" inputmode="decimal" prop:value=move || lat_text.get()
-                        on:input=move |ev| { lat_text.set(event_target_value(&ev)); set_pos() }/></div>
-                <div><label>{move || ctx.t("accuracy")}</label>
-                    <input id="f-accuracy" inputmode="decimal" prop:value=move || acc_text.get()
-                        on:input=move |ev| { acc_text.set(event_target_value(&ev)); set_pos() }/></div>
-            </div>
-            <p class="muted">{move || insp.get().position.map(|p| format!("{:?}", p.source).to_lowercase()).unwrap_or_default()}</p>
-            <Errs field="position" errors=errors/>
+            <PositionCard insp=insp site_position=site_position errors=errors/>
             {move || {
                 let f = shared::flags::flags(&insp.get(), site_position, &shared::flags::FlagThresholds::default());
                 (!f.is_empty()).then(|| view! {
                     <div class="warn" id="position-flags"><strong>{move || ctx.t("warnings")}</strong>
-                        <ul>{f.iter().map(|x| view! { <li>{x.message_zh()}</li> }).collect_view()}</ul></div>
+                        <ul>{f.iter().map(|x| view! { <li>{flag_text(ctx.lang.get(), x)}</li> }).collect_view()}</ul></div>
                 })
             }}
             <label>{move || ctx.t("proposed_status")}</label>

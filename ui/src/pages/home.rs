@@ -47,6 +47,15 @@ pub fn Home() -> impl IntoView {
             })}
             {move || status().and_then(|s| s.sync.last_error).map(|e| view! { <p class="err" id="sync-error">{format!("{}：{}", ctx.t("sync_failed"), e.message)}</p> })}
         </div>
+        {move || status().and_then(|s| s.storage).map(|st| {
+            let mib = |b: u64| b / (1024 * 1024);
+            view! {
+                <p id="storage" class=if st.is_low() { "err" } else { "muted" }>
+                    {format!("{}：{} MiB", ctx.t("free_storage"), mib(st.free_bytes))}
+                    {st.is_low().then(|| format!(" · {}（{} MiB）", ctx.t("storage_low"), mib(st.floor_bytes)))}
+                </p>
+            }
+        })}
         <div class="grid">
             {LocalState::ALL.into_iter().map(|st| view! {
                 <div class="card" style="cursor:pointer" data-state=st.as_str() on:click=move |_| ctx.go(Page::Records)>
