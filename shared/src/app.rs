@@ -171,15 +171,7 @@ impl Default for DeviceSettings {
 
 impl DeviceSettings {
     pub fn validate(&self) -> Vec<crate::error::FieldError> {
-        let mut e: Vec<_> = self
-            .position
-            .validate()
-            .into_iter()
-            .map(|mut f| {
-                f.field = format!("position.{}", f.field);
-                f
-            })
-            .collect();
+        let mut e = crate::error::FieldError::nested("position", self.position.validate());
         if !(10..=10_000_000).contains(&self.storage_floor_mib) {
             e.push(crate::error::FieldError::new(
                 "storage_floor_mib",

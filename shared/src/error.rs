@@ -151,6 +151,17 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// Errors of a part, with the part's path in front (`capture` + `timeout_seconds`).
+    pub fn nested(prefix: &str, errors: Vec<FieldError>) -> Vec<FieldError> {
+        errors
+            .into_iter()
+            .map(|mut f| {
+                f.field = format!("{prefix}.{}", f.field);
+                f
+            })
+            .collect()
+    }
+
     pub fn new(field: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> Self {
         FieldError { field: field.into(), code, message: message.into() }
     }

@@ -12,10 +12,11 @@ use crate::geo::{LngLat, distance_m};
 use crate::inspection::{Position, PositionSource};
 
 /// Where live positions come from on this device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SourceConfig {
     /// The tablet's own location service.
+    #[default]
     Device,
     /// An external receiver streaming NMEA 0183 over TCP (`host:port`), as survey receivers and
     /// Bluetooth-to-Wi-Fi bridges offer.
@@ -45,23 +46,9 @@ pub struct PositionSettings {
     pub capture: CaptureSettings,
 }
 
-impl Default for SourceConfig {
-    fn default() -> Self {
-        SourceConfig::Device
-    }
-}
-
 impl PositionSettings {
     pub fn validate(&self) -> Vec<FieldError> {
-        let mut e: Vec<FieldError> = self
-            .capture
-            .validate()
-            .into_iter()
-            .map(|mut f| {
-                f.field = format!("capture.{}", f.field);
-                f
-            })
-            .collect();
+        let mut e = FieldError::nested("capture", self.capture.validate());
         match &self.source {
             SourceConfig::Device => {}
             SourceConfig::ReceiverTcp { address } => {

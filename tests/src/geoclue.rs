@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -114,9 +114,11 @@ impl GeoClue {
         std::fs::write(p("geoclue.conf"), conf).unwrap();
 
         let mut procs = Vec::new();
+        // GLib writes debug messages to stdout and warnings to stderr: both go to the log.
         let spawn = |cmd: &mut Command, log: &PathBuf| {
             let out = std::fs::File::create(log).unwrap();
-            Proc(cmd.stdout(Stdio::null()).stderr(out).spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}")))
+            let err = out.try_clone().unwrap();
+            Proc(cmd.stdout(out).stderr(err).spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}")))
         };
         procs.push(spawn(
             Command::new("dbus-daemon").args(["--nofork", "--nopidfile", "--config-file"]).arg(p("bus.conf")),

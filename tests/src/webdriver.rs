@@ -194,6 +194,14 @@ impl Driver {
             .unwrap_or_else(|e| panic!("window rect: {e}"));
     }
 
+    /// Wait until the page has drawn two more frames.
+    pub async fn next_frame(&self) {
+        self.script_async(
+            "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+        )
+        .await;
+    }
+
     /// The page's viewport width and the width of its content: equal when nothing scrolls
     /// sideways.
     pub async fn widths(&self) -> (i64, i64) {

@@ -529,6 +529,27 @@ pub fn position_source_label(lang: Lang, s: shared::inspection::PositionSource) 
     }
 }
 
+/// A position with where it came from and how good it is, as inspectors and reviewers read it.
+pub fn position_text(lang: Lang, p: &shared::inspection::Position) -> String {
+    let mut s = format!(
+        "{:.6}, {:.6} ±{} · {}",
+        p.point.lng(),
+        p.point.lat(),
+        p.accuracy_m.map(|a| format!("{a:.1} m")).unwrap_or("?".into()),
+        position_source_label(lang, p.source)
+    );
+    if p.fix_count > 1 {
+        s += &format!(" · {} {}", p.fix_count, t(lang, "fixes"));
+    }
+    if let Some(n) = p.satellites {
+        s += &format!(" · {n} {}", t(lang, "satellites"));
+    }
+    if p.timed_out {
+        s += &format!(" · {}", t(lang, "timed_out"));
+    }
+    s
+}
+
 pub fn flag_text(lang: Lang, f: &shared::flags::Flag) -> String {
     use shared::flags::Flag;
     match lang {
@@ -555,6 +576,26 @@ pub fn flag_text(lang: Lang, f: &shared::flags::Flag) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_read_with_their_source() {
+        use shared::geo::LngLat;
+        use shared::inspection::{Position, PositionSource};
+        let mut p =
+            Position::new(LngLat::new(114.871, 30.451), PositionSource::Receiver).with_accuracy(Some(2.0));
+        p.fix_count = 10;
+        p.satellites = Some(14);
+        assert_eq!(
+            position_text(Lang::Zh, &p),
+            "114.871000, 30.451000 ±2.0 m · 外接 GNSS 接收机 · 10 次定位平均 · 14 颗卫星"
+        );
+        p.timed_out = true;
+        assert!(
+            position_text(Lang::En, &p).ends_with("14 satellites · timed out before the accuracy asked for")
+        );
+        let typed = Position::manual(LngLat::new(114.0, 30.0), "无信号");
+        assert_eq!(position_text(Lang::Zh, &typed), "114.000000, 30.000000 ±? · 手动输入");
+    }
 
     #[test]
     fn field_labels_and_values_read_as_words() {

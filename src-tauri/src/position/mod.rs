@@ -95,7 +95,7 @@ impl PositionService {
             let cfg = settings.source.clone();
             let spawned = std::thread::Builder::new()
                 .name("gnss-receiver".into())
-                .spawn(move || receiver::run(&cfg, &flag, &mut |ev| svc.from_receiver(&flag, ev)));
+                .spawn(move || receiver::run(&cfg, &flag, &mut |ev| svc.on_receiver_event(&flag, ev)));
             if let Err(e) = spawned {
                 self.stop();
                 return Err(CoreError::internal(format!("无法启动接收机线程：{e}")));
@@ -140,20 +140,19 @@ impl PositionService {
 
     /// The capture's state; a capture that has ended releases its receiver.
     pub fn status(&self) -> Option<CaptureStatus> {
-        let now = self.now_ms();
-        let mut inner = self.lock();
-        let r = inner.current.as_mut()?;
-        r.capture.tick(now);
-        r.release_if_finished();
-        Some(r.capture.status(now))
+        self.update(|c, now| c.tick(now))
     }
 
     /// Cancels the capture (the form closed, or the user stopped it) and releases the source.
     pub fn stop(&self) -> Option<CaptureStatus> {
+        self.update(|c, now| c.cancel(now))
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Capture, u64)) -> Option<CaptureStatus> {
         let now = self.now_ms();
         let mut inner = self.lock();
         let r = inner.current.as_mut()?;
-        r.capture.cancel(now);
+        f(&mut r.capture, now);
         r.release_if_finished();
         Some(r.capture.status(now))
     }
@@ -176,7 +175,7 @@ impl PositionService {
 
     /// Events of a receiver thread; those of a thread whose capture was replaced are dropped.
     /// Answers whether the thread should go on.
-    fn from_receiver(&self, flag: &Arc<AtomicBool>, ev: receiver::Event) -> bool {
+    fn on_receiver_event(&self, flag: &Arc<AtomicBool>, ev: receiver::Event) -> bool {
         let now = self.now_ms();
         let mut inner = self.lock();
         let Some(r) =

@@ -113,7 +113,7 @@ fn csv_field(s: &str) -> String {
 }
 
 /// Columns of the inspection list, shared by CSV and XLSX.
-pub const INSPECTION_HEADERS: [&str; 14] = [
+pub const INSPECTION_HEADERS: [&str; 16] = [
     "记录编号",
     "版本",
     "审核状态",
@@ -128,10 +128,12 @@ pub const INSPECTION_HEADERS: [&str; 14] = [
     "照片数",
     "审核意见",
     "备注",
+    "定位来源",
+    "手动定位原因",
 ];
 
 /// One inspection as export cells (text; numbers stay parseable).
-pub fn inspection_cells(r: &InspectionRecord, site_name: &str) -> [String; 14] {
+pub fn inspection_cells(r: &InspectionRecord, site_name: &str) -> [String; 16] {
     let i = &r.inspection;
     let pos = i.position.as_ref();
     [
@@ -149,6 +151,8 @@ pub fn inspection_cells(r: &InspectionRecord, site_name: &str) -> [String; 14] {
         i.photos.len().to_string(),
         r.review.as_ref().map(|n| n.comment.clone()).unwrap_or_default(),
         i.notes.clone(),
+        pos.map(|p| p.source.as_str().to_string()).unwrap_or_default(),
+        pos.and_then(|p| p.manual_reason.clone()).unwrap_or_default(),
     ]
 }
 
@@ -244,6 +248,9 @@ pub fn inspections_geojson(
                 "village": village,
                 "received_at": r.received_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
                 "accuracy_m": i.position.as_ref().and_then(|p| p.accuracy_m),
+                "position_source": i.position.as_ref().map(|p| p.source),
+                "fix_count": i.position.as_ref().map(|p| p.fix_count),
+                "manual_reason": i.position.as_ref().and_then(|p| p.manual_reason.clone()),
                 "photos": i.photos.len(),
             }
         });
@@ -345,6 +352,12 @@ pub fn inspections_xlsx(
                 ws.write_string(row, 12, &n.comment)?;
             }
             ws.write_string(row, 13, &i.notes)?;
+            if let Some(p) = &i.position {
+                ws.write_string(row, 14, p.source.as_str())?;
+                if let Some(reason) = &p.manual_reason {
+                    ws.write_string(row, 15, reason)?;
+                }
+            }
             Ok(())
         })();
         match res {

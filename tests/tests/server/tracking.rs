@@ -190,6 +190,7 @@ async fn exports_parse_back_with_the_expected_rows() {
     assert_eq!(row[4], "测试塘");
     assert_eq!(row[5], fx.site("water1").village.to_string());
     assert_eq!(row[8], "114.871000");
+    assert_eq!((rows[0][14].as_str(), row[14].as_str(), row[15].as_str()), ("定位来源", "gps", ""));
 
     let geo: serde_json::Value =
         serde_json::from_slice(&r1.get_bytes("/api/v1/exports/inspections.geojson").await.2).unwrap();
@@ -199,6 +200,8 @@ async fn exports_parse_back_with_the_expected_rows() {
     assert_eq!(features[0]["geometry"]["type"], "Point");
     assert_eq!(features[0]["geometry"]["coordinates"][0], 114.871, "RFC 7946 order: longitude first");
     assert_eq!(features[0]["geometry"]["coordinates"][1], 30.451);
+    assert_eq!(features[0]["properties"]["position_source"], "gps");
+    assert_eq!(features[0]["properties"]["fix_count"], 1);
 
     // Scoped: the other county's viewer gets an empty list, an inspector nothing at all.
     let c2 = login(&server, "county_2").await;
@@ -254,6 +257,8 @@ async fn xlsx_exports_parse_back_with_typed_cells() {
     assert!(matches!(rows[1][6], Data::DateTime(_)), "received time is a date cell: {:?}", rows[1][6]);
     assert_eq!(rows[1][8], Data::Float(114.871));
     assert_eq!(rows[1][4], Data::String("测试塘".into()));
+    assert_eq!(rows[0][14], Data::String("定位来源".into()));
+    assert_eq!(rows[1][14], Data::String("gps".into()));
 
     let admin = login(&server, "admin").await;
     let (status, _, bytes) = admin.get_bytes("/api/v1/exports/progress/421102").await;

@@ -19,24 +19,6 @@ use crate::http;
 use crate::i18n::{field_label, field_value, flag_text, kind_label, review_status_label};
 use crate::map::MiniMap;
 
-/// Where the position came from and how good it is, as the reviewer reads it.
-fn position_text(lang: crate::i18n::Lang, p: &shared::inspection::Position) -> String {
-    let mut s = format!(
-        "{:.6}, {:.6} ±{} · {}",
-        p.point.lng(),
-        p.point.lat(),
-        p.accuracy_m.map(|a| format!("{a:.1} m")).unwrap_or("?".into()),
-        crate::i18n::position_source_label(lang, p.source)
-    );
-    if p.fix_count > 1 {
-        s += &format!(" · {} {}", p.fix_count, crate::i18n::t(lang, "fixes"));
-    }
-    if let Some(n) = p.satellites {
-        s += &format!(" · {n} {}", crate::i18n::t(lang, "satellites"));
-    }
-    s
-}
-
 #[component]
 pub fn Detail(id: InspectionId) -> impl IntoView {
     let ctx = cctx();
@@ -162,7 +144,7 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
                             <h3>{move || ctx.t("fields")}</h3>
                             <table class="table kv" id="fields">
                                 <tr><th>{ctx.t("kind")}</th><td>{kind_label(lang, i.kind())}</td></tr>
-                                <tr><th>{ctx.t("record_position")}</th><td id="record-position">{i.position.as_ref().map(|p| position_text(lang, p)).unwrap_or_else(|| ctx.t("no_position").into())}</td></tr>
+                                <tr><th>{ctx.t("record_position")}</th><td id="record-position">{i.position.as_ref().map(|p| crate::i18n::position_text(lang, p)).unwrap_or_else(|| ctx.t("no_position").into())}</td></tr>
                                 {shared::diff::fields(&i).into_iter()
                                     .filter(|(k, _)| (k.starts_with("body.") && k != "body.kind") || k == "notes" || k == "device_time" || k == "proposed_status")
                                     .map(|(k, v)| { let k = k.trim_start_matches("body.").to_string(); view! { <tr><th>{field_label(lang, &k)}</th><td>{field_value(lang, &k, &v)}</td></tr> } }).collect_view()}

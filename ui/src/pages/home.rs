@@ -32,7 +32,7 @@ pub fn Home() -> impl IntoView {
                     <div class="muted">{move || ctx.t("pending")}</div>
                     <div class="count" id="pending-count">{move || status().map(|s| s.sync.pending).unwrap_or(0)}</div>
                 </div>
-                <div style="flex:0">
+                <div style="flex:0 0 auto">
                     <button id="sync-now" class="primary" prop:disabled=move || status().is_some_and(|s| s.sync.running) on:click=move |_| sync()>
                         {move || if status().is_some_and(|s| s.sync.running) { ctx.t("syncing") } else { ctx.t("sync_now") }}
                     </button>

@@ -15,7 +15,7 @@ use shared::position::{CaptureMode, CapturePhase, CaptureStatus};
 use super::form::{Errs, parse_num};
 use crate::app::ctx;
 use crate::geolocation::{self, Watch};
-use crate::i18n::{Lang, position_source_label};
+use crate::i18n::Lang;
 use crate::map::MiniMap;
 use crate::{api, i18n};
 
@@ -192,22 +192,7 @@ pub fn PositionCard(
 
     let summary = move || {
         let lang = ctx.lang.get();
-        insp.with(|i| i.position.clone()).map(|p| {
-            let mut parts = vec![position_source_label(lang, p.source).to_string()];
-            if let Some(a) = p.accuracy_m {
-                parts.push(format!("±{a:.1} m"));
-            }
-            if p.fix_count > 1 {
-                parts.push(format!("{} {}", p.fix_count, i18n::t(lang, "fixes")));
-            }
-            if let Some(n) = p.satellites {
-                parts.push(format!("{n} {}", i18n::t(lang, "satellites")));
-            }
-            if p.timed_out {
-                parts.push(i18n::t(lang, "timed_out").into());
-            }
-            parts.join(" · ")
-        })
+        insp.with(|i| i.position.as_ref().map(|p| i18n::position_text(lang, p)))
     };
     let is_manual =
         move || insp.with(|i| i.position.as_ref().is_some_and(|p| p.source == PositionSource::Manual));

@@ -135,6 +135,7 @@ pub fn RecordView(id: InspectionId) -> impl IntoView {
                         <div class="warn"><strong>{move || ctx.t("warnings")}</strong>
                         <ul>{d.flags.iter().map(|f| view! { <li>{f.message_zh()}</li> }).collect_view()}</ul></div>
                     })}
+                    <p id="record-position">{i.position.as_ref().map(|p| crate::i18n::position_text(ctx.lang.get_untracked(), p))}</p>
                     <p class="muted">{i.notes.clone()}</p>
                     <super::form::PhotoStrip photos={i.photos.iter().map(|p| p.sha256.clone()).collect::<Vec<String>>()} on_remove=None/>
                     <div class="row">
