@@ -213,3 +213,14 @@ pub struct ConsoleConfig {
     #[serde(default)]
     pub tile_gcj02: bool,
 }
+
+/// The audit log's head: the number and chained hash of its last entry. Written down outside
+/// the server, it later proves the log up to it was not rewritten.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditHead {
+    /// Number of the last entry (entries are numbered from 1 without gaps; 0 for an empty log).
+    pub seq: u64,
+    /// Lower-case hex SHA-256 of that entry, chained over every entry before it.
+    pub hash: String,
+}

@@ -54,6 +54,8 @@ pub trait BlobStore: Send + Sync + 'static {
     fn pending_uploads(&self) -> AppResult<Vec<String>>;
     /// Remove unfinished uploads untouched for longer than `age`; answers how many.
     fn collect_stale(&self, age: Duration) -> AppResult<usize>;
+    /// Every stored blob, by the hash it is stored under, in order (for `sync-server verify`).
+    fn stored_hashes(&self) -> AppResult<Vec<BlobHash>>;
 }
 
 pub struct FsBlobStore {
@@ -281,6 +283,24 @@ impl BlobStore for FsBlobStore {
             }
         }
         Ok(removed)
+    }
+
+    fn stored_hashes(&self) -> AppResult<Vec<BlobHash>> {
+        let mut out = Vec::new();
+        for shard in fs::read_dir(self.root.join("blobs"))? {
+            let shard = shard?;
+            if !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for e in fs::read_dir(shard.path())? {
+                // Anything that is not named like a blob is not a blob: reported by its absence.
+                if let Ok(h) = BlobHash::parse(&e?.file_name().to_string_lossy()) {
+                    out.push(h);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 }
 

@@ -2,6 +2,7 @@
 //! rollup counters. See ARCHITECTURE.md for the shape and invariants.
 
 pub mod api;
+pub mod audit_chain;
 pub mod blobs;
 pub mod config;
 pub mod domain;
@@ -99,7 +100,22 @@ pub fn router(state: AppState) -> Router {
 
 /// Serve until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    tokio::spawn(log_audit_head_daily(state.clone()));
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
+}
+
+/// The audit log's head in the server log at start and once a day, so that it is written down
+/// somewhere the database administrator does not control (log shipping, the operator's notes).
+async fn log_audit_head_daily(state: AppState) {
+    loop {
+        let st = state.clone();
+        match tokio::task::spawn_blocking(move || domain::audit::head(st.store.as_ref())).await {
+            Ok(Ok(h)) => tracing::info!(seq = h.seq, hash = %h.hash, "audit log head"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "audit log head unavailable"),
+            Err(e) => tracing::warn!(error = %e, "audit log head task failed"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)).await;
+    }
 }
 
 async fn shutdown_signal() {

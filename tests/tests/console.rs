@@ -149,6 +149,24 @@ async fn reviewer_approves_and_returns_dashboard_follows_and_scopes_hold_in_chro
     assert_eq!(admin.inspection(f.id).await.unwrap()["record"]["status"], "approved");
     logout(&d).await;
 
+    // The province admin reads the audit log's head off the admin page: the number and hash of
+    // the last entry (their own login), as the server computes it.
+    login(&d, &base, "admin").await;
+    // The dashboard opens first after login; switch once it is there.
+    d.wait_text("#kpi-villages .kpi-value", 20, |t| !t.is_empty()).await;
+    d.click("button[data-nav=admin]").await;
+    let shown = d.wait_text("#audit-head-value", 20, |t| t.contains(':')).await;
+    let head = sync_server::domain::audit::head(server.state.store.as_ref()).unwrap();
+    assert_eq!(shown, format!("{}:{}", head.seq, head.hash));
+    assert!(
+        sync_server::domain::audit::verify(server.state.store.as_ref(), Some(&head))
+            .unwrap()
+            .problems
+            .is_empty()
+    );
+    d.screenshot(&shots.join("console-admin-audit.png")).await;
+    logout(&d).await;
+
     // County viewer after: the approved village counts, the returned water body does not.
     login(&d, &base, "county_1").await;
     d.wait_text("#kpi-villages .kpi-value", 20, |t| t == "1").await;

@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::auth::{LoginRequest, LoginResponse, UserInfo};
 use shared::console::{
-    BulkResult, BulkReview, ConsoleConfig, Dispatch, NewUser, QueuePage, RecordDetail, SupervisionRow,
-    Tracking, UserUpdate, UserView,
+    AuditHead, BulkResult, BulkReview, ConsoleConfig, Dispatch, NewUser, QueuePage, RecordDetail,
+    SupervisionRow, Tracking, UserUpdate, UserView,
 };
 use shared::region::{RegionCode, RegionLevel};
 use shared::sync::{InspectionRecord, ReviewRequest};
@@ -177,6 +177,10 @@ pub async fn targets(region: &RegionCode, year: i32) -> Result<Vec<Target>, ApiE
 
 pub async fn put_target(t: &Target) -> Result<Target, ApiError> {
     with_body("PUT", "/api/v1/targets", t).await
+}
+
+pub async fn audit_head() -> Result<AuditHead, ApiError> {
+    get("/api/v1/audit/head").await
 }
 
 pub async fn users() -> Result<Vec<UserView>, ApiError> {

@@ -12,6 +12,13 @@ pub enum Lang {
     En,
 }
 
+/// The browser's clock. (`OffsetDateTime::now_utc` panics on wasm32-unknown-unknown.)
+pub fn now() -> time::OffsetDateTime {
+    let ms = js_sys::Date::now();
+    time::OffsetDateTime::from_unix_timestamp_nanos((ms * 1_000_000.0) as i128)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
 /// Translate a UI string key.
 pub fn t(lang: Lang, key: &str) -> &'static str {
     let (zh, en) = match key {
@@ -225,6 +232,11 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         }
         "free_storage" => ("剩余存储空间", "Free storage"),
         "storage_low" => ("存储空间不足，已停止拍照", "Storage low: photos are refused"),
+        "audit_head" => ("审计日志校验值", "Audit log head"),
+        "audit_head_help" => (
+            "审计日志逐条链式哈希。请定期抄录此值（编号:哈希）并在服务器之外保存；日后运行 sync-server audit verify --expect 编号:哈希 可证明此前的日志未被改写。",
+            "Every audit entry is hash-chained to the one before. Write this value (number:hash) down outside the server from time to time; `sync-server audit verify --expect NUMBER:HASH` later proves the log up to it was not rewritten.",
+        ),
         _ => ("", ""),
     };
     match lang {

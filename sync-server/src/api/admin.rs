@@ -7,6 +7,7 @@ use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::tracking::{PeriodQuery, period, region};
 use crate::domain::Actor;
 use crate::domain::admin::{self, NewUser, UserUpdate, UserView};
+use crate::domain::audit::{self, AuditHead};
 use crate::error::AppResult;
 use crate::{AppState, blocking};
 
@@ -68,4 +69,13 @@ pub async fn patch_user(
 ) -> AppResult<Json<UserView>> {
     let now = st.now();
     blocking(move || admin::update_user(st.store.as_ref(), &actor, &id, &req, now)).await.map(Json)
+}
+
+/// The audit log's head (province admin): the number and chained hash of the last entry. Write
+/// it down outside the server; `sync-server audit verify --expect SEQ:HASH` later proves the log
+/// up to it was not rewritten.
+#[utoipa::path(get, path = "/api/v1/audit/head", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = AuditHead), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn get_audit_head(State(st): State<AppState>, actor: Actor) -> AppResult<Json<AuditHead>> {
+    blocking(move || audit::head_for(st.store.as_ref(), &actor)).await.map(Json)
 }

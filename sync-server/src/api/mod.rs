@@ -70,6 +70,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(admin::get_targets))
         .routes(routes!(admin::post_user, admin::get_users))
         .routes(routes!(admin::patch_user))
+        .routes(routes!(admin::get_audit_head))
         .routes(routes!(inspections::get_inspection))
         .routes(routes!(inspections::review_inspection))
         .routes(routes!(sync::pull))

@@ -2,9 +2,11 @@
 //! trait. Handlers call these; backends never see them.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod blobs;
 pub mod export;
+pub mod integrity;
 pub mod progress;
 pub mod pull;
 pub mod push;

@@ -242,6 +242,8 @@ pub trait Tx {
     /// The records naming a blob, for download authorisation.
     fn records_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<RecordRow>>;
     fn count_blobs(&mut self) -> StoreResult<u64>;
+    /// Stored blobs (hash, size) after `after` in hash order, for integrity checks.
+    fn blobs_page(&mut self, after: &str, limit: u32) -> StoreResult<Vec<(String, u64)>>;
 
     // Rollup counters.
     fn add_counter(&mut self, key: &CounterKey, delta: i64) -> StoreResult<()>;
@@ -253,7 +255,21 @@ pub trait Tx {
     fn targets(&mut self, year: i32, region: &RegionCode) -> StoreResult<Vec<shared::target::Target>>;
 
     // Audit.
-    fn append_audit(&mut self, a: &AuditEntry) -> StoreResult<()>;
+    /// Appends an entry to the hash-chained audit log. Backends serialise writers, so the head
+    /// read here is the one the new entry links to.
+    fn append_audit(&mut self, a: &AuditEntry) -> StoreResult<()> {
+        let (seq, prev) = self.audit_head()?.unwrap_or((0, crate::audit_chain::GENESIS.to_string()));
+        let hash = crate::audit_chain::entry_hash(&prev, seq + 1, a);
+        self.insert_audit(seq + 1, a, &hash)
+    }
+    /// The last entry's number and hash (entries not yet chained do not count).
+    fn audit_head(&mut self) -> StoreResult<Option<(u64, String)>>;
+    fn insert_audit(&mut self, seq: u64, a: &AuditEntry, hash: &str) -> StoreResult<()>;
+    /// Entries numbered above `after`, in order, with their stored hash (`None` before they
+    /// were chained).
+    fn audit_page(&mut self, after: u64, limit: u32) -> StoreResult<Vec<(u64, AuditEntry, Option<String>)>>;
+    /// Chains an entry written before the chain existed.
+    fn set_audit_hash(&mut self, seq: u64, hash: &str) -> StoreResult<()>;
     fn audit_for(&mut self, entity_id: &str) -> StoreResult<Vec<AuditEntry>>;
     fn count_audit(&mut self) -> StoreResult<u64>;
 }

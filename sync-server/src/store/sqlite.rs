@@ -22,6 +22,7 @@ use super::*;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_records_kind.sql"),
+    include_str!("../../migrations/sqlite/0003_audit_chain.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -81,7 +82,12 @@ impl SqliteStore {
             configure(&r)?;
             readers.push(Mutex::new(r));
         }
-        Ok(SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+        let store = SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) };
+        // Entries from before the audit chain existed are chained once, in order.
+        let mut tx = store.write()?;
+        crate::audit_chain::seal_unchained(tx.as_mut())?;
+        tx.commit()?;
+        Ok(store)
     }
 }
 
@@ -189,6 +195,22 @@ fn ts(t: OffsetDateTime) -> String {
 fn parse_ts(s: &str) -> rusqlite::Result<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+/// An audit entry from the columns `at, user_id, device_id, action, entity, entity_id, detail`
+/// starting at `first`.
+fn audit_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<AuditEntry> {
+    let user: Option<String> = r.get(first + 1)?;
+    let device: Option<String> = r.get(first + 2)?;
+    Ok(AuditEntry {
+        at: parse_ts(&r.get::<_, String>(first)?)?,
+        user_id: user.map(uuid_col).transpose()?.map(UserId),
+        device_id: device.map(uuid_col).transpose()?.map(DeviceId),
+        action: r.get(first + 3)?,
+        entity: r.get(first + 4)?,
+        entity_id: r.get(first + 5)?,
+        detail: json_col(r.get(first + 6)?)?,
+    })
 }
 
 fn conv<E: std::error::Error + Send + Sync + 'static>(e: E) -> rusqlite::Error {
@@ -870,6 +892,14 @@ impl Tx for SqliteTx<'_> {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
+    fn blobs_page(&mut self, after: &str, limit: u32) -> StoreResult<Vec<(String, u64)>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT sha256, size FROM blobs WHERE sha256 > ?1 ORDER BY sha256 LIMIT ?2")?;
+        let rows = st.query_map(params![after, limit], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn add_counter(&mut self, key: &CounterKey, delta: i64) -> StoreResult<()> {
         self.conn
             .prepare_cached(
@@ -933,21 +963,49 @@ impl Tx for SqliteTx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn append_audit(&mut self, a: &AuditEntry) -> StoreResult<()> {
+    fn audit_head(&mut self) -> StoreResult<Option<(u64, String)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id, hash FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1")?
+            .query_row([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)))
+            .optional()?)
+    }
+
+    fn insert_audit(&mut self, seq: u64, a: &AuditEntry, hash: &str) -> StoreResult<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO audit (at, user_id, device_id, action, entity, entity_id, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO audit (id, at, user_id, device_id, action, entity, entity_id, detail, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
             .execute(params![
+                seq as i64,
                 ts(a.at),
                 a.user_id.map(|u| u.to_string()),
                 a.device_id.map(|d| d.to_string()),
                 a.action,
                 a.entity,
                 a.entity_id,
-                serde_json::to_string(&a.detail)?
+                serde_json::to_string(&a.detail)?,
+                hash
             ])?;
+        Ok(())
+    }
+
+    fn audit_page(&mut self, after: u64, limit: u32) -> StoreResult<Vec<(u64, AuditEntry, Option<String>)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, at, user_id, device_id, action, entity, entity_id, detail, hash FROM audit
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![after as i64, limit], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, audit_row(r, 1)?, r.get::<_, Option<String>>(8)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn set_audit_hash(&mut self, seq: u64, hash: &str) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("UPDATE audit SET hash = ?2 WHERE id = ?1 AND hash IS NULL")?
+            .execute(params![seq as i64, hash])?;
         Ok(())
     }
 
@@ -956,19 +1014,7 @@ impl Tx for SqliteTx<'_> {
             "SELECT at, user_id, device_id, action, entity, entity_id, detail FROM audit
              WHERE entity_id = ?1 ORDER BY id",
         )?;
-        let rows = st.query_map([entity_id], |r| {
-            let user: Option<String> = r.get(1)?;
-            let device: Option<String> = r.get(2)?;
-            Ok(AuditEntry {
-                at: parse_ts(&r.get::<_, String>(0)?)?,
-                user_id: user.map(uuid_col).transpose()?.map(UserId),
-                device_id: device.map(uuid_col).transpose()?.map(DeviceId),
-                action: r.get(3)?,
-                entity: r.get(4)?,
-                entity_id: r.get(5)?,
-                detail: json_col(r.get(6)?)?,
-            })
-        })?;
+        let rows = st.query_map([entity_id], |r| audit_row(r, 0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -158,3 +158,43 @@ async fn size_limit_and_download_scope() {
     let err = login(&server, "reviewer_1").await.blob_start(&sha256_hex(b"r"), 1).await.unwrap_err();
     assert_eq!(err.error.code, ErrorCode::Forbidden);
 }
+
+/// `sync-server verify`: photos swapped, truncated or deleted behind the server's back, and
+/// files planted in the blob store, are each named; an untouched store verifies.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_finds_photos_changed_behind_the_servers_back() {
+    use sync_server::domain::integrity::{BlobProblem, verify_blobs};
+    let (server, _fx) = setup().await;
+    let (c, _) = inspector(&server, "inspector_a").await;
+    let photos: Vec<Vec<u8>> = (0..4).map(|n| photo(50_000 + n * 1000, n as u8)).collect();
+    for p in &photos {
+        c.upload(p, 64 * 1024).await.unwrap();
+    }
+    let hashes: Vec<String> = photos.iter().map(|p| sha256_hex(p)).collect();
+    let (store, blobs) = (server.state.store.as_ref(), server.state.blobs.as_ref());
+    let report = verify_blobs(store, blobs).unwrap();
+    assert_eq!((report.checked, report.problems.clone()), (4, vec![]));
+    assert_eq!(report.bytes, photos.iter().map(|p| p.len() as u64).sum::<u64>());
+
+    let path = |h: &str| server.state.config.blob_dir().join("blobs").join(&h[..2]).join(h);
+    // Swapped for another picture of the same size, truncated, deleted, and one planted.
+    let swapped = photo(photos[0].len(), 99);
+    std::fs::write(path(&hashes[0]), &swapped).unwrap();
+    std::fs::write(path(&hashes[1]), &photos[1][..1000]).unwrap();
+    std::fs::remove_file(path(&hashes[2])).unwrap();
+    let planted = sha256_hex(b"planted");
+    std::fs::create_dir_all(path(&planted).parent().unwrap()).unwrap();
+    std::fs::write(path(&planted), b"planted").unwrap();
+
+    let mut problems = verify_blobs(store, blobs).unwrap().problems;
+    problems.sort_by_key(|p| format!("{p:?}"));
+    let mut expected = vec![
+        BlobProblem::Altered { sha256: hashes[0].clone(), actual: sha256_hex(&swapped) },
+        BlobProblem::WrongSize { sha256: hashes[1].clone(), expected: photos[1].len() as u64, found: 1000 },
+        BlobProblem::Altered { sha256: hashes[1].clone(), actual: sha256_hex(&photos[1][..1000]) },
+        BlobProblem::Missing { sha256: hashes[2].clone() },
+        BlobProblem::Unknown { sha256: planted },
+    ];
+    expected.sort_by_key(|p| format!("{p:?}"));
+    assert_eq!(problems, expected);
+}

@@ -2,6 +2,7 @@
 
 mod admin;
 mod app_sync;
+mod audit;
 mod auth;
 mod blobs;
 mod faults;

@@ -47,13 +47,36 @@ pub fn Admin() -> impl IntoView {
         <Crumbs/>
         <Targets/>
         <Users/>
+        <AuditLog/>
+    }
+}
+
+/// The audit log's head, to be written down outside the server.
+#[component]
+fn AuditLog() -> impl IntoView {
+    let ctx = cctx();
+    let head = RwSignal::new(None::<shared::console::AuditHead>);
+    spawn_local(async move {
+        match http::audit_head().await {
+            Ok(h) => head.set(Some(h)),
+            Err(e) => ctx.fail(e),
+        }
+    });
+    view! {
+        <section class="card" id="audit-head">
+            <h3>{move || ctx.t("audit_head")}</h3>
+            <p class="muted small">{move || ctx.t("audit_head_help")}</p>
+            {move || head.get().map(|h| view! {
+                <p><code id="audit-head-value" class="hash">{format!("{}:{}", h.seq, h.hash)}</code></p>
+            })}
+        </section>
     }
 }
 
 #[component]
 fn Targets() -> impl IntoView {
     let ctx = cctx();
-    let year = RwSignal::new(time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8)).year());
+    let year = RwSignal::new(crate::i18n::now().to_offset(time::macros::offset!(+8)).year());
     let values = RwSignal::new(std::collections::HashMap::<TargetMetric, (String, String)>::new());
     let msg = RwSignal::new(None::<String>);
     Effect::new(move |_| {

@@ -25,12 +25,6 @@ fn shanghai() -> time::UtcOffset {
     time::UtcOffset::from_whole_seconds(SHANGHAI_SECS).unwrap_or(time::UtcOffset::UTC)
 }
 
-fn now() -> OffsetDateTime {
-    let ms = js_sys::Date::now();
-    OffsetDateTime::from_unix_timestamp_nanos((ms * 1_000_000.0) as i128)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
 fn default_checklist(items: &[&str]) -> Vec<ChecklistItem> {
     items
         .iter()
@@ -41,7 +35,7 @@ fn default_checklist(items: &[&str]) -> Vec<ChecklistItem> {
 /// A new, empty record of `kind` for `site`, prefilled from what the site knows.
 pub fn blank(kind: InspectionKind, site: &Site) -> Inspection {
     // Minute precision, as the time inputs show it.
-    let t = now();
+    let t = crate::i18n::now();
     let t = t
         - time::Duration::seconds(i64::from(t.second()))
         - time::Duration::nanoseconds(i64::from(t.nanosecond()));
