@@ -91,6 +91,10 @@ pub struct RegisterDeviceRequest {
     pub name: String,
     #[serde(default)]
     pub platform: String,
+    /// The device's Ed25519 public key (base64 of 32 bytes): every record version it submits
+    /// is signed with the private half, which never leaves the device. Set once; never changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,4 +104,7 @@ pub struct DeviceInfo {
     pub name: String,
     /// The last mutation sequence number the server applied from this device.
     pub last_seq: u64,
+    /// The public key the server holds for the device.
+    #[serde(default)]
+    pub public_key: Option<String>,
 }

@@ -47,6 +47,8 @@ pub enum ErrorCode {
     SequenceReused,
     MissingBlobs,
     CursorInvalid,
+    /// A record version's device signature is missing or does not verify.
+    SignatureInvalid,
     // Blobs.
     OffsetMismatch,
     HashMismatch,
@@ -98,6 +100,7 @@ impl ErrorCode {
             ErrorCode::SequenceReused => "sequence_reused",
             ErrorCode::MissingBlobs => "missing_blobs",
             ErrorCode::CursorInvalid => "cursor_invalid",
+            ErrorCode::SignatureInvalid => "signature_invalid",
             ErrorCode::OffsetMismatch => "offset_mismatch",
             ErrorCode::HashMismatch => "hash_mismatch",
             ErrorCode::BlobTooLarge => "blob_too_large",
@@ -125,7 +128,7 @@ impl ErrorCode {
             UnsupportedMediaType => 415,
             Required | TooLong | TooShort | OutOfRange | InvalidFormat | InvalidChecksum | InvalidValue
             | Inconsistent | TooMany | TooFew | ValidationFailed | MissingBlobs | HashMismatch
-            | SizeMismatch => 422,
+            | SizeMismatch | SignatureInvalid => 422,
             RateLimited => 429,
             Internal | SchemaTooNew => 500,
             Unavailable => 503,

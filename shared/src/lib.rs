@@ -35,6 +35,7 @@ pub mod map;
 pub mod position;
 pub mod region;
 pub mod review;
+pub mod signing;
 pub mod site;
 pub mod sync;
 pub mod target;

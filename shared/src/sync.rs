@@ -67,8 +67,13 @@ pub struct Mutation {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum MutationOp {
-    /// Submit version 1 of a record, or a corrected version of a returned one.
-    SubmitInspection { inspection: Box<Inspection> },
+    /// Submit version 1 of a record, or a corrected version of a returned one, signed by the
+    /// device (base64 Ed25519 over [`crate::signing::inspection_bytes`]).
+    SubmitInspection {
+        inspection: Box<Inspection>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

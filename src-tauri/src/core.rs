@@ -101,6 +101,8 @@ impl AppCore {
                 meta_set(tx, keys::DEVICE_ID, &DeviceId::new().to_string())?;
                 meta_set(tx, keys::NEXT_SEQ, "1")?;
             }
+            crate::signing::ensure_key(tx)?;
+            crate::signing::sign_unsigned_outbox(tx)?;
             Ok(())
         })?;
         Ok(core)
@@ -247,13 +249,17 @@ impl AppCore {
                 return Err(CoreError::new(ErrorCode::MissingBlobs, format!("照片 {} 不在本机", &h[..12])));
             }
         }
+        let signature = self.sign(&row.inspection)?;
         self.store.write(|tx| {
             self.store.step()?;
             let seq: u64 = meta_get(tx, keys::NEXT_SEQ)?.and_then(|s| s.parse().ok()).unwrap_or(1);
             let mutation = Mutation {
                 seq,
                 mutation_id: MutationId::new(),
-                op: MutationOp::SubmitInspection { inspection: Box::new(row.inspection.clone()) },
+                op: MutationOp::SubmitInspection {
+                    inspection: Box::new(row.inspection.clone()),
+                    signature: Some(signature.clone()),
+                },
             };
             tx.execute(
                 "INSERT INTO outbox (seq, mutation_id, record_id, version, payload, state, created_at)
@@ -911,7 +917,11 @@ mod tests {
         assert_eq!((outbox, queued, next.as_str()), (1, 1, "2"));
         // The queued payload is exactly the record.
         let pending = core.pending(10).unwrap();
-        let MutationOp::SubmitInspection { inspection: sent } = &pending[0].mutation.op;
+        let MutationOp::SubmitInspection { inspection: sent, signature } = &pending[0].mutation.op;
+        assert!(
+            crate::signing::tests::signed_by(&core, sent, signature.as_deref()),
+            "queued signed by this device"
+        );
         assert_eq!(sent.as_ref(), &i);
         assert_eq!(pending[0].mutation.seq, 1);
     }
@@ -975,7 +985,7 @@ mod tests {
             let m = Mutation {
                 seq: 1,
                 mutation_id: MutationId::new(),
-                op: MutationOp::SubmitInspection { inspection: Box::new(i.clone()) },
+                op: MutationOp::SubmitInspection { inspection: Box::new(i.clone()), signature: None },
             };
             conn.execute(
                 "INSERT INTO records (id, site_id, kind, version, state, data, created_at, updated_at) VALUES (?1, ?2, 'water_body', 1, 'queued', ?3, 'x', 'x')",
@@ -991,7 +1001,11 @@ mod tests {
         let core = AppCore::open(dir.path()).unwrap();
         let pending = core.pending(10).unwrap();
         assert_eq!(pending.len(), 1, "the queued entry survives the upgrade");
-        let MutationOp::SubmitInspection { inspection: sent } = &pending[0].mutation.op;
+        let MutationOp::SubmitInspection { inspection: sent, signature } = &pending[0].mutation.op;
+        assert!(
+            crate::signing::tests::signed_by(&core, sent, signature.as_deref()),
+            "queued signed by this device"
+        );
         assert_eq!(sent.as_ref(), &i);
         core.bump_attempts(&[1]).unwrap();
         let at: Option<String> = core

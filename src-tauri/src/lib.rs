@@ -8,6 +8,7 @@ pub mod position;
 pub mod settings;
 #[cfg(feature = "app")]
 pub mod shell;
+pub mod signing;
 pub mod store;
 pub mod sync;
 

@@ -237,13 +237,7 @@ pub async fn login(
     let client = SyncClient::new(server_url);
     let r = client.login(username, password).await?;
     let client = client.with_token(Some(r.token.clone()));
-    let device = client
-        .register_device(&RegisterDeviceRequest {
-            device_id: core.device_id()?,
-            name: "清流巡查平板".into(),
-            platform: std::env::consts::OS.into(),
-        })
-        .await?;
+    let device = client.register_device(&core.register_request()?).await?;
     core.store.write(|tx| {
         use crate::store::{meta_get, meta_set};
         meta_set(tx, keys::SERVER_URL, client.base())?;
@@ -290,12 +284,7 @@ pub async fn sync_once(
 /// and answers it): a server restored from an older backup gets the lost mutations again; a
 /// device restored from an older backup never reuses a consumed number.
 async fn reconcile_sequence(core: &AppCore, client: &SyncClient) -> CoreResult<()> {
-    let req = RegisterDeviceRequest {
-        device_id: core.device_id()?,
-        name: "清流巡查平板".into(),
-        platform: std::env::consts::OS.into(),
-    };
-    let info = client.register_device(&req).await?;
+    let info = client.register_device(&core.register_request()?).await?;
     let next: u64 = core.meta(keys::NEXT_SEQ)?.and_then(|s| s.parse().ok()).unwrap_or(1);
     if info.last_seq + 1 < next {
         core.requeue_from(info.last_seq + 1)?;
@@ -312,7 +301,7 @@ async fn upload_photos(
     report: &mut SyncReport,
     progress: &mut (dyn FnMut(Option<UploadProgress>) + Send),
 ) -> CoreResult<()> {
-    let MutationOp::SubmitInspection { inspection } = &entry.mutation.op;
+    let MutationOp::SubmitInspection { inspection, .. } = &entry.mutation.op;
     let hashes = inspection.blob_hashes();
     let total: u64 = inspection.photos.iter().map(|p| p.bytes).sum();
     let mut done_before = 0u64;

@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod seed;
+pub mod signatures;
 pub mod store;
 
 use std::sync::Arc;

@@ -36,8 +36,8 @@ enum Command {
     },
     /// Apply migrations and exit.
     Migrate,
-    /// Re-check what is stored against what the database recorded: every photo must be present
-    /// with its size and hash to its name. Exits non-zero when something does not match.
+    /// Re-check what is stored: every record version against its device's signature, every
+    /// photo against its hash and size. Exits non-zero when something does not match.
     Verify,
     /// The tamper-evident audit log.
     Audit {
@@ -89,21 +89,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("schema is current");
         }
         Command::Verify => {
+            use sync_server::domain::integrity::{verify_blobs, verify_versions};
             let st = state.clone();
-            let report = tokio::task::spawn_blocking(move || {
-                sync_server::domain::integrity::verify_blobs(st.store.as_ref(), st.blobs.as_ref())
+            let (versions, photos) = tokio::task::spawn_blocking(move || {
+                Ok::<_, sync_server::error::AppError>((
+                    verify_versions(st.store.as_ref())?,
+                    verify_blobs(st.store.as_ref(), st.blobs.as_ref())?,
+                ))
             })
             .await??;
-            println!("{} photos checked ({} bytes)", report.checked, report.bytes);
-            for p in &report.problems {
+            println!("{} record versions checked against their devices' signatures", versions.checked);
+            for p in &versions.problems {
                 println!("{p}");
             }
-            if !report.problems.is_empty() {
-                return Err(
-                    format!("stored data does not verify: {} problem(s)", report.problems.len()).into()
-                );
+            println!("{} photos checked ({} bytes)", photos.checked, photos.bytes);
+            for p in &photos.problems {
+                println!("{p}");
             }
-            println!("every photo matches its hash");
+            let n = versions.problems.len() + photos.problems.len();
+            if n > 0 {
+                return Err(format!("stored data does not verify: {n} problem(s)").into());
+            }
+            println!("every record version matches its signature and every photo its hash");
         }
         Command::Audit { command: AuditCommand::Head } => {
             let h = sync_server::domain::audit::head(state.store.as_ref())?;

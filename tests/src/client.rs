@@ -120,7 +120,12 @@ impl ApiClient {
         self.send_json(
             Method::POST,
             "/api/v1/devices",
-            &RegisterDeviceRequest { device_id, name: name.into(), platform: "test".into() },
+            &RegisterDeviceRequest {
+                device_id,
+                name: name.into(),
+                platform: "test".into(),
+                public_key: Some(crate::records::public_key(device_id)),
+            },
         )
         .await
     }

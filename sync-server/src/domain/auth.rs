@@ -255,12 +255,47 @@ pub fn register_device(
     if req.platform.chars().count() > limits::SHORT_TEXT {
         return Err(AppError::field(ErrorCode::TooLong, "platform", "平台名称过长"));
     }
+    let public_key = match req.public_key.as_deref() {
+        None => None,
+        Some(k) => match crate::signatures::parse_public_key(k) {
+            Some(_) => Some(k.trim().to_string()),
+            None => {
+                return Err(AppError::field(
+                    ErrorCode::InvalidFormat,
+                    "public_key",
+                    "应为 Ed25519 公钥（32 字节的 base64）",
+                ));
+            }
+        },
+    };
     let mut tx = store.write()?;
     if let Some(d) = tx.device(&req.device_id)? {
         if d.user_id != actor.user.id {
             return Err(AppError::api(ErrorCode::DeviceOwnedByOtherUser, "该设备已登记给其他用户"));
         }
-        return Ok(DeviceInfo { device_id: d.id, name: d.name, last_seq: d.last_seq });
+        let key = match (&d.public_key, &public_key) {
+            // A key is set once: whoever holds a token cannot swap the key records verify with.
+            (Some(old), Some(new)) if old != new => {
+                return Err(AppError::api(ErrorCode::Conflict, "该设备已登记另一签名公钥，不能更换"));
+            }
+            (None, Some(new)) => {
+                // A device registered before devices signed: it brings its key now.
+                tx.set_device_key(&d.id, new)?;
+                tx.append_audit(&AuditEntry {
+                    at: now,
+                    user_id: Some(actor.user.id),
+                    device_id: Some(d.id),
+                    action: "device_key".into(),
+                    entity: "device".into(),
+                    entity_id: d.id.to_string(),
+                    detail: serde_json::json!({ "public_key": new }),
+                })?;
+                tx.commit()?;
+                Some(new.clone())
+            }
+            _ => d.public_key.clone(),
+        };
+        return Ok(DeviceInfo { device_id: d.id, name: d.name, last_seq: d.last_seq, public_key: key });
     }
     tx.insert_device(&DeviceRow {
         id: req.device_id,
@@ -269,6 +304,7 @@ pub fn register_device(
         platform: req.platform.clone(),
         last_seq: 0,
         registered_at: now,
+        public_key: public_key.clone(),
     })?;
     tx.append_audit(&AuditEntry {
         at: now,
@@ -277,8 +313,8 @@ pub fn register_device(
         action: "register_device".into(),
         entity: "device".into(),
         entity_id: req.device_id.to_string(),
-        detail: serde_json::json!({ "name": name, "platform": req.platform }),
+        detail: serde_json::json!({ "name": name, "platform": req.platform, "public_key": public_key }),
     })?;
     tx.commit()?;
-    Ok(DeviceInfo { device_id: req.device_id, name: name.to_string(), last_seq: 0 })
+    Ok(DeviceInfo { device_id: req.device_id, name: name.to_string(), last_seq: 0, public_key })
 }

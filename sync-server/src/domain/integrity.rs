@@ -1,7 +1,8 @@
-//! `sync-server verify`: what the database says was stored against what is stored. Every photo
-//! the database knows must be in the blob store with its size and must hash to its name; a
-//! file swapped, truncated or deleted behind the server's back is named. (Record versions are
-//! re-checked against their device's signature once devices sign them.)
+//! `sync-server verify`: what is stored against what was signed and hashed when it arrived.
+//! Every record version must still carry its device's valid signature over its content, and
+//! every photo the database knows must be in the blob store with its size and hash to its
+//! name. A version edited in the database, a photo swapped, truncated or deleted behind the
+//! server's back, is named.
 
 use std::io::Read;
 
@@ -94,6 +95,67 @@ pub fn verify_blobs(store: &dyn Store, blobs: &dyn BlobStore) -> AppResult<BlobR
     for h in blobs.stored_hashes()? {
         if !known.contains(h.as_str()) {
             report.problems.push(BlobProblem::Unknown { sha256: h.as_str().to_string() });
+        }
+    }
+    Ok(report)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionProblem {
+    /// The content no longer matches its device's signature: edited after it arrived.
+    Altered { record: String, version: u32, device: String },
+    /// Stored without a signature (seeded, or from before devices signed).
+    Unsigned { record: String, version: u32 },
+    /// Its device has no key on file.
+    NoDeviceKey { record: String, version: u32, device: String },
+}
+
+impl std::fmt::Display for VersionProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VersionProblem::Altered { record, version, device } => {
+                write!(f, "record {record} v{version}: does not match device {device}'s signature (edited)")
+            }
+            VersionProblem::Unsigned { record, version } => write!(f, "record {record} v{version}: unsigned"),
+            VersionProblem::NoDeviceKey { record, version, device } => {
+                write!(f, "record {record} v{version}: device {device} has no key on file")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VersionReport {
+    pub checked: u64,
+    pub problems: Vec<VersionProblem>,
+}
+
+/// Every stored version re-checked against its device's public key.
+pub fn verify_versions(store: &dyn Store) -> AppResult<VersionReport> {
+    let mut report = VersionReport::default();
+    let mut after = (String::new(), 0u32);
+    loop {
+        let page = store.read()?.signed_versions_page(after.clone(), 1000)?;
+        let Some(last) = page.last() else { break };
+        after = (last.record_id.clone(), last.version);
+        for v in page {
+            report.checked += 1;
+            let (record, version) = (v.record_id.clone(), v.version);
+            match (&v.signature, &v.public_key) {
+                (None, _) => report.problems.push(VersionProblem::Unsigned { record, version }),
+                (Some(_), None) => {
+                    report.problems.push(VersionProblem::NoDeviceKey { record, version, device: v.device_id })
+                }
+                (Some(sig), Some(key)) => {
+                    if !crate::signatures::verifies(key, &v.inspection, sig) {
+                        report.problems.push(VersionProblem::Altered {
+                            record,
+                            version,
+                            device: v.device_id,
+                        });
+                    }
+                }
+            }
         }
     }
     Ok(report)

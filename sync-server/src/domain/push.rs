@@ -162,9 +162,9 @@ fn apply(
     now: OffsetDateTime,
 ) -> StoreResult<MutationOutcome> {
     match &m.op {
-        MutationOp::SubmitInspection { inspection } => {
+        MutationOp::SubmitInspection { inspection, signature } => {
             let site = sites.get(tx, actor, &inspection.site_id)?;
-            submit(tx, site, actor, device, inspection, now)
+            submit(tx, site, actor, device, inspection, signature.as_deref(), now)
         }
     }
 }
@@ -180,6 +180,7 @@ fn submit(
     actor: &Actor,
     device: &DeviceRow,
     i: &Inspection,
+    signature: Option<&str>,
     now: OffsetDateTime,
 ) -> StoreResult<MutationOutcome> {
     // Out-of-scope sites answer exactly like missing ones.
@@ -194,6 +195,20 @@ fn submit(
     let errors = validate_against_site(i, &site);
     if !errors.is_empty() {
         return Ok(rejected(ApiError::validation(errors)));
+    }
+    // The version must be the one its device signed: nothing in between (a proxy, a bug, a
+    // stolen token on another machine) can make a record the device did not.
+    let signed = match (&device.public_key, signature) {
+        (Some(key), Some(sig)) => crate::signatures::verifies(key, i, sig),
+        _ => false,
+    };
+    if !signed {
+        let why = if device.public_key.is_none() {
+            "设备未登记签名公钥，请升级应用后重新同步"
+        } else {
+            "记录签名缺失或无法验证"
+        };
+        return Ok(rejected(ApiError::new(ErrorCode::SignatureInvalid, why)));
     }
     let existing = tx.record(&i.id)?;
     let mut row = match existing {
@@ -292,7 +307,7 @@ fn submit(
             "resubmit"
         }
     };
-    tx.insert_version(i, now, &device.id)?;
+    tx.insert_version(i, now, &device.id, signature)?;
     for h in &hashes {
         tx.link_blob(h, &i.id, i.version)?;
     }

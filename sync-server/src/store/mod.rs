@@ -60,6 +60,19 @@ pub struct DeviceRow {
     pub platform: String,
     pub last_seq: u64,
     pub registered_at: OffsetDateTime,
+    /// Base64 Ed25519 public key; `None` for a device registered before devices signed.
+    pub public_key: Option<String>,
+}
+
+/// A stored version with what its signature is checked against.
+#[derive(Debug, Clone)]
+pub struct SignedVersion {
+    pub record_id: String,
+    pub version: u32,
+    pub inspection: Inspection,
+    pub signature: Option<String>,
+    pub public_key: Option<String>,
+    pub device_id: String,
 }
 
 /// The current state of one inspection record (all versions share the id).
@@ -180,6 +193,8 @@ pub trait Tx {
     // Devices and exactly-once bookkeeping.
     fn device(&mut self, id: &DeviceId) -> StoreResult<Option<DeviceRow>>;
     fn insert_device(&mut self, d: &DeviceRow) -> StoreResult<()>;
+    /// Gives a device registered before devices signed its key (never replaces one).
+    fn set_device_key(&mut self, id: &DeviceId, public_key: &str) -> StoreResult<()>;
     fn set_device_seq(&mut self, id: &DeviceId, seq: u64) -> StoreResult<()>;
     fn mutation_result(
         &mut self,
@@ -214,7 +229,10 @@ pub trait Tx {
         i: &Inspection,
         received_at: OffsetDateTime,
         device: &DeviceId,
+        signature: Option<&str>,
     ) -> StoreResult<()>;
+    /// Versions after `(record_id, version)` in that order, with signature and device key.
+    fn signed_versions_page(&mut self, after: (String, u32), limit: u32) -> StoreResult<Vec<SignedVersion>>;
     fn version(&mut self, id: &InspectionId, version: u32) -> StoreResult<Option<Inspection>>;
     fn versions(&mut self, id: &InspectionId) -> StoreResult<Vec<Inspection>>;
     fn records_changed(

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_records_kind.sql"),
     include_str!("../../migrations/sqlite/0003_audit_chain.sql"),
+    include_str!("../../migrations/sqlite/0004_device_keys.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -526,7 +527,7 @@ impl Tx for SqliteTx<'_> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT id, user_id, name, platform, last_seq, registered_at FROM devices WHERE id = ?1",
+                "SELECT id, user_id, name, platform, last_seq, registered_at, public_key FROM devices WHERE id = ?1",
             )?
             .query_row([id.to_string()], |r| {
                 Ok(DeviceRow {
@@ -536,6 +537,7 @@ impl Tx for SqliteTx<'_> {
                     platform: r.get(3)?,
                     last_seq: r.get::<_, i64>(4)? as u64,
                     registered_at: parse_ts(&r.get::<_, String>(5)?)?,
+                    public_key: r.get(6)?,
                 })
             })
             .optional()?)
@@ -543,17 +545,25 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_device(&mut self, d: &DeviceRow) -> StoreResult<()> {
         self.conn.execute(
-            "INSERT INTO devices (id, user_id, name, platform, last_seq, registered_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO devices (id, user_id, name, platform, last_seq, registered_at, public_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 d.id.to_string(),
                 d.user_id.to_string(),
                 d.name,
                 d.platform,
                 d.last_seq as i64,
-                ts(d.registered_at)
+                ts(d.registered_at),
+                d.public_key
             ],
         )?;
+        Ok(())
+    }
+
+    fn set_device_key(&mut self, id: &DeviceId, public_key: &str) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("UPDATE devices SET public_key = ?2 WHERE id = ?1 AND public_key IS NULL")?
+            .execute(params![id.to_string(), public_key])?;
         Ok(())
     }
 
@@ -739,19 +749,42 @@ impl Tx for SqliteTx<'_> {
         i: &Inspection,
         received_at: OffsetDateTime,
         device: &DeviceId,
+        signature: Option<&str>,
     ) -> StoreResult<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO versions (record_id, version, data, received_at, device_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO versions (record_id, version, data, received_at, device_id, signature)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![
                 i.id.to_string(),
                 i.version,
                 serde_json::to_string(i)?,
                 ts(received_at),
-                device.to_string()
+                device.to_string(),
+                signature
             ])?;
         Ok(())
+    }
+
+    fn signed_versions_page(&mut self, after: (String, u32), limit: u32) -> StoreResult<Vec<SignedVersion>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT v.record_id, v.version, v.data, v.signature, d.public_key, v.device_id
+               FROM versions v LEFT JOIN devices d ON d.id = v.device_id
+              WHERE (v.record_id, v.version) > (?1, ?2)
+              ORDER BY v.record_id, v.version LIMIT ?3",
+        )?;
+        let rows = st.query_map(params![after.0, after.1, limit], |r| {
+            Ok(SignedVersion {
+                record_id: r.get(0)?,
+                version: r.get(1)?,
+                inspection: json_col(r.get(2)?)?,
+                signature: r.get(3)?,
+                public_key: r.get(4)?,
+                device_id: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn version(&mut self, id: &InspectionId, version: u32) -> StoreResult<Option<Inspection>> {

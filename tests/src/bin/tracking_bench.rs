@@ -71,6 +71,7 @@ async fn main() {
             platform: "bench".into(),
             last_seq: 0,
             registered_at: time::OffsetDateTime::now_utc(),
+            public_key: None,
         })
         .unwrap();
         tx.commit().unwrap();
@@ -96,7 +97,7 @@ async fn main() {
                     kind: i.kind(),
                 })
                 .unwrap();
-                tx.insert_version(&i, at, &device).unwrap();
+                tx.insert_version(&i, at, &device, None).unwrap();
             }
             tx.commit().unwrap();
         }

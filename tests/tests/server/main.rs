@@ -15,6 +15,7 @@ mod prop_sync;
 mod review;
 mod scopes;
 mod seed;
+mod signatures;
 mod tracking;
 
 use qingliu_tests::fixture::{self, Fixture, PASSWORD};
