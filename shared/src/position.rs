@@ -273,14 +273,6 @@ impl Capture {
         self.phase
     }
 
-    pub fn source(&self) -> PositionSource {
-        self.source
-    }
-
-    pub fn settings(&self) -> &CaptureSettings {
-        &self.settings
-    }
-
     /// The source reported a problem; the capture goes on until its timeout (a receiver may come
     /// back, a permission may be granted), and the status shows the message meanwhile.
     pub fn source_error(&mut self, message: impl Into<String>) {

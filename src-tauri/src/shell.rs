@@ -43,6 +43,17 @@ impl Default for SyncState {
 }
 
 impl Shell {
+    /// Shown again: sync now. Hidden: stop any capture (the sync loop reads the flag).
+    pub fn set_visible(&self, visible: bool) {
+        let was = self.sync.visible.swap(visible, Ordering::SeqCst);
+        if visible && !was {
+            self.sync.wake.notify_one();
+        }
+        if !visible {
+            self.position.stop();
+        }
+    }
+
     pub fn status(&self) -> Result<AppStatus, ApiError> {
         let core = &self.core;
         let mut sync = self.sync.status.lock().map(|s| s.clone()).unwrap_or_default();
@@ -238,7 +249,6 @@ pub mod commands {
     use shared::position::{CaptureMode, CaptureStart, CaptureStatus, Fix};
     use shared::site::{Site, SiteKind, SiteStatus};
     use shared::{ApiError, ErrorCode, InspectionId, SiteId};
-    use std::sync::atomic::Ordering;
     use tauri::ipc::{InvokeBody, Request};
     use tauri::{AppHandle, State};
 
@@ -414,13 +424,7 @@ pub mod commands {
     /// sync rest once nothing waits to be sent.
     #[tauri::command]
     pub fn set_visible(shell: State<'_, Shell>, visible: bool) -> R<()> {
-        let was = shell.sync.visible.swap(visible, Ordering::SeqCst);
-        if visible && !was {
-            shell.sync.wake.notify_one();
-        }
-        if !visible {
-            shell.position.stop();
-        }
+        shell.set_visible(visible);
         Ok(())
     }
 }

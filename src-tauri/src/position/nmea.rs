@@ -5,7 +5,7 @@
 
 use shared::geo::LngLat;
 use shared::position::Fix;
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+use time::{Date, Month, PrimitiveDateTime, Time, UtcOffset};
 
 /// Longest line accepted (the standard says 82 characters; proprietary sentences run longer).
 pub const MAX_LINE: usize = 256;
@@ -278,14 +278,6 @@ pub fn decode_all(text: &str) -> (Vec<NmeaEvent>, u32) {
     let mut out: Vec<NmeaEvent> = text.lines().filter_map(|l| d.push_line(l)).collect();
     out.extend(d.finish());
     (out, d.rejected)
-}
-
-/// The UTC time of a fix, for tests and display.
-pub fn fix_time(e: &NmeaEvent) -> Option<OffsetDateTime> {
-    match e {
-        NmeaEvent::Fix(f) => f.time,
-        NmeaEvent::NoFix { .. } => None,
-    }
 }
 
 #[cfg(test)]

@@ -168,12 +168,22 @@ pub fn PositionCard(
             status.set(Some(s));
         });
     };
-    // Four looks a second while a capture runs; nothing at all otherwise.
-    let interval = set_interval_with_handle(poll, Duration::from_millis(250)).ok();
-    on_cleanup(move || {
-        if let Some(h) = interval {
+    // Four looks a second while a capture runs; no timer at all otherwise.
+    let ticker = StoredValue::new(None::<leptos::prelude::IntervalHandle>);
+    let stop_ticker = move || {
+        if let Some(h) = ticker.get_value() {
             h.clear();
         }
+        ticker.set_value(None);
+    };
+    Effect::new(move |_| {
+        stop_ticker();
+        if polling.get() {
+            ticker.set_value(set_interval_with_handle(poll, Duration::from_millis(250)).ok());
+        }
+    });
+    on_cleanup(move || {
+        stop_ticker();
         if polling.get_untracked() {
             spawn_local(async move {
                 let _ = api::position_stop().await;
