@@ -224,3 +224,38 @@ pub struct AuditHead {
     /// Lower-case hex SHA-256 of that entry, chained over every entry before it.
     pub hash: String,
 }
+
+/// What the flag statistics (疑点统计) are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FlagStatsBy {
+    Township,
+    Inspector,
+}
+
+/// Flags of one township or inspector in a year: per kind and per month (Asia/Shanghai).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlagStatsRow {
+    /// The township's code or the inspector's username.
+    pub key: String,
+    pub name: String,
+    /// Records with at least one flag.
+    pub records: u64,
+    /// Flags in all.
+    pub total: u64,
+    /// Flags per kind (`Flag::kind`).
+    pub by_kind: std::collections::BTreeMap<String, u64>,
+    /// Flags per month, January first.
+    pub by_month: Vec<u64>,
+}
+
+/// 疑点统计: flags of current record versions in the caller's region, most flagged first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlagStats {
+    pub by: FlagStatsBy,
+    pub year: i32,
+    pub rows: Vec<FlagStatsRow>,
+}

@@ -1,15 +1,22 @@
-//! Flags on a record's position and photos, shown to inspectors as warnings and to reviewers
-//! beside the record: weak accuracy, far from the site, mock location, photo EXIF far from the
-//! record in time or space. Thresholds are data.
+//! Flags on a record, shown to inspectors as warnings and to reviewers beside the record.
+//!
+//! Two sources: [`flags`] reads what the record says about itself (weak accuracy, far from the
+//! site, mock location, typed position, photo EXIF far from the record in time or space), and
+//! runs on the device, the server and the console alike. The server adds what only it can see,
+//! across every record of the province (reused photos, impossible travel, one credential in two
+//! places, wrong device clocks, copied coordinates), computed at push time and stored with the
+//! version (`sync-server/src/domain/evidence.rs`). Thresholds are data.
 
 use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use crate::geo::{LngLat, distance_m};
+use crate::ids::InspectionId;
 use crate::inspection::{Inspection, PositionSource};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
 pub struct FlagThresholds {
     /// Accuracy worse than this (m) is flagged.
     pub max_accuracy_m: f64,
@@ -20,6 +27,25 @@ pub struct FlagThresholds {
     /// A photo whose EXIF time differs from the record's device time by more than this
     /// (minutes) is flagged.
     pub max_photo_time_minutes: i64,
+    /// Consecutive records of one inspector implying a faster trip than this (km/h) are
+    /// flagged.
+    pub max_speed_kmh: f64,
+    /// Distance (m) under which two records never count as a trip: positions of one place
+    /// scatter, and a trip needs somewhere to go.
+    pub travel_slack_m: f64,
+    /// A device clock off the server's by more than this (minutes) at a push flags the
+    /// records it carries.
+    pub max_clock_skew_minutes: i64,
+    /// A record's device time later than its receipt by more than this (minutes) is flagged.
+    pub future_tolerance_minutes: i64,
+    /// A device clock read earlier than at the previous push by more than this (minutes) is
+    /// flagged.
+    pub clock_backwards_minutes: i64,
+    /// Coordinates count as copied only with at least this many decimals in both axes (typed
+    /// round numbers are flagged as manual instead).
+    pub copied_position_decimals: u32,
+    /// Two on-site records with one credential count as overlapping only this far apart (m).
+    pub credential_distance_m: f64,
 }
 
 impl Default for FlagThresholds {
@@ -29,6 +55,13 @@ impl Default for FlagThresholds {
             max_site_distance_m: 500.0,
             max_photo_distance_m: 500.0,
             max_photo_time_minutes: 24 * 60,
+            max_speed_kmh: 150.0,
+            travel_slack_m: 1000.0,
+            max_clock_skew_minutes: 10,
+            future_tolerance_minutes: 5,
+            clock_backwards_minutes: 5,
+            copied_position_decimals: 5,
+            credential_distance_m: 1000.0,
         }
     }
 }
@@ -59,9 +92,107 @@ pub enum Flag {
     },
     /// A live capture ran out of time before reaching the accuracy asked for.
     CaptureTimedOut,
+    /// Photo `photo` shows the same picture as photo `other_photo` of another record.
+    PhotoReuse {
+        photo: usize,
+        how: PhotoMatch,
+        other_record: InspectionId,
+        other_photo: usize,
+        other_sha256: String,
+        other_site: String,
+        /// Differing fingerprint bits (0 for identical bytes or a shared original).
+        bits: u32,
+    },
+    /// This record and the inspector's previous or next one (any of their devices) are too far
+    /// apart for the time between them.
+    ImpossibleTravel {
+        other_record: InspectionId,
+        other_site: String,
+        distance_m: f64,
+        minutes: f64,
+        speed_kmh: f64,
+    },
+    /// An officer's credential is on another on-site record whose times overlap, elsewhere.
+    CredentialOverlap {
+        credential_no: String,
+        officer: String,
+        other_record: InspectionId,
+        other_place: String,
+        distance_m: f64,
+    },
+    /// The device's clock was this far off the server's (device minus server) at the push.
+    ClockSkew {
+        minutes: i64,
+    },
+    /// The record's device time is later than when the server received it.
+    DeviceTimeAfterReceipt {
+        minutes: i64,
+    },
+    /// The device's clock read earlier than at its previous push.
+    ClockBackwards {
+        minutes: i64,
+    },
+    /// The same coordinates, to the last digit, as another record of another site or visit.
+    CopiedPosition {
+        other_record: InspectionId,
+        other_site: String,
+    },
 }
 
+/// How a reused photo was recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoMatch {
+    /// The same bytes.
+    Identical,
+    /// The same claimed camera original.
+    SameOriginal,
+    /// The same picture, re-encoded, resized, cropped, brightened or re-stamped.
+    Similar,
+}
+
+/// Every flag kind, as stored and as the queue filter names them.
+pub const FLAG_KINDS: [&str; 15] = [
+    "no_position",
+    "weak_accuracy",
+    "far_from_site",
+    "mock_location",
+    "photo_far",
+    "photo_time",
+    "manual_position",
+    "capture_timed_out",
+    "photo_reuse",
+    "impossible_travel",
+    "credential_overlap",
+    "clock_skew",
+    "device_time_after_receipt",
+    "clock_backwards",
+    "copied_position",
+];
+
 impl Flag {
+    /// The flag's kind (its serde tag), one of [`FLAG_KINDS`].
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Flag::NoPosition => "no_position",
+            Flag::WeakAccuracy { .. } => "weak_accuracy",
+            Flag::FarFromSite { .. } => "far_from_site",
+            Flag::MockLocation => "mock_location",
+            Flag::PhotoFar { .. } => "photo_far",
+            Flag::PhotoTime { .. } => "photo_time",
+            Flag::ManualPosition { .. } => "manual_position",
+            Flag::CaptureTimedOut => "capture_timed_out",
+            Flag::PhotoReuse { .. } => "photo_reuse",
+            Flag::ImpossibleTravel { .. } => "impossible_travel",
+            Flag::CredentialOverlap { .. } => "credential_overlap",
+            Flag::ClockSkew { .. } => "clock_skew",
+            Flag::DeviceTimeAfterReceipt { .. } => "device_time_after_receipt",
+            Flag::ClockBackwards { .. } => "clock_backwards",
+            Flag::CopiedPosition { .. } => "copied_position",
+        }
+    }
+
     /// Chinese text for the UI.
     pub fn message_zh(&self) -> String {
         match self {
@@ -77,6 +208,39 @@ impl Flag {
             }
             Flag::ManualPosition { reason } => format!("位置为手动输入（原因：{reason}）"),
             Flag::CaptureTimedOut => "定位超时，采用的是未达到精度要求的最佳结果".into(),
+            Flag::PhotoReuse { photo, how, other_photo, other_site, bits, .. } => {
+                let how = match how {
+                    PhotoMatch::Identical => "文件完全相同".to_string(),
+                    PhotoMatch::SameOriginal => "来自同一张原始照片".to_string(),
+                    PhotoMatch::Similar => {
+                        format!("画面相同，指纹相差 {bits} 位（可能经过重新压缩、缩放、裁剪或调亮）")
+                    }
+                };
+                format!(
+                    "照片 {} 与另一条记录（{other_site}）的照片 {} 重复：{how}",
+                    photo + 1,
+                    other_photo + 1
+                )
+            }
+            Flag::ImpossibleTravel { other_site, distance_m, minutes, speed_kmh, .. } => format!(
+                "与同一检查员的相邻记录（{other_site}）相距 {:.1} 公里、相隔 {minutes:.0} 分钟，需以 {speed_kmh:.0} 公里/小时移动，不合常理",
+                distance_m / 1000.0
+            ),
+            Flag::CredentialOverlap { credential_no, officer, other_place, distance_m, .. } => format!(
+                "执法证 {credential_no}（{officer}）同一时段出现在另一份现场笔录中（{other_place}，相距 {:.1} 公里）",
+                distance_m / 1000.0
+            ),
+            Flag::ClockSkew { minutes } => {
+                let dir = if *minutes > 0 { "快" } else { "慢" };
+                format!("提交时设备时钟比服务器{dir} {} 分钟，记录时间不可信", minutes.abs())
+            }
+            Flag::DeviceTimeAfterReceipt { minutes } => {
+                format!("记录时间比服务器收到记录的时间还晚 {minutes} 分钟")
+            }
+            Flag::ClockBackwards { minutes } => format!("设备时钟比上次同步时倒退了 {minutes} 分钟"),
+            Flag::CopiedPosition { other_site, .. } => {
+                format!("坐标与另一条记录（{other_site}）完全相同，可能是复制的位置")
+            }
         }
     }
 }

@@ -83,6 +83,10 @@ pub struct PushRequest {
     pub protocol: ProtocolVersion,
     pub device_id: DeviceId,
     pub mutations: Vec<Mutation>,
+    /// What the device's clock reads as it sends (the server keeps the skew per device).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub device_clock: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -361,6 +361,7 @@ async fn push_all(
             protocol: ProtocolVersion::CURRENT,
             device_id,
             mutations: entries.iter().map(|e| e.mutation.clone()).collect(),
+            device_clock: Some(core.now()),
         };
         let resp = match client.push(&req).await {
             // Too large for the server's body limit: send fewer at a time.

@@ -34,6 +34,8 @@ pub struct Config {
     pub map_tile_url: Option<String>,
     /// The tiles are GCJ-02 (Gaode-style): points are shifted before drawing on them.
     pub map_tile_gcj02: bool,
+    /// Thresholds of the flags computed at push (`[flags]` in the file; each one optional).
+    pub flags: shared::flags::FlagThresholds,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             console_dir: PathBuf::from("ui/dist"),
             map_tile_url: None,
             map_tile_gcj02: false,
+            flags: shared::flags::FlagThresholds::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod fingerprint;
 pub mod seed;
 pub mod signatures;
 pub mod store;
@@ -102,6 +103,15 @@ pub fn router(state: AppState) -> Router {
 /// Serve until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     tokio::spawn(log_audit_head_daily(state.clone()));
+    let st = state.clone();
+    // Photos stored before fingerprints existed get one, in the background.
+    tokio::task::spawn_blocking(move || {
+        match domain::blobs::backfill_fingerprints(st.store.as_ref(), st.blobs.as_ref()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(blobs = n, "fingerprinted stored photos"),
+            Err(e) => tracing::warn!(error = %e, "fingerprint backfill stopped"),
+        }
+    });
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
 }
 

@@ -364,6 +364,57 @@ impl World {
         Err(format!("did not converge in 20 rounds; last error: {last_err}"))
     }
 
+    /// The server's evidence checks on honest tablets: every version checked at push; no reused
+    /// photo, impossible trip, credential in two places, copied position or clock going back;
+    /// a clock flag exactly on the versions of tablets whose clock is off by more than the
+    /// tolerance, with the tablet's skew.
+    fn check_flags(
+        &self,
+        tx: &mut dyn sync_server::store::Tx,
+        id: &InspectionId,
+        s: &Submitted,
+    ) -> Result<(), String> {
+        use shared::flags::Flag;
+        let t = shared::flags::FlagThresholds::default();
+        let skew_min = self.tablets[s.tablet].skew.whole_minutes();
+        for v in &s.versions {
+            let flags = tx
+                .flags_of(id, v.version)
+                .map_err(|e| e.to_string())?
+                .ok_or(format!("record {id} v{}: not checked at push", v.version))?;
+            let false_flag = flags.iter().find(|f| {
+                matches!(
+                    f,
+                    Flag::PhotoReuse { .. }
+                        | Flag::ImpossibleTravel { .. }
+                        | Flag::CredentialOverlap { .. }
+                        | Flag::CopiedPosition { .. }
+                        | Flag::ClockBackwards { .. }
+                ) || matches!(f, Flag::DeviceTimeAfterReceipt { .. } if skew_min <= 0)
+            });
+            if let Some(f) = false_flag {
+                return Err(format!("record {id} v{}: false flag {f:?} on an honest tablet", v.version));
+            }
+            let skew_flag = flags.iter().find_map(|f| match f {
+                Flag::ClockSkew { minutes } => Some(*minutes),
+                _ => None,
+            });
+            match skew_flag {
+                Some(m) if (m - skew_min).abs() > 1 => {
+                    return Err(format!("record {id}: clock flagged {m} min off, the tablet is {skew_min}"));
+                }
+                None if skew_min.abs() > t.max_clock_skew_minutes => {
+                    return Err(format!("record {id}: a clock {skew_min} min off went unflagged"));
+                }
+                Some(_) if skew_min.abs() <= t.max_clock_skew_minutes => {
+                    return Err(format!("record {id}: a clock {skew_min} min off was flagged"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     fn check(&self) -> Result<(), String> {
         let state = &self.server().state;
         let mut tx = state.store.read().map_err(|e| e.to_string())?;
@@ -393,6 +444,7 @@ impl World {
             return Err(format!("server holds {total} records, tablets submitted {}", self.submitted.len()));
         }
         for (id, s) in &self.submitted {
+            self.check_flags(tx.as_mut(), id, s)?;
             let row = tx.record(id).map_err(|e| e.to_string())?.ok_or(format!("record {id} missing"))?;
             let versions = tx.versions(id).map_err(|e| e.to_string())?;
             if versions != s.versions {

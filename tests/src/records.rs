@@ -7,10 +7,17 @@ use shared::site::SiteStatus;
 use shared::sync::{Mutation, MutationOp, ProtocolVersion, PushRequest};
 use time::OffsetDateTime;
 
+/// A live position near the fixture's sites, as a receiver reports it: full precision and a
+/// little scatter, so two records never share coordinates to the last digit (that is a copied
+/// position, which the server flags).
 pub fn position() -> Position {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let lng = 114.871 + rng.gen_range(-0.000_2..0.000_2);
+    let lat = 30.451 + rng.gen_range(-0.000_2..0.000_2);
     Position {
         fix_count: 1,
-        ..Position::new(LngLat::new(114.871, 30.451), PositionSource::Gps).with_accuracy(Some(6.0))
+        ..Position::new(LngLat::new(lng, lat), PositionSource::Gps).with_accuracy(Some(6.0))
     }
 }
 
@@ -145,7 +152,12 @@ pub fn batch(device: DeviceId, mutations: Vec<Mutation>) -> PushRequest {
             m
         })
         .collect();
-    PushRequest { protocol: ProtocolVersion::CURRENT, device_id: device, mutations }
+    PushRequest {
+        protocol: ProtocolVersion::CURRENT,
+        device_id: device,
+        mutations,
+        device_clock: Some(OffsetDateTime::now_utc()),
+    }
 }
 
 /// A test device's signing key, derived from its id so that any helper can sign for it.

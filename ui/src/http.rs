@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::auth::{LoginRequest, LoginResponse, UserInfo};
 use shared::console::{
-    AuditHead, BulkResult, BulkReview, ConsoleConfig, Dispatch, NewUser, QueuePage, RecordDetail,
-    SupervisionRow, Tracking, UserUpdate, UserView,
+    AuditHead, BulkResult, BulkReview, ConsoleConfig, Dispatch, FlagStats, FlagStatsBy, NewUser, QueuePage,
+    RecordDetail, SupervisionRow, Tracking, UserUpdate, UserView,
 };
 use shared::region::{RegionCode, RegionLevel};
 use shared::sync::{InspectionRecord, ReviewRequest};
@@ -152,6 +152,20 @@ pub async fn supervision(
     month: Option<u8>,
 ) -> Result<Vec<SupervisionRow>, ApiError> {
     get(&format!("/api/v1/supervision?{}", supervision_query(level, year, month))).await
+}
+
+/// The query string of the flag statistics.
+pub fn flag_stats_query(by: FlagStatsBy, year: i32) -> String {
+    let by = match by {
+        FlagStatsBy::Township => "township",
+        FlagStatsBy::Inspector => "inspector",
+    };
+    format!("by={by}&year={year}")
+}
+
+/// 疑点统计 in the caller's region.
+pub async fn flag_stats(by: FlagStatsBy, year: i32) -> Result<FlagStats, ApiError> {
+    get(&format!("/api/v1/flags/stats?{}", flag_stats_query(by, year))).await
 }
 
 /// The review queue; `query` is built by the queue screen (`status=…&kind=…`).

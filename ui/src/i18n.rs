@@ -237,6 +237,21 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
             "审计日志逐条链式哈希。请定期抄录此值（编号:哈希）并在服务器之外保存；日后运行 sync-server audit verify --expect 编号:哈希 可证明此前的日志未被改写。",
             "Every audit entry is hash-chained to the one before. Write this value (number:hash) down outside the server from time to time; `sync-server audit verify --expect NUMBER:HASH` later proves the log up to it was not rewritten.",
         ),
+        "flag_stats" => ("疑点统计", "Flag statistics"),
+        "by_township" => ("按乡镇", "By township"),
+        "by_inspector" => ("按检查员", "By inspector"),
+        "group_by" => ("统计方式", "Group by"),
+        "flagged_records" => ("有疑点记录", "Flagged records"),
+        "flag_total" => ("疑点合计", "Flags"),
+        "by_kind" => ("类型分布", "By kind"),
+        "by_month" => ("逐月", "By month"),
+        "no_flag_stats" => ("本年度暂无疑点", "No flags this year"),
+        "any_flag" => ("有预警", "Any flag"),
+        "all_flags" => ("全部（含无预警）", "All (with or without flags)"),
+        "evidence" => ("证据对比", "Evidence side by side"),
+        "this_record" => ("本记录", "This record"),
+        "other_record" => ("另一记录", "Other record"),
+        "open_other" => ("打开另一记录", "Open the other record"),
         _ => ("", ""),
     };
     match lang {
@@ -562,6 +577,32 @@ pub fn position_text(lang: Lang, p: &shared::inspection::Position) -> String {
     s
 }
 
+/// A flag kind's name (`Flag::kind`), for filters and statistics.
+pub fn flag_kind_label(lang: Lang, kind: &str) -> &'static str {
+    let (zh, en) = match kind {
+        "no_position" => ("未记录位置", "No position"),
+        "weak_accuracy" => ("定位精度差", "Weak accuracy"),
+        "far_from_site" => ("远离点位", "Far from the site"),
+        "mock_location" => ("模拟位置", "Mock location"),
+        "photo_far" => ("照片位置不符", "Photo taken elsewhere"),
+        "photo_time" => ("照片时间不符", "Photo taken at another time"),
+        "manual_position" => ("手动输入位置", "Typed position"),
+        "capture_timed_out" => ("定位超时", "Capture timed out"),
+        "photo_reuse" => ("照片重复使用", "Reused photo"),
+        "impossible_travel" => ("行程不可能", "Impossible travel"),
+        "credential_overlap" => ("执法证时间冲突", "Credential in two places"),
+        "clock_skew" => ("设备时钟偏差", "Device clock off"),
+        "device_time_after_receipt" => ("记录时间晚于收到时间", "Recorded after receipt"),
+        "clock_backwards" => ("设备时钟倒退", "Device clock went back"),
+        "copied_position" => ("坐标复制", "Copied coordinates"),
+        _ => ("其他", "Other"),
+    };
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
 pub fn flag_text(lang: Lang, f: &shared::flags::Flag) -> String {
     use shared::flags::Flag;
     match lang {
@@ -580,6 +621,46 @@ pub fn flag_text(lang: Lang, f: &shared::flags::Flag) -> String {
             Flag::ManualPosition { reason } => format!("position typed by hand (reason: {reason})"),
             Flag::CaptureTimedOut => {
                 "position capture timed out: the best fix, short of the accuracy asked for".into()
+            }
+            Flag::PhotoReuse { photo, how, other_photo, other_site, bits, .. } => {
+                let how = match how {
+                    shared::flags::PhotoMatch::Identical => "identical file".to_string(),
+                    shared::flags::PhotoMatch::SameOriginal => "same camera original".to_string(),
+                    shared::flags::PhotoMatch::Similar => {
+                        format!(
+                            "same picture, fingerprints {bits} bits apart (re-encoded, resized, cropped or brightened)"
+                        )
+                    }
+                };
+                format!(
+                    "photo {} repeats photo {} of another record ({other_site}): {how}",
+                    photo + 1,
+                    other_photo + 1
+                )
+            }
+            Flag::ImpossibleTravel { other_site, distance_m, minutes, speed_kmh, .. } => format!(
+                "{:.1} km and {minutes:.0} min from the inspector's adjacent record ({other_site}): {speed_kmh:.0} km/h",
+                distance_m / 1000.0
+            ),
+            Flag::CredentialOverlap { credential_no, officer, other_place, distance_m, .. } => format!(
+                "credential {credential_no} ({officer}) is on another on-site record at the same time ({other_place}, {:.1} km away)",
+                distance_m / 1000.0
+            ),
+            Flag::ClockSkew { minutes } => {
+                let dir = if *minutes > 0 { "ahead of" } else { "behind" };
+                format!(
+                    "device clock {} min {dir} the server's at submission: the record's time is unreliable",
+                    minutes.abs()
+                )
+            }
+            Flag::DeviceTimeAfterReceipt { minutes } => {
+                format!("recorded {minutes} min after the server received it")
+            }
+            Flag::ClockBackwards { minutes } => {
+                format!("device clock went back {minutes} min since its last sync")
+            }
+            Flag::CopiedPosition { other_site, .. } => {
+                format!("exactly the same coordinates as another record ({other_site}): possibly copied")
             }
         },
     }

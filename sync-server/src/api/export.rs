@@ -25,7 +25,7 @@ fn stream(write: impl FnOnce(&mut Sink<'_>) -> AppResult<()> + Send + 'static) -
     Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
-fn attachment(content_type: &str, filename: &str, body: Body) -> Response {
+pub(crate) fn attachment(content_type: &str, filename: &str, body: Body) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_string()),

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod blobs;
 pub mod export;
 pub mod extract;
+pub mod flags;
 pub mod inspections;
 pub mod meta;
 pub mod review;
@@ -66,6 +67,8 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(export::progress_xlsx))
         .routes(routes!(export::sites_geojson))
         .routes(routes!(export::supervision_csv))
+        .routes(routes!(flags::get_flag_stats))
+        .routes(routes!(flags::flag_stats_csv))
         .routes(routes!(admin::put_target))
         .routes(routes!(admin::get_targets))
         .routes(routes!(admin::post_user, admin::get_users))

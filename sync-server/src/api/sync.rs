@@ -18,7 +18,7 @@ pub async fn push(
     ApiJson(req): ApiJson<PushRequest>,
 ) -> AppResult<Json<PushResponse>> {
     let now = st.now();
-    blocking(move || push_svc::push(st.store.as_ref(), &actor, &req, now)).await.map(Json)
+    blocking(move || push_svc::push(st.store.as_ref(), &actor, &req, &st.config.flags, now)).await.map(Json)
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]

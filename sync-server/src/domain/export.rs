@@ -113,7 +113,7 @@ fn csv_field(s: &str) -> String {
 }
 
 /// Columns of the inspection list, shared by CSV and XLSX.
-pub const INSPECTION_HEADERS: [&str; 16] = [
+pub const INSPECTION_HEADERS: [&str; 17] = [
     "记录编号",
     "版本",
     "审核状态",
@@ -130,10 +130,11 @@ pub const INSPECTION_HEADERS: [&str; 16] = [
     "备注",
     "定位来源",
     "手动定位原因",
+    "预警",
 ];
 
 /// One inspection as export cells (text; numbers stay parseable).
-pub fn inspection_cells(r: &InspectionRecord, site_name: &str) -> [String; 16] {
+pub fn inspection_cells(r: &InspectionRecord, site_name: &str, flags: &str) -> [String; 17] {
     let i = &r.inspection;
     let pos = i.position.as_ref();
     [
@@ -153,7 +154,13 @@ pub fn inspection_cells(r: &InspectionRecord, site_name: &str) -> [String; 16] {
         i.notes.clone(),
         pos.map(|p| p.source.as_str().to_string()).unwrap_or_default(),
         pos.and_then(|p| p.manual_reason.clone()).unwrap_or_default(),
+        flags.to_string(),
     ]
+}
+
+/// A record's flags as one cell: their Chinese texts.
+fn flags_text(flags: &[shared::flags::Flag]) -> String {
+    flags.iter().map(|f| f.message_zh()).collect::<Vec<_>>().join("；")
 }
 
 /// Site names looked up once each.
@@ -173,23 +180,38 @@ impl Names {
     }
 }
 
-/// Visit the caller's records newest first with each one's site name and village code (site
-/// names looked up once each, through a second snapshot), until `f` answers false.
+/// Visit the caller's records newest first with each one's site name, village code and flags
+/// (looked up through a second snapshot; site names once each), until `f` answers false.
 fn for_each_named(
     store: &dyn Store,
     actor: &Actor,
     q: &QueueQuery,
-    f: &mut dyn FnMut(&InspectionRecord, &str, &str) -> bool,
+    f: &mut dyn FnMut(&InspectionRecord, &str, &str, &[shared::flags::Flag]) -> bool,
 ) -> AppResult<()> {
     let rq = record_query(actor, q, None)?;
     let mut tx = store.read()?;
     let mut names_tx = store.read()?;
     let mut names = Names(HashMap::new());
+    let mut failed = None;
     tx.for_each_record(&rq, &mut |r| {
         let (name, village) = names.get(names_tx.as_mut(), &r.inspection.site_id);
-        f(r, &name, &village)
+        let flags = match names_tx.flags_of(&r.inspection.id, r.inspection.version) {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                let site = names_tx.site(&r.inspection.site_id).ok().flatten();
+                shared::flags::flags(&r.inspection, site.and_then(|s| s.position), &Default::default())
+            }
+            Err(e) => {
+                failed = Some(e);
+                return false;
+            }
+        };
+        f(r, &name, &village, &flags)
     })?;
-    Ok(())
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 pub fn inspections_csv(
@@ -203,8 +225,8 @@ pub fn inspections_csv(
     buf.extend_from_slice(INSPECTION_HEADERS.join(",").as_bytes());
     buf.extend_from_slice(b"\r\n");
     let mut open = true;
-    for_each_named(store, actor, q, &mut |r, name, village| {
-        let mut cells = inspection_cells(r, name);
+    for_each_named(store, actor, q, &mut |r, name, village, flags| {
+        let mut cells = inspection_cells(r, name, &flags_text(flags));
         cells[5] = village.to_string();
         let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
         buf.extend_from_slice(line.join(",").as_bytes());
@@ -229,7 +251,7 @@ pub fn inspections_geojson(
     let mut buf: Vec<u8> = br#"{"type":"FeatureCollection","features":["#.to_vec();
     let mut first = true;
     let mut open = true;
-    for_each_named(store, actor, q, &mut |r, name, village| {
+    for_each_named(store, actor, q, &mut |r, name, village, flags| {
         let i = &r.inspection;
         let geometry = match &i.position {
             Some(p) => serde_json::json!({"type": "Point", "coordinates": [p.point.lng(), p.point.lat()]}),
@@ -252,6 +274,7 @@ pub fn inspections_geojson(
                 "fix_count": i.position.as_ref().map(|p| p.fix_count),
                 "manual_reason": i.position.as_ref().and_then(|p| p.manual_reason.clone()),
                 "photos": i.photos.len(),
+                "flags": flags,
             }
         });
         if !first {
@@ -328,7 +351,7 @@ pub fn inspections_xlsx(
     }
     let mut row = 0u32;
     let mut failure = None;
-    for_each_named(store, actor, q, &mut |r, name, village| {
+    for_each_named(store, actor, q, &mut |r, name, village, flags| {
         row += 1;
         let i = &r.inspection;
         let res = (|| -> Result<(), rust_xlsxwriter::XlsxError> {
@@ -357,6 +380,9 @@ pub fn inspections_xlsx(
                 if let Some(reason) = &p.manual_reason {
                     ws.write_string(row, 15, reason)?;
                 }
+            }
+            if !flags.is_empty() {
+                ws.write_string(row, 16, flags_text(flags))?;
             }
             Ok(())
         })();

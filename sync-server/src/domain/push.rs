@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use shared::SiteId;
 use shared::auth::Role;
+use shared::flags::FlagThresholds;
 use shared::inspection::Inspection;
 use shared::review::{self, ReviewStatus};
 use shared::site::Site;
@@ -19,7 +20,7 @@ use shared::validate::validate_against_site;
 use shared::{ApiError, ErrorCode, FieldError};
 use time::OffsetDateTime;
 
-use crate::domain::Actor;
+use crate::domain::{Actor, evidence};
 use crate::error::{AppError, AppResult};
 use crate::store::{AuditEntry, DeviceRow, RecordRow, Store, StoreResult, Tx};
 
@@ -44,6 +45,7 @@ pub fn push(
     store: &dyn Store,
     actor: &Actor,
     req: &PushRequest,
+    thresholds: &FlagThresholds,
     now: OffsetDateTime,
 ) -> AppResult<PushResponse> {
     check_protocol(&req.protocol)?;
@@ -68,6 +70,8 @@ pub fn push(
     if device.user_id != actor.user.id {
         return Err(AppError::api(ErrorCode::DeviceOwnedByOtherUser, "该设备已登记给其他用户"));
     }
+    let (clock, reading) = evidence::read_clock(tx.as_mut(), &device.id, req.device_clock, now, thresholds)?;
+    let checks = Checks { thresholds, clock };
     let mut last = device.last_seq;
     let mut sites = SiteCache::default();
     let mut results = Vec::with_capacity(req.mutations.len());
@@ -111,7 +115,7 @@ pub fn push(
         } else {
             signature_holds(device.public_key.as_deref(), m)
         };
-        let outcome = apply(tx.as_mut(), &mut sites, actor, &device, m, signed, now)?;
+        let outcome = apply(tx.as_mut(), &mut sites, &checks, actor, &device, m, signed, now)?;
         let stop = !outcome.consumes_seq();
         if !stop {
             tx.insert_mutation_result(&device.id, m.seq, &m.mutation_id, &outcome, now)?;
@@ -136,6 +140,9 @@ pub fn push(
     }
     if last != device.last_seq {
         tx.set_device_seq(&device.id, last)?;
+        if let Some(r) = reading {
+            tx.set_device_clock(&device.id, &r)?;
+        }
     }
     tx.commit()?;
     Ok(PushResponse { protocol: ProtocolVersion::CURRENT, results, last_applied_seq: last })
@@ -175,9 +182,17 @@ fn signature_holds(key: Option<&str>, m: &Mutation) -> bool {
     }
 }
 
+/// What the evidence checks of one push share.
+struct Checks<'a> {
+    thresholds: &'a FlagThresholds,
+    clock: evidence::ClockFacts,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn apply(
     tx: &mut dyn Tx,
     sites: &mut SiteCache,
+    checks: &Checks<'_>,
     actor: &Actor,
     device: &DeviceRow,
     m: &Mutation,
@@ -188,7 +203,7 @@ fn apply(
         MutationOp::SubmitInspection { inspection, signature } => {
             let site = sites.get(tx, actor, &inspection.site_id)?;
             let signature = signature.as_deref().filter(|_| signed);
-            submit(tx, site, actor, device, inspection, signature, now)
+            submit(tx, site, checks, actor, device, inspection, signature, now)
         }
     }
 }
@@ -198,9 +213,11 @@ fn conflict(tx: &mut dyn Tx, row: &RecordRow, error: ApiError) -> StoreResult<Mu
     Ok(MutationOutcome::Conflict { error, server })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn submit(
     tx: &mut dyn Tx,
     site: Option<Site>,
+    checks: &Checks<'_>,
     actor: &Actor,
     device: &DeviceRow,
     i: &Inspection,
@@ -332,6 +349,8 @@ fn submit(
     for h in &hashes {
         tx.link_blob(h, &i.id, i.version)?;
     }
+    let flags =
+        evidence::check_and_store(tx, checks.thresholds, &checks.clock, &actor.user.id, i, &site, now)?;
     tx.append_audit(&AuditEntry {
         at: now,
         user_id: Some(actor.user.id),
@@ -345,6 +364,7 @@ fn submit(
             "kind": i.kind(),
             "photos": hashes.len(),
             "device_time": i.device_time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "flags": flags.iter().map(|f| f.kind()).collect::<Vec<_>>(),
         }),
     })?;
     Ok(MutationOutcome::Applied { server_seq: seq })

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use shared::ErrorCode;
 use shared::auth::Role;
 pub use shared::console::{BulkItem, BulkResult, BulkReview, QueueItem, QueuePage};
-use shared::flags::{FlagThresholds, flags};
+use shared::flags::FLAG_KINDS;
 use shared::inspection::InspectionKind;
 use shared::region::RegionCode;
 use shared::review::ReviewStatus;
@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{Actor, review, scope};
 use crate::error::{AppError, AppResult};
-use crate::store::{RecordQuery, Store};
+use crate::store::{FlagFilter, RecordQuery, Store};
 
 pub const MAX_PAGE: u32 = 200;
 
@@ -38,6 +38,10 @@ pub struct QueueQuery {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[param(value_type = Option<String>)]
     pub to: Option<OffsetDateTime>,
+    /// Only records whose current version has flags: `any`, or one flag kind
+    /// (`photo_reuse`, `impossible_travel`, …).
+    #[serde(default)]
+    pub flag: Option<String>,
     #[serde(default)]
     pub limit: Option<u32>,
     #[serde(default)]
@@ -63,9 +67,16 @@ pub fn record_query(
     if limit == 0 || limit > MAX_PAGE {
         return Err(AppError::field(ErrorCode::OutOfRange, "limit", "limit 应在 1–200 之间"));
     }
+    let flag = match q.flag.as_deref() {
+        None | Some("") => None,
+        Some("any") => Some(FlagFilter::Any),
+        Some(k) if FLAG_KINDS.contains(&k) => Some(FlagFilter::Kind(k.to_string())),
+        Some(_) => return Err(AppError::field(ErrorCode::InvalidValue, "flag", "未知的预警类型")),
+    };
     Ok(RecordQuery {
         lo,
         hi,
+        flag,
         status: q.status.or(default_status),
         kind: q.kind,
         from: q.from,
@@ -79,11 +90,10 @@ pub fn queue(store: &dyn Store, actor: &Actor, q: &QueueQuery) -> AppResult<Queu
     let rq = record_query(actor, q, Some(ReviewStatus::Submitted))?;
     let mut tx = store.read()?;
     let (records, total) = tx.list_records(&rq)?;
-    let thresholds = FlagThresholds::default();
     let mut items = Vec::with_capacity(records.len());
     for record in records {
         let site = tx.site(&record.inspection.site_id)?;
-        let f = flags(&record.inspection, site.as_ref().and_then(|s| s.position), &thresholds);
+        let f = crate::domain::records::stored_flags(tx.as_mut(), &record.inspection, site.as_ref())?;
         items.push(QueueItem { site_name: site.map(|s| s.name).unwrap_or_default(), flags: f, record });
     }
     Ok(QueuePage { total, items })

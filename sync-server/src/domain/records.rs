@@ -2,11 +2,22 @@
 
 use shared::InspectionId;
 pub use shared::console::{AuditView, RecordDetail};
-use shared::flags::{FlagThresholds, flags};
+use shared::flags::{Flag, FlagThresholds, flags};
+use shared::inspection::Inspection;
+use shared::site::Site;
 
 use crate::domain::{Actor, scope};
 use crate::error::{AppError, AppResult};
-use crate::store::Store;
+use crate::store::{Store, StoreResult, Tx};
+
+/// The flags the server stored for this version at push, or for a version stored before the
+/// server checked evidence, what it says about itself.
+pub fn stored_flags(tx: &mut dyn Tx, i: &Inspection, site: Option<&Site>) -> StoreResult<Vec<Flag>> {
+    Ok(match tx.flags_of(&i.id, i.version)? {
+        Some(f) => f,
+        None => flags(i, site.and_then(|s| s.position), &FlagThresholds::default()),
+    })
+}
 
 pub fn record_detail(store: &dyn Store, actor: &Actor, id: &InspectionId) -> AppResult<RecordDetail> {
     let mut tx = store.read()?;
@@ -29,6 +40,6 @@ pub fn record_detail(store: &dyn Store, actor: &Actor, id: &InspectionId) -> App
         })
         .collect();
     let site = tx.site(&current.site_id)?;
-    let flags = flags(&current, site.as_ref().and_then(|s| s.position), &FlagThresholds::default());
+    let flags = stored_flags(tx.as_mut(), &current, site.as_ref())?;
     Ok(RecordDetail { record: row.to_record(current), versions, history, site, flags })
 }

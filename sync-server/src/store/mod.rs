@@ -117,6 +117,59 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
+/// Where and when a record says its visit happened, for travel and copied-position checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visit {
+    pub record_id: InspectionId,
+    pub user_id: UserId,
+    pub site_id: SiteId,
+    /// Device time corrected by the device's known clock skew, Unix ms.
+    pub at_ms: i64,
+    pub position: Option<(f64, f64)>,
+    pub accuracy_m: Option<f64>,
+    /// The coordinates exactly as sent, when precise enough to recognise a copy.
+    pub position_key: Option<String>,
+}
+
+/// One officer's credential on an on-site (enforcement) record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialVisit {
+    pub credential_no: String,
+    pub record_id: InspectionId,
+    pub officer: String,
+    pub started_ms: i64,
+    pub ended_ms: i64,
+    pub position: Option<(f64, f64)>,
+    pub place: String,
+}
+
+/// A device's clock as read at a push: device minus server, and when (server time, Unix ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceClock {
+    pub skew_ms: i64,
+    pub read_ms: i64,
+}
+
+/// One stored flag of a version, with what the statistics group it by.
+#[derive(Debug, Clone)]
+pub struct FlagRow {
+    pub record_id: InspectionId,
+    pub version: u32,
+    pub flag: shared::flags::Flag,
+    pub village: RegionCode,
+    pub user_id: UserId,
+    pub received_at: OffsetDateTime,
+}
+
+/// Which flags a record listing keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlagFilter {
+    /// Records whose current version has any stored flag.
+    Any,
+    /// Records whose current version has a flag of this kind (`Flag::kind`).
+    Kind(String),
+}
+
 /// Which inspection records a listing covers.
 #[derive(Debug, Clone)]
 pub enum RecordFilter {
@@ -136,6 +189,7 @@ pub struct RecordQuery {
     /// Received at or after / before (UTC).
     pub from: Option<OffsetDateTime>,
     pub to: Option<OffsetDateTime>,
+    pub flag: Option<FlagFilter>,
     pub limit: u32,
     pub offset: u32,
 }
@@ -262,6 +316,75 @@ pub trait Tx {
     fn count_blobs(&mut self) -> StoreResult<u64>;
     /// Stored blobs (hash, size) after `after` in hash order, for integrity checks.
     fn blobs_page(&mut self, after: &str, limit: u32) -> StoreResult<Vec<(String, u64)>>;
+
+    // Evidence (see `domain::evidence`).
+    /// A blob's fingerprint; `None` records that the blob is not a decodable JPEG.
+    fn insert_fingerprint(&mut self, sha256: &str, fp: Option<u64>) -> StoreResult<()>;
+    fn fingerprint(&mut self, sha256: &str) -> StoreResult<Option<u64>>;
+    /// Fingerprints whose band `band` (0 = high 16 bits … 3 = low) is one of `values`.
+    fn fingerprints_in_band(&mut self, band: usize, values: &[u16]) -> StoreResult<Vec<(String, u64)>>;
+    /// Stored blobs without a fingerprint row, after `after` in hash order (backfill).
+    fn blobs_without_fingerprint(&mut self, after: &str, limit: u32) -> StoreResult<Vec<String>>;
+    fn upsert_visit(&mut self, v: &Visit) -> StoreResult<()>;
+    /// The user's visit with the latest time at or before `at_ms` / earliest at or after it,
+    /// other than `exclude`.
+    fn visit_before(
+        &mut self,
+        user: &UserId,
+        at_ms: i64,
+        exclude: &InspectionId,
+    ) -> StoreResult<Option<Visit>>;
+    fn visit_after(
+        &mut self,
+        user: &UserId,
+        at_ms: i64,
+        exclude: &InspectionId,
+    ) -> StoreResult<Option<Visit>>;
+    /// Visits at exactly these coordinates (at most `limit`).
+    fn visits_at(&mut self, position_key: &str, limit: u32) -> StoreResult<Vec<Visit>>;
+    fn replace_credential_visits(
+        &mut self,
+        record: &InspectionId,
+        visits: &[CredentialVisit],
+    ) -> StoreResult<()>;
+    /// On-site records with this credential whose times overlap `[started_ms, ended_ms]`.
+    fn credential_visits_overlapping(
+        &mut self,
+        credential_no: &str,
+        started_ms: i64,
+        ended_ms: i64,
+    ) -> StoreResult<Vec<CredentialVisit>>;
+    fn insert_photo_original(
+        &mut self,
+        original: &str,
+        record: &InspectionId,
+        version: u32,
+        photo: usize,
+    ) -> StoreResult<()>;
+    /// Records (id, version, photo index) whose photos claim this camera original.
+    fn photo_originals(&mut self, original: &str) -> StoreResult<Vec<(InspectionId, u32, usize)>>;
+    fn device_clock(&mut self, device: &DeviceId) -> StoreResult<Option<DeviceClock>>;
+    fn set_device_clock(&mut self, device: &DeviceId, clock: &DeviceClock) -> StoreResult<()>;
+    /// Stores a version's flags (in order) and marks it checked.
+    fn insert_flags(&mut self, rows: &[FlagRow], record: &InspectionId, version: u32) -> StoreResult<()>;
+    /// The stored flags of a version, or `None` if it was never checked at push.
+    fn flags_of(
+        &mut self,
+        record: &InspectionId,
+        version: u32,
+    ) -> StoreResult<Option<Vec<shared::flags::Flag>>>;
+    /// Records with a stored flag citing this blob as evidence (download authorisation).
+    fn records_citing_blob(&mut self, sha256: &str) -> StoreResult<Vec<RecordRow>>;
+    /// Every stored flag of current versions of records in villages `lo..=hi`, received in
+    /// `[from, to)`, in bounded memory.
+    fn for_each_flag(
+        &mut self,
+        lo: &str,
+        hi: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        f: &mut dyn FnMut(FlagRow),
+    ) -> StoreResult<()>;
 
     // Rollup counters.
     fn add_counter(&mut self, key: &CounterKey, delta: i64) -> StoreResult<()>;

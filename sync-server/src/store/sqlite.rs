@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_records_kind.sql"),
     include_str!("../../migrations/sqlite/0003_audit_chain.sql"),
     include_str!("../../migrations/sqlite/0004_device_keys.sql"),
+    include_str!("../../migrations/sqlite/0005_evidence.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -287,6 +288,31 @@ fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
     })
 }
 
+const VISIT_COLS: &str = "record_id, user_id, site_id, at_ms, lng, lat, accuracy_m, position_key";
+
+fn visit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Visit> {
+    let lng: Option<f64> = r.get(4)?;
+    let lat: Option<f64> = r.get(5)?;
+    Ok(Visit {
+        record_id: InspectionId(uuid_col(r.get(0)?)?),
+        user_id: UserId(uuid_col(r.get(1)?)?),
+        site_id: SiteId(uuid_col(r.get(2)?)?),
+        at_ms: r.get(3)?,
+        position: lng.zip(lat),
+        accuracy_m: r.get(6)?,
+        position_key: r.get(7)?,
+    })
+}
+
+fn unix_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_unix_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 /// The WHERE clause and its arguments for a record query (only fixed SQL text; values bound).
 fn record_where(q: &RecordQuery, table: &str) -> (String, Vec<String>) {
     let t = table;
@@ -307,6 +333,21 @@ fn record_where(q: &RecordQuery, table: &str) -> (String, Vec<String>) {
     if let Some(to) = q.to {
         args.push(ts(to));
         clauses.push(format!("{t}received_at < ?{}", args.len()));
+    }
+    let table = if t.is_empty() { "records." } else { t };
+    match &q.flag {
+        None => {}
+        Some(FlagFilter::Any) => clauses.push(format!(
+            "EXISTS (SELECT 1 FROM version_flags f WHERE f.record_id = {table}id AND f.version = {table}current_version)"
+        )),
+        Some(FlagFilter::Kind(kind)) => {
+            args.push(kind.clone());
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM version_flags f WHERE f.record_id = {table}id \
+                 AND f.version = {table}current_version AND f.kind = ?{})",
+                args.len()
+            ));
+        }
     }
     (clauses.join(" AND "), args)
 }
@@ -1053,6 +1094,315 @@ impl Tx for SqliteTx<'_> {
 
     fn count_audit(&mut self) -> StoreResult<u64> {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn insert_fingerprint(&mut self, sha256: &str, fp: Option<u64>) -> StoreResult<()> {
+        let bands = fp.map(crate::fingerprint::bands);
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO photo_fingerprints (sha256, fp, b0, b1, b2, b3)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                sha256,
+                fp.map(|f| f as i64),
+                bands.map(|b| b[0]),
+                bands.map(|b| b[1]),
+                bands.map(|b| b[2]),
+                bands.map(|b| b[3]),
+            ])?;
+        Ok(())
+    }
+
+    fn fingerprint(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT fp FROM photo_fingerprints WHERE sha256 = ?1")?
+            .query_row([sha256], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+            .flatten()
+            .map(|f| f as u64))
+    }
+
+    fn fingerprints_in_band(&mut self, band: usize, values: &[u16]) -> StoreResult<Vec<(String, u64)>> {
+        // Fixed SQL per band (the column name comes from this match, never from input); the
+        // values are bound through a JSON array so one prepared statement serves every probe.
+        let col = match band {
+            0 => "b0",
+            1 => "b1",
+            2 => "b2",
+            3 => "b3",
+            _ => return Err(StoreError::Backend(format!("no fingerprint band {band}"))),
+        };
+        let sql = format!(
+            "SELECT sha256, fp FROM photo_fingerprints
+             WHERE {col} IN (SELECT value FROM json_each(?1)) AND fp IS NOT NULL"
+        );
+        let list = serde_json::to_string(values)?;
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map([list], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn blobs_without_fingerprint(&mut self, after: &str, limit: u32) -> StoreResult<Vec<String>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT b.sha256 FROM blobs b WHERE b.sha256 > ?1
+               AND NOT EXISTS (SELECT 1 FROM photo_fingerprints f WHERE f.sha256 = b.sha256)
+             ORDER BY b.sha256 LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![after, limit], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn upsert_visit(&mut self, v: &Visit) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO visits
+                   (record_id, user_id, site_id, at_ms, lng, lat, accuracy_m, position_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                v.record_id.to_string(),
+                v.user_id.to_string(),
+                v.site_id.to_string(),
+                v.at_ms,
+                v.position.map(|p| p.0),
+                v.position.map(|p| p.1),
+                v.accuracy_m,
+                v.position_key,
+            ])?;
+        Ok(())
+    }
+
+    fn visit_before(
+        &mut self,
+        user: &UserId,
+        at_ms: i64,
+        exclude: &InspectionId,
+    ) -> StoreResult<Option<Visit>> {
+        let sql = format!(
+            "SELECT {VISIT_COLS} FROM visits WHERE user_id = ?1 AND at_ms <= ?2 AND record_id <> ?3
+             ORDER BY at_ms DESC LIMIT 1"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![user.to_string(), at_ms, exclude.to_string()], visit_row)
+            .optional()?)
+    }
+
+    fn visit_after(
+        &mut self,
+        user: &UserId,
+        at_ms: i64,
+        exclude: &InspectionId,
+    ) -> StoreResult<Option<Visit>> {
+        let sql = format!(
+            "SELECT {VISIT_COLS} FROM visits WHERE user_id = ?1 AND at_ms >= ?2 AND record_id <> ?3
+             ORDER BY at_ms LIMIT 1"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![user.to_string(), at_ms, exclude.to_string()], visit_row)
+            .optional()?)
+    }
+
+    fn visits_at(&mut self, position_key: &str, limit: u32) -> StoreResult<Vec<Visit>> {
+        let sql = format!("SELECT {VISIT_COLS} FROM visits WHERE position_key = ?1 LIMIT ?2");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map(params![position_key, limit], visit_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn replace_credential_visits(
+        &mut self,
+        record: &InspectionId,
+        visits: &[CredentialVisit],
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("DELETE FROM credential_visits WHERE record_id = ?1")?
+            .execute([record.to_string()])?;
+        let mut st = self.conn.prepare_cached(
+            "INSERT OR REPLACE INTO credential_visits
+               (credential_no, record_id, officer, started_ms, ended_ms, lng, lat, place)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for v in visits {
+            st.execute(params![
+                v.credential_no,
+                v.record_id.to_string(),
+                v.officer,
+                v.started_ms,
+                v.ended_ms,
+                v.position.map(|p| p.0),
+                v.position.map(|p| p.1),
+                v.place,
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn credential_visits_overlapping(
+        &mut self,
+        credential_no: &str,
+        started_ms: i64,
+        ended_ms: i64,
+    ) -> StoreResult<Vec<CredentialVisit>> {
+        // An on-site check lasts hours, not days: starts more than a day before this one ends
+        // cannot overlap, which keeps the index range short for an officer with years of
+        // records.
+        let mut st = self.conn.prepare_cached(
+            "SELECT credential_no, record_id, officer, started_ms, ended_ms, lng, lat, place
+             FROM credential_visits
+             WHERE credential_no = ?1 AND started_ms <= ?3 AND started_ms >= ?3 - 86400000 AND ended_ms >= ?2",
+        )?;
+        let rows = st.query_map(params![credential_no, started_ms, ended_ms], |r| {
+            let lng: Option<f64> = r.get(5)?;
+            let lat: Option<f64> = r.get(6)?;
+            Ok(CredentialVisit {
+                credential_no: r.get(0)?,
+                record_id: InspectionId(uuid_col(r.get(1)?)?),
+                officer: r.get(2)?,
+                started_ms: r.get(3)?,
+                ended_ms: r.get(4)?,
+                position: lng.zip(lat),
+                place: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn insert_photo_original(
+        &mut self,
+        original: &str,
+        record: &InspectionId,
+        version: u32,
+        photo: usize,
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO photo_originals (original_sha256, record_id, version, photo)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![original, record.to_string(), version, photo as i64])?;
+        Ok(())
+    }
+
+    fn photo_originals(&mut self, original: &str) -> StoreResult<Vec<(InspectionId, u32, usize)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT record_id, version, photo FROM photo_originals WHERE original_sha256 = ?1 LIMIT 100",
+        )?;
+        let rows = st.query_map([original], |r| {
+            Ok((InspectionId(uuid_col(r.get(0)?)?), r.get(1)?, r.get::<_, i64>(2)? as usize))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn device_clock(&mut self, device: &DeviceId) -> StoreResult<Option<DeviceClock>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT clock_skew_ms, clock_read_ms FROM devices WHERE id = ?1")?
+            .query_row([device.to_string()], |r| {
+                let skew: Option<i64> = r.get(0)?;
+                let read: Option<i64> = r.get(1)?;
+                Ok(skew.zip(read).map(|(skew_ms, read_ms)| DeviceClock { skew_ms, read_ms }))
+            })
+            .optional()?
+            .flatten())
+    }
+
+    fn set_device_clock(&mut self, device: &DeviceId, clock: &DeviceClock) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("UPDATE devices SET clock_skew_ms = ?2, clock_read_ms = ?3 WHERE id = ?1")?
+            .execute(params![device.to_string(), clock.skew_ms, clock.read_ms])?;
+        Ok(())
+    }
+
+    fn insert_flags(&mut self, rows: &[FlagRow], record: &InspectionId, version: u32) -> StoreResult<()> {
+        let mut st = self.conn.prepare_cached(
+            "INSERT INTO version_flags
+               (record_id, version, n, kind, flag, village, user_id, received_ms, cites_blob)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for (n, row) in rows.iter().enumerate() {
+            let cites = match &row.flag {
+                shared::flags::Flag::PhotoReuse { other_sha256, .. } => Some(other_sha256.as_str()),
+                _ => None,
+            };
+            st.execute(params![
+                row.record_id.to_string(),
+                row.version,
+                n as i64,
+                row.flag.kind(),
+                serde_json::to_string(&row.flag)?,
+                row.village.to_string(),
+                row.user_id.to_string(),
+                unix_ms(row.received_at),
+                cites,
+            ])?;
+        }
+        self.conn
+            .prepare_cached("UPDATE versions SET flags_checked = 1 WHERE record_id = ?1 AND version = ?2")?
+            .execute(params![record.to_string(), version])?;
+        Ok(())
+    }
+
+    fn flags_of(
+        &mut self,
+        record: &InspectionId,
+        version: u32,
+    ) -> StoreResult<Option<Vec<shared::flags::Flag>>> {
+        let checked: Option<bool> = self
+            .conn
+            .prepare_cached("SELECT flags_checked FROM versions WHERE record_id = ?1 AND version = ?2")?
+            .query_row(params![record.to_string(), version], |r| r.get(0))
+            .optional()?;
+        if checked != Some(true) {
+            return Ok(None);
+        }
+        let mut st = self.conn.prepare_cached(
+            "SELECT flag FROM version_flags WHERE record_id = ?1 AND version = ?2 ORDER BY n",
+        )?;
+        let rows = st.query_map(params![record.to_string(), version], |r| json_col(r.get(0)?))?;
+        Ok(Some(rows.collect::<Result<_, _>>()?))
+    }
+
+    fn records_citing_blob(&mut self, sha256: &str) -> StoreResult<Vec<RecordRow>> {
+        let sql = format!(
+            "SELECT {RECORD_COLS} FROM records WHERE id IN
+             (SELECT record_id FROM version_flags WHERE cites_blob = ?1)"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map([sha256], record_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn for_each_flag(
+        &mut self,
+        lo: &str,
+        hi: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        f: &mut dyn FnMut(FlagRow),
+    ) -> StoreResult<()> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT f.record_id, f.version, f.flag, f.village, f.user_id, f.received_ms
+             FROM version_flags f JOIN records r ON r.id = f.record_id AND r.current_version = f.version
+             WHERE f.village BETWEEN ?1 AND ?2 AND f.received_ms >= ?3 AND f.received_ms < ?4",
+        )?;
+        let mut rows = st.query(params![lo, hi, unix_ms(from), unix_ms(to)])?;
+        while let Some(r) = rows.next()? {
+            f(FlagRow {
+                record_id: InspectionId(uuid_col(r.get(0)?)?),
+                version: r.get(1)?,
+                flag: json_col(r.get(2)?)?,
+                village: region_col(r.get(3)?)?,
+                user_id: UserId(uuid_col(r.get(4)?)?),
+                received_at: from_unix_ms(r.get(5)?),
+            });
+        }
+        Ok(())
     }
 }
 

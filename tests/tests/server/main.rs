@@ -5,6 +5,7 @@ mod app_sync;
 mod audit;
 mod auth;
 mod blobs;
+mod evidence;
 mod faults;
 mod ingest;
 mod malformed;

@@ -23,7 +23,12 @@ fn refusal(resp: &shared::sync::PushResponse) -> ErrorCode {
 
 /// A push sent as built, without the helper's signing.
 fn raw(device: DeviceId, m: shared::sync::Mutation) -> PushRequest {
-    PushRequest { protocol: ProtocolVersion::CURRENT, device_id: device, mutations: vec![m] }
+    PushRequest {
+        protocol: ProtocolVersion::CURRENT,
+        device_id: device,
+        mutations: vec![m],
+        device_clock: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

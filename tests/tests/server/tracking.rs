@@ -189,8 +189,11 @@ async fn exports_parse_back_with_the_expected_rows() {
     let row = rows.iter().find(|r| r[13] == "第7条, 含逗号和\"引号\"").expect("quoted fields round-trip");
     assert_eq!(row[4], "测试塘");
     assert_eq!(row[5], fx.site("water1").village.to_string());
-    assert_eq!(row[8], "114.871000");
+    let sent = records.iter().find(|i| i.id.to_string() == row[0]).expect("a sent record");
+    let at = sent.position.as_ref().expect("position").point;
+    assert_eq!(row[8], format!("{:.6}", at.lng()));
     assert_eq!((rows[0][14].as_str(), row[14].as_str(), row[15].as_str()), ("定位来源", "gps", ""));
+    assert_eq!((rows[0][16].as_str(), row[16].as_str()), ("预警", ""), "honest records carry no flags");
 
     let geo: serde_json::Value =
         serde_json::from_slice(&r1.get_bytes("/api/v1/exports/inspections.geojson").await.2).unwrap();
@@ -198,8 +201,11 @@ async fn exports_parse_back_with_the_expected_rows() {
     let features = geo["features"].as_array().unwrap();
     assert_eq!(features.len(), 25);
     assert_eq!(features[0]["geometry"]["type"], "Point");
-    assert_eq!(features[0]["geometry"]["coordinates"][0], 114.871, "RFC 7946 order: longitude first");
-    assert_eq!(features[0]["geometry"]["coordinates"][1], 30.451);
+    let sent = records.iter().find(|i| features[0]["id"] == i.id.to_string()).expect("a sent record");
+    let at = sent.position.as_ref().expect("position").point;
+    assert_eq!(features[0]["geometry"]["coordinates"][0], at.lng(), "RFC 7946 order: longitude first");
+    assert_eq!(features[0]["geometry"]["coordinates"][1], at.lat());
+    assert_eq!(features[0]["properties"]["flags"], serde_json::json!([]));
     assert_eq!(features[0]["properties"]["position_source"], "gps");
     assert_eq!(features[0]["properties"]["fix_count"], 1);
 
@@ -243,7 +249,8 @@ async fn xlsx_exports_parse_back_with_typed_cells() {
     use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
     let (server, fx) = setup().await;
     let (a, da) = inspector(&server, "inspector_a").await;
-    let muts = (0..12).map(|n| submit(n + 1, &water_body(fx.site("water1").id, vec![], None))).collect();
+    let sent: Vec<_> = (0..12).map(|_| water_body(fx.site("water1").id, vec![], None)).collect();
+    let muts = sent.iter().enumerate().map(|(n, i)| submit(n as u64 + 1, i)).collect();
     a.push(&batch(da, muts)).await.unwrap();
     let r1 = login(&server, "reviewer_1").await;
     let (status, _, bytes) = r1.get_bytes("/api/v1/exports/inspections.xlsx").await;
@@ -255,7 +262,9 @@ async fn xlsx_exports_parse_back_with_typed_cells() {
     assert_eq!(rows[0][0], Data::String("记录编号".into()));
     assert_eq!(rows[1][1], Data::Float(1.0), "version is a number cell");
     assert!(matches!(rows[1][6], Data::DateTime(_)), "received time is a date cell: {:?}", rows[1][6]);
-    assert_eq!(rows[1][8], Data::Float(114.871));
+    let first = sent.iter().find(|i| rows[1][0] == Data::String(i.id.to_string())).expect("a sent record");
+    assert_eq!(rows[1][8], Data::Float(first.position.as_ref().expect("position").point.lng()));
+    assert_eq!(rows[0][16], Data::String("预警".into()));
     assert_eq!(rows[1][4], Data::String("测试塘".into()));
     assert_eq!(rows[0][14], Data::String("定位来源".into()));
     assert_eq!(rows[1][14], Data::String("gps".into()));

@@ -10,6 +10,7 @@ use leptos::task::spawn_local;
 use shared::InspectionId;
 use shared::auth::Role;
 use shared::console::RecordDetail;
+use shared::flags::Flag;
 use shared::geo::{LngLat, distance_m};
 use shared::review::{ReviewDecision, ReviewStatus};
 use shared::sync::ReviewRequest;
@@ -31,7 +32,15 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
     spawn_local(async move {
         match http::record(id).await {
             Ok(d) => {
-                let shas: Vec<String> = d.record.inspection.photos.iter().map(|p| p.sha256.clone()).collect();
+                let mut shas: Vec<String> =
+                    d.record.inspection.photos.iter().map(|p| p.sha256.clone()).collect();
+                // The other record's photo behind each reuse flag, to show side by side.
+                shas.extend(d.flags.iter().filter_map(|f| match f {
+                    Flag::PhotoReuse { other_sha256, .. } => Some(other_sha256.clone()),
+                    _ => None,
+                }));
+                shas.sort();
+                shas.dedup();
                 detail.set(Some(d));
                 for sha in shas {
                     if let Ok(url) = http::photo_url(&sha).await {
@@ -139,8 +148,27 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
                             {if d.flags.is_empty() {
                                 view! { <p class="muted" id="flags">{ctx.t("no_flags")}</p> }.into_any()
                             } else {
-                                view! { <ul id="flags" class="flags">{d.flags.iter().map(|f| view! { <li class="warn">{flag_text(lang, f)}</li> }).collect_view()}</ul> }.into_any()
+                                view! { <ul id="flags" class="flags">{d.flags.iter().map(|f| view! { <li class="warn" data-flag=f.kind()>{flag_text(lang, f)}</li> }).collect_view()}</ul> }.into_any()
                             }}
+                            {d.flags.iter().filter_map(|f| match f {
+                                Flag::PhotoReuse { photo, other_photo, other_sha256, other_record, other_site, .. } => {
+                                    Some((*photo, *other_photo, other_sha256.clone(), *other_record, other_site.clone()))
+                                }
+                                _ => None,
+                            }).map(|(n, on, other_sha, other_rec, other_site)| {
+                                let mine = i.photos.get(n).map(|p| p.sha256.clone()).unwrap_or_default();
+                                let img = move |sha: String, class: &'static str| move || photos.with(|m| m.get(&sha).cloned()).map(|u| view! { <img class=class src=u/> });
+                                view! {
+                                    <div class="evidence" data-flag="photo_reuse">
+                                        <h4>{move || ctx.t("evidence")}</h4>
+                                        <div class="pair">
+                                            <figure>{img(mine.clone(), "evidence-mine")}<figcaption>{format!("{} · {} {}", ctx.t("this_record"), ctx.t("photos"), n + 1)}</figcaption></figure>
+                                            <figure>{img(other_sha.clone(), "evidence-other")}<figcaption>{format!("{}（{other_site}）· {} {}", ctx.t("other_record"), ctx.t("photos"), on + 1)}</figcaption></figure>
+                                        </div>
+                                        <button class="link open-other" on:click=move |_| ctx.go(View::Record(other_rec))>{move || ctx.t("open_other")}</button>
+                                    </div>
+                                }
+                            }).collect_view()}
                             <h3>{move || ctx.t("fields")}</h3>
                             <table class="table kv" id="fields">
                                 <tr><th>{ctx.t("kind")}</th><td>{kind_label(lang, i.kind())}</td></tr>

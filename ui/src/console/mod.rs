@@ -8,6 +8,7 @@ mod charts;
 mod dashboard;
 mod detail;
 mod dispatch;
+mod flags;
 mod login;
 mod map;
 mod queue;
@@ -30,6 +31,7 @@ pub enum View {
     Dashboard,
     Dispatch,
     Supervision,
+    FlagStats,
     Map,
     Admin,
 }
@@ -171,6 +173,7 @@ fn Shell() -> impl IntoView {
                 {tab(View::Dashboard, "dashboard")}
                 {tab(View::Dispatch, "dispatch")}
                 {supervises.then(|| tab(View::Supervision, "supervision"))}
+                {reviews.then(|| tab(View::FlagStats, "flag_stats"))}
                 {tab(View::Map, "map")}
                 {admin.then(|| tab(View::Admin, "admin"))}
             </nav>
@@ -188,6 +191,7 @@ fn Shell() -> impl IntoView {
                 View::Dashboard => view! { <dashboard::Dashboard/> }.into_any(),
                 View::Dispatch => view! { <dispatch::DispatchView/> }.into_any(),
                 View::Supervision => view! { <supervision::Supervision/> }.into_any(),
+                View::FlagStats => view! { <flags::FlagStatsView/> }.into_any(),
                 View::Map => view! { <map::MapView/> }.into_any(),
                 View::Admin => view! { <admin::Admin/> }.into_any(),
             }}

@@ -14,7 +14,7 @@ use shared::review::{ReviewDecision, ReviewStatus};
 
 use super::{View, cctx, typing_in_field};
 use crate::http::{self, enc};
-use crate::i18n::{flag_text, kind_label, review_status_label};
+use crate::i18n::{flag_kind_label, flag_text, kind_label, review_status_label};
 
 /// `key=value&…` without empty values.
 fn query(parts: &[(&str, String)]) -> String {
@@ -40,6 +40,7 @@ pub fn Queue() -> impl IntoView {
     let can_review = ctx.role() == Some(Role::TownshipReviewer);
     let status = RwSignal::new("submitted".to_string());
     let kind = RwSignal::new(String::new());
+    let flag = RwSignal::new(String::new());
     let village = RwSignal::new(String::new());
     let from = RwSignal::new(String::new());
     let to = RwSignal::new(String::new());
@@ -61,6 +62,7 @@ pub fn Queue() -> impl IntoView {
         let q = query(&[
             ("status", status.get_untracked()),
             ("kind", kind.get_untracked()),
+            ("flag", flag.get_untracked()),
             ("village", village.get_untracked()),
             ("from", day_bound(&from.get_untracked(), false)),
             ("to", day_bound(&to.get_untracked(), true)),
@@ -176,6 +178,10 @@ pub fn Queue() -> impl IntoView {
     .iter()
     .map(|k| (k.as_str().to_string(), kind_label(lang, *k).to_string()))
     .collect();
+    let mut flag_opts: Vec<(String, String)> = vec![("any".to_string(), ctx.t("any_flag").to_string())];
+    flag_opts.extend(
+        shared::flags::FLAG_KINDS.iter().map(|k| (k.to_string(), flag_kind_label(lang, k).to_string())),
+    );
     let export = move |fmt: &'static str| {
         let q = ctx.queue_query.get_untracked();
         spawn_local(async move {
@@ -192,6 +198,7 @@ pub fn Queue() -> impl IntoView {
             <div class="row filters">
                 <div><label for="f-status">{move || ctx.t("status")}</label>{select(status, "f-status", status_opts, "all_status")}</div>
                 <div><label for="f-kind">{move || ctx.t("kind")}</label>{select(kind, "f-kind", kind_opts, "all_kinds")}</div>
+                <div><label for="f-flag">{move || ctx.t("flags")}</label>{select(flag, "f-flag", flag_opts, "all_flags")}</div>
                 <div><label for="f-village">{move || ctx.t(if can_review { "village" } else { "region" })}</label>
                     <select id="f-village" prop:value=move || village.get() on:change=move |ev| { village.set(event_target_value(&ev)); load(); }>
                         <option value="">{move || ctx.t("all_villages")}</option>
