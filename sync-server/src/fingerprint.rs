@@ -167,9 +167,9 @@ fn dct_low(cells: &[[f64; CELLS]; CELLS]) -> Vec<f64> {
         }
     }
     let mut out = Vec::with_capacity(LOW * LOW);
-    for ky in 0..LOW {
+    for by in &basis {
         for kx in 0..LOW {
-            out.push((0..CELLS).map(|y| rows[y][kx] * basis[ky][y]).sum());
+            out.push(rows.iter().zip(by).map(|(row, b)| row[kx] * b).sum());
         }
     }
     out
@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn band_probes_cover_the_threshold() {
-        assert!(4 * (BAND_RADIUS + 1) > MAX_DISTANCE);
+        const { assert!(4 * (BAND_RADIUS + 1) > MAX_DISTANCE) };
         let n = band_neighbours(0b1010);
         assert_eq!(n.len(), 137);
         assert!(n.iter().all(|v| (v ^ 0b1010).count_ones() <= BAND_RADIUS));

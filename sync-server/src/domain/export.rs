@@ -180,14 +180,12 @@ impl Names {
     }
 }
 
+/// Receives a record, its site name, its village code and its flags; answers false to stop.
+type RowVisitor<'a> = dyn FnMut(&InspectionRecord, &str, &str, &[shared::flags::Flag]) -> bool + 'a;
+
 /// Visit the caller's records newest first with each one's site name, village code and flags
 /// (looked up through a second snapshot; site names once each), until `f` answers false.
-fn for_each_named(
-    store: &dyn Store,
-    actor: &Actor,
-    q: &QueueQuery,
-    f: &mut dyn FnMut(&InspectionRecord, &str, &str, &[shared::flags::Flag]) -> bool,
-) -> AppResult<()> {
+fn for_each_named(store: &dyn Store, actor: &Actor, q: &QueueQuery, f: &mut RowVisitor<'_>) -> AppResult<()> {
     let rq = record_query(actor, q, None)?;
     let mut tx = store.read()?;
     let mut names_tx = store.read()?;
