@@ -129,8 +129,11 @@ pub fn csv(s: &FlagStats) -> String {
     out
 }
 
+/// Names come from users: a leading = + - @ would make a spreadsheet run the cell as a formula.
 fn csv_field(s: &str) -> String {
-    // A leading = + - @ would make a spreadsheet run the cell as a formula.
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+    if s.starts_with(['=', '+', '-', '@']) {
+        crate::domain::export::csv_field(&format!("'{s}"))
+    } else {
+        crate::domain::export::csv_field(s)
+    }
 }
