@@ -46,6 +46,11 @@ pub struct FlagThresholds {
     pub copied_position_decimals: u32,
     /// Two on-site records with one credential count as overlapping only this far apart (m).
     pub credential_distance_m: f64,
+    /// The server's checks against other records (reused photos, impossible travel, one
+    /// credential in two places, copied coordinates). On by default; off only for a bulk load
+    /// of historical records or a benchmark baseline, since the records loaded meanwhile are
+    /// neither checked nor remembered as anyone's visits (the server logs it at start).
+    pub cross_record_checks: bool,
 }
 
 impl Default for FlagThresholds {
@@ -62,6 +67,7 @@ impl Default for FlagThresholds {
             clock_backwards_minutes: 5,
             copied_position_decimals: 5,
             credential_distance_m: 1000.0,
+            cross_record_checks: true,
         }
     }
 }

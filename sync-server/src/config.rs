@@ -144,4 +144,14 @@ mod tests {
         let c: Config = toml::from_str("token_ttl_hours = 2").unwrap();
         assert_eq!(c.token_ttl_hours, 2);
     }
+
+    #[test]
+    fn flag_thresholds_are_optional_one_by_one_and_checks_stay_on() {
+        let c: Config = toml::from_str("[flags]\nmax_speed_kmh = 120.0").unwrap();
+        assert_eq!(c.flags.max_speed_kmh, 120.0);
+        assert_eq!(c.flags.max_clock_skew_minutes, 10);
+        assert!(c.flags.cross_record_checks, "setting one threshold keeps the cross-record checks on");
+        let off: Config = toml::from_str("[flags]\ncross_record_checks = false").unwrap();
+        assert!(!off.flags.cross_record_checks);
+    }
 }

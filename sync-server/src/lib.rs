@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod fingerprint;
 pub mod seed;
+pub mod seed_records;
 pub mod signatures;
 pub mod store;
 
@@ -103,6 +104,11 @@ pub fn router(state: AppState) -> Router {
 /// Serve until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     tokio::spawn(log_audit_head_daily(state.clone()));
+    if !state.config.flags.cross_record_checks {
+        tracing::warn!(
+            "cross-record evidence checks are off: new records are not checked for reused photos, travel, credentials or copied positions"
+        );
+    }
     let st = state.clone();
     // Photos stored before fingerprints existed get one, in the background.
     tokio::task::spawn_blocking(move || {

@@ -72,8 +72,12 @@ fn init_tracing(json: bool) {
 }
 
 fn run_seed(state: &AppState, seed_value: u64) -> Result<(), String> {
-    let report = seed::seed_demo(state.store.as_ref(), seed_value, state.now()).map_err(|e| e.to_string())?;
+    let now = state.now();
+    let report = seed::seed_demo(state.store.as_ref(), seed_value, now).map_err(|e| e.to_string())?;
     println!("{}", report.summary());
+    let records =
+        sync_server::seed_records::seed_demo_records(state, seed_value, now).map_err(|e| e.to_string())?;
+    println!("{}", records.summary());
     Ok(())
 }
 

@@ -8,6 +8,7 @@ pub mod faultproxy;
 pub mod fixture;
 pub mod geoclue;
 pub mod invariants;
+pub mod photos;
 pub mod process;
 pub mod records;
 pub mod webdriver;

@@ -179,3 +179,103 @@ async fn reviewer_approves_and_returns_dashboard_follows_and_scopes_hold_in_chro
     d.screenshot(&shots.join("console-dashboard-after.png")).await;
     d.quit().await;
 }
+
+/// The reviewer's view of a reused photo: the queue filtered to photo reuse holds the copy and
+/// not its original; the copy's detail shows both photos side by side (both decoded by the
+/// browser), and the link opens the other record; 疑点统计 counts the flag for the township and
+/// for the inspector.
+#[tokio::test(flavor = "multi_thread")]
+async fn reviewer_sees_a_reused_photo_beside_its_original_and_the_flag_statistics_in_chromium() {
+    use qingliu_tests::photos::{derivatives, tablet_photo};
+    assert!(dist().join("index.html").exists(), "ui/dist missing: run scripts/build-ui.sh first");
+    let server = TestServer::start_with(|c| c.console_dir = dist()).await;
+    let fx = fixture::install(server.state.store.as_ref());
+    let base = server.base.clone();
+
+    let mut a = ApiClient::new(&base);
+    a.login("inspector_a", PASSWORD).await.unwrap();
+    let device = DeviceId::new();
+    a.register_device(device, "平板").await.unwrap();
+    let original = tablet_photo("iphone6-gps-8mp.jpg");
+    let cropped = derivatives(&original)
+        .into_iter()
+        .find(|(what, _)| what.starts_with("cropped 5 % around"))
+        .expect("a cropped derivative")
+        .1;
+    let honest = tablet_photo("nokia83-gps-9mp.jpg");
+    for bytes in [&original, &cropped, &honest] {
+        a.upload(bytes, 1 << 20).await.unwrap();
+    }
+    let first = water_body(fx.site("water1").id, vec![photo_ref(&original)], None);
+    let mut copy = village(fx.site("village1").id, None, None);
+    copy.photos = vec![photo_ref(&honest), photo_ref(&cropped)];
+    a.push(&batch(device, vec![submit(1, &first), submit(2, &copy)])).await.unwrap();
+
+    let home = tempfile::tempdir().unwrap();
+    let (_driver_proc, driver_base) = chromedriver(home.path()).await;
+    let d = Driver::chromium(&driver_base, &home.path().join("profile")).await;
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+
+    login(&d, &base, "reviewer_1").await;
+    d.wait_text("#queue-total", 20, |t| t.contains('2')).await;
+    d.script(
+        "const s = document.querySelector('#f-flag'); s.value = 'photo_reuse';
+         s.dispatchEvent(new Event('change', {bubbles: true})); return null;",
+    )
+    .await;
+    d.wait_text("#queue-total", 20, |t| t.contains('1') && !t.contains('2')).await;
+    assert!(d.find(&format!("tr[data-id='{}']", first.id)).await.is_none(), "the original is not a reuse");
+    d.click(&format!("tr[data-id='{}'] button.open", copy.id)).await;
+
+    // The flag names the other record's site and which photo; both photos are there, decoded.
+    let flag = d.wait_text("#flags li[data-flag='photo_reuse']", 20, |t| !t.is_empty()).await;
+    assert!(flag.contains("测试塘"), "the flag names the other site: {flag}");
+    d.wait(".evidence img.evidence-mine", 20).await;
+    d.wait(".evidence img.evidence-other", 20).await;
+    let sizes = d
+        .script_async(
+            "const done = arguments[arguments.length - 1];
+             const imgs = ['.evidence img.evidence-mine', '.evidence img.evidence-other']
+               .map(s => document.querySelector(s));
+             Promise.all(imgs.map(i => i.decode().then(() => [i.naturalWidth, i.naturalHeight], () => [0, 0])))
+               .then(done);",
+        )
+        .await;
+    let sizes: Vec<(u32, u32)> = serde_json::from_value(sizes).unwrap();
+    let dims = |jpeg: &[u8]| {
+        let i = image::load_from_memory(jpeg).unwrap();
+        (i.width(), i.height())
+    };
+    // This record's second photo (the crop) on the left, the other record's original on the right.
+    assert_eq!(sizes, vec![dims(&cropped), dims(&original)], "both photos shown at their own size");
+    let caption = d.wait_text(".evidence figure:first-child figcaption", 10, |t| !t.is_empty()).await;
+    assert!(caption.contains('2'), "the caption names this record's photo 2: {caption}");
+    d.screenshot(&shots.join("console-evidence-photo-reuse.png")).await;
+
+    // The other record opens from the evidence.
+    d.click(".evidence button.open-other").await;
+    d.wait_text("#record-title", 20, |t| t.contains("测试塘")).await;
+
+    // 疑点统计: the township's row and the inspector's row count the one flagged record.
+    d.click("button[data-nav=flag_stats]").await;
+    let town_row =
+        format!("#flag-stats-table tr[data-key='{}']", fx.site("village1").village.parent().unwrap());
+    let row = d.wait_text(&town_row, 20, |t| !t.is_empty()).await;
+    assert!(row.contains("照片重复"), "the row names the kind: {row}");
+    let cells: Vec<String> = serde_json::from_value(
+        d.script(&format!(
+            "return [...document.querySelectorAll(\"{town_row} td.num\")].map(c => c.textContent)"
+        ))
+        .await,
+    )
+    .unwrap();
+    assert_eq!(cells, vec!["1", "1"], "one flagged record, one flag");
+    d.screenshot(&shots.join("console-flag-stats.png")).await;
+    d.script(
+        "const s = document.querySelector('#fs-by'); s.value = 'inspector';
+         s.dispatchEvent(new Event('change', {bubbles: true})); return null;",
+    )
+    .await;
+    d.wait_text("#flag-stats-table tbody", 20, |t| t.contains("inspector_a")).await;
+    d.quit().await;
+}

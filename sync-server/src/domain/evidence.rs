@@ -85,9 +85,11 @@ pub fn check_and_store(
 ) -> StoreResult<Vec<Flag>> {
     let mut out = flags(i, site.position, t);
     clock_flags(t, clock, i, now, &mut out);
-    visit_flags(tx, t, clock, user, i, &mut out)?;
-    credential_flags(tx, t, i, &mut out)?;
-    photo_flags(tx, i, &mut out)?;
+    if t.cross_record_checks {
+        visit_flags(tx, t, clock, user, i, &mut out)?;
+        credential_flags(tx, t, i, &mut out)?;
+        photo_flags(tx, i, &mut out)?;
+    }
     let rows: Vec<FlagRow> = out
         .iter()
         .map(|f| FlagRow {

@@ -1,7 +1,12 @@
 //! Ingest benchmark: inspections per second through the HTTP push endpoint (real server on a
 //! real port, SQLite default, synchronous=FULL), beside a bare rusqlite batched insert of the
 //! same rows (record, version, mutation result, audit entry per inspection) into the same schema,
-//! measured in the same run.
+//! measured in the same run. Every inspection is signed by its device and carries one photo whose
+//! blob and fingerprint are stored before the clock starts (the upload and its fingerprint are
+//! measured by `evidence-bench`), so the push runs the photo look-up for real. The push is
+//! measured twice: with the server's cross-record evidence checks on (the product) and off
+//! (`[flags] cross_record_checks = false`), both verifying signatures; the time to verify the
+//! signatures alone is measured too.
 //!
 //! cargo run --release -p qingliu-tests --bin ingest-bench -- --inspections 20000
 
@@ -37,9 +42,29 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-async fn http_run(args: &Args) -> f64 {
-    let server = TestServer::start().await;
+/// A stored blob per inspection, with a random fingerprint as a distinct photo would have.
+fn store_photos(server: &TestServer, n: usize) -> Vec<shared::inspection::PhotoRef> {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let mut tx = server.state.store.write().expect("write");
+    let now = time::OffsetDateTime::now_utc();
+    let refs: Vec<_> = (0..n)
+        .map(|k| {
+            let bytes = format!("bench photo {k} {}", rng.r#gen::<u64>()).into_bytes();
+            let r = qingliu_tests::records::photo_ref(&bytes);
+            tx.insert_blob(&r.sha256, r.bytes, now).expect("blob");
+            tx.insert_fingerprint(&r.sha256, Some(rng.r#gen::<u64>() >> 1)).expect("fingerprint");
+            r
+        })
+        .collect();
+    tx.commit().expect("commit");
+    refs
+}
+
+async fn http_run(args: &Args, checks: bool) -> f64 {
+    let server = TestServer::start_with(|c| c.flags.cross_record_checks = checks).await;
     let fx = fixture::install(server.state.store.as_ref());
+    let mut photos = store_photos(&server, args.inspections).into_iter();
     let mut client = server.client();
     client.login("inspector_a", fixture::PASSWORD).await.expect("login");
     let site = fx.site("water1").id;
@@ -53,7 +78,12 @@ async fn http_run(args: &Args) -> f64 {
         let mut seq = 1u64;
         while (seq as usize) <= per_device {
             let n = args.batch.min(per_device + 1 - seq as usize);
-            let muts = (0..n).map(|k| submit(seq + k as u64, &water_body(site, vec![], None))).collect();
+            let muts = (0..n)
+                .map(|k| {
+                    let photo = photos.next().expect("a photo per inspection");
+                    submit(seq + k as u64, &water_body(site, vec![photo], None))
+                })
+                .collect();
             reqs.push(serde_json::to_vec(&batch(device, muts)).expect("json"));
             seq += n as u64;
         }
@@ -141,23 +171,63 @@ fn bare_run(args: &Args) -> f64 {
     args.inspections as f64 / elapsed.as_secs_f64()
 }
 
+/// Signatures verified per second on one core, the check every push makes before its write.
+fn verify_rate(n: usize) -> f64 {
+    use ed25519_dalek::Verifier;
+    let device = DeviceId::new();
+    let key = qingliu_tests::records::test_key(device);
+    let site = shared::SiteId::new();
+    let signed: Vec<(Vec<u8>, ed25519_dalek::Signature)> = (0..n)
+        .map(|_| {
+            let i = water_body(site, vec![], None);
+            let bytes = shared::signing::inspection_bytes(&i);
+            let sig = ed25519_dalek::Signer::sign(&key, &bytes);
+            (bytes, sig)
+        })
+        .collect();
+    let public = key.verifying_key();
+    let start = Instant::now();
+    for (bytes, sig) in &signed {
+        public.verify(bytes, sig).expect("verifies");
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
 fn main() {
     let args = Args::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let mut http = Vec::new();
-    let mut bare = Vec::new();
+    let (mut on, mut off, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..args.runs {
         let b = bare_run(&args);
-        let h = rt.block_on(http_run(&args));
-        eprintln!("run {}: http push {:.0}/s, bare rusqlite {:.0}/s", run + 1, h, b);
-        http.push(h);
+        // Alternate the order, so neither path always runs on a warmer disk.
+        let (h_on, h_off) = if run % 2 == 0 {
+            let x = rt.block_on(http_run(&args, true));
+            (x, rt.block_on(http_run(&args, false)))
+        } else {
+            let y = rt.block_on(http_run(&args, false));
+            (rt.block_on(http_run(&args, true)), y)
+        };
+        eprintln!(
+            "run {}: push with checks {h_on:.0}/s, push without {h_off:.0}/s, bare rusqlite {b:.0}/s",
+            run + 1
+        );
+        on.push(h_on);
+        off.push(h_off);
         bare.push(b);
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (h, b) = (median(http), median(bare));
+    let verify = verify_rate(args.inspections.min(20_000));
+    let (h_on, h_off, b) = (median(on), median(off), median(bare));
     println!("| path | inspections/s (median of {}) |", args.runs);
     println!("|---|---|");
-    println!("| HTTP push, {} devices × batches of {} | {:.0} |", args.devices, args.batch, h);
-    println!("| bare rusqlite, same rows, transactions of {} | {:.0} |", args.batch, b);
-    println!("| ratio push / bare | {:.2} |", h / b);
+    println!(
+        "| HTTP push, {} devices × batches of {}, signatures + cross-record checks | {h_on:.0} |",
+        args.devices, args.batch
+    );
+    println!("| HTTP push, same, signatures only (`cross_record_checks = false`) | {h_off:.0} |");
+    println!("| bare rusqlite, same rows, transactions of {} | {b:.0} |", args.batch);
+    println!("| Ed25519 verification alone, one core | {verify:.0} |");
+    println!("| ratio push with checks / without | {:.2} |", h_on / h_off);
+    println!("| ratio push with checks / bare | {:.2} |", h_on / b);
+    println!("| ratio push without checks / bare | {:.2} |", h_off / b);
 }

@@ -5,13 +5,17 @@ use sync_server::store::CounterKey;
 
 use crate::assert_counters_match_recount;
 
-/// The demo data set has the stated shape: all of Hubei at real scale.
+/// The demo data set has the stated shape: all of Hubei at real scale, and four weeks of field
+/// records sent through the real ingest path, where only the deliberate fakes raise flags.
 #[tokio::test(flavor = "multi_thread")]
-async fn demo_seed_produces_the_stated_counts() {
+async fn demo_seed_produces_the_stated_counts_and_an_honest_field_history() {
     let server = qingliu_tests::TestServer::start().await;
-    let store = server.state.store.clone();
-    let report = tokio::task::spawn_blocking(move || {
-        seed::seed_demo(store.as_ref(), 2026, time::OffsetDateTime::now_utc())
+    let st = server.state.clone();
+    let now = time::OffsetDateTime::now_utc();
+    let (report, records) = tokio::task::spawn_blocking(move || {
+        let report = seed::seed_demo(st.store.as_ref(), 2026, now)?;
+        let records = sync_server::seed_records::seed_demo_records(&st, 2026, now)?;
+        Ok::<_, sync_server::error::AppError>((report, records))
     })
     .await
     .unwrap()
@@ -76,4 +80,61 @@ async fn demo_seed_produces_the_stated_counts() {
         let r = c.login(user, password).await.unwrap();
         assert_eq!(r.user.role, role);
     }
+
+    demo_records_raise_exactly_the_deliberate_flags(&server, &records).await;
+}
+
+/// Zero false flags on the demo's field history: every stored flag belongs to a deliberate
+/// fake, each fake raises exactly the flag it was made for, and the reviewer's queue filtered
+/// to flagged records holds their township's fakes and nothing else.
+async fn demo_records_raise_exactly_the_deliberate_flags(
+    server: &qingliu_tests::TestServer,
+    records: &sync_server::seed_records::DemoRecords,
+) {
+    use std::collections::BTreeMap;
+    eprintln!("{}", records.summary());
+    assert!(records.records >= 60 && records.photos > records.records, "{}", records.summary());
+    assert!(records.approved > 10 && records.returned == 2, "{}", records.summary());
+    let mut made: Vec<&str> = records.fakes.iter().map(|(_, k)| *k).collect();
+    made.sort();
+    made.dedup();
+    assert_eq!(made, vec!["clock_skew", "copied_position", "impossible_travel", "photo_reuse"]);
+
+    let store = server.state.store.as_ref();
+    let mut raised: BTreeMap<shared::InspectionId, Vec<String>> = BTreeMap::new();
+    store
+        .read()
+        .unwrap()
+        .for_each_flag(
+            "0",
+            "9",
+            time::OffsetDateTime::UNIX_EPOCH,
+            time::OffsetDateTime::now_utc() + time::Duration::days(1),
+            &mut |row| raised.entry(row.record_id).or_default().push(row.flag.kind().to_string()),
+        )
+        .unwrap();
+    let expected: BTreeMap<shared::InspectionId, Vec<String>> =
+        records.fakes.iter().map(|(id, k)| (*id, vec![k.to_string()])).collect();
+    assert_eq!(raised, expected, "flags raised on the demo records against the deliberate fakes");
+
+    // Every version was checked at push, and every signature and photo verifies.
+    let versions = sync_server::domain::integrity::verify_versions(store).unwrap();
+    assert_eq!(versions.checked as usize, records.records);
+    assert!(versions.problems.is_empty(), "{:?}", versions.problems);
+    let photos = sync_server::domain::integrity::verify_blobs(store, server.state.blobs.as_ref()).unwrap();
+    assert!(photos.problems.is_empty(), "{:?}", photos.problems);
+
+    let mut reviewer = server.client();
+    reviewer.login("reviewer", "Qingliu-2026!").await.unwrap();
+    let q: shared::console::QueuePage = reviewer.get("/api/v1/review/queue?flag=any").await.unwrap();
+    let mut flagged: Vec<_> = q.items.iter().map(|it| it.record.inspection.id).collect();
+    flagged.sort();
+    let mut own_fakes: Vec<_> = records
+        .fakes
+        .iter()
+        .filter(|(_, k)| ["photo_reuse", "impossible_travel"].contains(k))
+        .map(|(id, _)| *id)
+        .collect();
+    own_fakes.sort();
+    assert_eq!(flagged, own_fakes, "the reviewer's flagged queue holds their township's fakes");
 }
