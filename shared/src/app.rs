@@ -209,3 +209,13 @@ pub struct SaveResult {
     #[serde(default)]
     pub flags: Vec<crate::flags::Flag>,
 }
+
+/// A document made on the device: where it is kept, its bytes (base64, for the preview and
+/// sharing), and the characters of the record its font cannot print.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentFile {
+    pub path: String,
+    pub pdf_base64: String,
+    #[serde(default)]
+    pub uncovered: String,
+}

@@ -49,6 +49,10 @@ pub enum ErrorCode {
     CursorInvalid,
     /// A record version's device signature is missing or does not verify.
     SignatureInvalid,
+    /// A handwritten signature covers content that has changed since it was made.
+    SignatureStale,
+    /// A document number the server did not give this device, or that another record holds.
+    DocumentNumberInvalid,
     // Blobs.
     OffsetMismatch,
     HashMismatch,
@@ -101,6 +105,8 @@ impl ErrorCode {
             ErrorCode::MissingBlobs => "missing_blobs",
             ErrorCode::CursorInvalid => "cursor_invalid",
             ErrorCode::SignatureInvalid => "signature_invalid",
+            ErrorCode::SignatureStale => "signature_stale",
+            ErrorCode::DocumentNumberInvalid => "document_number_invalid",
             ErrorCode::OffsetMismatch => "offset_mismatch",
             ErrorCode::HashMismatch => "hash_mismatch",
             ErrorCode::BlobTooLarge => "blob_too_large",
@@ -126,9 +132,23 @@ impl ErrorCode {
             }
             BodyTooLarge | BlobTooLarge => 413,
             UnsupportedMediaType => 415,
-            Required | TooLong | TooShort | OutOfRange | InvalidFormat | InvalidChecksum | InvalidValue
-            | Inconsistent | TooMany | TooFew | ValidationFailed | MissingBlobs | HashMismatch
-            | SizeMismatch | SignatureInvalid => 422,
+            Required
+            | TooLong
+            | TooShort
+            | OutOfRange
+            | InvalidFormat
+            | InvalidChecksum
+            | InvalidValue
+            | Inconsistent
+            | TooMany
+            | TooFew
+            | ValidationFailed
+            | MissingBlobs
+            | HashMismatch
+            | SizeMismatch
+            | SignatureInvalid
+            | SignatureStale
+            | DocumentNumberInvalid => 422,
             RateLimited => 429,
             Internal | SchemaTooNew => 500,
             Unavailable => 503,

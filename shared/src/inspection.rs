@@ -333,17 +333,34 @@ pub struct ChecklistItem {
     pub note: String,
 }
 
+impl Signature {
+    /// A signature with a name only (no image): what older records hold.
+    pub fn named(signer: impl Into<String>) -> Signature {
+        Signature::Signed { signer: signer.into(), blob: None, signed_at: None, covers: None }
+    }
+}
+
 /// A signature, or the recorded reason it is missing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Signature {
-    /// Signed; `blob` names a photo/scan of the signature when there is one.
+    /// Signed; `blob` names the signature image (drawn on the pad; content-addressed like
+    /// photos) when there is one.
     Signed {
         #[serde(default)]
         signer: String,
         #[serde(default)]
         blob: Option<String>,
+        /// When the signature was made (device clock).
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+        signed_at: Option<OffsetDateTime>,
+        /// SHA-256 of the record content the signature covers
+        /// ([`crate::documents::signed_content_hash`]): a signature whose content has changed
+        /// since is stale and fails validation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        covers: Option<String>,
     },
     /// 拒绝签字: the reason is required.
     Refused { reason: String },
@@ -380,6 +397,58 @@ pub struct EnforcementBody {
     pub inspector_signatures: Vec<Signature>,
     #[serde(default)]
     pub witness_signature: Option<Signature>,
+    /// 记录人签名
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorder_signature: Option<Signature>,
+}
+
+impl EnforcementBody {
+    /// Every signature with who signs in which role (party, each inspector, recorder, witness).
+    pub fn signatures(&self) -> Vec<(SignerRole, &Signature)> {
+        let mut out = vec![(SignerRole::Party, &self.party_signature)];
+        out.extend(self.inspector_signatures.iter().enumerate().map(|(n, s)| (SignerRole::Inspector(n), s)));
+        out.extend(self.recorder_signature.iter().map(|s| (SignerRole::Recorder, s)));
+        out.extend(self.witness_signature.iter().map(|s| (SignerRole::Witness, s)));
+        out
+    }
+
+    pub fn signatures_mut(&mut self) -> Vec<&mut Signature> {
+        let mut out = vec![&mut self.party_signature];
+        out.extend(self.inspector_signatures.iter_mut());
+        out.extend(self.recorder_signature.iter_mut());
+        out.extend(self.witness_signature.iter_mut());
+        out
+    }
+
+    /// Whether anything has been signed (a refusal counts: it is part of the signed record).
+    pub fn has_signatures(&self) -> bool {
+        self.signatures().iter().any(|(_, s)| matches!(s, Signature::Signed { blob: Some(_), .. }))
+    }
+}
+
+/// Who signs an on-site record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", content = "index", rename_all = "snake_case")]
+pub enum SignerRole {
+    /// 被检查单位现场负责人
+    Party,
+    /// 执法人员, by position in `inspectors`.
+    Inspector(usize),
+    /// 记录人
+    Recorder,
+    /// 见证人
+    Witness,
+}
+
+impl SignerRole {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            SignerRole::Party => "被检查单位现场负责人",
+            SignerRole::Inspector(_) => "执法人员",
+            SignerRole::Recorder => "记录人",
+            SignerRole::Witness => "见证人",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -440,6 +509,10 @@ pub struct Inspection {
     pub proposed_status: Option<SiteStatus>,
     #[serde(default)]
     pub notes: String,
+    /// Document numbers and the context printed on the record's documents; absent on records
+    /// made before documents existed (and then absent from the signed bytes too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<crate::documents::DocumentInfo>,
 }
 
 impl Inspection {
@@ -451,10 +524,7 @@ impl Inspection {
     pub fn blob_hashes(&self) -> Vec<String> {
         let mut out: Vec<String> = self.photos.iter().map(|p| p.sha256.clone()).collect();
         if let InspectionBody::Enforcement(e) = &self.body {
-            let sigs = std::iter::once(&e.party_signature)
-                .chain(e.inspector_signatures.iter())
-                .chain(e.witness_signature.iter());
-            for s in sigs {
+            for (_, s) in e.signatures() {
                 if let Signature::Signed { blob: Some(h), .. } = s {
                     out.push(h.clone());
                 }

@@ -26,6 +26,7 @@ pub mod auth;
 pub mod clock;
 pub mod console;
 pub mod diff;
+pub mod documents;
 pub mod error;
 pub mod flags;
 pub mod geo;

@@ -153,6 +153,7 @@ pub fn validate_inspection(i: &Inspection, site_kind: Option<SiteKind>) -> Vec<F
             e.text("body.summary", &b.summary, false, limits::LONG_TEXT);
         }
     }
+    validate_documents(&mut e, i);
     e.0
 }
 
@@ -232,7 +233,15 @@ fn validate_checklist(e: &mut Errors, field: &str, items: &[ChecklistItem]) {
 
 fn validate_signature(e: &mut Errors, field: &str, s: &Signature) {
     match s {
-        Signature::Signed { signer, blob } => {
+        Signature::Signed { signer, blob, signed_at, covers } => {
+            if let Some(t) = signed_at {
+                e.time(&format!("{field}.signed_at"), *t);
+            }
+            if let Some(h) = covers
+                && !is_sha256_hex(h)
+            {
+                e.push(format!("{field}.covers"), ErrorCode::InvalidFormat, "应为 SHA-256");
+            }
             e.text(&format!("{field}.signer"), signer, false, limits::SHORT_TEXT);
             if let Some(h) = blob
                 && !is_sha256_hex(h)
@@ -299,6 +308,64 @@ fn validate_enforcement(e: &mut Errors, b: &EnforcementBody) {
     }
     if let Some(w) = &b.witness_signature {
         validate_signature(e, "body.witness_signature", w);
+    }
+    if let Some(r) = &b.recorder_signature {
+        validate_signature(e, "body.recorder_signature", r);
+    }
+}
+
+/// A record made with documents (it carries [`crate::documents::DocumentInfo`]) is the legal
+/// document: its numbers match the documents it gets, and an on-site record is signed by both
+/// inspectors and the recorder, and by the party or, where the party refuses, by a witness, each
+/// signature an image over the content as it stands.
+fn validate_documents(e: &mut Errors, i: &Inspection) {
+    use crate::documents::{documents_for, stale_signatures};
+    let Some(d) = &i.document else { return };
+    e.text("document.site_name", &d.site_name, true, limits::SHORT_TEXT);
+    e.text("document.place", &d.place, false, limits::MEDIUM_TEXT);
+    e.text("document.inspector", &d.inspector, true, limits::SHORT_TEXT);
+    e.text("document.authority", &d.authority, false, limits::SHORT_TEXT);
+    let mut want = documents_for(i);
+    want.sort();
+    let mut have: Vec<_> = d.numbers.iter().map(|n| n.kind).collect();
+    have.sort();
+    if want != have {
+        e.push("document.numbers", ErrorCode::Inconsistent, "文书编号与应出具的文书不符");
+    }
+    for (n, num) in d.numbers.iter().enumerate() {
+        if !(2000..=2100).contains(&num.year) || num.serial == 0 {
+            e.push(format!("document.numbers[{n}]"), ErrorCode::OutOfRange, "文书编号无效");
+        }
+    }
+    let InspectionBody::Enforcement(b) = &i.body else { return };
+    let signed = |s: &Signature| matches!(s, Signature::Signed { blob: Some(_), .. });
+    for (n, s) in b.inspector_signatures.iter().enumerate() {
+        if !signed(s) {
+            e.push(format!("body.inspector_signatures[{n}]"), ErrorCode::Required, "执法人员须在笔录上签名");
+        }
+    }
+    if !b.recorder_signature.as_ref().is_some_and(signed) {
+        e.push("body.recorder_signature", ErrorCode::Required, "记录人须签名");
+    }
+    match &b.party_signature {
+        Signature::Refused { .. } if !b.witness_signature.as_ref().is_some_and(signed) => {
+            e.push("body.witness_signature", ErrorCode::Required, "被检查人拒绝签字时须由见证人签名");
+        }
+        Signature::Refused { .. } => {}
+        s if !signed(s) => {
+            e.push("body.party_signature", ErrorCode::Required, "被检查单位现场负责人须签名或注明拒签理由")
+        }
+        _ => {}
+    }
+    let roles = b.signatures();
+    for n in stale_signatures(i) {
+        let field = match roles[n].0 {
+            SignerRole::Party => "body.party_signature".to_string(),
+            SignerRole::Inspector(k) => format!("body.inspector_signatures[{k}]"),
+            SignerRole::Recorder => "body.recorder_signature".to_string(),
+            SignerRole::Witness => "body.witness_signature".to_string(),
+        };
+        e.push(field, ErrorCode::SignatureStale, "签名后记录内容已修改，签名已失效，请重新签名");
     }
 }
 
@@ -398,6 +465,7 @@ pub(crate) mod tests {
             photos: vec![],
             proposed_status: None,
             notes: String::new(),
+            document: None,
         }
     }
 
@@ -426,12 +494,10 @@ pub(crate) mod tests {
             findings: "现场检查未发现异常".into(),
             violations: vec![],
             rectification_deadline: None,
-            party_signature: Signature::Signed { signer: "李四".into(), blob: None },
-            inspector_signatures: vec![
-                Signature::Signed { signer: "王五".into(), blob: None },
-                Signature::Signed { signer: "赵六".into(), blob: None },
-            ],
+            party_signature: Signature::named("李四"),
+            inspector_signatures: vec![Signature::named("王五"), Signature::named("赵六")],
             witness_signature: None,
+            recorder_signature: None,
         }
     }
 

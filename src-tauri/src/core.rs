@@ -76,12 +76,12 @@ pub fn state_for(status: ReviewStatus) -> LocalState {
     }
 }
 
-struct RecordRow {
-    inspection: Inspection,
-    state: LocalState,
+pub(crate) struct RecordRow {
+    pub(crate) inspection: Inspection,
+    pub(crate) state: LocalState,
 }
 
-fn load_record(conn: &Connection, id: &InspectionId) -> CoreResult<Option<RecordRow>> {
+pub(crate) fn load_record(conn: &Connection, id: &InspectionId) -> CoreResult<Option<RecordRow>> {
     Ok(conn
         .prepare_cached("SELECT data, state FROM records WHERE id = ?1")?
         .query_row([id.to_string()], |r| {
@@ -187,10 +187,30 @@ impl AppCore {
         &self,
         inspection: &Inspection,
     ) -> CoreResult<(RecordSummary, Vec<shared::FieldError>)> {
-        let errors = match self.site(&inspection.site_id)? {
+        let mut inspection = inspection.clone();
+        // Numbers spent on the record stay with it, whatever copy the form sends back.
+        if inspection.document.is_none()
+            && let Some(row) = self.store.read(|c| load_record(c, &inspection.id))?
+        {
+            inspection.document = row.inspection.document;
+        }
+        // The content signatures cover is frozen: an edit after signing clears them.
+        let cleared = crate::documents::clear_if_stale(&mut inspection);
+        let inspection = &inspection;
+        let mut errors = match self.site(&inspection.site_id)? {
             Some(site) => validate_against_site(inspection, &site),
             None => validate_inspection(inspection, None),
         };
+        if cleared {
+            errors.insert(
+                0,
+                shared::FieldError::new(
+                    "body.party_signature",
+                    ErrorCode::SignatureStale,
+                    "签名后记录内容已修改，签名已清除，请重新签名",
+                ),
+            );
+        }
         let id = inspection.id;
         self.store.write(|tx| {
             let now = self.now_rfc3339();
@@ -678,7 +698,7 @@ fn uuid_col(s: String) -> rusqlite::Result<uuid::Uuid> {
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> CoreResult<()> {
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> CoreResult<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     {
@@ -827,6 +847,7 @@ mod tests {
             photos: vec![],
             proposed_status: None,
             notes: String::new(),
+            document: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! and builds without the webview; the Tauri shell (`--features app`) wraps it in thin commands.
 
 pub mod core;
+pub mod documents;
 pub mod error;
 pub mod photos;
 pub mod position;

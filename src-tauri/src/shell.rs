@@ -234,6 +234,10 @@ pub fn run() {
             commands::position_status,
             commands::position_stop,
             commands::set_visible,
+            commands::prepare_documents,
+            commands::sign_record,
+            commands::refuse_signature,
+            commands::document,
         ])
         .run(tauri::generate_context!())
         .expect("error while running the Qingliu app");
@@ -257,6 +261,47 @@ pub mod commands {
     use crate::error::CoreError;
 
     type R<T> = Result<T, ApiError>;
+
+    #[tauri::command]
+    pub fn prepare_documents(shell: State<'_, Shell>, id: InspectionId) -> R<Inspection> {
+        Ok(shell.core.prepare_documents(&id)?)
+    }
+
+    /// `png` is the pad's image, base64.
+    #[tauri::command]
+    pub fn sign_record(
+        shell: State<'_, Shell>,
+        id: InspectionId,
+        role: shared::inspection::SignerRole,
+        signer: String,
+        png: String,
+    ) -> R<Inspection> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_bytes())
+            .map_err(|_| CoreError::new(ErrorCode::InvalidFormat, "签名图片编码无效"))?;
+        Ok(shell.core.sign_record(&id, role, &signer, &bytes)?)
+    }
+
+    #[tauri::command]
+    pub fn refuse_signature(shell: State<'_, Shell>, id: InspectionId, reason: String) -> R<Inspection> {
+        Ok(shell.core.refuse_signature(&id, &reason)?)
+    }
+
+    /// The document as base64 PDF (kept beside the record on the device), and the characters
+    /// its font cannot print.
+    #[tauri::command]
+    pub fn document(
+        shell: State<'_, Shell>,
+        id: InspectionId,
+        kind: shared::documents::DocumentKind,
+    ) -> R<shared::app::DocumentFile> {
+        let (path, pdf) = shell.core.document(&id, kind)?;
+        Ok(shared::app::DocumentFile {
+            path: path.display().to_string(),
+            pdf_base64: base64::engine::general_purpose::STANDARD.encode(pdf),
+            uncovered: shell.core.uncovered_chars(&id)?.into_iter().collect(),
+        })
+    }
 
     #[tauri::command]
     pub fn status(shell: State<'_, Shell>) -> R<AppStatus> {

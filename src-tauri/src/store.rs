@@ -14,6 +14,7 @@ use crate::error::{CoreError, CoreResult};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_outbox_attempt_time.sql"),
+    include_str!("../migrations/0003_documents.sql"),
 ];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

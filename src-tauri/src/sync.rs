@@ -132,6 +132,15 @@ impl SyncClient {
         Self::decode(resp).await
     }
 
+    pub async fn number_blocks(
+        &self,
+        req: &shared::documents::NumberBlockRequest,
+    ) -> Result<shared::documents::NumberBlockResponse, SyncError> {
+        let resp =
+            self.req(reqwest::Method::POST, "/api/v1/documents/number-blocks").json(req).send().await?;
+        Self::decode(resp).await
+    }
+
     pub async fn blob_start(&self, sha256: &str, size: u64) -> Result<BlobStatus, SyncError> {
         let resp = self
             .req(reqwest::Method::POST, &format!("/api/v1/blobs/{sha256}"))
@@ -275,6 +284,7 @@ pub async fn sync_once(
     // A push that cannot finish must not keep review outcomes from reaching the device.
     pull_all(core, client, &mut report).await?;
     pushed?;
+    refill_numbers(core, client).await?;
     core.set_meta(keys::LAST_SYNC_AT, &core.now_rfc3339())?;
     progress(None);
     Ok(report)
@@ -292,6 +302,26 @@ async fn reconcile_sequence(core: &AppCore, client: &SyncClient) -> CoreResult<(
         core.set_meta(keys::NEXT_SEQ, &(info.last_seq + 1).to_string())?;
     }
     Ok(())
+}
+
+/// While online, top up the document numbers (文书编号) of kinds that run low, so that the
+/// inspector can make documents for days without signal. Only inspectors' devices hold numbers.
+async fn refill_numbers(core: &AppCore, client: &SyncClient) -> CoreResult<()> {
+    if core.user()?.is_none_or(|u| u.role != shared::auth::Role::Inspector) {
+        return Ok(());
+    }
+    let kinds = core.number_kinds_wanted()?;
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    let req = shared::documents::NumberBlockRequest {
+        device_id: core.device_id()?,
+        year: core.now().to_offset(shared::clock::BEIJING).year(),
+        kinds,
+        size: crate::documents::BLOCK_SIZE,
+    };
+    let resp = client.number_blocks(&req).await?;
+    core.store_number_blocks(&resp.blocks)
 }
 
 async fn upload_photos(

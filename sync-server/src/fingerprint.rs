@@ -19,8 +19,10 @@
 //!
 //! Look-up: the 64 bits are split into four 16-bit bands. Two fingerprints within
 //! [`MAX_DISTANCE`] bits (< 4 × 3) share at least one band within 2 bits, so a look-up probes each
-//! band's value and its neighbours within 2 bits (137 values per band) on an index, then checks
-//! the full distance of the few candidates.
+//! band's value and its neighbours within 2 bits (137 values per band), then checks the full
+//! distance of the few candidates. The probes go to a [`BandIndex`] in memory (8 bytes per photo
+//! and band): on a database index 548 probes per photo cost ~4 ms at a million photos, which
+//! is too much to spend on every pushed photo (BENCHMARKS.md).
 
 use std::io::Cursor;
 
@@ -69,6 +71,51 @@ pub fn band_neighbours(v: u16) -> Vec<u16> {
         }
     }
     out
+}
+
+/// Every stored fingerprint, bucketed by each of its four bands: the candidate filter of the
+/// near-duplicate look-up. It holds no hashes (the store resolves the few fingerprints within
+/// distance to their photos), so a stale entry costs a wasted look-up, never a wrong answer.
+pub struct BandIndex {
+    bands: [Vec<Vec<Fingerprint>>; 4],
+    len: usize,
+}
+
+impl Default for BandIndex {
+    fn default() -> Self {
+        let bucket = || vec![Vec::new(); 1 << 16];
+        BandIndex { bands: [bucket(), bucket(), bucket(), bucket()], len: 0 }
+    }
+}
+
+impl BandIndex {
+    pub fn insert(&mut self, fp: Fingerprint) {
+        for (b, v) in bands(fp).into_iter().enumerate() {
+            self.bands[b][usize::from(v)].push(fp);
+        }
+        self.len += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Stored fingerprints within `max` bits of `fp` (`max` ≤ [`MAX_DISTANCE`]), each once.
+    pub fn near(&self, fp: Fingerprint, max: u32) -> Vec<Fingerprint> {
+        let mut out = Vec::new();
+        for (b, v) in bands(fp).into_iter().enumerate() {
+            for n in band_neighbours(v) {
+                out.extend(self.bands[b][usize::from(n)].iter().filter(|o| distance(fp, **o) <= max));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// Grey pixels of the JPEG, decoded at a DCT scale just large enough.
@@ -215,6 +262,35 @@ mod tests {
         assert_eq!(sorted.len(), n.len());
         let fp = 0x0123_4567_89ab_cdef;
         assert_eq!(bands(fp), [0x0123, 0x4567, 0x89ab, 0xcdef]);
+    }
+
+    #[test]
+    fn the_band_index_finds_everything_within_the_distance_and_nothing_beyond() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x >> 1
+        };
+        let stored: Vec<u64> = (0..5000).map(|_| next()).collect();
+        let mut index = BandIndex::default();
+        stored.iter().for_each(|f| index.insert(*f));
+        assert_eq!(index.len(), 5000);
+        for probe in 0..300u32 {
+            let base = stored[probe as usize * 7];
+            // Flip `probe % 14` low-entropy-spread bits: within and beyond the distance.
+            let flips = probe % 14;
+            let q = (0..flips).fold(base, |q, k| q ^ (1 << ((k * 5 + probe) % 63)));
+            let want: Vec<u64> = {
+                let mut w: Vec<u64> =
+                    stored.iter().copied().filter(|s| distance(q, *s) <= MAX_DISTANCE).collect();
+                w.sort_unstable();
+                w.dedup();
+                w
+            };
+            assert_eq!(index.near(q, MAX_DISTANCE), want, "probe {probe} with {flips} flips");
+        }
     }
 
     #[test]

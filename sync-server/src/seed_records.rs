@@ -251,6 +251,7 @@ impl<'a> Tablet<'a> {
                 .copied()
                 .unwrap_or_default()
                 .into(),
+            document: None,
         };
         Visit { inspection, pictures }
     }
@@ -373,12 +374,10 @@ fn body(rng: &mut StdRng, site: &Site, at: OffsetDateTime, officer: &(String, St
                 findings: "未发现环境违法行为".into(),
                 violations: Vec::new(),
                 rectification_deadline: None,
-                party_signature: Signature::Signed { signer: e.legal_representative.clone(), blob: None },
-                inspector_signatures: vec![
-                    Signature::Signed { signer: officer.0.clone(), blob: None },
-                    Signature::Signed { signer: "周建华".into(), blob: None },
-                ],
+                party_signature: Signature::named(e.legal_representative.clone()),
+                inspector_signatures: vec![Signature::named(officer.0.clone()), Signature::named("周建华")],
                 witness_signature: None,
+                recorder_signature: None,
             }))
         }
     }

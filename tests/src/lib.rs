@@ -4,6 +4,7 @@
 
 pub mod chaos;
 pub mod client;
+pub mod documents;
 pub mod faultproxy;
 pub mod fixture;
 pub mod geoclue;

@@ -56,6 +56,7 @@ pub fn water_body(site: SiteId, photos: Vec<PhotoRef>, proposed: Option<SiteStat
         photos,
         proposed_status: proposed,
         notes: "水体无明显黑臭".into(),
+        document: None,
     }
 }
 
@@ -112,11 +113,9 @@ pub fn enforcement(site: SiteId) -> Inspection {
         violations: vec!["未按规定设置排污口".into()],
         rectification_deadline: Some((start + time::Duration::days(30)).date()),
         party_signature: Signature::Refused { reason: "当事人拒绝签字".into() },
-        inspector_signatures: vec![
-            Signature::Signed { signer: "王五".into(), blob: None },
-            Signature::Signed { signer: "赵六".into(), blob: None },
-        ],
-        witness_signature: Some(Signature::Signed { signer: "见证人".into(), blob: None }),
+        inspector_signatures: vec![Signature::named("王五"), Signature::named("赵六")],
+        witness_signature: Some(Signature::named("见证人")),
+        recorder_signature: None,
     }));
     i
 }

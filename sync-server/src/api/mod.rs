@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod blobs;
+pub mod documents;
 pub mod export;
 pub mod extract;
 pub mod flags;
@@ -76,6 +77,8 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(admin::get_audit_head))
         .routes(routes!(inspections::get_inspection))
         .routes(routes!(inspections::review_inspection))
+        .routes(routes!(documents::post_number_blocks))
+        .routes(routes!(documents::get_document))
         .routes(routes!(sync::pull))
         .layer(json_limit)
         .merge(

@@ -243,16 +243,13 @@ fn photo_index(tx: &mut dyn Tx, record: &InspectionId, sha256: &str) -> StoreRes
 
 /// The nearest stored fingerprints within [`MAX_DISTANCE`] bits, nearest first.
 pub fn similar_fingerprints(tx: &mut dyn Tx, fp: u64) -> StoreResult<Vec<(String, u32)>> {
-    let mut found: Vec<(String, u32)> = Vec::new();
-    for (band, value) in fingerprint::bands(fp).into_iter().enumerate() {
-        for (sha, other) in tx.fingerprints_in_band(band, &fingerprint::band_neighbours(value))? {
-            let d = fingerprint::distance(fp, other);
-            if d <= MAX_DISTANCE && !found.iter().any(|(s, _)| *s == sha) {
-                found.push((sha, d));
-            }
-        }
-    }
-    found.sort_by_key(|(_, d)| *d);
+    let mut found: Vec<(String, u32)> = tx
+        .near_fingerprints(fp, MAX_DISTANCE)?
+        .into_iter()
+        .map(|(sha, other)| (sha, fingerprint::distance(fp, other)))
+        .collect();
+    found.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    found.dedup_by(|a, b| a.0 == b.0);
     Ok(found)
 }
 

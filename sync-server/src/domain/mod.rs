@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod blobs;
+pub mod documents;
 pub mod evidence;
 pub mod export;
 pub mod flag_stats;

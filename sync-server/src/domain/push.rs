@@ -315,6 +315,9 @@ fn submit(
     if !wrong_size.is_empty() {
         return Ok(rejected(ApiError::validation(wrong_size)));
     }
+    if let Some(e) = crate::domain::documents::check_numbers(tx, i, &device.id)? {
+        return Ok(rejected(e));
+    }
     let seq = tx.next_change_seq()?;
     let action = match row.as_mut() {
         None => {
@@ -349,6 +352,7 @@ fn submit(
     for h in &hashes {
         tx.link_blob(h, &i.id, i.version)?;
     }
+    crate::domain::documents::record_numbers(tx, i, &device.id, &actor.user.id, now)?;
     let flags =
         evidence::check_and_store(tx, checks.thresholds, &checks.clock, &actor.user.id, i, &site, now)?;
     tx.append_audit(&AuditEntry {

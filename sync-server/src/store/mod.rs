@@ -321,8 +321,9 @@ pub trait Tx {
     /// A blob's fingerprint; `None` records that the blob is not a decodable JPEG.
     fn insert_fingerprint(&mut self, sha256: &str, fp: Option<u64>) -> StoreResult<()>;
     fn fingerprint(&mut self, sha256: &str) -> StoreResult<Option<u64>>;
-    /// Fingerprints whose band `band` (0 = high 16 bits … 3 = low) is one of `values`.
-    fn fingerprints_in_band(&mut self, band: usize, values: &[u16]) -> StoreResult<Vec<(String, u64)>>;
+    /// Stored photos whose fingerprint is within `max` bits of `fp` (committed, or written
+    /// earlier in this transaction), with their fingerprints.
+    fn near_fingerprints(&mut self, fp: u64, max: u32) -> StoreResult<Vec<(String, u64)>>;
     /// Stored blobs without a fingerprint row, after `after` in hash order (backfill).
     fn blobs_without_fingerprint(&mut self, after: &str, limit: u32) -> StoreResult<Vec<String>>;
     fn upsert_visit(&mut self, v: &Visit) -> StoreResult<()>;
@@ -394,6 +395,35 @@ pub trait Tx {
     // Targets.
     fn upsert_target(&mut self, t: &shared::target::Target) -> StoreResult<()>;
     fn targets(&mut self, year: i32, region: &RegionCode) -> StoreResult<Vec<shared::target::Target>>;
+
+    // Document numbers (see `domain::documents`).
+    /// Hand `device` the next `size` serials of (kind, year).
+    fn issue_number_block(
+        &mut self,
+        kind: shared::documents::DocumentKind,
+        year: i32,
+        size: u32,
+        device: &DeviceId,
+        now: OffsetDateTime,
+    ) -> StoreResult<shared::documents::NumberBlock>;
+    fn number_blocks(&mut self, device: &DeviceId) -> StoreResult<Vec<shared::documents::NumberBlock>>;
+    /// The device a number was handed to, if it was.
+    fn number_block_device(&mut self, n: &shared::documents::DocumentNumber)
+    -> StoreResult<Option<DeviceId>>;
+    /// The record that uses a number, if one does.
+    fn document_number_record(
+        &mut self,
+        n: &shared::documents::DocumentNumber,
+    ) -> StoreResult<Option<InspectionId>>;
+    /// Record that a version uses a number; `false` when the number was already recorded.
+    fn use_document_number(
+        &mut self,
+        n: &shared::documents::DocumentNumber,
+        record: &InspectionId,
+        version: u32,
+        device: &DeviceId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
 
     // Audit.
     /// Appends an entry to the hash-chained audit log. Backends serialise writers, so the head

@@ -2,11 +2,14 @@
 //! serialises writers anyway) and a few reader connections that see consistent snapshots.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::fingerprint::BandIndex;
 use shared::auth::{Role, UserInfo};
+use shared::documents::{DocumentKind, DocumentNumber, NumberBlock};
 use shared::ids::{DeviceId, InspectionId, MutationId, SiteId, UserId};
 use shared::inspection::Inspection;
 use shared::region::{Region, RegionCode, RegionLevel};
@@ -25,6 +28,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_audit_chain.sql"),
     include_str!("../../migrations/sqlite/0004_device_keys.sql"),
     include_str!("../../migrations/sqlite/0005_evidence.sql"),
+    include_str!("../../migrations/sqlite/0006_fingerprint_index.sql"),
+    include_str!("../../migrations/sqlite/0007_document_numbers.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -35,6 +40,8 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Candidate filter of the near-duplicate photo look-up (see `fingerprint`).
+    fp_index: RwLock<BandIndex>,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -61,6 +68,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // entry once it sees `applied`.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.set_prepared_statement_cache_capacity(128);
+    // Index look-ups at province scale (the fingerprint bands: thousands of random index pages
+    // per query) read through a shared memory map instead of a read() per page into each
+    // connection's small private cache. BENCHMARKS.md has the figures.
+    conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
     Ok(())
 }
 
@@ -84,7 +95,9 @@ impl SqliteStore {
             configure(&r)?;
             readers.push(Mutex::new(r));
         }
-        let store = SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) };
+        let fp_index = RwLock::new(load_band_index(&writer)?);
+        let store =
+            SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), fp_index };
         // Entries from before the audit chain existed are chained once, in order.
         let mut tx = store.write()?;
         crate::audit_chain::seal_unchained(tx.as_mut())?;
@@ -144,7 +157,14 @@ impl Store for SqliteStore {
     fn write(&self) -> StoreResult<Box<dyn Tx + '_>> {
         let conn = recover(self.writer.lock())?;
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Box::new(SqliteTx { conn, done: false, seq: None, seq_dirty: false }))
+        Ok(Box::new(SqliteTx {
+            conn,
+            done: false,
+            seq: None,
+            seq_dirty: false,
+            fp_index: &self.fp_index,
+            fp_pending: Vec::new(),
+        }))
     }
 
     fn read(&self) -> StoreResult<Box<dyn Tx + '_>> {
@@ -164,7 +184,14 @@ impl Store for SqliteStore {
             None => recover(self.readers[start % n].lock())?,
         };
         conn.execute_batch("BEGIN")?;
-        Ok(Box::new(SqliteTx { conn, done: false, seq: None, seq_dirty: false }))
+        Ok(Box::new(SqliteTx {
+            conn,
+            done: false,
+            seq: None,
+            seq_dirty: false,
+            fp_index: &self.fp_index,
+            fp_pending: Vec::new(),
+        }))
     }
 
     fn backend_name(&self) -> &'static str {
@@ -180,6 +207,22 @@ struct SqliteTx<'a> {
     /// transaction can interleave).
     seq: Option<u64>,
     seq_dirty: bool,
+    /// The store's in-memory band index, and the fingerprints this transaction wrote: they
+    /// join the index when it commits (and are seen by its own look-ups before).
+    fp_index: &'a RwLock<BandIndex>,
+    fp_pending: Vec<u64>,
+}
+
+/// Every stored fingerprint into the band index, once when the store opens (this process is
+/// the only writer of the file while it runs; every later insert goes through a transaction).
+fn load_band_index(conn: &Connection) -> StoreResult<BandIndex> {
+    let mut index = BandIndex::default();
+    let mut st = conn.prepare("SELECT fp FROM photo_fingerprints WHERE fp IS NOT NULL")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        index.insert(r.get::<_, i64>(0)? as u64);
+    }
+    Ok(index)
 }
 
 impl Drop for SqliteTx<'_> {
@@ -368,6 +411,10 @@ impl Tx for SqliteTx<'_> {
         }
         self.conn.execute_batch("COMMIT")?;
         self.done = true;
+        if !self.fp_pending.is_empty() {
+            let mut index = self.fp_index.write().unwrap_or_else(|p| p.into_inner());
+            self.fp_pending.drain(..).for_each(|fp| index.insert(fp));
+        }
         Ok(())
     }
 
@@ -1092,11 +1139,119 @@ impl Tx for SqliteTx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn issue_number_block(
+        &mut self,
+        kind: DocumentKind,
+        year: i32,
+        size: u32,
+        device: &DeviceId,
+        now: OffsetDateTime,
+    ) -> StoreResult<NumberBlock> {
+        // Writers are serialised (BEGIN IMMEDIATE), so read-then-update hands out each serial once.
+        let next: i64 = self
+            .conn
+            .prepare_cached("SELECT next FROM document_serials WHERE kind = ?1 AND year = ?2")?
+            .query_row(params![kind.as_str(), year], |r| r.get(0))
+            .optional()?
+            .unwrap_or(1);
+        let last = next + i64::from(size) - 1;
+        if last > i64::from(u32::MAX) {
+            return Err(StoreError::Backend("document serials exhausted".into()));
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO document_serials (kind, year, next) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (kind, year) DO UPDATE SET next = excluded.next",
+            )?
+            .execute(params![kind.as_str(), year, last + 1])?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO document_number_blocks (kind, year, first, last, device_id, issued_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![kind.as_str(), year, next, last, device.to_string(), ts(now)])?;
+        Ok(NumberBlock { kind, year, first: next as u32, last: last as u32 })
+    }
+
+    fn number_blocks(&mut self, device: &DeviceId) -> StoreResult<Vec<NumberBlock>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT kind, year, first, last FROM document_number_blocks WHERE device_id = ?1
+             ORDER BY kind, year, first",
+        )?;
+        let rows = st.query_map([device.to_string()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i32>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, year, first, last) = row?;
+            let kind = DocumentKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("document kind {kind}")))?;
+            out.push(NumberBlock { kind, year, first: first as u32, last: last as u32 });
+        }
+        Ok(out)
+    }
+
+    fn number_block_device(&mut self, n: &DocumentNumber) -> StoreResult<Option<DeviceId>> {
+        // Blocks never overlap: the one starting nearest below the serial is the only candidate.
+        let row: Option<(String, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT device_id, last FROM document_number_blocks
+                 WHERE kind = ?1 AND year = ?2 AND first <= ?3 ORDER BY first DESC LIMIT 1",
+            )?
+            .query_row(params![n.kind.as_str(), n.year, i64::from(n.serial)], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match row {
+            Some((dev, last)) if last >= i64::from(n.serial) => {
+                Ok(Some(dev.parse().map_err(|_| StoreError::Corrupt(format!("device id {dev}")))?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn document_number_record(&mut self, n: &DocumentNumber) -> StoreResult<Option<InspectionId>> {
+        let id: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT record_id FROM document_numbers WHERE kind = ?1 AND year = ?2 AND serial = ?3",
+            )?
+            .query_row(params![n.kind.as_str(), n.year, i64::from(n.serial)], |r| r.get(0))
+            .optional()?;
+        id.map(|s| s.parse().map_err(|_| StoreError::Corrupt(format!("record id {s}")))).transpose()
+    }
+
+    fn use_document_number(
+        &mut self,
+        n: &DocumentNumber,
+        record: &InspectionId,
+        version: u32,
+        device: &DeviceId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO document_numbers (kind, year, serial, record_id, version, device_id, used_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                n.kind.as_str(),
+                n.year,
+                i64::from(n.serial),
+                record.to_string(),
+                version,
+                device.to_string(),
+                ts(now)
+            ])?;
+        Ok(changed == 1)
+    }
+
     fn count_audit(&mut self) -> StoreResult<u64> {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
     fn insert_fingerprint(&mut self, sha256: &str, fp: Option<u64>) -> StoreResult<()> {
+        self.fp_pending.extend(fp);
         let bands = fp.map(crate::fingerprint::bands);
         self.conn
             .prepare_cached(
@@ -1124,24 +1279,19 @@ impl Tx for SqliteTx<'_> {
             .map(|f| f as u64))
     }
 
-    fn fingerprints_in_band(&mut self, band: usize, values: &[u16]) -> StoreResult<Vec<(String, u64)>> {
-        // Fixed SQL per band (the column name comes from this match, never from input); the
-        // values are bound through a JSON array so one prepared statement serves every probe.
-        let col = match band {
-            0 => "b0",
-            1 => "b1",
-            2 => "b2",
-            3 => "b3",
-            _ => return Err(StoreError::Backend(format!("no fingerprint band {band}"))),
-        };
-        let sql = format!(
-            "SELECT sha256, fp FROM photo_fingerprints
-             WHERE {col} IN (SELECT value FROM json_each(?1)) AND fp IS NOT NULL"
-        );
-        let list = serde_json::to_string(values)?;
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let rows = st.query_map([list], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    fn near_fingerprints(&mut self, fp: u64, max: u32) -> StoreResult<Vec<(String, u64)>> {
+        let mut near = self.fp_index.read().unwrap_or_else(|p| p.into_inner()).near(fp, max);
+        near.extend(self.fp_pending.iter().filter(|o| crate::fingerprint::distance(fp, **o) <= max));
+        near.sort_unstable();
+        near.dedup();
+        let mut st = self.conn.prepare_cached("SELECT sha256 FROM photo_fingerprints WHERE fp = ?1")?;
+        let mut out = Vec::new();
+        for f in near {
+            for sha in st.query_map([f as i64], |r| r.get::<_, String>(0))? {
+                out.push((sha?, f));
+            }
+        }
+        Ok(out)
     }
 
     fn blobs_without_fingerprint(&mut self, after: &str, limit: u32) -> StoreResult<Vec<String>> {

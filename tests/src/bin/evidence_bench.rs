@@ -5,10 +5,11 @@
 //!    (`jpeg-decoder`) and by `image` (what a hasher built on `image` starts with), and
 //!    fingerprinted by `sync_server::fingerprint` (which decodes at a reduced DCT scale).
 //! 2. Near-duplicate look-up among N stored fingerprints in a real SQLite store (the server's
-//!    schema and query, `domain::evidence::similar_fingerprints`), beside two linear scans in
-//!    the same run: over the table, and over every fingerprint held in memory. Half the queries
-//!    are stored fingerprints with 0–10 bits flipped (each must be found), half are fresh ones
-//!    (the common case: a new photo).
+//!    path, `domain::evidence::similar_fingerprints`: band probes in memory, the hits resolved
+//!    in SQLite), beside, in the same run: the same band probes on SQLite indexes (band,
+//!    fingerprint) as the first version did, a linear scan of the table, and a linear scan of
+//!    every fingerprint held in memory. Half the queries are stored fingerprints with 0–10 bits
+//!    flipped (each must be found), half are fresh ones (the common case: a new photo).
 //!
 //! cargo run --release -p qingliu-tests --bin evidence-bench -- --fingerprints 1000000
 
@@ -163,14 +164,45 @@ fn lookups(args: &Args) {
     }
     index_ms.sort_by(|a, b| a.total_cmp(b));
 
+    // The same probes on database indexes, as the first version of the look-up did.
+    let conn = rusqlite::Connection::open(dir.path().join("bench.db")).expect("open");
+    conn.pragma_update(None, "mmap_size", 1i64 << 30).expect("mmap");
+    let t = Instant::now();
+    for b in 0..4 {
+        conn.execute_batch(&format!("CREATE INDEX bench_b{b} ON photo_fingerprints(b{b}, fp)"))
+            .expect("index");
+    }
+    eprintln!("built four (band, fp) indexes in {:.1} s", t.elapsed().as_secs_f64());
+    let mut sql_ms = Vec::new();
+    for (fp, planted) in &queries[..queries.len().min(400)] {
+        let t = Instant::now();
+        let mut hits = Vec::new();
+        for (b, v) in fingerprint::bands(*fp).into_iter().enumerate() {
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT sha256, fp FROM photo_fingerprints WHERE b{b} IN (SELECT value FROM json_each(?1))"
+                ))
+                .expect("prepare");
+            let list = serde_json::to_string(&fingerprint::band_neighbours(v)).expect("json");
+            for row in
+                st.query_map([list], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))).expect("q")
+            {
+                let (sha, other) = row.expect("row");
+                if fingerprint::distance(*fp, other) <= MAX_DISTANCE {
+                    hits.push(sha);
+                }
+            }
+        }
+        sql_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        if let Some(sha) = planted {
+            assert!(hits.iter().any(|s| s == sha), "the SQL probes missed a planted near-duplicate");
+        }
+    }
+    sql_ms.sort_by(|a, b| a.total_cmp(b));
+
     // Linear scans, on a sample of the same queries (each takes far longer).
     let sample = &queries[..queries.len().min(40)];
     let mut table_ms = Vec::new();
-    let conn = rusqlite::Connection::open_with_flags(
-        dir.path().join("bench.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("open");
     for (fp, planted) in sample {
         let t = Instant::now();
         let mut st =
@@ -207,7 +239,8 @@ fn lookups(args: &Args) {
     );
     println!("|---|---|---|---|");
     for (what, v) in [
-        ("banded index in SQLite (the server's)", &index_ms),
+        ("band probes in memory, hits resolved in SQLite (the server's)", &index_ms),
+        ("the same band probes on SQLite (band, fp) indexes (first version; 400 queries)", &sql_ms),
         ("linear scan of the table", &table_ms),
         ("linear scan in memory (every fingerprint in RAM)", &memory_ms),
     ] {
@@ -219,8 +252,12 @@ fn lookups(args: &Args) {
         );
     }
     println!(
-        "| ratio table scan / index at p95 | {:.0}× | | |",
+        "| ratio table scan / server's at p95 | {:.0}× | | |",
         percentile(&table_ms, 0.95) / percentile(&index_ms, 0.95)
+    );
+    println!(
+        "| ratio SQL band probes / server's at p95 | {:.0}× | | |",
+        percentile(&sql_ms, 0.95) / percentile(&index_ms, 0.95)
     );
     eprintln!(
         "every planted near-duplicate found; {:.2} fingerprints within {MAX_DISTANCE} bits per query on average",

@@ -5,6 +5,7 @@ mod app_sync;
 mod audit;
 mod auth;
 mod blobs;
+mod documents;
 mod evidence;
 mod faults;
 mod ingest;

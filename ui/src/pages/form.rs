@@ -69,7 +69,7 @@ pub fn blank(kind: InspectionKind, site: &Site) -> Inspection {
                 _ => (String::new(), String::new(), String::new()),
             };
             let officer = || EnforcementOfficer { name: String::new(), credential_no: String::new() };
-            let signed = || Signature::Signed { signer: String::new(), blob: None };
+            let signed = || Signature::named(String::new());
             InspectionBody::Enforcement(Box::new(EnforcementBody {
                 started_at: t,
                 ended_at: t,
@@ -91,6 +91,7 @@ pub fn blank(kind: InspectionKind, site: &Site) -> Inspection {
                 party_signature: signed(),
                 inspector_signatures: vec![signed(), signed()],
                 witness_signature: None,
+                recorder_signature: None,
             }))
         }
     };
@@ -106,6 +107,7 @@ pub fn blank(kind: InspectionKind, site: &Site) -> Inspection {
         photos: vec![],
         proposed_status: None,
         notes: String::new(),
+        document: None,
     }
 }
 
@@ -556,7 +558,7 @@ fn EnforcementFields(insp: RwSignal<Inspection>, errors: Signal<Vec<FieldError>>
         }).collect_view()}
         <Errs field="body.inspectors" errors=errors/>
         <p class="row">
-            <button id="add-officer" on:click=move |_| { with_enf(insp, |b| { b.inspectors.push(EnforcementOfficer { name: String::new(), credential_no: String::new() }); b.inspector_signatures.push(Signature::Signed { signer: String::new(), blob: None }); }); officers.update(|n| *n += 1) }>{move || ctx.t("add_officer")}</button>
+            <button id="add-officer" on:click=move |_| { with_enf(insp, |b| { b.inspectors.push(EnforcementOfficer { name: String::new(), credential_no: String::new() }); b.inspector_signatures.push(Signature::named(String::new())); }); officers.update(|n| *n += 1) }>{move || ctx.t("add_officer")}</button>
             {move || (officers.get() > 2).then(|| view! {
                 <button id="remove-officer" class="danger" on:click=move |_| { with_enf(insp, |b| { b.inspectors.pop(); b.inspector_signatures.pop(); }); officers.update(|n| *n -= 1) }>{move || ctx.t("remove_officer")}</button>
             })}
@@ -579,7 +581,7 @@ fn EnforcementFields(insp: RwSignal<Inspection>, errors: Signal<Vec<FieldError>>
             on:change=move |ev| { let v = event_target_value(&ev); with_enf(insp, |b| b.rectification_deadline = time::Date::parse(&v, time::macros::format_description!("[year]-[month]-[day]")).ok()) }/>
         <Errs field="body.rectification_deadline" errors=errors/>
         <label>{move || ctx.t("party_signature")}</label>
-        <select id="f-party-signature" on:change=move |ev| { let r = event_target_value(&ev) == "refused"; refused.set(r); with_enf(insp, |b| b.party_signature = if r { Signature::Refused { reason: String::new() } } else { Signature::Signed { signer: b.person_present.clone(), blob: None } }) }>
+        <select id="f-party-signature" on:change=move |ev| { let r = event_target_value(&ev) == "refused"; refused.set(r); with_enf(insp, |b| b.party_signature = if r { Signature::Refused { reason: String::new() } } else { Signature::named(b.person_present.clone()) }) }>
             <option value="signed" selected=!refused.get_untracked()>{move || ctx.t("signed")}</option>
             <option value="refused" selected=refused.get_untracked()>{move || ctx.t("refused_to_sign")}</option>
         </select>

@@ -1,0 +1,260 @@
+//! Official documents made from a record: which ones a record gets, their numbers (文书编号),
+//! and the context a document shows that the record body does not hold. The rendering lives in
+//! the `qingliu-documents` crate; what is here is what the app, the server and the console must
+//! agree on.
+//!
+//! Numbers are unique province-wide although assigned offline: the server hands each device
+//! blocks of consecutive serials per (kind, year) while it is online; the device spends them in
+//! order and never twice, and the server refuses a push whose number it did not give to that
+//! device or that another record already holds.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use sha2::{Digest, Sha256};
+
+use crate::inspection::{Inspection, InspectionBody, InspectionKind, Signature};
+
+/// Version of the document layout. A document is a pure function of the record version, its
+/// blobs and this number, so both sides produce the same bytes; a layout change bumps it.
+pub const LAYOUT_VERSION: u16 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// 现场检查（勘察）笔录
+    InspectionRecord,
+    /// 责令改正违法行为决定书
+    RectificationOrder,
+    /// 检查记录表 (water body, sewage facility, village remediation)
+    InspectionSheet,
+}
+
+impl DocumentKind {
+    pub const ALL: [DocumentKind; 3] =
+        [DocumentKind::InspectionRecord, DocumentKind::RectificationOrder, DocumentKind::InspectionSheet];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::InspectionRecord => "inspection_record",
+            DocumentKind::RectificationOrder => "rectification_order",
+            DocumentKind::InspectionSheet => "inspection_sheet",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The series printed before the year in the number: 鄂环现检〔2026〕00012号.
+    pub fn series(self) -> &'static str {
+        match self {
+            DocumentKind::InspectionRecord => "鄂环现检",
+            DocumentKind::RectificationOrder => "鄂环责改",
+            DocumentKind::InspectionSheet => "鄂环检表",
+        }
+    }
+
+    pub fn title_zh(self, kind: InspectionKind) -> &'static str {
+        match (self, kind) {
+            (DocumentKind::InspectionRecord, _) => "现场检查（勘察）笔录",
+            (DocumentKind::RectificationOrder, _) => "责令改正违法行为决定书",
+            (DocumentKind::InspectionSheet, InspectionKind::WaterBody) => "农村黑臭水体现场检查记录表",
+            (DocumentKind::InspectionSheet, InspectionKind::SewageFacility) => {
+                "农村生活污水处理设施检查记录表"
+            }
+            (DocumentKind::InspectionSheet, _) => "行政村环境整治检查记录表",
+        }
+    }
+}
+
+/// 文书编号: `{series}〔{year}〕{serial:05}号`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DocumentNumber {
+    pub kind: DocumentKind,
+    pub year: i32,
+    pub serial: u32,
+}
+
+impl std::fmt::Display for DocumentNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}〔{}〕{:05}号", self.kind.series(), self.year, self.serial)
+    }
+}
+
+/// A block of serials the server gave one device: `first..=last` of (kind, year).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NumberBlock {
+    pub kind: DocumentKind,
+    pub year: i32,
+    pub first: u32,
+    pub last: u32,
+}
+
+impl NumberBlock {
+    pub fn contains(&self, n: &DocumentNumber) -> bool {
+        n.kind == self.kind && n.year == self.year && (self.first..=self.last).contains(&n.serial)
+    }
+
+    pub fn len(&self) -> u32 {
+        self.last.saturating_sub(self.first) + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.last < self.first
+    }
+}
+
+/// What a device asks for while online: one more block of each kind for `year` (the server
+/// hands out no more than a few unused blocks per kind).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NumberBlockRequest {
+    pub device_id: crate::ids::DeviceId,
+    pub year: i32,
+    pub kinds: Vec<DocumentKind>,
+    /// Serials per block; the server caps it.
+    pub size: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NumberBlockResponse {
+    pub blocks: Vec<NumberBlock>,
+}
+
+/// The largest block the server hands out at once.
+pub const MAX_BLOCK_SIZE: u32 = 200;
+
+/// The part of a document that the record body does not hold, fixed when the record is made
+/// so that the device and the server print the same thing (the server's site name may change
+/// later; the document keeps what was shown on site). Signed with the version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DocumentInfo {
+    #[serde(default = "layout_v1")]
+    pub layout: u16,
+    /// One number per document the record gets (see [`documents_for`]).
+    pub numbers: Vec<DocumentNumber>,
+    /// The site's name as the device knew it.
+    pub site_name: String,
+    /// 所在地: region names from province to village.
+    pub place: String,
+    /// The submitting inspector's display name.
+    pub inspector: String,
+    /// 作出决定的行政机关 (printed on rectification orders).
+    #[serde(default)]
+    pub authority: String,
+}
+
+fn layout_v1() -> u16 {
+    LAYOUT_VERSION
+}
+
+impl DocumentInfo {
+    pub fn number(&self, kind: DocumentKind) -> Option<DocumentNumber> {
+        self.numbers.iter().copied().find(|n| n.kind == kind)
+    }
+}
+
+/// The documents a record gets: an enforcement record its 笔录, and a rectification order when
+/// violations and a deadline were recorded; every other kind an inspection sheet.
+pub fn documents_for(i: &Inspection) -> Vec<DocumentKind> {
+    match &i.body {
+        InspectionBody::Enforcement(e) => {
+            let mut out = vec![DocumentKind::InspectionRecord];
+            if !e.violations.is_empty() && e.rectification_deadline.is_some() {
+                out.push(DocumentKind::RectificationOrder);
+            }
+            out
+        }
+        _ => vec![DocumentKind::InspectionSheet],
+    }
+}
+
+/// When a document's time is printed: the record's own time where it has one.
+pub fn document_time(i: &Inspection) -> OffsetDateTime {
+    match &i.body {
+        InspectionBody::Enforcement(e) => e.started_at,
+        _ => i.device_time,
+    }
+}
+
+/// The bytes a handwritten signature covers: everything the record's documents print, that is
+/// the version without its signatures, its version counters and its device time (saving a
+/// draft again changes neither what was signed nor what is printed).
+pub fn signed_content(i: &Inspection) -> Vec<u8> {
+    let mut c = i.clone();
+    c.schema_version = 0;
+    c.version = 0;
+    c.replaces_version = None;
+    c.device_time = OffsetDateTime::UNIX_EPOCH;
+    if let InspectionBody::Enforcement(e) = &mut c.body {
+        for s in e.signatures_mut() {
+            *s = Signature::Refused { reason: String::new() };
+        }
+    }
+    let mut out = b"qingliu/signed-content/v1\n".to_vec();
+    out.extend(serde_json::to_vec(&c).unwrap_or_default());
+    out
+}
+
+/// Lower-case hex SHA-256 of [`signed_content`]: what `Signature::Signed::covers` holds.
+pub fn signed_content_hash(i: &Inspection) -> String {
+    Sha256::digest(signed_content(i)).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Signatures whose content has changed since they were made (by role position in
+/// [`crate::inspection::EnforcementBody::signatures`]).
+pub fn stale_signatures(i: &Inspection) -> Vec<usize> {
+    let InspectionBody::Enforcement(e) = &i.body else { return Vec::new() };
+    let now = signed_content_hash(i);
+    e.signatures()
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, s))| matches!(s, Signature::Signed { covers: Some(h), .. } if *h != now))
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// Editing a signed record clears its signatures (and refusals, which were part of the signed
+/// record): returns whether anything was cleared, so the app can say so.
+pub fn clear_signatures(i: &mut Inspection) -> bool {
+    let InspectionBody::Enforcement(e) = &mut i.body else { return false };
+    let mut cleared = false;
+    for s in e.signatures_mut() {
+        let empty = matches!(s, Signature::Signed { blob: None, signed_at: None, covers: None, .. });
+        if !empty {
+            let signer = match s {
+                Signature::Signed { signer, .. } => signer.clone(),
+                Signature::Refused { .. } => String::new(),
+            };
+            *s = Signature::named(signer);
+            cleared = true;
+        }
+    }
+    cleared
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_print_in_the_official_form_and_blocks_contain_their_own() {
+        let n = DocumentNumber { kind: DocumentKind::InspectionRecord, year: 2026, serial: 12 };
+        assert_eq!(n.to_string(), "鄂环现检〔2026〕00012号");
+        let b = NumberBlock { kind: DocumentKind::InspectionRecord, year: 2026, first: 1, last: 50 };
+        assert!(b.contains(&n));
+        assert_eq!(b.len(), 50);
+        assert!(!b.contains(&DocumentNumber { serial: 51, ..n }));
+        assert!(!b.contains(&DocumentNumber { year: 2027, ..n }));
+        assert!(!b.contains(&DocumentNumber { kind: DocumentKind::RectificationOrder, ..n }));
+        for k in DocumentKind::ALL {
+            assert_eq!(DocumentKind::parse(k.as_str()), Some(k));
+        }
+    }
+}

@@ -1,0 +1,67 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use shared::documents::{DocumentKind, NumberBlockRequest, NumberBlockResponse};
+use shared::{ApiError, ErrorCode, InspectionId};
+
+use crate::api::extract::{ApiJson, ApiPath};
+use crate::domain::{Actor, documents};
+use crate::error::{AppError, AppResult};
+use crate::{AppState, blocking};
+
+/// Take another block of document numbers (文书编号) for the caller's device, per kind asked
+/// for; answers every block the device holds.
+#[utoipa::path(post, path = "/api/v1/documents/number-blocks", tag = "documents", security(("bearer" = [])),
+    request_body = NumberBlockRequest,
+    responses((status = 200, body = NumberBlockResponse), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn post_number_blocks(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiJson(req): ApiJson<NumberBlockRequest>,
+) -> AppResult<Json<NumberBlockResponse>> {
+    let now = st.now();
+    blocking(move || documents::issue_blocks(st.store.as_ref(), &actor, &req, now)).await.map(Json)
+}
+
+/// One official document of a record version as PDF (the same bytes the device made).
+#[utoipa::path(get, path = "/api/v1/inspections/{id}/versions/{version}/documents/{kind}", tag = "documents",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "inspection id"), ("version" = u32, Path),
+           ("kind" = String, Path, description = "inspection_record | rectification_order | inspection_sheet")),
+    responses((status = 200, content_type = "application/pdf"), (status = 404, body = ApiError)))]
+pub async fn get_document(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiPath((id, version, kind)): ApiPath<(InspectionId, u32, String)>,
+) -> AppResult<Response> {
+    let kind = DocumentKind::parse(&kind)
+        .ok_or_else(|| AppError::field(ErrorCode::InvalidPath, "kind", "没有这种文书"))?;
+    let (name, pdf) = blocking(move || {
+        documents::render_version(st.store.as_ref(), st.blobs.as_ref(), &actor, &id, version, kind)
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, content_disposition(&name)),
+        ],
+        pdf,
+    )
+        .into_response())
+}
+
+/// `inline` with the UTF-8 file name (RFC 6266 / 5987) and an ASCII fallback.
+pub fn content_disposition(name: &str) -> String {
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("inline; filename=\"document.pdf\"; filename*=UTF-8''{encoded}")
+}
