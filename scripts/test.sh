@@ -33,7 +33,7 @@ cargo test --workspace --locked 2>&1 | tee -a "$log"
 echo "== end to end (real webview)"
 cargo build -p qingliu-app --features app --locked
 QINGLIU_APP_BIN="$CARGO_TARGET_DIR/debug/qingliu" \
-  cargo test -p qingliu-tests --test e2e_app --locked -- --ignored 2>&1 | tee -a "$log"
+  cargo test -p qingliu-tests --test e2e_app --locked -- --ignored --test-threads=1 2>&1 | tee -a "$log"
 echo "screenshots: tests/artifacts/"
 # One closing line for the whole run (cargo's own last line is the last crate's doc-tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

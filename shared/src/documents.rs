@@ -193,6 +193,11 @@ pub fn signed_content(i: &Inspection) -> Vec<u8> {
     c.replaces_version = None;
     c.device_time = OffsetDateTime::UNIX_EPOCH;
     if let InspectionBody::Enforcement(e) = &mut c.body {
+        // Every signature place the same whether signed yet or not: the recorder's and the
+        // witness's places exist only once someone signs there, and that must not make the
+        // signatures made before them stale.
+        e.recorder_signature = None;
+        e.witness_signature = None;
         for s in e.signatures_mut() {
             *s = Signature::Refused { reason: String::new() };
         }
@@ -242,6 +247,39 @@ pub fn clear_signatures(i: &mut Inspection) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signing_one_place_after_another_leaves_earlier_signatures_valid() {
+        use crate::inspection::{EnforcementBody, SignerRole};
+        let mut i = crate::validate::tests::water_inspection();
+        i.body = InspectionBody::Enforcement(Box::new(EnforcementBody {
+            recorder_signature: None,
+            witness_signature: None,
+            ..crate::validate::tests::enforcement()
+        }));
+        let sign = |i: &mut Inspection, role: SignerRole| {
+            let covers = Some(signed_content_hash(i));
+            let InspectionBody::Enforcement(e) = &mut i.body else { unreachable!() };
+            let s = Signature::Signed {
+                signer: "某".into(),
+                blob: Some("a".repeat(64)),
+                signed_at: None,
+                covers,
+            };
+            match role {
+                SignerRole::Party => e.party_signature = s,
+                SignerRole::Inspector(n) => e.inspector_signatures[n] = s,
+                SignerRole::Recorder => e.recorder_signature = Some(s),
+                SignerRole::Witness => e.witness_signature = Some(s),
+            }
+        };
+        for role in [SignerRole::Party, SignerRole::Inspector(0), SignerRole::Recorder, SignerRole::Witness] {
+            sign(&mut i, role);
+            assert_eq!(stale_signatures(&i), Vec::<usize>::new(), "after {role:?}");
+        }
+        i.notes.push('改');
+        assert_eq!(stale_signatures(&i).len(), 4, "an edit makes every signature made stale");
+    }
 
     #[test]
     fn numbers_print_in_the_official_form_and_blocks_contain_their_own() {

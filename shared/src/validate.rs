@@ -469,7 +469,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn enforcement() -> EnforcementBody {
+    pub fn enforcement() -> EnforcementBody {
         EnforcementBody {
             started_at: datetime!(2026-11-20 09:00 +08:00),
             ended_at: datetime!(2026-11-20 10:30 +08:00),

@@ -236,7 +236,6 @@ pub fn run() {
             commands::set_visible,
             commands::prepare_documents,
             commands::sign_record,
-            commands::refuse_signature,
             commands::document,
         ])
         .run(tauri::generate_context!())
@@ -280,11 +279,6 @@ pub mod commands {
             .decode(png.as_bytes())
             .map_err(|_| CoreError::new(ErrorCode::InvalidFormat, "签名图片编码无效"))?;
         Ok(shell.core.sign_record(&id, role, &signer, &bytes)?)
-    }
-
-    #[tauri::command]
-    pub fn refuse_signature(shell: State<'_, Shell>, id: InspectionId, reason: String) -> R<Inspection> {
-        Ok(shell.core.refuse_signature(&id, &reason)?)
     }
 
     /// The document as base64 PDF (kept beside the record on the device), and the characters

@@ -148,8 +148,34 @@ impl Driver {
             .unwrap_or_else(|err| panic!("click {css}: {err}"));
     }
 
+    /// Draw strokes on `el` with W3C pointer actions (press, move through the points, lift),
+    /// each point relative to the element's centre, as a finger or stylus does.
+    pub async fn draw_strokes(&self, el: &El, strokes: &[Vec<(i64, i64)>]) {
+        let mut actions = Vec::new();
+        for stroke in strokes {
+            let Some(&(x0, y0)) = stroke.first() else { continue };
+            actions.push(
+                json!({"type": "pointerMove", "duration": 0, "origin": {ELEMENT: el.0}, "x": x0, "y": y0}),
+            );
+            actions.push(json!({"type": "pointerDown", "button": 0}));
+            for &(x, y) in &stroke[1..] {
+                actions.push(
+                    json!({"type": "pointerMove", "duration": 16, "origin": {ELEMENT: el.0}, "x": x, "y": y}),
+                );
+            }
+            actions.push(json!({"type": "pointerUp", "button": 0}));
+        }
+        let body = json!({"actions": [{"type": "pointer", "id": "stylus", "parameters": {"pointerType": "mouse"}, "actions": actions}]});
+        self.post("/actions", body).await.unwrap_or_else(|e| panic!("pointer actions: {e}"));
+        let _ = self.http.delete(self.url("/actions")).send().await;
+    }
+
     pub async fn click_el(&self, e: &El) {
         self.post(&format!("/element/{}/click", e.0), json!({})).await.expect("click");
+    }
+
+    pub async fn type_el(&self, e: &El, text: &str) {
+        self.post(&format!("/element/{}/value", e.0), json!({"text": text})).await.expect("type");
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {

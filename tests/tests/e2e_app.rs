@@ -10,6 +10,9 @@
 //! screen is then opened at tablet (768×1024) and phone (360×800) size: nothing scrolls
 //! sideways. Screenshots of the screens go to `tests/artifacts/`.
 //!
+//! A second test signs an enforcement visit on the pad with pointer actions while offline,
+//! previews its 笔录 in the webview, syncs, and compares the server's PDF with the tablet's.
+//!
 //! Needs the app built with the UI bundle (`scripts/test.sh` does it) and points at it with
 //! `QINGLIU_APP_BIN`; run with `cargo test -p qingliu-tests --test e2e_app -- --ignored`.
 
@@ -54,6 +57,41 @@ fn artifacts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts")
 }
 
+/// tauri-driver on free ports with the app's data under `home`, and a session of the app.
+async fn launch(app: &str, display: &str, home: &Path, dbus: Option<&str>) -> (Proc, Driver) {
+    let (port, native) = (free_port(), free_port());
+    let mut cmd = Command::new("tauri-driver");
+    cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+        .env("DISPLAY", display)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("QINGLIU_APP_DATA", home.join("app"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(bus) = dbus {
+        cmd.env("DBUS_SYSTEM_BUS_ADDRESS", bus);
+    }
+    let proc = Proc(cmd.spawn().expect("tauri-driver (cargo install tauri-driver@2.1.0 --locked)"));
+    let d = Driver::tauri(&format!("http://127.0.0.1:{port}"), app).await;
+    (proc, d)
+}
+
+/// First run: server address and login as inspector_a; the first sync follows.
+async fn log_in(d: &Driver, server_url: &str, shot: Option<&Path>) {
+    d.wait("#server-url", 60).await;
+    d.clear("#server-url").await;
+    d.type_into("#server-url", server_url).await;
+    d.type_into("#username", "inspector_a").await;
+    d.type_into("#password", PASSWORD).await;
+    if let Some(p) = shot {
+        d.screenshot(p).await;
+    }
+    d.click("#login").await;
+    d.wait("#sync-now", 30).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the built app, tauri-driver and Xvfb: run by scripts/test.sh"]
 async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
@@ -71,33 +109,8 @@ async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
     let geoclue = GeoClue::start(here, 1.5, &["qingliu", "cn.gov.hubei.qingliu", "Qingliu"]);
     let (_x, display) = xvfb();
     let home = tempfile::tempdir().unwrap();
-    let (port, native) = (free_port(), free_port());
-    let driver_proc = Proc(
-        Command::new("tauri-driver")
-            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .env("DISPLAY", &display)
-            .env("HOME", home.path())
-            .env("XDG_DATA_HOME", home.path().join("data"))
-            .env("XDG_CACHE_HOME", home.path().join("cache"))
-            .env("XDG_CONFIG_HOME", home.path().join("config"))
-            .env("QINGLIU_APP_DATA", home.path().join("app"))
-            .env("DBUS_SYSTEM_BUS_ADDRESS", &geoclue.bus_address)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tauri-driver (cargo install tauri-driver@2.1.0 --locked)"),
-    );
-    let d = Driver::tauri(&format!("http://127.0.0.1:{port}"), &app).await;
-
-    // First run: server address and login.
-    d.wait("#server-url", 60).await;
-    d.clear("#server-url").await;
-    d.type_into("#server-url", &server_url).await;
-    d.type_into("#username", "inspector_a").await;
-    d.type_into("#password", PASSWORD).await;
-    d.screenshot(&shots.join("01-login.png")).await;
-    d.click("#login").await;
-    d.wait("#sync-now", 30).await;
+    let (driver_proc, d) = launch(&app, &display, home.path(), Some(&geoclue.bus_address)).await;
+    log_in(&d, &server_url, Some(&shots.join("01-login.png"))).await;
     // The first sync brings the assigned villages' sites.
     d.wait_text("#last-sync", 30, |t| t.starts_with("20")).await;
     d.screenshot(&shots.join("02-home.png")).await;
@@ -296,5 +309,119 @@ async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
     assert!(too_wide.is_empty(), "screens wider than the window: {too_wide:#?}");
 
     d.quit().await;
+    drop(driver_proc);
+}
+
+/// Strokes of a made-up signature, relative to the pad's centre, different for each signer.
+fn signature_strokes(n: i64) -> Vec<Vec<(i64, i64)>> {
+    (0..3)
+        .map(|s| {
+            let x0 = -180 + s * 120;
+            (0..12).map(|k| (x0 + k * 8, ((k + n + s) % 4 - 2) * (12 + 3 * n))).collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built app, tauri-driver and Xvfb: run by scripts/test.sh"]
+async fn an_enforcement_visit_signed_on_the_pad_offline_gives_the_same_pdf_on_the_server() {
+    let app = std::env::var("QINGLIU_APP_BIN").expect("QINGLIU_APP_BIN must point at the built app");
+    let shots = artifacts();
+    let _ = std::fs::create_dir_all(&shots);
+    let server = TestServer::start().await;
+    let fx = fixture::install(server.state.store.as_ref());
+    let (_x, display) = xvfb();
+    let home = tempfile::tempdir().unwrap();
+    let (driver_proc, d) = launch(&app, &display, home.path(), None).await;
+    d.set_window_size(1280, 800).await;
+    log_in(&d, &server.base, None).await;
+    // The first sync also takes blocks of document numbers.
+    d.wait_text("#last-sync", 30, |t| t.starts_with("20")).await;
+
+    // Offline on site from here.
+    let (data_dir, addr) = server.stop();
+    let enterprise = fx.site("enterprise1").clone();
+    d.click("button[data-nav=sites]").await;
+    d.type_into("#site-search", "测试化工").await;
+    d.click(&format!("li[data-site='{}']", enterprise.id)).await;
+    d.click("button[data-new=enforcement]").await;
+    d.wait("#f-place", 20).await;
+    d.type_into("#f-place", "测试工业园 3 号厂房").await;
+    d.type_into("#f-present", "刘海波").await;
+    let names = d.find_all(".f-officer-name").await;
+    let creds = d.find_all(".f-officer-credential").await;
+    assert_eq!((names.len(), creds.len()), (2, 2));
+    for (n, (name, cred)) in [("王五", "42070019001"), ("赵六", "42070019002")].into_iter().enumerate() {
+        d.type_el(&names[n], name).await;
+        d.type_el(&creds[n], cred).await;
+    }
+    d.type_into("#f-recorder", "赵六").await;
+    d.type_into("#f-findings", "厂区东侧雨水排放口有浑浊废水外排，雨污管网混接。").await;
+    d.type_into("#f-violations", "通过雨水排放口排放生产废水").await;
+    d.script(
+        "const e = document.querySelector('#f-deadline'); e.value = '2027-01-15';
+         e.dispatchEvent(new Event('change', { bubbles: true }));",
+    )
+    .await;
+
+    // Numbers from the tablet's own blocks, then everyone signs on the pad.
+    d.click("#doc-prepare").await;
+    let number =
+        d.wait_text("#doc-numbers li[data-kind=inspection_record]", 20, |t| t.contains("鄂环现检〔")).await;
+    d.wait("#doc-numbers li[data-kind=rectification_order]", 5).await;
+    for (n, key) in ["party", "inspector-0", "inspector-1", "recorder"].into_iter().enumerate() {
+        d.click(&format!("#sign-{key}")).await;
+        let pad = d.wait("#pad-canvas", 10).await;
+        d.draw_strokes(&pad, &signature_strokes(n as i64)).await;
+        if n == 0 {
+            d.screenshot(&shots.join("e2e-signature-pad.png")).await;
+        }
+        d.click("#pad-ok").await;
+        d.wait_text(&format!("tr[data-role='{key}'] .sig-state"), 20, |t| t.contains('✓')).await;
+    }
+    d.screenshot(&shots.join("e2e-signed.png")).await;
+    // The 笔录 on the tablet: previewed, and kept beside the record.
+    d.click(".doc-preview[data-kind=inspection_record]").await;
+    d.wait("#doc-frame", 20).await;
+    d.script("document.querySelector('#doc-frame').scrollIntoView()").await;
+    // WebKitGTK shows the PDF in its own viewer (PDF.js), whose document the page cannot
+    // read: the screenshot is for people; the file the tablet kept is checked below.
+    d.next_frame().await;
+    d.screenshot(&shots.join("e2e-document-preview.png")).await;
+    let kept: Vec<PathBuf> = std::fs::read_dir(home.path().join("app/documents"))
+        .expect("documents kept on the device")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with("-v1-inspection_record.pdf"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let on_device = std::fs::read(&kept[0]).unwrap();
+    let text = Command::new("pdftotext").arg(&kept[0]).arg("-").output().expect("pdftotext");
+    let text: String = String::from_utf8_lossy(&text.stdout).chars().filter(|c| !c.is_whitespace()).collect();
+    let number: String = number.chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(number.ends_with('号') && text.contains(&number[number.find("鄂环").unwrap()..]), "{number}");
+    for role in ["被检查单位现场负责人签名", "执法人员签名", "记录人签名", "刘海波", "王五", "赵六"]
+    {
+        assert!(text.contains(role), "the device's 笔录 lacks {role}");
+    }
+    d.click("#submit-form").await;
+    d.wait_text("#record-state-badge", 20, |t| t.contains("待上传")).await;
+
+    d.click("button[data-nav=home]").await;
+    d.wait_text("#pending-count", 20, |t| t == "1").await;
+    // Back online: the server makes the same document of the version it received.
+    let server = TestServer::start_in(data_dir, addr, |_| {}).await;
+    d.click("#sync-now").await;
+    d.wait_text("#pending-count", 60, |t| t == "0").await;
+    let id = kept[0].file_name().unwrap().to_string_lossy().split("-v1-").next().unwrap().to_string();
+    let mut reviewer = server.client();
+    reviewer.login("reviewer_1", PASSWORD).await.expect("login");
+    let (status, _, on_server) =
+        reviewer.get_bytes(&format!("/api/v1/inspections/{id}/versions/1/documents/inspection_record")).await;
+    assert_eq!(status, 200);
+    if on_server != on_device {
+        std::fs::write(shots.join("e2e-document-server.pdf"), &on_server).unwrap();
+        std::fs::write(shots.join("e2e-document-device.pdf"), &on_device).unwrap();
+        panic!("the server's 笔录 differs from the tablet's (both in tests/artifacts/)");
+    }
     drop(driver_proc);
 }

@@ -112,6 +112,41 @@ pub async fn save_draft(inspection: &Inspection) -> Result<SaveResult, ApiError>
     call("save_draft", &InspectionArg { inspection }).await
 }
 
+pub async fn prepare_documents(id: InspectionId) -> Result<Inspection, ApiError> {
+    call("prepare_documents", &IdArg { id }).await
+}
+
+#[derive(Serialize)]
+struct SignArgs<'a> {
+    id: InspectionId,
+    role: shared::inspection::SignerRole,
+    signer: &'a str,
+    png: &'a str,
+}
+
+/// `png_base64`: the signature pad's image.
+pub async fn sign_record(
+    id: InspectionId,
+    role: shared::inspection::SignerRole,
+    signer: &str,
+    png_base64: &str,
+) -> Result<Inspection, ApiError> {
+    call("sign_record", &SignArgs { id, role, signer, png: png_base64 }).await
+}
+
+#[derive(Serialize)]
+struct DocumentArgs {
+    id: InspectionId,
+    kind: shared::documents::DocumentKind,
+}
+
+pub async fn document(
+    id: InspectionId,
+    kind: shared::documents::DocumentKind,
+) -> Result<shared::app::DocumentFile, ApiError> {
+    call("document", &DocumentArgs { id, kind }).await
+}
+
 pub async fn submit(id: InspectionId) -> Result<RecordSummary, ApiError> {
     call("submit", &IdArg { id }).await
 }

@@ -331,6 +331,7 @@ pub fn InspectionForm(site: Site, initial: Inspection) -> impl IntoView {
             <textarea id="f-notes" on:input=move |ev| { let v = event_target_value(&ev); insp.update(|i| i.notes = v) }>{initial.notes.clone()}</textarea>
             <Errs field="notes" errors=errors/>
         </div>
+        {(kind == InspectionKind::Enforcement).then(|| view! { <super::signing::DocumentsCard insp=insp/> })}
         {move || (show.get() && !errors.get().is_empty()).then(|| view! {
             <div class="card err" id="form-errors">{errors.get().len()}" · "{move || ctx.t("warnings")}</div>
         })}

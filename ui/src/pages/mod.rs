@@ -4,4 +4,5 @@ pub mod login;
 pub mod position;
 pub mod records;
 pub mod settings;
+pub mod signing;
 pub mod sites;
