@@ -8,6 +8,17 @@ use image::{DynamicImage, ImageFormat, RgbImage, imageops};
 use qingliu_app::photos::{PipelineConfig, Stamp, process};
 use shared::geo::LngLat;
 
+/// The project's test photos (tests/data/photos); the last two are different photos of one
+/// subject from one spot 21 s apart.
+pub const TEST_PHOTOS: [&str; 6] = [
+    "olympus-ep3-12mp.jpg",
+    "iphone6-gps-8mp.jpg",
+    "nokia83-gps-9mp.jpg",
+    "coolpix-gps-small.jpg",
+    "same-spot-21s-a.jpg",
+    "same-spot-21s-b.jpg",
+];
+
 pub fn photo(name: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos").join(name)).expect("test photo")
 }

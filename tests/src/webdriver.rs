@@ -200,6 +200,22 @@ impl Driver {
             .unwrap_or_default()
     }
 
+    /// Wait until attribute `name` of `css` satisfies `pred`, up to `secs`; answers it.
+    pub async fn wait_attr(&self, css: &str, name: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Some(e) = self.find(css).await {
+                last = self.attr(&e, name).await;
+                if last.as_deref().is_some_and(&pred) {
+                    return last.unwrap_or_default();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting on {name} of {css} (last: {last:?})");
+    }
+
     pub async fn attr(&self, e: &El, name: &str) -> Option<String> {
         self.get(&format!("/element/{}/attribute/{name}", e.0))
             .await

@@ -43,6 +43,18 @@ async fn chromedriver(home: &Path) -> (Proc, String) {
     (Proc(child), base)
 }
 
+/// A server with the console and the fixture, and inspector_a logged in with a registered tablet.
+async fn console_and_tablet() -> (TestServer, fixture::Fixture, ApiClient, DeviceId) {
+    assert!(dist().join("index.html").exists(), "ui/dist missing: run scripts/build-ui.sh first");
+    let server = TestServer::start_with(|c| c.console_dir = dist()).await;
+    let fx = fixture::install(server.state.store.as_ref());
+    let mut a = ApiClient::new(&server.base);
+    a.login("inspector_a", PASSWORD).await.unwrap();
+    let device = DeviceId::new();
+    a.register_device(device, "平板").await.unwrap();
+    (server, fx, a, device)
+}
+
 async fn login(d: &Driver, base: &str, user: &str) {
     d.goto(&format!("{base}/")).await;
     d.wait("#username", 30).await;
@@ -187,15 +199,8 @@ async fn reviewer_approves_and_returns_dashboard_follows_and_scopes_hold_in_chro
 #[tokio::test(flavor = "multi_thread")]
 async fn reviewer_sees_a_reused_photo_beside_its_original_and_the_flag_statistics_in_chromium() {
     use qingliu_tests::photos::{derivatives, tablet_photo};
-    assert!(dist().join("index.html").exists(), "ui/dist missing: run scripts/build-ui.sh first");
-    let server = TestServer::start_with(|c| c.console_dir = dist()).await;
-    let fx = fixture::install(server.state.store.as_ref());
+    let (server, fx, a, device) = console_and_tablet().await;
     let base = server.base.clone();
-
-    let mut a = ApiClient::new(&base);
-    a.login("inspector_a", PASSWORD).await.unwrap();
-    let device = DeviceId::new();
-    a.register_device(device, "平板").await.unwrap();
     let original = tablet_photo("iphone6-gps-8mp.jpg");
     let cropped = derivatives(&original)
         .into_iter()
@@ -278,4 +283,54 @@ async fn reviewer_sees_a_reused_photo_beside_its_original_and_the_flag_statistic
     .await;
     d.wait_text("#flag-stats-table tbody", 20, |t| t.contains("inspector_a")).await;
     d.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reviewer_views_and_downloads_the_documents_the_tablet_made_in_chromium() {
+    use qingliu_tests::documents::{Blobs, enforcement_record, sign_all};
+    use shared::documents::{DocumentKind, NumberBlockRequest, NumberBlockResponse};
+    // A tablet took numbers, made a signed enforcement record and its 笔录, and synced.
+    let (server, fx, a, device) = console_and_tablet().await;
+    let base = server.base.clone();
+    let req =
+        NumberBlockRequest { device_id: device, year: 2026, kinds: DocumentKind::ALL.to_vec(), size: 10 };
+    let blocks: NumberBlockResponse =
+        a.send_json(reqwest::Method::POST, "/api/v1/documents/number-blocks", &req).await.unwrap();
+    let mut blobs = Blobs::default();
+    let mut i = enforcement_record(&mut blobs, &["coolpix-gps-small.jpg"]);
+    i.site_id = fx.site("enterprise1").id;
+    let number_of = |kind| {
+        let b = blocks.blocks.iter().find(|b| b.kind == kind).unwrap();
+        shared::documents::DocumentNumber { kind, year: b.year, serial: b.first }
+    };
+    i.document.as_mut().unwrap().numbers =
+        vec![number_of(DocumentKind::InspectionRecord), number_of(DocumentKind::RectificationOrder)];
+    sign_all(&mut blobs, &mut i);
+    for h in i.blob_hashes() {
+        a.upload(&blobs.0[&h], 1 << 20).await.unwrap();
+    }
+    let on_tablet =
+        qingliu_documents::render(DocumentKind::InspectionRecord, &i, i.document.as_ref().unwrap(), &blobs.0)
+            .unwrap();
+    a.push(&batch(device, vec![submit(1, &i)])).await.unwrap();
+
+    let home = tempfile::tempdir().unwrap();
+    let (_driver_proc, driver_base) = chromedriver(home.path()).await;
+    let d = Driver::chromium(&driver_base, &home.path().join("profile")).await;
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+    login(&d, &base, "reviewer_1").await;
+    d.click(&format!("tr[data-id='{}'] button.open", i.id)).await;
+    let number =
+        d.wait_text("#documents li[data-kind=inspection_record] .doc-number", 20, |t| !t.is_empty()).await;
+    assert_eq!(number, number_of(DocumentKind::InspectionRecord).to_string());
+    d.wait("#documents li[data-kind=rectification_order]", 5).await;
+    d.click("#documents li[data-kind=inspection_record] button.doc-view").await;
+    d.wait("#doc-view", 20).await;
+    // What the console shows is the tablet's document, byte for byte.
+    let shown =
+        d.wait_attr("#documents li[data-kind=inspection_record]", "data-sha256", 20, |v| v.len() == 64).await;
+    assert_eq!(shown, qingliu_tests::client::sha256_hex(&on_tablet));
+    d.script("document.querySelector('#documents').scrollIntoView(); return null;").await;
+    d.next_frame().await;
+    d.screenshot(&shots.join("console-document.png")).await;
 }

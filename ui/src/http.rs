@@ -228,9 +228,34 @@ pub async fn photo_url(sha256: &str) -> Result<String, ApiError> {
     blob_url(send("GET", &format!("/api/v1/blobs/{sha256}"), None).await?).await
 }
 
+/// One official document of a record version: an object URL of the PDF and its SHA-256 (the
+/// reviewer can compare it with the tablet's).
+pub async fn document_url(
+    id: shared::InspectionId,
+    version: u32,
+    kind: shared::documents::DocumentKind,
+) -> Result<(String, String), ApiError> {
+    use sha2::Digest;
+    let path = format!("/api/v1/inspections/{id}/versions/{version}/documents/{}", kind.as_str());
+    let resp = send("GET", &path, None).await?;
+    let buf = JsFuture::from(resp.array_buffer().map_err(js_err)?).await.map_err(js_err)?;
+    let bytes = js_sys::Uint8Array::new(&buf);
+    let sha: String = sha2::Sha256::digest(bytes.to_vec()).iter().map(|b| format!("{b:02x}")).collect();
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("application/pdf");
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&js_sys::Array::of1(&bytes), &opts)
+        .map_err(js_err)?;
+    Ok((web_sys::Url::create_object_url_with_blob(&blob).map_err(js_err)?, sha))
+}
+
 /// Download an export (`path` under `/api/v1/exports/`) as a file named `filename`.
 pub async fn download(path: &str, filename: &str) -> Result<(), ApiError> {
     let url = blob_url(send("GET", &format!("/api/v1/exports/{path}"), None).await?).await?;
+    save_url(url, filename)
+}
+
+/// Save an object URL as a file named `filename` (the browser's download).
+pub fn save_url(url: String, filename: &str) -> Result<(), ApiError> {
     let doc = web_sys::window()
         .and_then(|w| w.document())
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no document"))?;

@@ -130,7 +130,8 @@ fn console(cfg: &crate::config::Config) -> axum::routing::MethodRouter {
         cfg.map_tile_url.as_deref().and_then(tile_source).map(|t| format!(" {t}")).unwrap_or_default();
     let csp = format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' blob: data:{tiles}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+         img-src 'self' blob: data:{tiles}; connect-src 'self' blob:; frame-src blob:; object-src blob:; frame-ancestors 'none'; \
+         base-uri 'none'"
     );
     let serve = tower_http::services::ServeDir::new(&cfg.console_dir)
         .append_index_html_on_directories(true)

@@ -7,16 +7,7 @@ use qingliu_tests::photos::{decode, derivatives, tablet_photo};
 use shared::geo::LngLat;
 use sync_server::fingerprint::{MAX_DISTANCE, distance, fingerprint};
 
-/// The project's test photos, and last two different photos of one subject from one spot 21 s
-/// apart: the near miss.
-const PHOTOS: [&str; 6] = [
-    "olympus-ep3-12mp.jpg",
-    "iphone6-gps-8mp.jpg",
-    "nokia83-gps-9mp.jpg",
-    "coolpix-gps-small.jpg",
-    "same-spot-21s-a.jpg",
-    "same-spot-21s-b.jpg",
-];
+use qingliu_tests::photos::TEST_PHOTOS as PHOTOS;
 
 #[test]
 fn derivatives_of_a_photo_match_and_different_photos_do_not() {

@@ -178,6 +178,7 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
                                     .map(|(k, v)| { let k = k.trim_start_matches("body.").to_string(); view! { <tr><th>{field_label(lang, &k)}</th><td>{field_value(lang, &k, &v)}</td></tr> } }).collect_view()}
                             </table>
                         </div>
+                        <Documents i=i.clone()/>
                         <div class="card">
                             <h3>{move || ctx.t("positions")}</h3>
                             <MiniMap site=site_pos record=rec_pos photos=photo_pts lang=ctx.lang tiles=ctx.tiles()/>
@@ -246,5 +247,68 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
                 </div>
             })}
         </section>
+    }
+}
+
+/// The record's official documents as the tablet made them (the server makes the same bytes):
+/// the number, a view beside the record and the download.
+#[component]
+fn Documents(i: shared::inspection::Inspection) -> impl IntoView {
+    let ctx = cctx();
+    let view_url = RwSignal::new(None::<String>);
+    let digests = RwSignal::new(HashMap::<&'static str, String>::new());
+    let kinds = shared::documents::documents_for(&i);
+    let (id, version, kind_of) = (i.id, i.version, i.kind());
+    let info = i.document.clone();
+    on_cleanup(move || {
+        if let Some(u) = view_url.get_untracked() {
+            let _ = web_sys::Url::revoke_object_url(&u);
+        }
+    });
+    view! {
+        <div class="card" id="documents">
+            <h3>{move || ctx.t("documents")}</h3>
+            <ul class="docs">
+            {kinds.into_iter().map(|k| {
+                let number = info.as_ref().and_then(|d| d.number(k)).map(|n| n.to_string());
+                let file = format!("{}-{}.pdf", k.title_zh(kind_of), number.clone().unwrap_or_else(|| id.to_string()));
+                view! {
+                    <li data-kind=k.as_str() data-sha256=move || digests.with(|d| d.get(k.as_str()).cloned().unwrap_or_default())>
+                        <span>{k.title_zh(kind_of)}" "</span>
+                        <strong class="doc-number">{number.unwrap_or_else(|| ctx.t("no_number").to_string())}</strong>
+                        " "
+                        <span class="doc-sha muted">{move || digests.with(|d| d.get(k.as_str()).map(|h| format!("SHA-256 {}… ", &h[..16])))}</span>
+                        <button class="doc-view" on:click=move |_| spawn_local(async move {
+                            match http::document_url(id, version, k).await {
+                                Ok((u, sha)) => {
+                                    if let Some(old) = view_url.get_untracked() {
+                                        let _ = web_sys::Url::revoke_object_url(&old);
+                                    }
+                                    digests.update(|d| { d.insert(k.as_str(), sha); });
+                                    view_url.set(Some(u));
+                                }
+                                Err(e) => ctx.fail(e),
+                            }
+                        })>{move || ctx.t("view")}</button>
+                        <button class="doc-download" on:click=move |_| {
+                            let file = file.clone();
+                            spawn_local(async move {
+                                match http::document_url(id, version, k).await {
+                                    Ok((u, sha)) => {
+                                        digests.update(|d| { d.insert(k.as_str(), sha); });
+                                        let _ = http::save_url(u, &file);
+                                    }
+                                    Err(e) => ctx.fail(e),
+                                }
+                            })
+                        }>{move || ctx.t("download")}</button>
+                    </li>
+                }
+            }).collect_view()}
+            </ul>
+            {move || view_url.get().map(|u| view! {
+                <iframe id="doc-view" src=u title="PDF" style="width:100%;height:70vh;border:1px solid #ccc"></iframe>
+            })}
+        </div>
     }
 }
