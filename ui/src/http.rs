@@ -254,6 +254,12 @@ pub async fn download(path: &str, filename: &str) -> Result<(), ApiError> {
     save_url(url, filename)
 }
 
+/// The documents of the records the queue filter `query` selects, as one ZIP download.
+pub async fn download_documents(query: &str) -> Result<(), ApiError> {
+    let url = blob_url(send("GET", &format!("/api/v1/documents/archive.zip?{query}"), None).await?).await?;
+    save_url(url, "文书.zip")
+}
+
 /// Save an object URL as a file named `filename` (the browser's download).
 pub fn save_url(url: String, filename: &str) -> Result<(), ApiError> {
     let doc = web_sys::window()

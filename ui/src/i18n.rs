@@ -272,6 +272,7 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "all_flags" => ("全部（含无预警）", "All (with or without flags)"),
         "evidence" => ("证据对比", "Evidence side by side"),
         "no_number" => ("（无编号）", "(no number)"),
+        "export_documents" => ("下载文书（ZIP）", "Documents (ZIP)"),
         "view" => ("查看", "View"),
         "download" => ("下载", "Download"),
         "this_record" => ("本记录", "This record"),

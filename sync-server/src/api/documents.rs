@@ -44,15 +44,35 @@ pub async fn get_document(
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_string()),
-            (header::CONTENT_DISPOSITION, content_disposition(&name)),
+            (header::CONTENT_DISPOSITION, content_disposition("inline", &name, "document.pdf")),
         ],
         pdf,
     )
         .into_response())
 }
 
-/// `inline` with the UTF-8 file name (RFC 6266 / 5987) and an ASCII fallback.
-pub fn content_disposition(name: &str) -> String {
+/// The documents of the records a queue filter selects, as a ZIP of PDFs.
+#[utoipa::path(get, path = "/api/v1/documents/archive.zip", tag = "documents", security(("bearer" = [])),
+    params(crate::domain::queue::QueueQuery),
+    responses((status = 200, content_type = "application/zip"), (status = 403, body = ApiError)))]
+pub async fn get_archive(
+    State(st): State<AppState>,
+    actor: Actor,
+    crate::api::extract::ApiQuery(q): crate::api::extract::ApiQuery<crate::domain::queue::QueueQuery>,
+) -> AppResult<Response> {
+    let zip = blocking(move || documents::archive(st.store.as_ref(), st.blobs.as_ref(), &actor, &q)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (header::CONTENT_DISPOSITION, content_disposition("attachment", "文书.zip", "documents.zip")),
+        ],
+        zip,
+    )
+        .into_response())
+}
+
+/// `inline` or `attachment` with the UTF-8 file name (RFC 6266 / 5987) and an ASCII fallback.
+pub fn content_disposition(how: &str, name: &str, fallback: &str) -> String {
     let encoded: String = name
         .bytes()
         .map(|b| {
@@ -63,5 +83,5 @@ pub fn content_disposition(name: &str) -> String {
             }
         })
         .collect();
-    format!("inline; filename=\"document.pdf\"; filename*=UTF-8''{encoded}")
+    format!("{how}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }

@@ -79,6 +79,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(inspections::review_inspection))
         .routes(routes!(documents::post_number_blocks))
         .routes(routes!(documents::get_document))
+        .routes(routes!(documents::get_archive))
         .routes(routes!(sync::pull))
         .layer(json_limit)
         .merge(

@@ -197,3 +197,31 @@ fn legacy_info(
         authority: String::new(),
     })
 }
+
+/// The documents of every record a queue filter selects (one page, at most
+/// `queue::MAX_PAGE` records), as a ZIP: each PDF stored as made (already compressed), named
+/// by its title and number. Scope is the queue's.
+pub fn archive(
+    store: &dyn Store,
+    blobs: &dyn crate::blobs::BlobStore,
+    actor: &Actor,
+    q: &crate::domain::queue::QueueQuery,
+) -> AppResult<Vec<u8>> {
+    use std::io::Write;
+    let rq = crate::domain::queue::record_query(actor, q, None)?;
+    let (records, _) = store.read()?.list_records(&rq)?;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut names = std::collections::HashSet::new();
+    for r in records {
+        let v = &r.inspection;
+        for kind in shared::documents::documents_for(v) {
+            let (name, pdf) = render_version(store, blobs, actor, &v.id, v.version, kind)?;
+            // Records made before numbers share a title: the record id keeps names apart.
+            let name = if names.insert(name.clone()) { name } else { format!("{}-{name}", v.id) };
+            zip.start_file(name, opts).map_err(|e| AppError::Internal(format!("zip: {e}")))?;
+            zip.write_all(&pdf)?;
+        }
+    }
+    Ok(zip.finish().map_err(|e| AppError::Internal(format!("zip: {e}")))?.into_inner())
+}

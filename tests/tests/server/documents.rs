@@ -319,3 +319,43 @@ async fn two_tablets_make_signed_documents_offline_and_the_server_holds_the_same
         assert!(&body == pdf, "server and device documents differ for {}", i.id);
     }
 }
+
+#[tokio::test]
+async fn the_archive_of_a_filtered_list_holds_each_records_documents_as_the_device_made_them() {
+    let (server, fx) = setup().await;
+    let mut a = Tablet::new(&server, "inspector_a").await;
+    a.take_blocks(5).await;
+    let mut blobs = Blobs::default();
+    let mut made = Vec::new();
+    for _ in 0..2 {
+        let mut i = enforcement_record(&mut Blobs::default(), &[]);
+        i.site_id = fx.site("enterprise1").id;
+        i.document = None;
+        let i = a.make(&mut blobs, i);
+        a.upload_all(&blobs, &i).await;
+        assert!(matches!(a.send(&i).await, MutationOutcome::Applied { .. }));
+        made.push(i);
+    }
+    let reviewer = login(&server, "reviewer_1").await;
+    let (status, headers, body) = reviewer.get_bytes("/api/v1/documents/archive.zip?kind=enforcement").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/zip");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(body)).expect("a zip");
+    assert_eq!(zip.len(), 4, "a 笔录 and an order per record");
+    for i in &made {
+        let info = i.document.clone().unwrap();
+        for kind in shared::documents::documents_for(i) {
+            let name = qingliu_documents::file_name(kind, &info, i);
+            let mut entry = zip.by_name(&name).unwrap_or_else(|_| panic!("{name} missing"));
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+            assert!(bytes == qingliu_documents::render(kind, i, &info, &blobs.0).unwrap(), "{name} differs");
+        }
+    }
+    // Inspectors have no queue, so no archive; another township's reviewer gets an empty one.
+    let (status, _, _) = a.client.get_bytes("/api/v1/documents/archive.zip").await;
+    assert_eq!(status, 403);
+    let other = login(&server, "reviewer_2").await;
+    let (_, _, body) = other.get_bytes("/api/v1/documents/archive.zip?kind=enforcement").await;
+    assert_eq!(zip::ZipArchive::new(std::io::Cursor::new(body)).unwrap().len(), 0);
+}

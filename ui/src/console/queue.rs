@@ -224,6 +224,14 @@ pub fn Queue() -> impl IntoView {
                 <button on:click=move |_| export("csv")>{move || ctx.t("export_csv")}</button>
                 <button on:click=move |_| export("xlsx")>{move || ctx.t("export_xlsx")}</button>
                 <button on:click=move |_| export("geojson")>{move || ctx.t("export_geojson")}</button>
+                <button id="export-documents" on:click=move |_| {
+                    let q = ctx.queue_query.get_untracked();
+                    spawn_local(async move {
+                        if let Err(e) = http::download_documents(&q).await {
+                            ctx.fail(e);
+                        }
+                    });
+                }>{move || ctx.t("export_documents")}</button>
             </div>
             <p class="muted small">{move || ctx.t("keys_queue")}</p>
             <table class="table" id="queue-table">
