@@ -101,7 +101,6 @@ impl AppCore {
     /// Answers the record as saved.
     pub fn prepare_documents(&self, id: &InspectionId) -> CoreResult<shared::inspection::Inspection> {
         let inspector = self.user()?.map(|u| u.display_name).unwrap_or_default();
-        let now = self.now();
         let now_s = self.now_rfc3339();
         let authority = self.meta("document_authority")?.unwrap_or_default();
         self.store.write(|tx| {
@@ -151,7 +150,6 @@ impl AppCore {
             // A number the record no longer needs (its violations were removed) stays spent.
             let wanted = documents_for(&i);
             info.numbers.retain(|n| wanted.contains(&n.kind));
-            let _ = now;
             i.document = Some(info);
             tx.execute(
                 "UPDATE records SET data = ?2, updated_at = ?3 WHERE id = ?1",

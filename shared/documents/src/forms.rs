@@ -63,7 +63,7 @@ pub fn lay_out(
             record(&mut p, &mut images, i, info, e)?;
         }
         (InspectionBody::Enforcement(e), DocumentKind::RectificationOrder) => {
-            order(&mut p, &mut images, i, info, e)?
+            order(&mut p, &mut images, info, e)?
         }
         (_, DocumentKind::InspectionSheet) => sheet(&mut p, &mut images, i, info)?,
         _ => return Err(DocumentError::NotApplicable),
@@ -150,14 +150,7 @@ fn record(
     );
     p.gap(6.0);
     let mut signers: Vec<(String, &Signature)> = vec![("被检查单位现场负责人".into(), &e.party_signature)];
-    for (n, s) in e.inspector_signatures.iter().enumerate() {
-        let who = e
-            .inspectors
-            .get(n)
-            .map(|o| format!("执法人员|执法证号 {}", o.credential_no))
-            .unwrap_or("执法人员".into());
-        signers.push((who, s));
-    }
+    signers.extend(inspector_signers(e));
     if let Some(s) = &e.recorder_signature {
         signers.push(("记录人".into(), s));
     }
@@ -169,11 +162,22 @@ fn record(
     Ok(())
 }
 
+/// Each inspector's signature, with the credential number as the role's second line.
+fn inspector_signers(e: &EnforcementBody) -> impl Iterator<Item = (String, &Signature)> {
+    e.inspector_signatures.iter().enumerate().map(|(n, s)| {
+        let who = e
+            .inspectors
+            .get(n)
+            .map(|o| format!("执法人员|执法证号 {}", o.credential_no))
+            .unwrap_or("执法人员".into());
+        (who, s)
+    })
+}
+
 /// 责令改正违法行为决定书
 fn order(
     p: &mut Pager,
     images: &mut Images,
-    i: &Inspection,
     info: &DocumentInfo,
     e: &EnforcementBody,
 ) -> Result<(), DocumentError> {
@@ -229,20 +233,12 @@ fn order(
     p.right(size, FontId::Body, &date(e.started_at.to_offset(shared::clock::BEIJING).date()));
     p.gap(10.0);
     let mut signers: Vec<(String, &Signature)> = Vec::new();
-    for (n, s) in e.inspector_signatures.iter().enumerate() {
-        let who = e
-            .inspectors
-            .get(n)
-            .map(|o| format!("执法人员|执法证号 {}", o.credential_no))
-            .unwrap_or("执法人员".into());
-        signers.push((who, s));
-    }
+    signers.extend(inspector_signers(e));
     signers.push(("被送达人签收".into(), &e.party_signature));
     if let Some(s) = &e.witness_signature {
         signers.push(("见证人".into(), s));
     }
     signatures(p, images, &signers)?;
-    let _ = i;
     Ok(())
 }
 

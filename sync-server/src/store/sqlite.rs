@@ -153,18 +153,24 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
-impl Store for SqliteStore {
-    fn write(&self) -> StoreResult<Box<dyn Tx + '_>> {
-        let conn = recover(self.writer.lock())?;
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Box::new(SqliteTx {
+impl SqliteStore {
+    fn tx<'a>(&'a self, conn: std::sync::MutexGuard<'a, Connection>) -> SqliteTx<'a> {
+        SqliteTx {
             conn,
             done: false,
             seq: None,
             seq_dirty: false,
             fp_index: &self.fp_index,
             fp_pending: Vec::new(),
-        }))
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn write(&self) -> StoreResult<Box<dyn Tx + '_>> {
+        let conn = recover(self.writer.lock())?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(self.tx(conn)))
     }
 
     fn read(&self) -> StoreResult<Box<dyn Tx + '_>> {
@@ -184,14 +190,7 @@ impl Store for SqliteStore {
             None => recover(self.readers[start % n].lock())?,
         };
         conn.execute_batch("BEGIN")?;
-        Ok(Box::new(SqliteTx {
-            conn,
-            done: false,
-            seq: None,
-            seq_dirty: false,
-            fp_index: &self.fp_index,
-            fp_pending: Vec::new(),
-        }))
+        Ok(Box::new(self.tx(conn)))
     }
 
     fn backend_name(&self) -> &'static str {
