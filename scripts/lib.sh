@@ -44,3 +44,36 @@ need_tauri_driver() {
     cargo install tauri-driver@$TAURI_DRIVER_VERSION --locked
   fi
 }
+
+# A PostgreSQL server on 127.0.0.1:5432 that lets the local `postgres` role in without a
+# password (the machines of this project run one; a bare Debian machine gets Debian's, with
+# trust for local TCP connections, since it only ever holds throwaway test databases).
+# Exports QINGLIU_TEST_POSTGRES for the tests.
+need_postgres() {
+  export QINGLIU_TEST_POSTGRES="${QINGLIU_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
+  if ! command -v pg_isready >/dev/null 2>&1 || ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    need_apt postgresql postgresql-client
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+      local hba
+      hba=$(ls /etc/postgresql/*/main/pg_hba.conf | sort -V | tail -1)
+      if ! $sudo grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+        echo 'host all all 127.0.0.1/32 trust' | $sudo tee /tmp/qingliu-hba >/dev/null
+        $sudo sh -c "cat '$hba' >> /tmp/qingliu-hba && cp /tmp/qingliu-hba '$hba'"
+      fi
+      $sudo pg_ctlcluster "$(basename "$(dirname "$(dirname "$hba")")")" main restart || $sudo service postgresql start
+    fi
+    for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+  fi
+  psql "$QINGLIU_TEST_POSTGRES/postgres" -qAtc 'SELECT 1' >/dev/null
+}
+
+# Drop the throwaway databases test servers left behind (a run that was killed).
+drop_test_databases() {
+  psql "$QINGLIU_TEST_POSTGRES/postgres" -qAtc \
+    "SELECT datname FROM pg_database WHERE datname LIKE 'qingliu\_t\_%'" 2>/dev/null |
+    while read -r db; do
+      psql "$QINGLIU_TEST_POSTGRES/postgres" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+    done
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every check and test: formatting, lints (native, wasm and the Tauri shell), the wasm build
 # of `shared`, `cargo test` (unit, property and cross-crate tests against a real server on a real
-# port, the console in headless Chromium), then the end-to-end test of the real app in the real
+# port, the console in headless Chromium), the server suite again on PostgreSQL, then the end-to-end test of the real app in the real
 # webview under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ use_shared_target_dir
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target add wasm32-unknown-unknown >/dev/null
 need_tauri_driver
+need_postgres
+drop_test_databases
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -29,7 +31,11 @@ echo "== shared builds for Android"
 rustup target add aarch64-linux-android >/dev/null
 cargo check -p shared --target aarch64-linux-android --locked
 echo "== tests"
-cargo test --workspace --locked 2>&1 | tee -a "$log"
+# On SQLite: the embedded default (the harness picks PostgreSQL only when told to).
+QINGLIU_TEST_POSTGRES= cargo test --workspace --locked 2>&1 | tee -a "$log"
+echo "== the server conformance suite on PostgreSQL"
+cargo test -p qingliu-tests --test server --locked 2>&1 | tee -a "$log"
+drop_test_databases
 echo "== end to end (real webview)"
 cargo build -p qingliu-app --features app --locked
 QINGLIU_APP_BIN="$CARGO_TARGET_DIR/debug/qingliu" \

@@ -12,6 +12,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory holding `qingliu.db` and the blob directory.
     pub data_dir: PathBuf,
+    /// Where records live: none or `sqlite:` for the embedded file under `data_dir`,
+    /// `postgres://user@host:port/database` for the shared PostgreSQL of a cluster.
+    pub database_url: Option<String>,
+    /// Most connections this server keeps to PostgreSQL.
+    pub database_pool_size: usize,
     /// Bearer token lifetime. Long by default: inspectors stay offline for days.
     pub token_ttl_hours: i64,
     /// Largest accepted photo or signature scan.
@@ -43,6 +48,8 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_pool_size: 16,
             token_ttl_hours: 24 * 14,
             max_blob_bytes: shared::validate::limits::MAX_PHOTO_BYTES,
             max_chunk_bytes: 4 * 1024 * 1024,
@@ -57,6 +64,13 @@ impl Default for Config {
             flags: shared::flags::FlagThresholds::default(),
         }
     }
+}
+
+/// Which storage backend a configuration selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +109,12 @@ impl Config {
         if let Some(v) = get("QINGLIU_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
         }
+        if let Some(v) = get("QINGLIU_DATABASE_URL") {
+            self.database_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = get("QINGLIU_DATABASE_POOL_SIZE") {
+            self.database_pool_size = parse("QINGLIU_DATABASE_POOL_SIZE", v)?;
+        }
         if let Some(v) = get("QINGLIU_TOKEN_TTL_HOURS") {
             self.token_ttl_hours = parse("QINGLIU_TOKEN_TTL_HOURS", v)?;
         }
@@ -114,6 +134,22 @@ impl Config {
             self.map_tile_gcj02 = parse("QINGLIU_MAP_TILE_GCJ02", v)?;
         }
         Ok(())
+    }
+
+    /// The backend `database_url` names.
+    pub fn database(&self) -> Result<Database, ConfigError> {
+        match self.database_url.as_deref().map(str::trim) {
+            None | Some("") | Some("sqlite:") => Ok(Database::Sqlite(self.db_path())),
+            Some(u) if u.starts_with("sqlite:") => Ok(Database::Sqlite(PathBuf::from(&u["sqlite:".len()..]))),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Ok(Database::Postgres(u.to_string()))
+            }
+            Some(_) => Err(ConfigError::Env(
+                "database_url",
+                "expected sqlite:PATH or postgres://… (the value is not repeated: it may hold a password)"
+                    .into(),
+            )),
+        }
     }
 
     pub fn db_path(&self) -> PathBuf {

@@ -43,6 +43,9 @@ impl AppError {
     pub fn to_api(&self) -> ApiError {
         match self {
             AppError::Api(e) => e.clone(),
+            AppError::Store(StoreError::Unavailable(_)) => {
+                ApiError::new(ErrorCode::Unavailable, "数据库暂时不可用，请稍后重试")
+            }
             _ => ApiError::new(ErrorCode::Internal, "服务器内部错误"),
         }
     }

@@ -23,10 +23,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::blobs::{BlobStore, FsBlobStore};
-use crate::config::Config;
+use crate::config::{Config, Database};
 use crate::domain::auth::LoginLimiter;
 use crate::error::{AppError, AppResult};
 use crate::store::Store;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
@@ -42,12 +43,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Open the embedded backend (SQLite file + blob directory) under `config.data_dir`.
+    /// Open the backends the configuration names: the embedded SQLite file under
+    /// `config.data_dir` by default, or PostgreSQL; blobs under `config.data_dir`.
     pub fn open(config: Config) -> AppResult<AppState> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let store = SqliteStore::open(&config.db_path())?;
+        let database = config.database().map_err(|e| AppError::Internal(e.to_string()))?;
+        let store: Arc<dyn Store> = match database {
+            Database::Sqlite(path) => Arc::new(SqliteStore::open(&path)?),
+            Database::Postgres(url) => Arc::new(PgStore::open(&url, config.database_pool_size)?),
+        };
         let blobs = FsBlobStore::open(&config.blob_dir(), config.max_blob_bytes)?;
-        Ok(AppState::new(config, Arc::new(store), Arc::new(blobs)))
+        Ok(AppState::new(config, store, Arc::new(blobs)))
     }
 
     pub fn new(config: Config, store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>) -> AppState {

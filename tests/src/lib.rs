@@ -4,11 +4,13 @@
 
 pub mod chaos;
 pub mod client;
+pub mod database;
 pub mod documents;
 pub mod faultproxy;
 pub mod fixture;
 pub mod geoclue;
 pub mod invariants;
+pub mod pgserver;
 pub mod photos;
 pub mod process;
 pub mod records;
@@ -45,6 +47,8 @@ pub struct TestServer {
     pub clock: TestClock,
     pub dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
+    /// The PostgreSQL database this server owns (dropped with it), when on PostgreSQL.
+    database: Option<String>,
 }
 
 impl TestServer {
@@ -58,12 +62,35 @@ impl TestServer {
         Self::start_in(dir, "127.0.0.1:0".parse().expect("addr"), tweak).await
     }
 
-    /// Stop serving and hand back the data directory (the database and blobs stay on disk).
+    /// Stop serving and hand back the data directory (the database and blobs stay on disk, or
+    /// the PostgreSQL database stays for a server restarted on the directory).
     pub fn stop(mut self) -> (tempfile::TempDir, std::net::SocketAddr) {
         let addr = self.addr();
         self.task.abort();
+        self.database = None;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
         (dir, addr)
+    }
+
+    /// A second server on the same database (and blob directory) as `other`, as a cluster runs
+    /// them: what one commits, the other serves. It does not own the database.
+    pub async fn start_sharing(other: &TestServer) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            data_dir: other.state.config.data_dir.clone(),
+            database_url: other.state.config.database_url.clone(),
+            ..Config::default()
+        };
+        let clock = TestClock::default();
+        let c2 = clock.clone();
+        let state = AppState::open(config).expect("open state").with_clock(Arc::new(move || c2.now()));
+        let listener = bind_retrying("127.0.0.1:0".parse().expect("addr")).await;
+        let addr = listener.local_addr().expect("addr");
+        let router = sync_server::router(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum_serve(listener, router).await;
+        });
+        TestServer { base: format!("http://{addr}"), state, clock, dir, task, database: None }
     }
 
     /// Serve `dir`'s data on `addr` (e.g. to restart a stopped server where it was).
@@ -72,7 +99,9 @@ impl TestServer {
         addr: std::net::SocketAddr,
         tweak: impl FnOnce(&mut Config),
     ) -> TestServer {
-        let mut config = Config { data_dir: dir.path().join("data"), ..Config::default() };
+        let database = database::database_for(dir.path());
+        let mut config =
+            Config { data_dir: dir.path().join("data"), database_url: database.clone(), ..Config::default() };
         tweak(&mut config);
         let clock = TestClock::default();
         let c2 = clock.clone();
@@ -83,7 +112,12 @@ impl TestServer {
         let task = tokio::spawn(async move {
             let _ = axum_serve(listener, router).await;
         });
-        TestServer { base: format!("http://{addr}"), state, clock, dir, task }
+        TestServer { base: format!("http://{addr}"), state, clock, dir, task, database }
+    }
+
+    /// A direct connection to this server's database, as its administrator has.
+    pub fn dba(&self) -> database::Dba {
+        database::Dba::open(&self.state.config)
     }
 
     pub fn client(&self) -> ApiClient {
@@ -98,6 +132,9 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(url) = self.database.take() {
+            database::drop_database(&url);
+        }
     }
 }
 

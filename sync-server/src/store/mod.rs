@@ -2,6 +2,7 @@
 //! [`Tx`]; each backend implements these primitives (and only these) with its own SQL and
 //! migrations. Nothing here knows about HTTP.
 
+pub mod postgres;
 pub mod sqlite;
 
 use shared::auth::{Role, UserInfo};
@@ -23,6 +24,10 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("unique constraint violated")]
     Duplicate,
+    /// The database cannot be reached right now (restarting, failing over, connections gone):
+    /// nothing was changed, and the same request may be retried.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

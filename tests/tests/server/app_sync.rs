@@ -142,13 +142,22 @@ async fn a_server_restored_from_an_older_backup_gets_the_lost_records_again() {
 
     // The server loses its last mutation (restored from a backup taken before `b` arrived).
     {
-        let c = rusqlite::Connection::open(server.state.config.db_path()).unwrap();
+        let c = server.dba();
         let device = core.device_id().unwrap().to_string();
-        c.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
-        c.execute("DELETE FROM versions WHERE record_id = ?1", [b.id.to_string()]).unwrap();
-        c.execute("DELETE FROM records WHERE id = ?1", [b.id.to_string()]).unwrap();
-        c.execute("DELETE FROM mutations WHERE device_id = ?1 AND seq = 2", [device.clone()]).unwrap();
-        c.execute("UPDATE devices SET last_seq = 1 WHERE id = ?1", [device]).unwrap();
+        // As a restore does, around the server: no foreign-key checks while the rows go.
+        c.execute(
+            if c.is_postgres() {
+                "SET session_replication_role = replica"
+            } else {
+                "PRAGMA foreign_keys = OFF"
+            },
+            &[],
+        );
+        let b_id = b.id.to_string();
+        c.execute("DELETE FROM versions WHERE record_id = ?1", &[b_id.as_str().into()]);
+        c.execute("DELETE FROM records WHERE id = ?1", &[b_id.as_str().into()]);
+        c.execute("DELETE FROM mutations WHERE device_id = ?1 AND seq = 2", &[device.as_str().into()]);
+        c.execute("UPDATE devices SET last_seq = 1 WHERE id = ?1", &[device.into()]);
     }
     // The device has nothing queued, yet the next sync notices and sends `b` again.
     let report = sync::sync_once(&core, &client, &mut quiet).await.unwrap();

@@ -1,10 +1,12 @@
-//! The sync-server driven over HTTP on a real port, with a real SQLite file and blob directory.
+//! The sync-server driven over HTTP on a real port, with a real SQLite file and blob directory,
+//! or (with `QINGLIU_TEST_POSTGRES` set) on a fresh PostgreSQL database: the conformance suite.
 
 mod admin;
 mod app_sync;
 mod audit;
 mod auth;
 mod blobs;
+mod cluster;
 mod documents;
 mod evidence;
 mod faults;
@@ -48,37 +50,9 @@ pub async fn inspector(server: &TestServer, user: &str) -> (ApiClient, DeviceId)
 }
 
 /// Everything a rejected request must leave untouched: every row of every table of the
-/// server's database file, per table, read through a separate read-only connection.
+/// server's database, per table, read through a separate connection.
 pub fn fingerprint(server: &TestServer) -> serde_json::Value {
-    use sha2::Digest;
-    let path = server.state.config.db_path();
-    let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open");
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let mut out = serde_json::Map::new();
-    for t in tables {
-        let mut st = conn.prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1, 2")).unwrap();
-        let cols = st.column_count();
-        let mut h = sha2::Sha256::new();
-        let mut rows = st.query([]).unwrap();
-        let mut n = 0u64;
-        while let Some(r) = rows.next().unwrap() {
-            n += 1;
-            for c in 0..cols {
-                let v: rusqlite::types::Value = r.get(c).unwrap();
-                h.update(format!("{v:?}|").as_bytes());
-            }
-            h.update(b"\n");
-        }
-        out.insert(t, serde_json::json!(format!("{n}:{}", hex::encode(h.finalize()))));
-    }
-    serde_json::Value::Object(out)
+    server.dba().content_fingerprint()
 }
 
 /// Counters must always equal a full recount from the sites.

@@ -69,7 +69,8 @@ async fn healthz_reports_backend() {
     let (server, _fx) = setup().await;
     let h: serde_json::Value = server.client().get("/healthz").await.unwrap();
     assert_eq!(h["status"], "ok");
-    assert_eq!(h["backend"], "sqlite");
+    let expected = if qingliu_tests::database::on_postgres() { "postgres" } else { "sqlite" };
+    assert_eq!(h["backend"], expected);
 }
 
 #[tokio::test(flavor = "multi_thread")]

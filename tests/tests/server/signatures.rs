@@ -141,13 +141,16 @@ async fn the_app_signs_what_it_queues_and_verify_finds_an_edited_version() {
     assert_eq!((checked.checked, checked.problems), (3, vec![]));
 
     // A database administrator changes what an inspector recorded.
-    let db = rusqlite::Connection::open(server.state.config.db_path()).unwrap();
+    let db = server.dba();
     let edited = ids[1].to_string();
     db.execute(
-        "UPDATE versions SET data = json_set(data, '$.notes', '水质良好') WHERE record_id = ?1",
-        [&edited],
-    )
-    .unwrap();
+        if db.is_postgres() {
+            "UPDATE versions SET data = jsonb_set(data::jsonb, '{notes}', '\"水质良好\"')::text WHERE record_id = ?1"
+        } else {
+            "UPDATE versions SET data = json_set(data, '$.notes', '水质良好') WHERE record_id = ?1"
+        },
+        &[edited.as_str().into()],
+    );
     let problems = verify_versions(store).unwrap().problems;
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(matches!(&problems[0], VersionProblem::Altered { record, version: 1, .. } if *record == edited));

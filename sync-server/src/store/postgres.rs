@@ -1,0 +1,1679 @@
+//! The scale-out backend: PostgreSQL, shared by any number of servers.
+//!
+//! Writers are serialised across every server by a transaction-level advisory lock taken when
+//! a write transaction begins (`pg_advisory_xact_lock`), the same discipline SQLite's
+//! `BEGIN IMMEDIATE` gives the embedded default. So everything the domain relies on holds on
+//! both backends unchanged: the change sequence is handed out in commit order (a writer reads
+//! the counter only after every earlier writer has committed, and commits before the next one
+//! may read it), the audit chain's head is the entry the next one links to, and the check-then-
+//! insert of exactly-once push is not a race between servers. ARCHITECTURE.md says why a lock
+//! rather than a sequence object. Readers run in REPEATABLE READ READ ONLY snapshots and never
+//! wait for the lock.
+//!
+//! The client is `tokio-postgres`, its connections driven by a small runtime the store owns,
+//! and its calls awaited with a plain executor: the `Tx` methods are synchronous and are called
+//! from request workers, the seed and tests alike, inside or outside a Tokio runtime.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use shared::auth::{Role, UserInfo};
+use shared::documents::{DocumentKind, DocumentNumber, NumberBlock};
+use shared::ids::{DeviceId, InspectionId, MutationId, SiteId, UserId};
+use shared::inspection::Inspection;
+use shared::region::{Region, RegionCode, RegionLevel};
+use shared::review::ReviewStatus;
+use shared::site::Site;
+use shared::sync::{InspectionRecord, MutationOutcome};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row, Statement};
+
+use super::*;
+
+/// Migrations in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The advisory lock every write transaction holds until it ends ("QLWR").
+const WRITE_LOCK: i64 = 0x514c_5752;
+/// The advisory lock migrations run under, so that servers starting together migrate once.
+const MIGRATE_LOCK: i64 = 0x514c_4d47;
+
+/// How long a request waits for a pooled connection before it fails (and the client retries).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 256;
+
+type Param<'a> = &'a (dyn ToSql + Sync);
+
+pub struct PgStore {
+    config: tokio_postgres::Config,
+    runtime: Option<tokio::runtime::Runtime>,
+    pool: Mutex<PoolState>,
+    freed: Condvar,
+    max: usize,
+}
+
+#[derive(Default)]
+struct PoolState {
+    idle: Vec<PgConn>,
+    /// Connections open, idle or lent out.
+    open: usize,
+}
+
+struct PgConn {
+    client: tokio_postgres::Client,
+    statements: HashMap<String, Statement>,
+    /// An error left the connection in an unknown state: close it rather than lend it again.
+    broken: bool,
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+            return StoreError::Duplicate;
+        }
+        // The database error's message names the constraint, never a bound value.
+        match e.as_db_error() {
+            // Class 08 (connection exception) and 57 (operator intervention: shutdown, restart,
+            // "the database system is starting up"): nothing was changed; try again.
+            Some(db) if matches!(&db.code().code()[..2], "08" | "57") => {
+                StoreError::Unavailable(format!("postgres {}: {}", db.code().code(), db.message()))
+            }
+            Some(db) => StoreError::Backend(format!("postgres {}: {}", db.code().code(), db.message())),
+            // No answer from the server at all: a closed socket, a refused connection.
+            None if e.is_closed()
+                || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) =>
+            {
+                StoreError::Unavailable(format!("postgres: {e}"))
+            }
+            None => StoreError::Backend(format!("postgres: {e}")),
+        }
+    }
+}
+
+fn wait<F: Future>(f: F) -> F::Output {
+    futures::executor::block_on(f)
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl PgStore {
+    /// Connect to `url` (`postgres://user@host:port/db`), apply pending migrations, and keep
+    /// at most `pool_size` connections. Refuses a database written by a newer schema.
+    pub fn open(url: &str, pool_size: usize) -> StoreResult<Self> {
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Backend(format!("invalid database url: {e}")))?;
+        config.connect_timeout(Duration::from_secs(5));
+        config.application_name("qingliu-sync-server");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("qingliu-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Backend(format!("postgres runtime: {e}")))?;
+        let store = PgStore {
+            config,
+            runtime: Some(runtime),
+            pool: Mutex::new(PoolState::default()),
+            freed: Condvar::new(),
+            max: pool_size.max(2),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().expect("runtime lives as long as the store")
+    }
+
+    fn connect(&self) -> StoreResult<PgConn> {
+        let config = self.config.clone();
+        let task = self.runtime().spawn(async move {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!(error = %e, "postgres connection ended");
+                }
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        });
+        let client = wait(task).map_err(|e| StoreError::Backend(format!("postgres connect task: {e}")))??;
+        Ok(PgConn { client, statements: HashMap::new(), broken: false })
+    }
+
+    /// Lend a connection: an idle one, a new one while fewer than `max` are open, or the first
+    /// one given back within [`ACQUIRE_TIMEOUT`].
+    fn get(&self) -> StoreResult<Pooled<'_>> {
+        let deadline = Instant::now() + ACQUIRE_TIMEOUT;
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                if conn.client.is_closed() {
+                    pool.open -= 1;
+                    continue;
+                }
+                return Ok(Pooled { store: self, conn: Some(conn) });
+            }
+            if pool.open < self.max {
+                pool.open += 1;
+                drop(pool);
+                return match self.connect() {
+                    Ok(conn) => Ok(Pooled { store: self, conn: Some(conn) }),
+                    Err(e) => {
+                        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+                        pool.open -= 1;
+                        self.freed.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(StoreError::Unavailable("no database connection free".into()));
+            }
+            pool = self.freed.wait_timeout(pool, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// A connection inside a fresh transaction begun with `begin`. A pooled connection the
+    /// database dropped meanwhile (a restart) is noticed here and replaced, so a request after
+    /// the database came back does not fail for it.
+    fn begin(&self, begin: &str) -> StoreResult<PgTx<'_>> {
+        let mut last = None;
+        for _ in 0..3 {
+            let mut conn = self.get()?;
+            match wait(conn.client().batch_execute(begin)) {
+                Ok(()) => return Ok(PgTx { conn, done: false, seq: None, seq_dirty: false }),
+                Err(e) => {
+                    conn.mark_broken();
+                    if !e.is_closed() && e.as_db_error().is_some() {
+                        return Err(e.into());
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.map(StoreError::from).unwrap_or_else(|| StoreError::Unavailable("no connection".into())))
+    }
+
+    fn migrate(&self) -> StoreResult<()> {
+        let mut conn = self.get()?;
+        let c = conn.client();
+        let res = wait(async {
+            c.batch_execute(&format!(
+                "SELECT pg_advisory_lock({MIGRATE_LOCK});
+                 CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            ))
+            .await?;
+            let current: i64 =
+                c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await?.get(0);
+            if current > SCHEMA_VERSION {
+                return Ok(Err(StoreError::SchemaTooNew { found: current, supported: SCHEMA_VERSION }));
+            }
+            for (n, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+                let version = n as i64 + 1;
+                c.batch_execute("BEGIN").await?;
+                let applied = async {
+                    c.batch_execute(sql).await?;
+                    c.execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                        &[&version, &ts(OffsetDateTime::now_utc())],
+                    )
+                    .await
+                }
+                .await;
+                match applied {
+                    Ok(_) => c.batch_execute("COMMIT").await?,
+                    Err(e) => {
+                        let _ = c.batch_execute("ROLLBACK").await;
+                        return Err(e);
+                    }
+                }
+                tracing::info!(version, "applied postgres migration");
+            }
+            Ok(Ok(()))
+        });
+        let unlocked = wait(c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATE_LOCK})")));
+        let res = res.map_err(StoreError::from).and_then(|r| r);
+        if res.is_err() || unlocked.is_err() {
+            conn.mark_broken();
+        }
+        res
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks; a store may be dropped on an async worker (tests).
+        if let Some(rt) = self.runtime.take() {
+            self.pool.lock().unwrap_or_else(|p| p.into_inner()).idle.clear();
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Store for PgStore {
+    fn write(&self) -> StoreResult<Box<dyn Tx + '_>> {
+        let tx = self.begin(&format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+        ))?;
+        Ok(Box::new(tx))
+    }
+
+    fn read(&self) -> StoreResult<Box<dyn Tx + '_>> {
+        Ok(Box::new(self.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?))
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+/// A lent connection, given back to the pool when dropped (or closed if it broke).
+struct Pooled<'a> {
+    store: &'a PgStore,
+    conn: Option<PgConn>,
+}
+
+impl Pooled<'_> {
+    fn conn(&mut self) -> &mut PgConn {
+        self.conn.as_mut().expect("connection present until drop")
+    }
+    fn client(&mut self) -> &tokio_postgres::Client {
+        &self.conn().client
+    }
+    fn mark_broken(&mut self) {
+        self.conn().broken = true;
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        let mut pool = self.store.pool.lock().unwrap_or_else(|p| p.into_inner());
+        match self.conn.take() {
+            Some(c) if !c.broken && !c.client.is_closed() => pool.idle.push(c),
+            _ => pool.open -= 1,
+        }
+        self.store.freed.notify_one();
+    }
+}
+
+struct PgTx<'a> {
+    conn: Pooled<'a>,
+    done: bool,
+    /// The change sequence as handed out in this transaction, written back once at commit
+    /// (writers hold the write lock, so nobody interleaves).
+    seq: Option<u64>,
+    seq_dirty: bool,
+}
+
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if !self.done && wait(self.conn.client().batch_execute("ROLLBACK")).is_err() {
+            self.conn.mark_broken();
+        }
+    }
+}
+
+impl PgTx<'_> {
+    fn statement(&mut self, sql: &str) -> StoreResult<Statement> {
+        let conn = self.conn.conn();
+        if let Some(s) = conn.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = wait(conn.client.prepare(sql))?;
+        if conn.statements.len() >= STATEMENT_CACHE {
+            conn.statements.clear();
+        }
+        conn.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> StoreResult<Vec<Row>> {
+        let st = self.statement(sql)?;
+        Ok(wait(self.conn.client().query(&st, params))?)
+    }
+
+    fn query_opt(&mut self, sql: &str, params: &[Param<'_>]) -> StoreResult<Option<Row>> {
+        let st = self.statement(sql)?;
+        Ok(wait(self.conn.client().query_opt(&st, params))?)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64> {
+        let st = self.statement(sql)?;
+        Ok(wait(self.conn.client().execute(&st, params))?)
+    }
+
+    fn count(&mut self, sql: &str) -> StoreResult<u64> {
+        let row = self.query_opt(sql, &[])?.ok_or_else(|| corrupt("count returned no row"))?;
+        Ok(get::<i64>(&row, 0)? as u64)
+    }
+
+    /// Stream the rows of a query to `f` (bounded memory) until it answers `false`.
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+        f: &mut dyn FnMut(&Row) -> StoreResult<bool>,
+    ) -> StoreResult<()> {
+        let st = self.statement(sql)?;
+        let client = self.conn.client();
+        let mut rows = Box::pin(wait(client.query_raw(&st, params.iter().copied()))?);
+        while let Some(row) = wait(rows.next()) {
+            if !f(&row?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn load_record(&mut self, row: RecordRow) -> StoreResult<InspectionRecord> {
+        let inspection = self
+            .version(&row.id, row.current_version)?
+            .ok_or_else(|| StoreError::Corrupt(format!("record {} lacks its current version", row.id)))?;
+        Ok(row.to_record(inspection))
+    }
+
+    fn records_where(&mut self, sql: &str, params: &[Param<'_>]) -> StoreResult<Vec<RecordRow>> {
+        self.query(sql, params)?.iter().map(record_row).collect()
+    }
+}
+
+fn get<'a, T: tokio_postgres::types::FromSql<'a>>(r: &'a Row, i: usize) -> StoreResult<T> {
+    r.try_get(i).map_err(corrupt)
+}
+
+fn ts(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default()
+}
+
+fn parse_ts(s: &str) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).map_err(corrupt)
+}
+
+fn uuid_of(s: &str) -> StoreResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(s).map_err(corrupt)
+}
+
+fn region_of(s: &str) -> StoreResult<RegionCode> {
+    RegionCode::parse(s).map_err(corrupt)
+}
+
+fn json_of<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(corrupt)
+}
+
+fn unknown(what: &str, v: &str) -> StoreError {
+    StoreError::Corrupt(format!("unknown {what} {v}"))
+}
+
+fn unix_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_unix_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+const USER_COLS: &str = "id, username, display_name, role, region, password_hash, disabled";
+
+fn user_row(r: &Row) -> StoreResult<UserRow> {
+    let role: &str = get(r, 3)?;
+    Ok(UserRow {
+        info: UserInfo {
+            id: UserId(uuid_of(get(r, 0)?)?),
+            username: get(r, 1)?,
+            display_name: get(r, 2)?,
+            role: Role::parse(role).ok_or_else(|| unknown("role", role))?,
+            region: region_of(get(r, 4)?)?,
+        },
+        password_hash: get(r, 5)?,
+        disabled: get(r, 6)?,
+    })
+}
+
+const REGION_COLS: &str = "code, name, level, parent, generated";
+
+fn region_row(r: &Row) -> StoreResult<Region> {
+    let level: &str = get(r, 2)?;
+    let parent: Option<&str> = get(r, 3)?;
+    Ok(Region {
+        code: region_of(get(r, 0)?)?,
+        name: get(r, 1)?,
+        level: RegionLevel::parse(level).ok_or_else(|| unknown("level", level))?,
+        parent: parent.map(region_of).transpose()?,
+        generated: get(r, 4)?,
+    })
+}
+
+const RECORD_COLS: &str = "id, site_id, village, submitted_by, device_id, current_version, status, \
+                           review, received_at, change_seq, kind";
+
+fn record_row(r: &Row) -> StoreResult<RecordRow> {
+    let status: &str = get(r, 6)?;
+    let review: Option<&str> = get(r, 7)?;
+    let kind: &str = get(r, 10)?;
+    Ok(RecordRow {
+        id: InspectionId(uuid_of(get(r, 0)?)?),
+        site_id: SiteId(uuid_of(get(r, 1)?)?),
+        village: region_of(get(r, 2)?)?,
+        submitted_by: UserId(uuid_of(get(r, 3)?)?),
+        device_id: DeviceId(uuid_of(get(r, 4)?)?),
+        current_version: get::<i64>(r, 5)? as u32,
+        status: ReviewStatus::parse(status).ok_or_else(|| unknown("status", status))?,
+        review: review.map(json_of).transpose()?,
+        received_at: parse_ts(get(r, 8)?)?,
+        change_seq: get::<i64>(r, 9)? as u64,
+        kind: shared::inspection::InspectionKind::parse(kind).ok_or_else(|| unknown("kind", kind))?,
+    })
+}
+
+const VISIT_COLS: &str = "record_id, user_id, site_id, at_ms, lng, lat, accuracy_m, position_key";
+
+fn visit_row(r: &Row) -> StoreResult<Visit> {
+    let lng: Option<f64> = get(r, 4)?;
+    let lat: Option<f64> = get(r, 5)?;
+    Ok(Visit {
+        record_id: InspectionId(uuid_of(get(r, 0)?)?),
+        user_id: UserId(uuid_of(get(r, 1)?)?),
+        site_id: SiteId(uuid_of(get(r, 2)?)?),
+        at_ms: get(r, 3)?,
+        position: lng.zip(lat),
+        accuracy_m: get(r, 6)?,
+        position_key: get(r, 7)?,
+    })
+}
+
+const AUDIT_COLS: &str = "at, user_id, device_id, action, entity, entity_id, detail";
+
+/// An audit entry from the columns [`AUDIT_COLS`] starting at `first`.
+fn audit_row(r: &Row, first: usize) -> StoreResult<AuditEntry> {
+    let user: Option<&str> = get(r, first + 1)?;
+    let device: Option<&str> = get(r, first + 2)?;
+    Ok(AuditEntry {
+        at: parse_ts(get(r, first)?)?,
+        user_id: user.map(uuid_of).transpose()?.map(UserId),
+        device_id: device.map(uuid_of).transpose()?.map(DeviceId),
+        action: get(r, first + 3)?,
+        entity: get(r, first + 4)?,
+        entity_id: get(r, first + 5)?,
+        detail: json_of(get(r, first + 6)?)?,
+    })
+}
+
+/// The WHERE clause (`$n` placeholders from 1, fixed SQL text only) and its text arguments.
+fn record_where(q: &RecordQuery, t: &str) -> (String, Vec<String>) {
+    let mut clauses = vec![format!("{t}village BETWEEN $1 AND $2")];
+    let mut args = vec![q.lo.clone(), q.hi.clone()];
+    if let Some(s) = q.status {
+        args.push(s.as_str().to_string());
+        clauses.push(format!("{t}status = ${}", args.len()));
+    }
+    if let Some(k) = q.kind {
+        args.push(k.as_str().to_string());
+        clauses.push(format!("{t}kind = ${}", args.len()));
+    }
+    if let Some(from) = q.from {
+        args.push(ts(from));
+        clauses.push(format!("{t}received_at >= ${}", args.len()));
+    }
+    if let Some(to) = q.to {
+        args.push(ts(to));
+        clauses.push(format!("{t}received_at < ${}", args.len()));
+    }
+    let table = if t.is_empty() { "records." } else { t };
+    match &q.flag {
+        None => {}
+        Some(FlagFilter::Any) => clauses.push(format!(
+            "EXISTS (SELECT 1 FROM version_flags f WHERE f.record_id = {table}id AND f.version = {table}current_version)"
+        )),
+        Some(FlagFilter::Kind(kind)) => {
+            args.push(kind.clone());
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM version_flags f WHERE f.record_id = {table}id \
+                 AND f.version = {table}current_version AND f.kind = ${})",
+                args.len()
+            ));
+        }
+    }
+    (clauses.join(" AND "), args)
+}
+
+fn params_of(args: &[String]) -> Vec<Param<'_>> {
+    args.iter().map(|a| a as Param<'_>).collect()
+}
+
+impl Tx for PgTx<'_> {
+    fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        if let (true, Some(v)) = (self.seq_dirty, self.seq) {
+            self.execute("UPDATE seqs SET value = $1 WHERE name = 'change'", &[&(v as i64)])?;
+        }
+        let res = wait(self.conn.client().batch_execute("COMMIT"));
+        self.done = true;
+        if let Err(e) = res {
+            // The outcome of a COMMIT whose answer was lost is unknown; the connection goes.
+            self.conn.mark_broken();
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    fn next_change_seq(&mut self) -> StoreResult<u64> {
+        let next = self.current_change_seq()? + 1;
+        self.seq = Some(next);
+        self.seq_dirty = true;
+        Ok(next)
+    }
+
+    fn current_change_seq(&mut self) -> StoreResult<u64> {
+        if let Some(v) = self.seq {
+            return Ok(v);
+        }
+        let row = self
+            .query_opt("SELECT value FROM seqs WHERE name = 'change'", &[])?
+            .ok_or_else(|| corrupt("change sequence row missing"))?;
+        let v = get::<i64>(&row, 0)? as u64;
+        self.seq = Some(v);
+        Ok(v)
+    }
+
+    fn insert_region(&mut self, r: &Region) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO regions (code, name, level, parent, generated) VALUES ($1, $2, $3, $4, $5)",
+            &[&r.code.as_str(), &r.name, &r.level.as_str(), &r.parent.map(|p| p.to_string()), &r.generated],
+        )?;
+        Ok(())
+    }
+
+    fn region(&mut self, code: &RegionCode) -> StoreResult<Option<Region>> {
+        let sql = format!("SELECT {REGION_COLS} FROM regions WHERE code = $1");
+        self.query_opt(&sql, &[&code.as_str()])?.as_ref().map(region_row).transpose()
+    }
+
+    fn region_children(&mut self, code: &RegionCode) -> StoreResult<Vec<Region>> {
+        let sql = format!("SELECT {REGION_COLS} FROM regions WHERE parent = $1 ORDER BY code");
+        self.query(&sql, &[&code.as_str()])?.iter().map(region_row).collect()
+    }
+
+    fn count_regions(&mut self, level: RegionLevel) -> StoreResult<u64> {
+        let row = self
+            .query_opt("SELECT COUNT(*) FROM regions WHERE level = $1", &[&level.as_str()])?
+            .ok_or_else(|| corrupt("count returned no row"))?;
+        Ok(get::<i64>(&row, 0)? as u64)
+    }
+
+    fn regions_in(&mut self, level: RegionLevel, lo: &str, hi: &str) -> StoreResult<Vec<Region>> {
+        let sql = format!(
+            "SELECT {REGION_COLS} FROM regions WHERE level = $1 AND code BETWEEN $2 AND $3 ORDER BY code"
+        );
+        self.query(&sql, &[&level.as_str(), &lo, &hi])?.iter().map(region_row).collect()
+    }
+
+    fn insert_user(&mut self, u: &UserRow) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO users (id, username, display_name, role, region, password_hash, disabled)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &u.info.id.to_string(),
+                &u.info.username,
+                &u.info.display_name,
+                &u.info.role.as_str(),
+                &u.info.region.as_str(),
+                &u.password_hash,
+                &u.disabled,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn user_by_username(&mut self, username: &str) -> StoreResult<Option<UserRow>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE username = $1");
+        self.query_opt(&sql, &[&username])?.as_ref().map(user_row).transpose()
+    }
+
+    fn user_by_id(&mut self, id: &UserId) -> StoreResult<Option<UserRow>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
+        self.query_opt(&sql, &[&id.to_string()])?.as_ref().map(user_row).transpose()
+    }
+
+    fn users_by_role(&mut self, role: Role) -> StoreResult<Vec<UserRow>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE role = $1 ORDER BY username");
+        self.query(&sql, &[&role.as_str()])?.iter().map(user_row).collect()
+    }
+
+    fn users_in(&mut self, lo: &str, hi: &str) -> StoreResult<Vec<UserRow>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE region BETWEEN $1 AND $2 ORDER BY username");
+        self.query(&sql, &[&lo, &hi])?.iter().map(user_row).collect()
+    }
+
+    fn update_user(&mut self, u: &UserRow) -> StoreResult<()> {
+        self.execute(
+            "UPDATE users SET display_name = $2, role = $3, region = $4, password_hash = $5, disabled = $6
+             WHERE id = $1",
+            &[
+                &u.info.id.to_string(),
+                &u.info.display_name,
+                &u.info.role.as_str(),
+                &u.info.region.as_str(),
+                &u.password_hash,
+                &u.disabled,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn clear_villages(&mut self, user: &UserId) -> StoreResult<()> {
+        self.execute("DELETE FROM user_villages WHERE user_id = $1", &[&user.to_string()])?;
+        Ok(())
+    }
+
+    fn assign_villages(&mut self, user: &UserId, villages: &[RegionCode]) -> StoreResult<()> {
+        let codes: Vec<&str> = villages.iter().map(|v| v.as_str()).collect();
+        self.execute(
+            "INSERT INTO user_villages (user_id, village) SELECT $1, v FROM unnest($2::text[]) AS v
+             ON CONFLICT DO NOTHING",
+            &[&user.to_string(), &codes],
+        )?;
+        Ok(())
+    }
+
+    fn assigned_villages(&mut self, user: &UserId) -> StoreResult<Vec<RegionCode>> {
+        self.query(
+            "SELECT village FROM user_villages WHERE user_id = $1 ORDER BY village",
+            &[&user.to_string()],
+        )?
+        .iter()
+        .map(|r| region_of(get(r, 0)?))
+        .collect()
+    }
+
+    fn is_assigned(&mut self, user: &UserId, village: &RegionCode) -> StoreResult<bool> {
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM user_villages WHERE user_id = $1 AND village = $2",
+                &[&user.to_string(), &village.as_str()],
+            )?
+            .is_some())
+    }
+
+    fn insert_token(&mut self, t: &TokenRow) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO tokens (token_hash, user_id, issued_at, expires_at, revoked) VALUES ($1, $2, $3, $4, $5)",
+            &[&t.token_hash, &t.user_id.to_string(), &ts(t.issued_at), &ts(t.expires_at), &t.revoked],
+        )?;
+        Ok(())
+    }
+
+    fn token(&mut self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
+        let Some(r) = self.query_opt(
+            "SELECT token_hash, user_id, issued_at, expires_at, revoked FROM tokens WHERE token_hash = $1",
+            &[&hash],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(TokenRow {
+            token_hash: get(&r, 0)?,
+            user_id: UserId(uuid_of(get(&r, 1)?)?),
+            issued_at: parse_ts(get(&r, 2)?)?,
+            expires_at: parse_ts(get(&r, 3)?)?,
+            revoked: get(&r, 4)?,
+        }))
+    }
+
+    fn revoke_token(&mut self, hash: &[u8]) -> StoreResult<bool> {
+        Ok(self
+            .execute("UPDATE tokens SET revoked = TRUE WHERE token_hash = $1 AND NOT revoked", &[&hash])?
+            > 0)
+    }
+
+    fn revoke_user_tokens(&mut self, user: &UserId) -> StoreResult<u64> {
+        self.execute(
+            "UPDATE tokens SET revoked = TRUE WHERE user_id = $1 AND NOT revoked",
+            &[&user.to_string()],
+        )
+    }
+
+    fn device(&mut self, id: &DeviceId) -> StoreResult<Option<DeviceRow>> {
+        let Some(r) = self.query_opt(
+            "SELECT id, user_id, name, platform, last_seq, registered_at, public_key FROM devices WHERE id = $1",
+            &[&id.to_string()],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(DeviceRow {
+            id: DeviceId(uuid_of(get(&r, 0)?)?),
+            user_id: UserId(uuid_of(get(&r, 1)?)?),
+            name: get(&r, 2)?,
+            platform: get(&r, 3)?,
+            last_seq: get::<i64>(&r, 4)? as u64,
+            registered_at: parse_ts(get(&r, 5)?)?,
+            public_key: get(&r, 6)?,
+        }))
+    }
+
+    fn insert_device(&mut self, d: &DeviceRow) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO devices (id, user_id, name, platform, last_seq, registered_at, public_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &d.id.to_string(),
+                &d.user_id.to_string(),
+                &d.name,
+                &d.platform,
+                &(d.last_seq as i64),
+                &ts(d.registered_at),
+                &d.public_key,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_device_key(&mut self, id: &DeviceId, public_key: &str) -> StoreResult<()> {
+        self.execute(
+            "UPDATE devices SET public_key = $2 WHERE id = $1 AND public_key IS NULL",
+            &[&id.to_string(), &public_key],
+        )?;
+        Ok(())
+    }
+
+    fn set_device_seq(&mut self, id: &DeviceId, seq: u64) -> StoreResult<()> {
+        self.execute("UPDATE devices SET last_seq = $2 WHERE id = $1", &[&id.to_string(), &(seq as i64)])?;
+        Ok(())
+    }
+
+    fn mutation_result(
+        &mut self,
+        device: &DeviceId,
+        seq: u64,
+    ) -> StoreResult<Option<(MutationId, MutationOutcome)>> {
+        let Some(r) = self.query_opt(
+            "SELECT mutation_id, outcome FROM mutations WHERE device_id = $1 AND seq = $2",
+            &[&device.to_string(), &(seq as i64)],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((MutationId(uuid_of(get(&r, 0)?)?), json_of(get(&r, 1)?)?)))
+    }
+
+    fn insert_mutation_result(
+        &mut self,
+        device: &DeviceId,
+        seq: u64,
+        mutation_id: &MutationId,
+        outcome: &MutationOutcome,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO mutations (device_id, seq, mutation_id, outcome, at) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &device.to_string(),
+                &(seq as i64),
+                &mutation_id.to_string(),
+                &serde_json::to_string(outcome).map_err(corrupt)?,
+                &ts(at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn insert_site(&mut self, s: &Site, change_seq: u64) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO sites (id, village, kind, status, name, data, change_seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &s.id.to_string(),
+                &s.village.as_str(),
+                &s.kind().as_str(),
+                &s.status.map(|x| x.as_str()),
+                &s.name,
+                &serde_json::to_string(s).map_err(corrupt)?,
+                &(change_seq as i64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_site(&mut self, s: &Site, change_seq: u64) -> StoreResult<()> {
+        self.execute(
+            "UPDATE sites SET village = $2, status = $3, name = $4, data = $5, change_seq = $6 WHERE id = $1",
+            &[
+                &s.id.to_string(),
+                &s.village.as_str(),
+                &s.status.map(|x| x.as_str()),
+                &s.name,
+                &serde_json::to_string(s).map_err(corrupt)?,
+                &(change_seq as i64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn site(&mut self, id: &SiteId) -> StoreResult<Option<Site>> {
+        self.query_opt("SELECT data FROM sites WHERE id = $1", &[&id.to_string()])?
+            .map(|r| json_of(get(&r, 0)?))
+            .transpose()
+    }
+
+    fn sites_changed(
+        &mut self,
+        filter: &SiteFilter,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<(u64, Site)>> {
+        let rows = match filter {
+            SiteFilter::AssignedTo(user) => self.query(
+                "SELECT s.change_seq, s.data FROM sites s
+                 JOIN user_villages uv ON uv.village = s.village AND uv.user_id = $1
+                 WHERE s.change_seq > $2 ORDER BY s.change_seq LIMIT $3",
+                &[&user.to_string(), &(after as i64), &i64::from(limit)],
+            )?,
+            SiteFilter::VillageRange(lo, hi) => self.query(
+                "SELECT change_seq, data FROM sites
+                 WHERE village BETWEEN $1 AND $2 AND change_seq > $3 ORDER BY change_seq LIMIT $4",
+                &[lo, hi, &(after as i64), &i64::from(limit)],
+            )?,
+        };
+        rows.iter().map(|r| Ok((get::<i64>(r, 0)? as u64, json_of(get(r, 1)?)?))).collect()
+    }
+
+    fn for_each_site(&mut self, f: &mut dyn FnMut(&Site)) -> StoreResult<()> {
+        self.for_each_row("SELECT data FROM sites", &[], &mut |r| {
+            let site: Site = json_of(get(r, 0)?)?;
+            f(&site);
+            Ok(true)
+        })
+    }
+
+    fn count_sites(&mut self) -> StoreResult<Vec<(String, u64)>> {
+        self.query("SELECT kind, COUNT(*) FROM sites GROUP BY kind ORDER BY kind", &[])?
+            .iter()
+            .map(|r| Ok((get(r, 0)?, get::<i64>(r, 1)? as u64)))
+            .collect()
+    }
+
+    fn record(&mut self, id: &InspectionId) -> StoreResult<Option<RecordRow>> {
+        let sql = format!("SELECT {RECORD_COLS} FROM records WHERE id = $1");
+        self.query_opt(&sql, &[&id.to_string()])?.as_ref().map(record_row).transpose()
+    }
+
+    fn insert_record(&mut self, r: &RecordRow) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO records (id, site_id, village, submitted_by, device_id, current_version,
+                                  status, review, received_at, change_seq, kind)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[
+                &r.id.to_string(),
+                &r.site_id.to_string(),
+                &r.village.as_str(),
+                &r.submitted_by.to_string(),
+                &r.device_id.to_string(),
+                &i64::from(r.current_version),
+                &r.status.as_str(),
+                &r.review.as_ref().map(serde_json::to_string).transpose().map_err(corrupt)?,
+                &ts(r.received_at),
+                &(r.change_seq as i64),
+                &r.kind.as_str(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_record(&mut self, r: &RecordRow) -> StoreResult<()> {
+        self.execute(
+            "UPDATE records SET current_version = $2, status = $3, review = $4, received_at = $5,
+                    change_seq = $6, device_id = $7 WHERE id = $1",
+            &[
+                &r.id.to_string(),
+                &i64::from(r.current_version),
+                &r.status.as_str(),
+                &r.review.as_ref().map(serde_json::to_string).transpose().map_err(corrupt)?,
+                &ts(r.received_at),
+                &(r.change_seq as i64),
+                &r.device_id.to_string(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn insert_version(
+        &mut self,
+        i: &Inspection,
+        received_at: OffsetDateTime,
+        device: &DeviceId,
+        signature: Option<&str>,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO versions (record_id, version, data, received_at, device_id, signature)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &i.id.to_string(),
+                &i64::from(i.version),
+                &serde_json::to_string(i).map_err(corrupt)?,
+                &ts(received_at),
+                &device.to_string(),
+                &signature,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn signed_versions_page(&mut self, after: (String, u32), limit: u32) -> StoreResult<Vec<SignedVersion>> {
+        self.query(
+            "SELECT v.record_id, v.version, v.data, v.signature, d.public_key, v.device_id
+               FROM versions v LEFT JOIN devices d ON d.id = v.device_id
+              WHERE (v.record_id, v.version) > ($1, $2)
+              ORDER BY v.record_id, v.version LIMIT $3",
+            &[&after.0, &i64::from(after.1), &i64::from(limit)],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(SignedVersion {
+                record_id: get(r, 0)?,
+                version: get::<i64>(r, 1)? as u32,
+                inspection: json_of(get(r, 2)?)?,
+                signature: get(r, 3)?,
+                public_key: get(r, 4)?,
+                device_id: get(r, 5)?,
+            })
+        })
+        .collect()
+    }
+
+    fn version(&mut self, id: &InspectionId, version: u32) -> StoreResult<Option<Inspection>> {
+        self.query_opt(
+            "SELECT data FROM versions WHERE record_id = $1 AND version = $2",
+            &[&id.to_string(), &i64::from(version)],
+        )?
+        .map(|r| json_of(get(&r, 0)?))
+        .transpose()
+    }
+
+    fn versions(&mut self, id: &InspectionId) -> StoreResult<Vec<Inspection>> {
+        self.query("SELECT data FROM versions WHERE record_id = $1 ORDER BY version", &[&id.to_string()])?
+            .iter()
+            .map(|r| json_of(get(r, 0)?))
+            .collect()
+    }
+
+    fn records_changed(
+        &mut self,
+        filter: &RecordFilter,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<InspectionRecord>> {
+        let rows = match filter {
+            RecordFilter::SubmittedBy(user) => self.records_where(
+                &format!(
+                    "SELECT {RECORD_COLS} FROM records WHERE submitted_by = $1 AND change_seq > $2
+                     ORDER BY change_seq LIMIT $3"
+                ),
+                &[&user.to_string(), &(after as i64), &i64::from(limit)],
+            )?,
+            RecordFilter::VillageRange(lo, hi) => self.records_where(
+                &format!(
+                    "SELECT {RECORD_COLS} FROM records WHERE village BETWEEN $1 AND $2 AND change_seq > $3
+                     ORDER BY change_seq LIMIT $4"
+                ),
+                &[lo, hi, &(after as i64), &i64::from(limit)],
+            )?,
+        };
+        rows.into_iter().map(|r| self.load_record(r)).collect()
+    }
+
+    fn count_records(&mut self) -> StoreResult<Vec<(ReviewStatus, u64)>> {
+        self.query("SELECT status, COUNT(*) FROM records GROUP BY status", &[])?
+            .iter()
+            .map(|r| {
+                let s: &str = get(r, 0)?;
+                Ok((ReviewStatus::parse(s).ok_or_else(|| unknown("status", s))?, get::<i64>(r, 1)? as u64))
+            })
+            .collect()
+    }
+
+    fn list_records(&mut self, q: &RecordQuery) -> StoreResult<(Vec<InspectionRecord>, u64)> {
+        let (where_sql, args) = record_where(q, "");
+        let params = params_of(&args);
+        let total = {
+            let row = self
+                .query_opt(&format!("SELECT COUNT(*) FROM records WHERE {where_sql}"), &params)?
+                .ok_or_else(|| corrupt("count returned no row"))?;
+            get::<i64>(&row, 0)? as u64
+        };
+        let (limit, offset) = (i64::from(q.limit), i64::from(q.offset));
+        let n = args.len();
+        let sql = format!(
+            "SELECT {RECORD_COLS} FROM records WHERE {where_sql}
+             ORDER BY received_at DESC, id DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut page_params = params.clone();
+        page_params.push(&limit);
+        page_params.push(&offset);
+        let rows = self.records_where(&sql, &page_params)?;
+        drop(page_params);
+        let records = rows.into_iter().map(|r| self.load_record(r)).collect::<StoreResult<Vec<_>>>()?;
+        Ok((records, total))
+    }
+
+    fn for_each_record(
+        &mut self,
+        q: &RecordQuery,
+        f: &mut dyn FnMut(&InspectionRecord) -> bool,
+    ) -> StoreResult<()> {
+        let (where_sql, args) = record_where(q, "r.");
+        let sql = format!(
+            "SELECT r.id, r.site_id, r.village, r.submitted_by, r.device_id, r.current_version, r.status,
+                    r.review, r.received_at, r.change_seq, r.kind, v.data
+             FROM records r JOIN versions v ON v.record_id = r.id AND v.version = r.current_version
+             WHERE {where_sql} ORDER BY r.received_at DESC, r.id DESC"
+        );
+        let params = params_of(&args);
+        self.for_each_row(&sql, &params, &mut |r| {
+            let row = record_row(r)?;
+            let inspection: Inspection = json_of(get(r, 11)?)?;
+            Ok(f(&row.to_record(inspection)))
+        })
+    }
+
+    fn count_versions(&mut self) -> StoreResult<u64> {
+        self.count("SELECT COUNT(*) FROM versions")
+    }
+
+    fn blob_size(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
+        self.query_opt("SELECT size FROM blobs WHERE sha256 = $1", &[&sha256])?
+            .map(|r| Ok(get::<i64>(&r, 0)? as u64))
+            .transpose()
+    }
+
+    fn insert_blob(&mut self, sha256: &str, size: u64, at: OffsetDateTime) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&sha256, &(size as i64), &ts(at)],
+        )?;
+        Ok(())
+    }
+
+    fn link_blob(&mut self, sha256: &str, record: &InspectionId, version: u32) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO blob_links (sha256, record_id, version) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&sha256, &record.to_string(), &i64::from(version)],
+        )?;
+        Ok(())
+    }
+
+    fn records_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<RecordRow>> {
+        let sql = format!(
+            "SELECT {RECORD_COLS} FROM records WHERE id IN
+             (SELECT record_id FROM blob_links WHERE sha256 = $1)"
+        );
+        self.records_where(&sql, &[&sha256])
+    }
+
+    fn count_blobs(&mut self) -> StoreResult<u64> {
+        self.count("SELECT COUNT(*) FROM blobs")
+    }
+
+    fn blobs_page(&mut self, after: &str, limit: u32) -> StoreResult<Vec<(String, u64)>> {
+        self.query(
+            "SELECT sha256, size FROM blobs WHERE sha256 > $1 ORDER BY sha256 LIMIT $2",
+            &[&after, &i64::from(limit)],
+        )?
+        .iter()
+        .map(|r| Ok((get(r, 0)?, get::<i64>(r, 1)? as u64)))
+        .collect()
+    }
+
+    fn insert_fingerprint(&mut self, sha256: &str, fp: Option<u64>) -> StoreResult<()> {
+        let bands = fp.map(crate::fingerprint::bands);
+        let band = |i: usize| bands.map(|b| i32::from(b[i]));
+        self.execute(
+            "INSERT INTO photo_fingerprints (sha256, fp, b0, b1, b2, b3) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (sha256) DO UPDATE SET fp = excluded.fp, b0 = excluded.b0, b1 = excluded.b1,
+                    b2 = excluded.b2, b3 = excluded.b3",
+            &[&sha256, &fp.map(|f| f as i64), &band(0), &band(1), &band(2), &band(3)],
+        )?;
+        Ok(())
+    }
+
+    fn fingerprint(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
+        Ok(self
+            .query_opt("SELECT fp FROM photo_fingerprints WHERE sha256 = $1", &[&sha256])?
+            .map(|r| get::<Option<i64>>(&r, 0))
+            .transpose()?
+            .flatten()
+            .map(|f| f as u64))
+    }
+
+    fn near_fingerprints(&mut self, fp: u64, max: u32) -> StoreResult<Vec<(String, u64)>> {
+        // Every server writes fingerprints, so the band probes go to the shared indexes: one
+        // query whose four `= ANY` arms each probe one band's 137 neighbours (the pigeonhole
+        // argument in `fingerprint`), then the full distance of the few candidates.
+        let probes: Vec<Vec<i32>> = crate::fingerprint::bands(fp)
+            .into_iter()
+            .map(|v| crate::fingerprint::band_neighbours(v).into_iter().map(i32::from).collect())
+            .collect();
+        let rows = self.query(
+            "SELECT sha256, fp FROM photo_fingerprints
+              WHERE b0 = ANY($1) OR b1 = ANY($2) OR b2 = ANY($3) OR b3 = ANY($4)",
+            &[&probes[0], &probes[1], &probes[2], &probes[3]],
+        )?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let other = get::<i64>(r, 1)? as u64;
+            if crate::fingerprint::distance(fp, other) <= max {
+                out.push((get::<String>(r, 0)?, other));
+            }
+        }
+        out.sort_unstable_by_key(|(sha, f)| (*f, sha.clone()));
+        Ok(out)
+    }
+
+    fn blobs_without_fingerprint(&mut self, after: &str, limit: u32) -> StoreResult<Vec<String>> {
+        self.query(
+            "SELECT b.sha256 FROM blobs b WHERE b.sha256 > $1
+               AND NOT EXISTS (SELECT 1 FROM photo_fingerprints f WHERE f.sha256 = b.sha256)
+             ORDER BY b.sha256 LIMIT $2",
+            &[&after, &i64::from(limit)],
+        )?
+        .iter()
+        .map(|r| get(r, 0))
+        .collect()
+    }
+
+    fn upsert_visit(&mut self, v: &Visit) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO visits (record_id, user_id, site_id, at_ms, lng, lat, accuracy_m, position_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (record_id) DO UPDATE SET user_id = excluded.user_id, site_id = excluded.site_id,
+                    at_ms = excluded.at_ms, lng = excluded.lng, lat = excluded.lat,
+                    accuracy_m = excluded.accuracy_m, position_key = excluded.position_key",
+            &[
+                &v.record_id.to_string(),
+                &v.user_id.to_string(),
+                &v.site_id.to_string(),
+                &v.at_ms,
+                &v.position.map(|p| p.0),
+                &v.position.map(|p| p.1),
+                &v.accuracy_m,
+                &v.position_key,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn visit_before(
+        &mut self,
+        user: &UserId,
+        at_ms: i64,
+        exclude: &InspectionId,
+    ) -> StoreResult<Option<Visit>> {
+        let sql = format!(
+            "SELECT {VISIT_COLS} FROM visits WHERE user_id = $1 AND at_ms <= $2 AND record_id <> $3
+             ORDER BY at_ms DESC LIMIT 1"
+        );
+        self.query_opt(&sql, &[&user.to_string(), &at_ms, &exclude.to_string()])?
+            .as_ref()
+            .map(visit_row)
+            .transpose()
+    }
+
+    fn visit_after(
+        &mut self,
+        user: &UserId,
+        at_ms: i64,
+        exclude: &InspectionId,
+    ) -> StoreResult<Option<Visit>> {
+        let sql = format!(
+            "SELECT {VISIT_COLS} FROM visits WHERE user_id = $1 AND at_ms >= $2 AND record_id <> $3
+             ORDER BY at_ms LIMIT 1"
+        );
+        self.query_opt(&sql, &[&user.to_string(), &at_ms, &exclude.to_string()])?
+            .as_ref()
+            .map(visit_row)
+            .transpose()
+    }
+
+    fn visits_at(&mut self, position_key: &str, limit: u32) -> StoreResult<Vec<Visit>> {
+        let sql = format!("SELECT {VISIT_COLS} FROM visits WHERE position_key = $1 LIMIT $2");
+        self.query(&sql, &[&position_key, &i64::from(limit)])?.iter().map(visit_row).collect()
+    }
+
+    fn replace_credential_visits(
+        &mut self,
+        record: &InspectionId,
+        visits: &[CredentialVisit],
+    ) -> StoreResult<()> {
+        self.execute("DELETE FROM credential_visits WHERE record_id = $1", &[&record.to_string()])?;
+        for v in visits {
+            self.execute(
+                "INSERT INTO credential_visits
+                   (credential_no, record_id, officer, started_ms, ended_ms, lng, lat, place)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (credential_no, record_id) DO UPDATE SET officer = excluded.officer,
+                        started_ms = excluded.started_ms, ended_ms = excluded.ended_ms,
+                        lng = excluded.lng, lat = excluded.lat, place = excluded.place",
+                &[
+                    &v.credential_no,
+                    &v.record_id.to_string(),
+                    &v.officer,
+                    &v.started_ms,
+                    &v.ended_ms,
+                    &v.position.map(|p| p.0),
+                    &v.position.map(|p| p.1),
+                    &v.place,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn credential_visits_overlapping(
+        &mut self,
+        credential_no: &str,
+        started_ms: i64,
+        ended_ms: i64,
+    ) -> StoreResult<Vec<CredentialVisit>> {
+        // As on SQLite: on-site checks last hours, so starts more than a day before cannot overlap.
+        self.query(
+            "SELECT credential_no, record_id, officer, started_ms, ended_ms, lng, lat, place
+             FROM credential_visits
+             WHERE credential_no = $1 AND started_ms <= $3 AND started_ms >= $3 - 86400000 AND ended_ms >= $2",
+            &[&credential_no, &started_ms, &ended_ms],
+        )?
+        .iter()
+        .map(|r| {
+            let lng: Option<f64> = get(r, 5)?;
+            let lat: Option<f64> = get(r, 6)?;
+            Ok(CredentialVisit {
+                credential_no: get(r, 0)?,
+                record_id: InspectionId(uuid_of(get(r, 1)?)?),
+                officer: get(r, 2)?,
+                started_ms: get(r, 3)?,
+                ended_ms: get(r, 4)?,
+                position: lng.zip(lat),
+                place: get(r, 7)?,
+            })
+        })
+        .collect()
+    }
+
+    fn insert_photo_original(
+        &mut self,
+        original: &str,
+        record: &InspectionId,
+        version: u32,
+        photo: usize,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO photo_originals (original_sha256, record_id, version, photo) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&original, &record.to_string(), &i64::from(version), &(photo as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn photo_originals(&mut self, original: &str) -> StoreResult<Vec<(InspectionId, u32, usize)>> {
+        self.query(
+            "SELECT record_id, version, photo FROM photo_originals WHERE original_sha256 = $1 LIMIT 100",
+            &[&original],
+        )?
+        .iter()
+        .map(|r| {
+            Ok((InspectionId(uuid_of(get(r, 0)?)?), get::<i64>(r, 1)? as u32, get::<i64>(r, 2)? as usize))
+        })
+        .collect()
+    }
+
+    fn device_clock(&mut self, device: &DeviceId) -> StoreResult<Option<DeviceClock>> {
+        let Some(r) = self.query_opt(
+            "SELECT clock_skew_ms, clock_read_ms FROM devices WHERE id = $1",
+            &[&device.to_string()],
+        )?
+        else {
+            return Ok(None);
+        };
+        let skew: Option<i64> = get(&r, 0)?;
+        let read: Option<i64> = get(&r, 1)?;
+        Ok(skew.zip(read).map(|(skew_ms, read_ms)| DeviceClock { skew_ms, read_ms }))
+    }
+
+    fn set_device_clock(&mut self, device: &DeviceId, clock: &DeviceClock) -> StoreResult<()> {
+        self.execute(
+            "UPDATE devices SET clock_skew_ms = $2, clock_read_ms = $3 WHERE id = $1",
+            &[&device.to_string(), &clock.skew_ms, &clock.read_ms],
+        )?;
+        Ok(())
+    }
+
+    fn insert_flags(&mut self, rows: &[FlagRow], record: &InspectionId, version: u32) -> StoreResult<()> {
+        for (n, row) in rows.iter().enumerate() {
+            let cites = match &row.flag {
+                shared::flags::Flag::PhotoReuse { other_sha256, .. } => Some(other_sha256.as_str()),
+                _ => None,
+            };
+            self.execute(
+                "INSERT INTO version_flags
+                   (record_id, version, n, kind, flag, village, user_id, received_ms, cites_blob)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[
+                    &row.record_id.to_string(),
+                    &i64::from(row.version),
+                    &(n as i64),
+                    &row.flag.kind(),
+                    &serde_json::to_string(&row.flag).map_err(corrupt)?,
+                    &row.village.to_string(),
+                    &row.user_id.to_string(),
+                    &unix_ms(row.received_at),
+                    &cites,
+                ],
+            )?;
+        }
+        self.execute(
+            "UPDATE versions SET flags_checked = TRUE WHERE record_id = $1 AND version = $2",
+            &[&record.to_string(), &i64::from(version)],
+        )?;
+        Ok(())
+    }
+
+    fn flags_of(
+        &mut self,
+        record: &InspectionId,
+        version: u32,
+    ) -> StoreResult<Option<Vec<shared::flags::Flag>>> {
+        let (id, v) = (record.to_string(), i64::from(version));
+        let checked = self
+            .query_opt(
+                "SELECT flags_checked FROM versions WHERE record_id = $1 AND version = $2",
+                &[&id, &v],
+            )?
+            .map(|r| get::<bool>(&r, 0))
+            .transpose()?;
+        if checked != Some(true) {
+            return Ok(None);
+        }
+        let flags = self
+            .query(
+                "SELECT flag FROM version_flags WHERE record_id = $1 AND version = $2 ORDER BY n",
+                &[&id, &v],
+            )?
+            .iter()
+            .map(|r| json_of(get(r, 0)?))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(flags))
+    }
+
+    fn records_citing_blob(&mut self, sha256: &str) -> StoreResult<Vec<RecordRow>> {
+        let sql = format!(
+            "SELECT {RECORD_COLS} FROM records WHERE id IN
+             (SELECT record_id FROM version_flags WHERE cites_blob = $1)"
+        );
+        self.records_where(&sql, &[&sha256])
+    }
+
+    fn for_each_flag(
+        &mut self,
+        lo: &str,
+        hi: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        f: &mut dyn FnMut(FlagRow),
+    ) -> StoreResult<()> {
+        let (from_ms, to_ms) = (unix_ms(from), unix_ms(to));
+        self.for_each_row(
+            "SELECT f.record_id, f.version, f.flag, f.village, f.user_id, f.received_ms
+             FROM version_flags f JOIN records r ON r.id = f.record_id AND r.current_version = f.version
+             WHERE f.village BETWEEN $1 AND $2 AND f.received_ms >= $3 AND f.received_ms < $4",
+            &[&lo, &hi, &from_ms, &to_ms],
+            &mut |r| {
+                f(FlagRow {
+                    record_id: InspectionId(uuid_of(get(r, 0)?)?),
+                    version: get::<i64>(r, 1)? as u32,
+                    flag: json_of(get(r, 2)?)?,
+                    village: region_of(get(r, 3)?)?,
+                    user_id: UserId(uuid_of(get(r, 4)?)?),
+                    received_at: from_unix_ms(get(r, 5)?),
+                });
+                Ok(true)
+            },
+        )
+    }
+
+    fn add_counter(&mut self, key: &CounterKey, delta: i64) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO counters (region, metric, year, value) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (region, metric, year) DO UPDATE SET value = counters.value + excluded.value",
+            &[&key.region.as_str(), &key.metric, &i64::from(key.year), &delta],
+        )?;
+        Ok(())
+    }
+
+    fn counter(&mut self, key: &CounterKey) -> StoreResult<i64> {
+        Ok(self
+            .query_opt(
+                "SELECT value FROM counters WHERE region = $1 AND metric = $2 AND year = $3",
+                &[&key.region.as_str(), &key.metric, &i64::from(key.year)],
+            )?
+            .map(|r| get::<i64>(&r, 0))
+            .transpose()?
+            .unwrap_or(0))
+    }
+
+    fn all_counters(&mut self) -> StoreResult<Vec<(CounterKey, i64)>> {
+        self.query("SELECT region, metric, year, value FROM counters WHERE value <> 0 ORDER BY 1, 2, 3", &[])?
+            .iter()
+            .map(|r| {
+                Ok((
+                    CounterKey {
+                        region: region_of(get(r, 0)?)?,
+                        metric: get(r, 1)?,
+                        year: get::<i64>(r, 2)? as i32,
+                    },
+                    get(r, 3)?,
+                ))
+            })
+            .collect()
+    }
+
+    fn upsert_target(&mut self, t: &shared::target::Target) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO targets (year, region, metric, value, monthly_plan) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (year, region, metric) DO UPDATE SET value = excluded.value,
+                    monthly_plan = excluded.monthly_plan",
+            &[
+                &i64::from(t.year),
+                &t.region.as_str(),
+                &t.metric.as_str(),
+                &t.value,
+                &serde_json::to_string(&t.monthly_plan).map_err(corrupt)?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn targets(&mut self, year: i32, region: &RegionCode) -> StoreResult<Vec<shared::target::Target>> {
+        self.query(
+            "SELECT metric, value, monthly_plan FROM targets WHERE year = $1 AND region = $2 ORDER BY metric",
+            &[&i64::from(year), &region.as_str()],
+        )?
+        .iter()
+        .map(|r| {
+            let m: &str = get(r, 0)?;
+            Ok(shared::target::Target {
+                year,
+                region: *region,
+                metric: shared::target::TargetMetric::parse(m).ok_or_else(|| unknown("metric", m))?,
+                value: get(r, 1)?,
+                monthly_plan: json_of(get(r, 2)?)?,
+            })
+        })
+        .collect()
+    }
+
+    fn issue_number_block(
+        &mut self,
+        kind: DocumentKind,
+        year: i32,
+        size: u32,
+        device: &DeviceId,
+        now: OffsetDateTime,
+    ) -> StoreResult<NumberBlock> {
+        // Writers hold the write lock, so read-then-update hands out each serial once.
+        let next: i64 = self
+            .query_opt(
+                "SELECT next FROM document_serials WHERE kind = $1 AND year = $2",
+                &[&kind.as_str(), &i64::from(year)],
+            )?
+            .map(|r| get::<i64>(&r, 0))
+            .transpose()?
+            .unwrap_or(1);
+        let last = next + i64::from(size) - 1;
+        if last > i64::from(u32::MAX) {
+            return Err(StoreError::Backend("document serials exhausted".into()));
+        }
+        self.execute(
+            "INSERT INTO document_serials (kind, year, next) VALUES ($1, $2, $3)
+             ON CONFLICT (kind, year) DO UPDATE SET next = excluded.next",
+            &[&kind.as_str(), &i64::from(year), &(last + 1)],
+        )?;
+        self.execute(
+            "INSERT INTO document_number_blocks (kind, year, first, last, device_id, issued_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&kind.as_str(), &i64::from(year), &next, &last, &device.to_string(), &ts(now)],
+        )?;
+        Ok(NumberBlock { kind, year, first: next as u32, last: last as u32 })
+    }
+
+    fn number_blocks(&mut self, device: &DeviceId) -> StoreResult<Vec<NumberBlock>> {
+        self.query(
+            "SELECT kind, year, first, last FROM document_number_blocks WHERE device_id = $1
+             ORDER BY kind, year, first",
+            &[&device.to_string()],
+        )?
+        .iter()
+        .map(|r| {
+            let kind: &str = get(r, 0)?;
+            Ok(NumberBlock {
+                kind: DocumentKind::parse(kind).ok_or_else(|| unknown("document kind", kind))?,
+                year: get::<i64>(r, 1)? as i32,
+                first: get::<i64>(r, 2)? as u32,
+                last: get::<i64>(r, 3)? as u32,
+            })
+        })
+        .collect()
+    }
+
+    fn number_block_device(&mut self, n: &DocumentNumber) -> StoreResult<Option<DeviceId>> {
+        // Blocks never overlap: the one starting nearest below the serial is the only candidate.
+        let serial = i64::from(n.serial);
+        let row = self.query_opt(
+            "SELECT device_id, last FROM document_number_blocks
+             WHERE kind = $1 AND year = $2 AND first <= $3 ORDER BY first DESC LIMIT 1",
+            &[&n.kind.as_str(), &i64::from(n.year), &serial],
+        )?;
+        match row {
+            Some(r) if get::<i64>(&r, 1)? >= serial => {
+                let dev: &str = get(&r, 0)?;
+                Ok(Some(dev.parse().map_err(|_| StoreError::Corrupt(format!("device id {dev}")))?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn document_number_record(&mut self, n: &DocumentNumber) -> StoreResult<Option<InspectionId>> {
+        let Some(r) = self.query_opt(
+            "SELECT record_id FROM document_numbers WHERE kind = $1 AND year = $2 AND serial = $3",
+            &[&n.kind.as_str(), &i64::from(n.year), &i64::from(n.serial)],
+        )?
+        else {
+            return Ok(None);
+        };
+        let id: &str = get(&r, 0)?;
+        Ok(Some(id.parse().map_err(|_| StoreError::Corrupt(format!("record id {id}")))?))
+    }
+
+    fn use_document_number(
+        &mut self,
+        n: &DocumentNumber,
+        record: &InspectionId,
+        version: u32,
+        device: &DeviceId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let changed = self.execute(
+            "INSERT INTO document_numbers (kind, year, serial, record_id, version, device_id, used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            &[
+                &n.kind.as_str(),
+                &i64::from(n.year),
+                &i64::from(n.serial),
+                &record.to_string(),
+                &i64::from(version),
+                &device.to_string(),
+                &ts(now),
+            ],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn audit_head(&mut self) -> StoreResult<Option<(u64, String)>> {
+        self.query_opt("SELECT id, hash FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1", &[])?
+            .map(|r| Ok((get::<i64>(&r, 0)? as u64, get(&r, 1)?)))
+            .transpose()
+    }
+
+    fn insert_audit(&mut self, seq: u64, a: &AuditEntry, hash: &str) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO audit (id, at, user_id, device_id, action, entity, entity_id, detail, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &(seq as i64),
+                &ts(a.at),
+                &a.user_id.map(|u| u.to_string()),
+                &a.device_id.map(|d| d.to_string()),
+                &a.action,
+                &a.entity,
+                &a.entity_id,
+                &serde_json::to_string(&a.detail).map_err(corrupt)?,
+                &hash,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn audit_page(&mut self, after: u64, limit: u32) -> StoreResult<Vec<(u64, AuditEntry, Option<String>)>> {
+        let sql = format!("SELECT id, {AUDIT_COLS}, hash FROM audit WHERE id > $1 ORDER BY id LIMIT $2");
+        self.query(&sql, &[&(after as i64), &i64::from(limit)])?
+            .iter()
+            .map(|r| Ok((get::<i64>(r, 0)? as u64, audit_row(r, 1)?, get(r, 8)?)))
+            .collect()
+    }
+
+    fn set_audit_hash(&mut self, seq: u64, hash: &str) -> StoreResult<()> {
+        self.execute("UPDATE audit SET hash = $2 WHERE id = $1 AND hash IS NULL", &[&(seq as i64), &hash])?;
+        Ok(())
+    }
+
+    fn audit_for(&mut self, entity_id: &str) -> StoreResult<Vec<AuditEntry>> {
+        let sql = format!("SELECT {AUDIT_COLS} FROM audit WHERE entity_id = $1 ORDER BY id");
+        self.query(&sql, &[&entity_id])?.iter().map(|r| audit_row(r, 0)).collect()
+    }
+
+    fn count_audit(&mut self) -> StoreResult<u64> {
+        self.count("SELECT COUNT(*) FROM audit")
+    }
+}

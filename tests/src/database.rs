@@ -1,0 +1,284 @@
+//! The backend switch of the test harness. With `QINGLIU_TEST_POSTGRES` set to a server URL
+//! (`postgres://postgres@127.0.0.1:5432`), every test server runs on a fresh PostgreSQL
+//! database of its own, created here and dropped when the server is; without it, on SQLite in
+//! the server's temporary directory. The same tests run on both (scripts/test.sh runs them
+//! twice). [`Dba`] is what a database administrator can do around the server, on either.
+
+use std::path::Path;
+
+use sha2::Digest;
+
+/// The PostgreSQL server the tests use, if they are to run on PostgreSQL.
+pub fn postgres_server() -> Option<String> {
+    let url = std::env::var("QINGLIU_TEST_POSTGRES").ok()?;
+    let url = url.trim().trim_end_matches('/');
+    if url.is_empty() {
+        return None;
+    }
+    // Keep scheme, credentials, host and port; the database is ours to choose.
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next().unwrap_or(rest);
+    Some(format!("{scheme}://{host}"))
+}
+
+pub fn on_postgres() -> bool {
+    postgres_server().is_some()
+}
+
+/// Run `f` with a short-lived runtime on its own thread: usable from sync code and from inside
+/// an async test alike.
+fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(f).join().expect("database helper thread")
+}
+
+async fn admin_client(server: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&format!("{server}/postgres"), tokio_postgres::NoTls)
+        .await
+        .expect("connect to postgres");
+    tokio::spawn(conn);
+    client
+}
+
+/// A fresh database on the test PostgreSQL server; its URL.
+pub fn create_database() -> String {
+    let server = postgres_server().expect("QINGLIU_TEST_POSTGRES");
+    let name = format!("qingliu_t_{}", uuid::Uuid::now_v7().simple());
+    let (s, n) = (server.clone(), name.clone());
+    on_thread(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            admin_client(&s)
+                .await
+                .batch_execute(&format!("CREATE DATABASE {n}"))
+                .await
+                .expect("create database");
+        });
+    });
+    format!("{server}/{name}")
+}
+
+/// Drop a database made by [`create_database`], disconnecting whoever is still on it.
+pub fn drop_database(url: &str) {
+    let Some((server, name)) = url.rsplit_once('/') else { return };
+    if !name.starts_with("qingliu_t_") {
+        return;
+    }
+    let (s, n) = (server.to_string(), name.to_string());
+    on_thread(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let _ = admin_client(&s)
+                .await
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {n} WITH (FORCE)"))
+                .await;
+        });
+    });
+}
+
+/// The database a test server's data directory is bound to: on PostgreSQL, created with the
+/// directory and noted in it, so that a server restarted on the directory finds it again.
+pub fn database_for(dir: &Path) -> Option<String> {
+    postgres_server()?;
+    let note = dir.join("postgres-database");
+    if let Ok(url) = std::fs::read_to_string(&note) {
+        return Some(url);
+    }
+    let url = create_database();
+    std::fs::write(&note, &url).expect("note database");
+    Some(url)
+}
+
+/// A value bound to a [`Dba`] statement.
+#[derive(Debug, Clone)]
+pub enum Val {
+    Text(String),
+    Int(i64),
+}
+
+impl From<&str> for Val {
+    fn from(s: &str) -> Self {
+        Val::Text(s.to_string())
+    }
+}
+impl From<String> for Val {
+    fn from(s: String) -> Self {
+        Val::Text(s)
+    }
+}
+impl From<i64> for Val {
+    fn from(n: i64) -> Self {
+        Val::Int(n)
+    }
+}
+
+/// A direct connection to a server's database, as its administrator has: SQL with `?1`-style
+/// placeholders on both backends.
+pub enum Dba {
+    Sqlite(rusqlite::Connection),
+    Postgres { runtime: Option<tokio::runtime::Runtime>, client: tokio_postgres::Client },
+}
+
+impl Dba {
+    pub fn open(config: &sync_server::config::Config) -> Dba {
+        match config.database().expect("database") {
+            sync_server::config::Database::Sqlite(path) => {
+                Dba::Sqlite(rusqlite::Connection::open(path).expect("open sqlite"))
+            }
+            sync_server::config::Database::Postgres(url) => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                let task = runtime.spawn(async move {
+                    let (client, conn) =
+                        tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
+                    tokio::spawn(conn);
+                    client
+                });
+                let client = futures::executor::block_on(task).expect("connect task");
+                Dba::Postgres { runtime: Some(runtime), client }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Dba::Postgres { .. })
+    }
+
+    /// Run a statement; the rows it changed.
+    pub fn execute(&self, sql: &str, params: &[Val]) -> u64 {
+        match self {
+            Dba::Sqlite(c) => {
+                let p: Vec<Box<dyn rusqlite::ToSql>> = params
+                    .iter()
+                    .map(|v| -> Box<dyn rusqlite::ToSql> {
+                        match v {
+                            Val::Text(s) => Box::new(s.clone()),
+                            Val::Int(n) => Box::new(*n),
+                        }
+                    })
+                    .collect();
+                c.execute(sql, rusqlite::params_from_iter(p.iter())).expect(sql) as u64
+            }
+            Dba::Postgres { client, .. } => {
+                let sql = dollar_placeholders(sql);
+                let p = pg_params(params);
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                    p.iter().map(|b| b.as_ref()).collect();
+                futures::executor::block_on(client.execute(sql.as_str(), &refs)).expect(&sql)
+            }
+        }
+    }
+
+    /// The first column of the first row, as text.
+    pub fn query_text(&self, sql: &str, params: &[Val]) -> Option<String> {
+        match self {
+            Dba::Sqlite(c) => {
+                let p: Vec<Box<dyn rusqlite::ToSql>> = params
+                    .iter()
+                    .map(|v| -> Box<dyn rusqlite::ToSql> {
+                        match v {
+                            Val::Text(s) => Box::new(s.clone()),
+                            Val::Int(n) => Box::new(*n),
+                        }
+                    })
+                    .collect();
+                use rusqlite::OptionalExtension;
+                c.query_row(sql, rusqlite::params_from_iter(p.iter()), |r| r.get::<_, Option<String>>(0))
+                    .optional()
+                    .expect(sql)
+                    .flatten()
+            }
+            Dba::Postgres { client, .. } => {
+                let sql = dollar_placeholders(sql);
+                let p = pg_params(params);
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                    p.iter().map(|b| b.as_ref()).collect();
+                let row = futures::executor::block_on(client.query_opt(sql.as_str(), &refs)).expect(&sql);
+                row.and_then(|r| r.get::<_, Option<String>>(0))
+            }
+        }
+    }
+
+    /// Every row of every table, hashed per table: what a rejected request must leave as it was.
+    pub fn content_fingerprint(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        match self {
+            Dba::Sqlite(conn) => {
+                let tables: Vec<String> = conn
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                    .unwrap()
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                for t in tables {
+                    let mut st = conn.prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1, 2")).unwrap();
+                    let cols = st.column_count();
+                    let mut h = sha2::Sha256::new();
+                    let mut rows = st.query([]).unwrap();
+                    let mut n = 0u64;
+                    while let Some(r) = rows.next().unwrap() {
+                        n += 1;
+                        for c in 0..cols {
+                            let v: rusqlite::types::Value = r.get(c).unwrap();
+                            h.update(format!("{v:?}|").as_bytes());
+                        }
+                        h.update(b"\n");
+                    }
+                    out.insert(t, serde_json::json!(format!("{n}:{}", hex::encode(h.finalize()))));
+                }
+            }
+            Dba::Postgres { client, .. } => {
+                let tables = futures::executor::block_on(client.query(
+                    "SELECT table_name::text FROM information_schema.tables
+                      WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+                    &[],
+                ))
+                .unwrap();
+                for t in tables {
+                    let t: String = t.get(0);
+                    let rows = futures::executor::block_on(
+                        client.query(&format!("SELECT x::text FROM \"{t}\" x ORDER BY 1"), &[]),
+                    )
+                    .unwrap();
+                    let mut h = sha2::Sha256::new();
+                    for r in &rows {
+                        h.update(r.get::<_, String>(0).as_bytes());
+                        h.update(b"\n");
+                    }
+                    out.insert(t, serde_json::json!(format!("{}:{}", rows.len(), hex::encode(h.finalize()))));
+                }
+            }
+        }
+        serde_json::Value::Object(out)
+    }
+}
+
+impl Drop for Dba {
+    fn drop(&mut self) {
+        if let Dba::Postgres { runtime, .. } = self
+            && let Some(rt) = runtime.take()
+        {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn pg_params(params: &[Val]) -> Vec<Box<dyn tokio_postgres::types::ToSql + Sync>> {
+    params
+        .iter()
+        .map(|v| -> Box<dyn tokio_postgres::types::ToSql + Sync> {
+            match v {
+                Val::Text(s) => Box::new(s.clone()),
+                Val::Int(n) => Box::new(*n),
+            }
+        })
+        .collect()
+}
+
+/// `?1` → `$1` (the tests' SQL has no `?` inside literals).
+fn dollar_placeholders(sql: &str) -> String {
+    sql.replace('?', "$")
+}
