@@ -41,7 +41,12 @@ async fn admin_client(server: &str) -> tokio_postgres::Client {
 
 /// A fresh database on the test PostgreSQL server; its URL.
 pub fn create_database() -> String {
-    let server = postgres_server().expect("QINGLIU_TEST_POSTGRES");
+    create_database_on(&postgres_server().expect("QINGLIU_TEST_POSTGRES"))
+}
+
+/// A fresh database on `server` (`postgres://user@host:port`); its URL.
+pub fn create_database_on(server: &str) -> String {
+    let server = server.trim_end_matches('/').to_string();
     let name = format!("qingliu_t_{}", uuid::Uuid::now_v7().simple());
     let (s, n) = (server.clone(), name.clone());
     on_thread(move || {

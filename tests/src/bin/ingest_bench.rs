@@ -8,7 +8,13 @@
 //! (`[flags] cross_record_checks = false`), both verifying signatures; the time to verify the
 //! signatures alone is measured too.
 //!
+//! With `--postgres postgres://postgres@127.0.0.1:5432` the servers run on a fresh PostgreSQL
+//! database per run (dropped after it) and the baseline is bare inserts of the same rows into
+//! PostgreSQL; `--servers 2` pushes through two servers sharing that database, the devices
+//! split between them.
+//!
 //! cargo run --release -p qingliu-tests --bin ingest-bench -- --inspections 20000
+//! cargo run --release -p qingliu-tests --bin ingest-bench -- --postgres postgres://postgres@127.0.0.1:5432 --servers 2
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +41,12 @@ struct Args {
     /// Repetitions; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Run on PostgreSQL at this server URL instead of SQLite.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Servers sharing the database (PostgreSQL), devices split between them.
+    #[arg(long, default_value_t = 1)]
+    servers: usize,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -62,7 +74,16 @@ fn store_photos(server: &TestServer, n: usize) -> Vec<shared::inspection::PhotoR
 }
 
 async fn http_run(args: &Args, checks: bool) -> f64 {
-    let server = TestServer::start_with(|c| c.flags.cross_record_checks = checks).await;
+    let database = args.postgres.as_deref().map(qingliu_tests::database::create_database_on);
+    let server = TestServer::start_with(|c| {
+        c.flags.cross_record_checks = checks;
+        c.database_url = database.clone();
+    })
+    .await;
+    let mut others = Vec::new();
+    for _ in 1..args.servers {
+        others.push(TestServer::start_sharing(&server).await);
+    }
     let fx = fixture::install(server.state.store.as_ref());
     let mut photos = store_photos(&server, args.inspections).into_iter();
     let mut client = server.client();
@@ -90,12 +111,13 @@ async fn http_run(args: &Args, checks: bool) -> f64 {
         bodies.push(reqs);
     }
     let token = client.token.clone().expect("token");
-    let url = client.url("/api/v1/sync/push");
+    let urls: Vec<String> =
+        std::iter::once(&server).chain(&others).map(|s| format!("{}/api/v1/sync/push", s.base)).collect();
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for reqs in bodies {
+    for (d, reqs) in bodies.into_iter().enumerate() {
         let http = reqwest::Client::new();
-        let (url, token) = (url.clone(), token.clone());
+        let (url, token) = (urls[d % urls.len()].clone(), token.clone());
         tasks.push(tokio::spawn(async move {
             for body in reqs {
                 let resp = http
@@ -118,7 +140,60 @@ async fn http_run(args: &Args, checks: bool) -> f64 {
     let elapsed = start.elapsed();
     let stored = server.state.store.read().expect("read").count_versions().expect("count");
     assert_eq!(stored as usize, per_device * args.devices, "every inspection stored once");
+    drop(others);
+    drop(server);
+    if let Some(url) = database {
+        qingliu_tests::database::drop_database(&url);
+    }
     (per_device * args.devices) as f64 / elapsed.as_secs_f64()
+}
+
+/// The same rows as `bare_run`, inserted into a fresh PostgreSQL database with prepared
+/// statements, one transaction per batch: what PostgreSQL itself does on this machine.
+fn bare_pg_run(args: &Args, pg: &str, rt: &tokio::runtime::Runtime) -> f64 {
+    let url = qingliu_tests::database::create_database_on(pg);
+    let store = sync_server::store::postgres::PgStore::open(&url, 2).expect("schema");
+    let fx = fixture::install(&store);
+    drop(store);
+    let user = fx.user("inspector_a").id.to_string();
+    let site = fx.site("water1").id;
+    let village = fx.site("water1").village.to_string();
+    let device = DeviceId::new().to_string();
+    let rows: Vec<Inspection> = (0..args.inspections).map(|_| water_body(site, vec![], None)).collect();
+    let rate = rt.block_on(async {
+        let (mut client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        client
+            .execute(
+                "INSERT INTO devices (id, user_id, name, platform, last_seq, registered_at) VALUES ($1, $2, 'bare', 'bench', 0, '2026-01-01T00:00:00Z')",
+                &[&device, &user],
+            )
+            .await
+            .expect("device");
+        let now = "2026-11-29T00:00:00Z";
+        let start = Instant::now();
+        for (b, chunk) in rows.chunks(args.batch).enumerate() {
+            let tx = client.transaction().await.expect("tx");
+            let rec = tx.prepare("INSERT INTO records (id, site_id, village, submitted_by, device_id, current_version, status, review, received_at, change_seq) VALUES ($1, $2, $3, $4, $5, 1, 'submitted', NULL, $6, $7)").await.expect("p");
+            let ver = tx.prepare("INSERT INTO versions (record_id, version, data, received_at, device_id) VALUES ($1, 1, $2, $3, $4)").await.expect("p");
+            let mu = tx.prepare("INSERT INTO mutations (device_id, seq, mutation_id, outcome, at) VALUES ($1, $2, $3, $4, $5)").await.expect("p");
+            let au = tx.prepare("INSERT INTO audit (id, at, user_id, device_id, action, entity, entity_id, detail) VALUES ($1, $2, $3, $4, 'submit', 'inspection', $5, $6)").await.expect("p");
+            for (k, i) in chunk.iter().enumerate() {
+                let seq = (b * args.batch + k + 1) as i64;
+                let id = i.id.to_string();
+                let data = serde_json::to_string(i).expect("json");
+                tx.execute(&rec, &[&id, &site.to_string(), &village, &user, &device, &now, &seq]).await.expect("rec");
+                tx.execute(&ver, &[&id, &data, &now, &device]).await.expect("ver");
+                let outcome = format!("{{\"status\":\"applied\",\"server_seq\":{seq}}}");
+                tx.execute(&mu, &[&device, &seq, &uuid::Uuid::now_v7().to_string(), &outcome, &now]).await.expect("mu");
+                tx.execute(&au, &[&(seq + 1_000_000), &now, &user, &device, &id, &"{\"version\":1}"]).await.expect("au");
+            }
+            tx.commit().await.expect("commit");
+        }
+        args.inspections as f64 / start.elapsed().as_secs_f64()
+    });
+    qingliu_tests::database::drop_database(&url);
+    rate
 }
 
 fn bare_run(args: &Args) -> f64 {
@@ -197,8 +272,15 @@ fn main() {
     let args = Args::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let (mut on, mut off, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+    let backend = match &args.postgres {
+        Some(_) => format!("PostgreSQL, {} server(s)", args.servers),
+        None => "SQLite".to_string(),
+    };
     for run in 0..args.runs {
-        let b = bare_run(&args);
+        let b = match &args.postgres {
+            Some(pg) => bare_pg_run(&args, pg, &rt),
+            None => bare_run(&args),
+        };
         // Alternate the order, so neither path always runs on a warmer disk.
         let (h_on, h_off) = if run % 2 == 0 {
             let x = rt.block_on(http_run(&args, true));
@@ -208,7 +290,7 @@ fn main() {
             (rt.block_on(http_run(&args, true)), y)
         };
         eprintln!(
-            "run {}: push with checks {h_on:.0}/s, push without {h_off:.0}/s, bare rusqlite {b:.0}/s",
+            "run {} ({backend}): push with checks {h_on:.0}/s, push without {h_off:.0}/s, bare inserts {b:.0}/s",
             run + 1
         );
         on.push(h_on);
@@ -218,14 +300,15 @@ fn main() {
     }
     let verify = verify_rate(args.inspections.min(20_000));
     let (h_on, h_off, b) = (median(on), median(off), median(bare));
-    println!("| path | inspections/s (median of {}) |", args.runs);
+    println!("| path ({backend}) | inspections/s (median of {}) |", args.runs);
     println!("|---|---|");
     println!(
         "| HTTP push, {} devices × batches of {}, signatures + cross-record checks | {h_on:.0} |",
         args.devices, args.batch
     );
     println!("| HTTP push, same, signatures only (`cross_record_checks = false`) | {h_off:.0} |");
-    println!("| bare rusqlite, same rows, transactions of {} | {b:.0} |", args.batch);
+    let bare_name = if args.postgres.is_some() { "bare tokio-postgres" } else { "bare rusqlite" };
+    println!("| {bare_name}, same rows, transactions of {} | {b:.0} |", args.batch);
     println!("| Ed25519 verification alone, one core | {verify:.0} |");
     println!("| ratio push with checks / without | {:.2} |", h_on / h_off);
     println!("| ratio push with checks / bare | {:.2} |", h_on / b);
