@@ -254,3 +254,11 @@ CREATE TABLE document_numbers (
     PRIMARY KEY (kind, year, serial)
 );
 CREATE INDEX document_numbers_record ON document_numbers(record_id);
+
+-- Login attempts per (normalised) username within the current window: shared by every server,
+-- so a guesser spreading attempts across the balancer meets one limit.
+CREATE TABLE login_attempts (
+    username     TEXT COLLATE "C" PRIMARY KEY,
+    window_start BIGINT NOT NULL,
+    attempts     BIGINT NOT NULL
+);

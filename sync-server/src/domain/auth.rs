@@ -1,7 +1,6 @@
 //! Passwords (argon2id), bearer tokens (random, stored as SHA-256, expiring, revocable), login
 //! rate limiting and device registration.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use argon2::Argon2;
@@ -55,9 +54,9 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 pub struct LoginLimiter {
     max_failures: u32,
     window: Duration,
-    /// Attempts not yet proven successful, per username: counted *before* the password is
-    /// checked, so parallel guesses cannot slip past the limit.
-    attempts: Mutex<HashMap<String, (OffsetDateTime, u32)>>,
+    /// Password verifications running in this process (argon2 is memory- and CPU-bound): a
+    /// local resource, safe to lose. The attempt counts are in the database, shared by every
+    /// server.
     slots: Mutex<usize>,
     slot_freed: std::sync::Condvar,
     max_slots: usize,
@@ -79,7 +78,6 @@ impl LoginLimiter {
         LoginLimiter {
             max_failures,
             window,
-            attempts: Mutex::new(HashMap::new()),
             slots: Mutex::new(0),
             slot_freed: std::sync::Condvar::new(),
             max_slots: 4,
@@ -90,27 +88,23 @@ impl LoginLimiter {
         username.trim().to_lowercase()
     }
 
-    /// Count an attempt, or refuse it when the username is over the limit.
-    fn begin(&self, username: &str, now: OffsetDateTime) -> AppResult<()> {
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            let window = self.window;
-            map.retain(|_, (since, _)| now - *since < window);
-        }
-        let e = map.entry(Self::key(username)).or_insert((now, 0));
-        if now - e.0 >= self.window {
-            *e = (now, 0);
-        }
-        if e.1 >= self.max_failures {
+    /// Count an attempt *before* the password is checked (so parallel guesses, on any server,
+    /// cannot slip past the limit), or refuse it when the username is over the limit.
+    fn begin(&self, store: &dyn Store, username: &str, now: OffsetDateTime) -> AppResult<()> {
+        let key = Self::key(username);
+        let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+        let window_ms = self.window.whole_milliseconds() as i64;
+        let mut tx = store.write()?;
+        let (start, count) = match tx.login_attempts(&key)? {
+            Some((start, count)) if now_ms - start < window_ms => (start, count),
+            _ => (now_ms, 0),
+        };
+        if count >= self.max_failures {
             return Err(AppError::api(ErrorCode::RateLimited, "登录失败次数过多，请稍后再试"));
         }
-        e.1 += 1;
+        tx.set_login_attempts(&key, start, count + 1)?;
+        tx.commit()?;
         Ok(())
-    }
-
-    fn succeeded(&self, username: &str) {
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&Self::key(username));
     }
 
     fn slot(&self) -> VerifySlot<'_> {
@@ -134,7 +128,7 @@ pub fn login(
     if username.is_empty() || username.len() > limits::SHORT_TEXT || password.len() > 1024 {
         return Err(AppError::api(ErrorCode::InvalidCredentials, "用户名或密码错误"));
     }
-    limiter.begin(username, now)?;
+    limiter.begin(store, username, now)?;
     let user = store.read()?.user_by_username(username)?;
     let ok = {
         let _slot = limiter.slot();
@@ -149,12 +143,12 @@ pub fn login(
     let Some(user) = user.filter(|_| ok) else {
         return Err(AppError::api(ErrorCode::InvalidCredentials, "用户名或密码错误"));
     };
-    limiter.succeeded(username);
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
     let expires_at = now + token_ttl;
     let mut tx = store.write()?;
+    tx.clear_login_attempts(&LoginLimiter::key(username))?;
     tx.insert_token(&TokenRow {
         token_hash: token_hash(&token),
         user_id: user.info.id,

@@ -430,6 +430,12 @@ pub trait Tx {
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
 
+    // Login attempts (see `domain::auth::LoginLimiter`).
+    /// The attempts counted for a username: (window start, Unix ms; count).
+    fn login_attempts(&mut self, username: &str) -> StoreResult<Option<(i64, u32)>>;
+    fn set_login_attempts(&mut self, username: &str, window_start_ms: i64, attempts: u32) -> StoreResult<()>;
+    fn clear_login_attempts(&mut self, username: &str) -> StoreResult<()>;
+
     // Audit.
     /// Appends an entry to the hash-chained audit log. Backends serialise writers, so the head
     /// read here is the one the new entry links to.

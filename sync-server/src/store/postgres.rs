@@ -1673,6 +1673,27 @@ impl Tx for PgTx<'_> {
         self.query(&sql, &[&entity_id])?.iter().map(|r| audit_row(r, 0)).collect()
     }
 
+    fn login_attempts(&mut self, username: &str) -> StoreResult<Option<(i64, u32)>> {
+        self.query_opt("SELECT window_start, attempts FROM login_attempts WHERE username = $1", &[&username])?
+            .map(|r| Ok((get::<i64>(&r, 0)?, get::<i64>(&r, 1)? as u32)))
+            .transpose()
+    }
+
+    fn set_login_attempts(&mut self, username: &str, window_start_ms: i64, attempts: u32) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO login_attempts (username, window_start, attempts) VALUES ($1, $2, $3)
+             ON CONFLICT (username) DO UPDATE SET window_start = excluded.window_start,
+                    attempts = excluded.attempts",
+            &[&username, &window_start_ms, &i64::from(attempts)],
+        )?;
+        Ok(())
+    }
+
+    fn clear_login_attempts(&mut self, username: &str) -> StoreResult<()> {
+        self.execute("DELETE FROM login_attempts WHERE username = $1", &[&username])?;
+        Ok(())
+    }
+
     fn count_audit(&mut self) -> StoreResult<u64> {
         self.count("SELECT COUNT(*) FROM audit")
     }

@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_evidence.sql"),
     include_str!("../../migrations/sqlite/0006_fingerprint_index.sql"),
     include_str!("../../migrations/sqlite/0007_document_numbers.sql"),
+    include_str!("../../migrations/sqlite/0008_login_attempts.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -1243,6 +1244,30 @@ impl Tx for SqliteTx<'_> {
                 ts(now)
             ])?;
         Ok(changed == 1)
+    }
+
+    fn login_attempts(&mut self, username: &str) -> StoreResult<Option<(i64, u32)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT window_start, attempts FROM login_attempts WHERE username = ?1")?
+            .query_row([username], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    fn set_login_attempts(&mut self, username: &str, window_start_ms: i64, attempts: u32) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO login_attempts (username, window_start, attempts) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (username) DO UPDATE SET window_start = excluded.window_start,
+                        attempts = excluded.attempts",
+            )?
+            .execute(params![username, window_start_ms, attempts])?;
+        Ok(())
+    }
+
+    fn clear_login_attempts(&mut self, username: &str) -> StoreResult<()> {
+        self.conn.prepare_cached("DELETE FROM login_attempts WHERE username = ?1")?.execute([username])?;
+        Ok(())
     }
 
     fn count_audit(&mut self) -> StoreResult<u64> {

@@ -203,3 +203,37 @@ async fn a_database_restart_costs_retried_requests_never_a_record() {
     let checked = sync_server::domain::integrity::verify_versions(store).unwrap();
     assert_eq!((checked.checked, checked.problems.len()), (submitted.len() as u64, 0));
 }
+
+/// Nothing one server needs lives only in another: a token issued by one is honoured (and
+/// revoked) on the other, and failed logins spread across both meet one limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_and_the_login_limit_are_shared_by_the_servers() {
+    use qingliu_tests::fixture::PASSWORD;
+    use reqwest::StatusCode;
+    use shared::ErrorCode;
+
+    let (a, _fx) = setup().await;
+    let b = TestServer::start_sharing(&a).await;
+    let on_a = login(&a, "reviewer_1").await;
+    let on_b = on(&b, &on_a);
+    assert!(on_b.get::<serde_json::Value>("/api/v1/me").await.is_ok(), "a's token works on b");
+    on_b.logout().await.unwrap();
+    let err = on_a.get::<serde_json::Value>("/api/v1/me").await.unwrap_err();
+    assert_eq!(err.error.code, ErrorCode::Unauthenticated, "revoked on b, refused on a");
+
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let max = a.state.config.login_max_failures;
+    for n in 0..max {
+        let c = if n % 2 == 0 { &mut ca } else { &mut cb };
+        assert_eq!(
+            c.login("inspector_a", "wrong").await.unwrap_err().error.code,
+            ErrorCode::InvalidCredentials
+        );
+    }
+    for c in [&mut ca, &mut cb] {
+        let err = c.login("inspector_a", PASSWORD).await.unwrap_err();
+        assert_eq!((err.status, err.error.code), (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited));
+    }
+    a.clock.advance(time::Duration::minutes(a.state.config.login_window_minutes));
+    assert!(ca.login("inspector_a", PASSWORD).await.is_ok());
+}
