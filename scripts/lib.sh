@@ -77,3 +77,34 @@ drop_test_databases() {
       psql "$QINGLIU_TEST_POSTGRES/postgres" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
     done
 }
+
+# s3s-fs: an S3-compatible server keeping objects as files (the s3s project's sample server,
+# from the Rust registry, so it installs wherever cargo does). Pinned; installed once.
+S3S_FS_VERSION=0.13.0
+need_s3s_fs() {
+  if ! s3s-fs --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then
+    cargo install s3s-fs --version "$S3S_FS_VERSION" --features binary --locked
+  fi
+}
+
+# Start s3s-fs on 127.0.0.1:$1 with its objects under $2 and the bucket $3, credentials
+# $4/$5; waits until it answers. Sets S3S_PID.
+start_s3s_fs() {
+  local port=$1 root=$2 bucket=$3 key=$4 secret=$5
+  mkdir -p "$root/$bucket"
+  s3s-fs --host 127.0.0.1 --port "$port" --access-key "$key" --secret-key "$secret" "$root" \
+    >"$root/../s3s-fs.log" 2>&1 &
+  S3S_PID=$!
+  for _ in $(seq 1 100); do
+    # Unsigned requests are refused (403): an answer is all this waits for.
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then return 0; fi
+    kill -0 "$S3S_PID" 2>/dev/null || { echo "s3s-fs exited" >&2; cat "$root/../s3s-fs.log" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "s3s-fs did not answer on port $port" >&2
+  return 1
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run every check and test: formatting, lints (native, wasm and the Tauri shell), the wasm build
 # of `shared`, `cargo test` (unit, property and cross-crate tests against a real server on a real
-# port, the console in headless Chromium), the server suite again on PostgreSQL, then the end-to-end test of the real app in the real
-# webview under Xvfb.
+# port, the console in headless Chromium), the server suite again on PostgreSQL with photos in
+# an S3-compatible bucket (both started here), then the end-to-end test of the real app in the
+# real webview under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -15,9 +16,12 @@ rustup target add wasm32-unknown-unknown >/dev/null
 need_tauri_driver
 need_postgres
 drop_test_databases
+need_s3s_fs
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+s3=$(mktemp -d)
+S3S_PID=
+trap 'rm -f "$log"; [ -n "$S3S_PID" ] && kill "$S3S_PID" 2>/dev/null; rm -rf "$s3"' EXIT
 
 echo "== fmt"; cargo fmt --all -- --check
 echo "== UI bundle"; bash scripts/build-ui.sh
@@ -32,9 +36,11 @@ rustup target add aarch64-linux-android >/dev/null
 cargo check -p shared --target aarch64-linux-android --locked
 echo "== tests"
 # On SQLite: the embedded default (the harness picks PostgreSQL only when told to).
-QINGLIU_TEST_POSTGRES= cargo test --workspace --locked 2>&1 | tee -a "$log"
-echo "== the server conformance suite on PostgreSQL"
-cargo test -p qingliu-tests --test server --locked 2>&1 | tee -a "$log"
+QINGLIU_TEST_POSTGRES= QINGLIU_TEST_S3= cargo test --workspace --locked 2>&1 | tee -a "$log"
+echo "== the server conformance suite on PostgreSQL with photos in S3 (s3s-fs)"
+s3port=$(free_port)
+start_s3s_fs "$s3port" "$s3/objects" qingliu-test qingliu qingliu-test-secret
+QINGLIU_TEST_S3="http://127.0.0.1:$s3port" cargo test -p qingliu-tests --test server --locked 2>&1 | tee -a "$log"
 drop_test_databases
 echo "== end to end (real webview)"
 cargo build -p qingliu-app --features app --locked

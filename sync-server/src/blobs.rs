@@ -38,6 +38,22 @@ impl BlobHash {
     }
 }
 
+/// A stored blob's bytes: a file of the filesystem store (streamed), or the bytes an object
+/// store answered with (bounded by the largest accepted photo).
+pub enum BlobReader {
+    File(File),
+    Bytes(std::io::Cursor<Vec<u8>>),
+}
+
+impl Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            BlobReader::File(f) => f.read(buf),
+            BlobReader::Bytes(c) => c.read(buf),
+        }
+    }
+}
+
 /// Most unfinished uploads one user may hold at once.
 pub const MAX_PENDING_PER_USER: usize = 64;
 
@@ -49,7 +65,7 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Append `bytes` at `offset`; on the last byte verify the hash and publish the blob.
     fn append(&self, hash: &BlobHash, uploader: &UserId, offset: u64, bytes: &[u8]) -> AppResult<BlobStatus>;
     fn exists(&self, hash: &BlobHash) -> AppResult<Option<u64>>;
-    fn open(&self, hash: &BlobHash) -> AppResult<Option<(File, u64)>>;
+    fn open(&self, hash: &BlobHash) -> AppResult<Option<(BlobReader, u64)>>;
     /// Unfinished uploads, as `<hash>.<user>`.
     fn pending_uploads(&self) -> AppResult<Vec<String>>;
     /// Remove unfinished uploads untouched for longer than `age`; answers how many.
@@ -244,11 +260,11 @@ impl BlobStore for FsBlobStore {
         }
     }
 
-    fn open(&self, h: &BlobHash) -> AppResult<Option<(File, u64)>> {
+    fn open(&self, h: &BlobHash) -> AppResult<Option<(BlobReader, u64)>> {
         match File::open(self.blob_path(h)) {
             Ok(f) => {
                 let len = f.metadata()?.len();
-                Ok(Some((f, len)))
+                Ok(Some((BlobReader::File(f), len)))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),

@@ -17,6 +17,10 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Most connections this server keeps to PostgreSQL.
     pub database_pool_size: usize,
+    /// Where photos live: none for the `blobs/` directory under `data_dir`, or
+    /// `s3://bucket[/prefix]` for an S3-compatible bucket shared by several servers (endpoint and
+    /// credentials from the `AWS_*` environment variables).
+    pub blob_store_url: Option<String>,
     /// Bearer token lifetime. Long by default: inspectors stay offline for days.
     pub token_ttl_hours: i64,
     /// Largest accepted photo or signature scan.
@@ -50,6 +54,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             database_pool_size: 16,
+            blob_store_url: None,
             token_ttl_hours: 24 * 14,
             max_blob_bytes: shared::validate::limits::MAX_PHOTO_BYTES,
             max_chunk_bytes: 4 * 1024 * 1024,
@@ -114,6 +119,9 @@ impl Config {
         }
         if let Some(v) = get("QINGLIU_DATABASE_POOL_SIZE") {
             self.database_pool_size = parse("QINGLIU_DATABASE_POOL_SIZE", v)?;
+        }
+        if let Some(v) = get("QINGLIU_BLOB_STORE_URL") {
+            self.blob_store_url = Some(v).filter(|v| !v.is_empty());
         }
         if let Some(v) = get("QINGLIU_TOKEN_TTL_HOURS") {
             self.token_ttl_hours = parse("QINGLIU_TOKEN_TTL_HOURS", v)?;

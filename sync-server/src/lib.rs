@@ -4,6 +4,7 @@
 pub mod api;
 pub mod audit_chain;
 pub mod blobs;
+pub mod blobs_s3;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -23,6 +24,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::blobs::{BlobStore, FsBlobStore};
+use crate::blobs_s3::S3BlobStore;
 use crate::config::{Config, Database};
 use crate::domain::auth::LoginLimiter;
 use crate::error::{AppError, AppResult};
@@ -43,8 +45,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Open the backends the configuration names: the embedded SQLite file under
-    /// `config.data_dir` by default, or PostgreSQL; blobs under `config.data_dir`.
+    /// Open the backends the configuration names: by default the embedded SQLite file and the
+    /// blob directory under `config.data_dir`; PostgreSQL and an S3-compatible bucket for a
+    /// cluster.
     pub fn open(config: Config) -> AppResult<AppState> {
         std::fs::create_dir_all(&config.data_dir)?;
         let database = config.database().map_err(|e| AppError::Internal(e.to_string()))?;
@@ -52,8 +55,11 @@ impl AppState {
             Database::Sqlite(path) => Arc::new(SqliteStore::open(&path)?),
             Database::Postgres(url) => Arc::new(PgStore::open(&url, config.database_pool_size)?),
         };
-        let blobs = FsBlobStore::open(&config.blob_dir(), config.max_blob_bytes)?;
-        Ok(AppState::new(config, store, Arc::new(blobs)))
+        let blobs: Arc<dyn BlobStore> = match config.blob_store_url.as_deref() {
+            Some(url) => Arc::new(S3BlobStore::open(url, config.max_blob_bytes)?),
+            None => Arc::new(FsBlobStore::open(&config.blob_dir(), config.max_blob_bytes)?),
+        };
+        Ok(AppState::new(config, store, blobs))
     }
 
     pub fn new(config: Config, store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>) -> AppState {

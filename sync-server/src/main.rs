@@ -33,6 +33,10 @@ enum Command {
         /// Random seed for the generator.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
+        /// Do nothing when the database already holds data (a cluster's start script seeds once,
+        /// before its servers serve).
+        #[arg(long)]
+        if_empty: bool,
     },
     /// Apply migrations and exit.
     Migrate,
@@ -135,12 +139,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             println!("audit log verifies");
         }
-        Command::Seed { demo, seed } => {
+        Command::Seed { demo, seed, if_empty } => {
             if !demo {
                 return Err("nothing to seed: pass --demo".into());
             }
             let st = state.clone();
-            tokio::task::spawn_blocking(move || run_seed(&st, seed)).await??;
+            tokio::task::spawn_blocking(move || -> Result<(), String> {
+                if if_empty && seed::is_seeded(st.store.as_ref()).map_err(|e| e.to_string())? {
+                    println!("database already holds data; demo seed skipped");
+                    println!("{}", seed::credentials_text());
+                    return Ok(());
+                }
+                run_seed(&st, seed)
+            })
+            .await??;
         }
         Command::Serve { demo } => {
             if demo {

@@ -3,6 +3,10 @@
 //! database of its own, created here and dropped when the server is; without it, on SQLite in
 //! the server's temporary directory. The same tests run on both (scripts/test.sh runs them
 //! twice). [`Dba`] is what a database administrator can do around the server, on either.
+//!
+//! With `QINGLIU_TEST_S3` set to the endpoint of an S3-compatible server (scripts/test.sh
+//! starts `s3s-fs` and creates the bucket `qingliu-test`), photos go to that bucket instead of
+//! the blob directory, each test server under a prefix of its own.
 
 use std::path::Path;
 
@@ -135,13 +139,15 @@ impl Dba {
                     .enable_all()
                     .build()
                     .expect("runtime");
-                let task = runtime.spawn(async move {
+                let (tx, rx) = futures::channel::oneshot::channel();
+                runtime.spawn(async move {
                     let (client, conn) =
                         tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
                     tokio::spawn(conn);
-                    client
+                    let _ = tx.send(client);
                 });
-                let client = futures::executor::block_on(task).expect("connect task");
+                // A channel, not the JoinHandle: see sync_server::store::postgres::run_on.
+                let client = futures::executor::block_on(rx).expect("connect task");
                 Dba::Postgres { runtime: Some(runtime), client }
             }
         }
@@ -286,4 +292,75 @@ fn pg_params(params: &[Val]) -> Vec<Box<dyn tokio_postgres::types::ToSql + Sync>
 /// `?1` → `$1` (the tests' SQL has no `?` inside literals).
 fn dollar_placeholders(sql: &str) -> String {
     sql.replace('?', "$")
+}
+
+/// The S3-compatible endpoint the tests use, if they are to store photos there.
+pub fn s3_endpoint() -> Option<String> {
+    std::env::var("QINGLIU_TEST_S3")
+        .ok()
+        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The test bucket and the credentials scripts/test.sh starts the server with.
+pub const S3_BUCKET: &str = "qingliu-test";
+pub const S3_ACCESS_KEY: &str = "qingliu";
+pub const S3_SECRET_KEY: &str = "qingliu-test-secret";
+
+fn s3_client(endpoint: &str) -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_bucket_name(S3_BUCKET)
+        .with_region("us-east-1")
+        .with_access_key_id(S3_ACCESS_KEY)
+        .with_secret_access_key(S3_SECRET_KEY)
+        .with_allow_http(true)
+        .build()
+        .expect("s3 client")
+}
+
+/// Put (`Some`) or delete (`None`) an object of the test bucket directly.
+pub fn s3_raw(key: &str, bytes: Option<Vec<u8>>) {
+    use object_store::ObjectStore;
+    let endpoint = s3_endpoint().expect("QINGLIU_TEST_S3");
+    let key = object_store::path::Path::from(key);
+    on_thread(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let c = s3_client(&endpoint);
+            match bytes {
+                Some(b) => {
+                    c.put(&key, b.into()).await.expect("put");
+                }
+                None => c.delete(&key).await.expect("delete"),
+            }
+        });
+    });
+}
+
+/// A client of the test bucket, under `prefix`.
+pub fn s3_blob_store(
+    endpoint: &str,
+    prefix: &str,
+    max_size: u64,
+) -> std::sync::Arc<dyn sync_server::blobs::BlobStore> {
+    let store = s3_client(endpoint);
+    std::sync::Arc::new(
+        sync_server::blobs_s3::S3BlobStore::with_store(std::sync::Arc::new(store), prefix, max_size)
+            .expect("s3 store"),
+    )
+}
+
+/// The bucket prefix a test server's data directory is bound to (noted in it, as the
+/// database is), when photos go to S3.
+pub fn blob_prefix_for(dir: &Path) -> Option<String> {
+    s3_endpoint()?;
+    let note = dir.join("s3-prefix");
+    if let Ok(p) = std::fs::read_to_string(&note) {
+        return Some(p);
+    }
+    // Short: s3s-fs keeps each object's metadata in a file named after the whole key.
+    let prefix = format!("t{:016x}", rand::random::<u64>());
+    std::fs::write(&note, &prefix).expect("note prefix");
+    Some(prefix)
 }

@@ -83,7 +83,14 @@ impl TestServer {
         };
         let clock = TestClock::default();
         let c2 = clock.clone();
-        let state = AppState::open(config).expect("open state").with_clock(Arc::new(move || c2.now()));
+        let mut state = AppState::open(config).expect("open state").with_clock(Arc::new(move || c2.now()));
+        if let Some(prefix) = database::blob_prefix_for(other.dir.path()) {
+            state.blobs = database::s3_blob_store(
+                &database::s3_endpoint().expect("endpoint"),
+                &prefix,
+                state.config.max_blob_bytes,
+            );
+        }
         let listener = bind_retrying("127.0.0.1:0".parse().expect("addr")).await;
         let addr = listener.local_addr().expect("addr");
         let router = sync_server::router(state.clone());
@@ -105,7 +112,14 @@ impl TestServer {
         tweak(&mut config);
         let clock = TestClock::default();
         let c2 = clock.clone();
-        let state = AppState::open(config).expect("open state").with_clock(Arc::new(move || c2.now()));
+        let mut state = AppState::open(config).expect("open state").with_clock(Arc::new(move || c2.now()));
+        if let Some(prefix) = database::blob_prefix_for(dir.path()) {
+            state.blobs = database::s3_blob_store(
+                &database::s3_endpoint().expect("endpoint"),
+                &prefix,
+                state.config.max_blob_bytes,
+            );
+        }
         let listener = bind_retrying(addr).await;
         let addr = listener.local_addr().expect("addr");
         let router = sync_server::router(state.clone());
@@ -113,6 +127,25 @@ impl TestServer {
             let _ = axum_serve(listener, router).await;
         });
         TestServer { base: format!("http://{addr}"), state, clock, dir, task, database }
+    }
+
+    /// Overwrite (`Some`) or delete (`None`) a stored blob behind the server's back, as whoever
+    /// administers the blob directory or the bucket could.
+    pub fn tamper_blob(&self, hash: &str, bytes: Option<&[u8]>) {
+        let rel = format!("blobs/{}/{hash}", &hash[..2]);
+        match database::blob_prefix_for(self.dir.path()) {
+            None => {
+                let path = self.state.config.blob_dir().join(&rel);
+                match bytes {
+                    Some(b) => {
+                        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+                        std::fs::write(&path, b).expect("write blob");
+                    }
+                    None => std::fs::remove_file(&path).expect("remove blob"),
+                }
+            }
+            Some(prefix) => database::s3_raw(&format!("{prefix}/{rel}"), bytes.map(<[u8]>::to_vec)),
+        }
     }
 
     /// A direct connection to this server's database, as its administrator has.

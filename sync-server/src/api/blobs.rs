@@ -7,7 +7,7 @@ use shared::ApiError;
 use shared::sync::{BlobStatus, BlobUploadStart};
 
 use crate::api::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery};
-use crate::blobs::BlobHash;
+use crate::blobs::{BlobHash, BlobReader};
 use crate::domain::{Actor, blobs as svc};
 use crate::error::AppResult;
 use crate::{AppState, blocking};
@@ -69,14 +69,19 @@ pub async fn download(
     let hash = BlobHash::parse(&hash)?;
     let (file, len) =
         blocking(move || svc::open_for_read(st.store.as_ref(), st.blobs.as_ref(), &actor, &hash)).await?;
-    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    let body = match file {
+        BlobReader::File(f) => {
+            Body::from_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(f)))
+        }
+        BlobReader::Bytes(c) => Body::from(c.into_inner()),
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (header::CONTENT_LENGTH, len.to_string()),
             (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_string()),
         ],
-        Body::from_stream(stream),
+        body,
     )
         .into_response())
 }

@@ -20,7 +20,7 @@ pub struct Health {
 /// Liveness and storage check.
 #[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, body = Health), (status = 503, body = ApiError)))]
 pub async fn healthz(State(st): State<AppState>) -> AppResult<Json<Health>> {
-    let backend = st.store.backend_name();
+    let (backend, schema_version) = (st.store.backend_name(), st.store.schema_version());
     blocking(move || {
         st.store.read()?.current_change_seq()?;
         Ok(())
@@ -30,7 +30,7 @@ pub async fn healthz(State(st): State<AppState>) -> AppResult<Json<Health>> {
         tracing::error!(error = %e, "health check failed");
         crate::error::AppError::api(shared::ErrorCode::Unavailable, "存储不可用")
     })?;
-    Ok(Json(Health { status: "ok", backend, schema_version: crate::store::sqlite::SCHEMA_VERSION }))
+    Ok(Json(Health { status: "ok", backend, schema_version }))
 }
 
 /// The console's settings (map tiles). Behind login: a tile URL may carry a provider key.

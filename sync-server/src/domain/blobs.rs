@@ -1,7 +1,6 @@
 //! Blob upload and download rules on top of a [`BlobStore`]: who may upload, who may read, and
 //! keeping the database's list of present blobs in step with the bytes.
 
-use std::fs::File;
 use std::io::Read;
 
 use shared::ErrorCode;
@@ -9,7 +8,7 @@ use shared::auth::Role;
 use shared::sync::BlobStatus;
 use time::OffsetDateTime;
 
-use crate::blobs::{BlobHash, BlobStore};
+use crate::blobs::{BlobHash, BlobReader, BlobStore};
 use crate::domain::{Actor, scope};
 use crate::error::{AppError, AppResult};
 use crate::fingerprint;
@@ -105,7 +104,7 @@ pub fn open_for_read(
     blobs: &dyn BlobStore,
     actor: &Actor,
     hash: &BlobHash,
-) -> AppResult<(File, u64)> {
+) -> AppResult<(BlobReader, u64)> {
     let mut tx = store.read()?;
     let named = tx.records_naming_blob(hash.as_str())?;
     let allowed = named.iter().any(|r| scope::can_read_record(actor, r))

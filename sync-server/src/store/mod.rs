@@ -39,6 +39,8 @@ pub trait Store: Send + Sync + 'static {
     /// A read-only transaction over a consistent snapshot.
     fn read(&self) -> StoreResult<Box<dyn Tx + '_>>;
     fn backend_name(&self) -> &'static str;
+    /// The schema version this server's migrations bring the database to.
+    fn schema_version(&self) -> i64;
 }
 
 #[derive(Debug, Clone)]

@@ -102,6 +102,22 @@ fn wait<F: Future>(f: F) -> F::Output {
     futures::executor::block_on(f)
 }
 
+/// Run `f` on `rt` and wait for its output from any thread, inside a Tokio runtime or not.
+/// The answer comes back on a futures channel rather than through the task's `JoinHandle`:
+/// polling a `JoinHandle` spends the cooperative budget of the Tokio task the caller may be
+/// running in, and once that is spent the handle answers "pending, poll again" for ever (the
+/// caller's task never yields to refill it) — a busy loop.
+pub(crate) fn run_on<T: Send + 'static>(
+    rt: &tokio::runtime::Runtime,
+    f: impl Future<Output = T> + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = futures::channel::oneshot::channel();
+    rt.spawn(async move {
+        let _ = tx.send(f.await);
+    });
+    wait(rx).ok()
+}
+
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
@@ -137,7 +153,7 @@ impl PgStore {
 
     fn connect(&self) -> StoreResult<PgConn> {
         let config = self.config.clone();
-        let task = self.runtime().spawn(async move {
+        let client = run_on(self.runtime(), async move {
             let (client, connection) = config.connect(NoTls).await?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
@@ -145,8 +161,8 @@ impl PgStore {
                 }
             });
             Ok::<_, tokio_postgres::Error>(client)
-        });
-        let client = wait(task).map_err(|e| StoreError::Backend(format!("postgres connect task: {e}")))??;
+        })
+        .ok_or_else(|| StoreError::Backend("postgres connect task ended".into()))??;
         Ok(PgConn { client, statements: HashMap::new(), broken: false })
     }
 
@@ -276,6 +292,10 @@ impl Store for PgStore {
 
     fn backend_name(&self) -> &'static str {
         "postgres"
+    }
+
+    fn schema_version(&self) -> i64 {
+        SCHEMA_VERSION
     }
 }
 

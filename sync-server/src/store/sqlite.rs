@@ -197,6 +197,10 @@ impl Store for SqliteStore {
     fn backend_name(&self) -> &'static str {
         "sqlite"
     }
+
+    fn schema_version(&self) -> i64 {
+        SCHEMA_VERSION
+    }
 }
 
 struct SqliteTx<'a> {

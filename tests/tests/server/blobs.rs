@@ -57,8 +57,9 @@ async fn cut_connection_resumes_from_server_offset() {
         st = c.blob_append(&hash, st.offset, data[st.offset as usize..to].to_vec()).await.unwrap();
     }
     assert_eq!(st.offset, data.len() as u64);
-    let on_disk = walk(&server.dir.path().join("data/blobs/blobs"));
-    assert_eq!(std::fs::read(&on_disk[0]).unwrap(), data, "reassembled bytes are identical");
+    let stored = server.state.blobs.stored_hashes().unwrap();
+    assert_eq!(stored.iter().map(|h| h.as_str().to_string()).collect::<Vec<_>>(), vec![hash.clone()]);
+    assert_eq!(stored_bytes(&server, &hash), data, "reassembled bytes are identical");
     assert!(server.state.blobs.pending_uploads().unwrap().is_empty());
 }
 
@@ -117,17 +118,17 @@ async fn two_records_naming_one_photo_store_it_once() {
     let r = c.push(&batch(device, vec![submit(1, &a), submit(2, &b)])).await.unwrap();
     assert!(r.results.iter().all(|x| matches!(x.outcome, MutationOutcome::Applied { .. })));
     assert_eq!(server.state.store.read().unwrap().count_blobs().unwrap(), 1);
-    let files: Vec<_> = walk(&server.dir.path().join("data/blobs/blobs"));
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(std::fs::read(&files[0]).unwrap(), data);
+    assert_eq!(server.state.blobs.stored_hashes().unwrap().len(), 1);
+    assert_eq!(stored_bytes(&server, &sha256_hex(&data)), data);
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+/// A blob's bytes as the server's blob store (directory or bucket) holds them.
+fn stored_bytes(server: &qingliu_tests::TestServer, hash: &str) -> Vec<u8> {
+    let h = sync_server::blobs::BlobHash::parse(hash).unwrap();
+    let (mut r, len) = server.state.blobs.open(&h).unwrap().expect("stored");
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
-    }
+    std::io::Read::read_to_end(&mut r, &mut out).unwrap();
+    assert_eq!(out.len() as u64, len);
     out
 }
 
@@ -176,15 +177,13 @@ async fn verify_finds_photos_changed_behind_the_servers_back() {
     assert_eq!((report.checked, report.problems.clone()), (4, vec![]));
     assert_eq!(report.bytes, photos.iter().map(|p| p.len() as u64).sum::<u64>());
 
-    let path = |h: &str| server.state.config.blob_dir().join("blobs").join(&h[..2]).join(h);
     // Swapped for another picture of the same size, truncated, deleted, and one planted.
     let swapped = photo(photos[0].len(), 99);
-    std::fs::write(path(&hashes[0]), &swapped).unwrap();
-    std::fs::write(path(&hashes[1]), &photos[1][..1000]).unwrap();
-    std::fs::remove_file(path(&hashes[2])).unwrap();
+    server.tamper_blob(&hashes[0], Some(&swapped));
+    server.tamper_blob(&hashes[1], Some(&photos[1][..1000]));
+    server.tamper_blob(&hashes[2], None);
     let planted = sha256_hex(b"planted");
-    std::fs::create_dir_all(path(&planted).parent().unwrap()).unwrap();
-    std::fs::write(path(&planted), b"planted").unwrap();
+    server.tamper_blob(&planted, Some(b"planted"));
 
     let mut problems = verify_blobs(store, blobs).unwrap().problems;
     problems.sort_by_key(|p| format!("{p:?}"));

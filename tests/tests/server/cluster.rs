@@ -237,3 +237,38 @@ async fn tokens_and_the_login_limit_are_shared_by_the_servers() {
     a.clock.advance(time::Duration::minutes(a.state.config.login_window_minutes));
     assert!(ca.login("inspector_a", PASSWORD).await.is_ok());
 }
+
+/// A tablet whose link to one server breaks mid-photo resumes against another from where the
+/// first left off (upload state lives in the shared blob store, not in a server), and the
+/// finished photo is the same bytes on both.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_broken_on_one_server_resumes_on_the_other() {
+    use qingliu_tests::client::sha256_hex;
+
+    let (a, fx) = setup().await;
+    let b = TestServer::start_sharing(&a).await;
+    let (ca, device) = inspector(&a, "inspector_a").await;
+    let cb = on(&b, &ca);
+    let bytes: Vec<u8> = (0..300_000u32).map(|n| (n.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let hash = sha256_hex(&bytes);
+    let size = bytes.len() as u64;
+
+    assert_eq!(ca.blob_start(&hash, size).await.unwrap().offset, 0);
+    assert_eq!(ca.blob_append(&hash, 0, bytes[..100_000].to_vec()).await.unwrap().offset, 100_000);
+    // The link to a breaks; b knows where the upload stands.
+    let st = cb.blob_start(&hash, size).await.unwrap();
+    assert_eq!((st.offset, st.complete), (100_000, false));
+    let err = cb.blob_append(&hash, 0, bytes[..10].to_vec()).await.unwrap_err();
+    assert_eq!(err.error.code, shared::ErrorCode::OffsetMismatch);
+    let done = cb.blob_append(&hash, 100_000, bytes[100_000..].to_vec()).await.unwrap();
+    assert!(done.complete);
+    // a sees it complete too, and a record pushed through a may name it.
+    assert!(ca.blob_start(&hash, size).await.unwrap().complete);
+    assert!(a.state.blobs.pending_uploads().unwrap().is_empty());
+    let i = water_body(fx.site("water1").id, vec![photo_ref(&bytes)], None);
+    let r = ca.push(&batch(device, vec![submit(1, &i)])).await.unwrap();
+    assert!(matches!(r.results[0].outcome, MutationOutcome::Applied { .. }), "{:?}", r.results[0]);
+    let reviewer = login(&b, "reviewer_1").await;
+    assert_eq!(reviewer.download(&hash).await.unwrap(), bytes);
+    assert_eq!(on(&a, &reviewer).download(&hash).await.unwrap(), bytes);
+}

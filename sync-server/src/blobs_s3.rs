@@ -1,0 +1,361 @@
+//! The scale-out blob store: photos in an S3-compatible bucket, shared by every server.
+//!
+//! Resumable uploads keep the filesystem store's semantics (offset, hash verified at the end,
+//! dedup by hash, one upload per uploader), with their state in the bucket too, so a tablet
+//! whose link breaks can resume against any server behind the balancer:
+//!
+//! - `uploads/<hash>.<user>/size` — the declared total (user id in its 32-digit form);
+//! - `uploads/<hash>.<user>/<offset>` — each chunk as it arrived (offset zero-padded to 12
+//!   digits so listings sort); the upload's offset is the end of the contiguous run from 0;
+//! - `blobs/<h0h1>/<hash>` — the finished photo, written once its SHA-256 matched.
+//!
+//! Chunks are separate objects rather than parts of an S3 multipart upload because tablets send
+//! chunks far smaller than the 5 MiB minimum part. Keys are built only from a validated hash and
+//! the uploader's id. The object-store client is async; its calls run on a small runtime the
+//! store owns and are awaited from the blocking workers that call the `BlobStore` methods.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, PutPayload};
+use sha2::{Digest, Sha256};
+use shared::UserId;
+use shared::sync::BlobStatus;
+use shared::{ApiError, ErrorCode};
+
+use crate::blobs::{BlobHash, BlobReader, BlobStore, MAX_PENDING_PER_USER};
+use crate::error::{AppError, AppResult};
+
+pub struct S3BlobStore {
+    store: std::sync::Arc<dyn ObjectStore>,
+    prefix: String,
+    max_size: u64,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// Where an `s3://bucket[/prefix]` URL points; endpoint, region and credentials come from the
+/// standard `AWS_*` environment variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP`), never from the configuration file.
+pub fn parse_url(url: &str) -> AppResult<(String, String)> {
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| AppError::Internal("blob store url must be s3://bucket[/prefix]".into()))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(AppError::Internal("blob store url names no bucket".into()));
+    }
+    Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
+}
+
+fn storage(e: object_store::Error) -> AppError {
+    // The client's message names the key and the endpoint, never credentials.
+    AppError::Store(crate::store::StoreError::Unavailable(format!("object store: {e}")))
+}
+
+fn is_not_found(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::NotFound { .. })
+}
+
+fn complete(h: &BlobHash, size: u64) -> BlobStatus {
+    BlobStatus { sha256: h.as_str().to_string(), size, offset: size, complete: true }
+}
+
+impl S3BlobStore {
+    /// Open the bucket an `s3://bucket[/prefix]` URL names.
+    pub fn open(url: &str, max_size: u64) -> AppResult<Self> {
+        let (bucket, prefix) = parse_url(url)?;
+        let store = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .build()
+            .map_err(|e| AppError::Internal(format!("object store configuration: {e}")))?;
+        Self::with_store(std::sync::Arc::new(store), &prefix, max_size)
+    }
+
+    pub fn with_store(
+        store: std::sync::Arc<dyn ObjectStore>,
+        prefix: &str,
+        max_size: u64,
+    ) -> AppResult<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("qingliu-s3")
+            .enable_all()
+            .build()?;
+        let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
+        Ok(S3BlobStore { store, prefix, max_size, runtime: Some(runtime) })
+    }
+
+    fn run<T: Send + 'static>(&self, f: impl Future<Output = T> + Send + 'static) -> AppResult<T> {
+        let rt = self.runtime.as_ref().expect("runtime lives as long as the store");
+        crate::store::postgres::run_on(rt, f)
+            .ok_or_else(|| AppError::Internal("object store task ended".into()))
+    }
+
+    fn key(&self, rest: &str) -> ObjectPath {
+        ObjectPath::from(format!("{}{rest}", self.prefix))
+    }
+
+    fn blob_key(&self, h: &BlobHash) -> ObjectPath {
+        self.key(&format!("blobs/{}/{}", &h.as_str()[..2], h.as_str()))
+    }
+
+    /// Keys stay short (the user id without hyphens): some S3-compatible servers that keep
+    /// objects as files bound a key to what fits in one file name.
+    fn upload_dir(&self, h: &BlobHash, uploader: &UserId) -> String {
+        format!("uploads/{}.{}", h.as_str(), uploader.0.simple())
+    }
+
+    fn get(&self, key: ObjectPath) -> AppResult<Option<bytes::Bytes>> {
+        let store = self.store.clone();
+        self.run(async move {
+            match store.get(&key).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?
+        .map_err(storage)
+    }
+
+    fn put(&self, key: ObjectPath, bytes: bytes::Bytes) -> AppResult<()> {
+        let store = self.store.clone();
+        self.run(async move { store.put(&key, PutPayload::from(bytes)).await })?.map_err(storage)?;
+        Ok(())
+    }
+
+    /// Every object under a prefix: (key, size, last modified as Unix seconds).
+    fn list(&self, prefix: &str) -> AppResult<Vec<(String, u64, i64)>> {
+        let store = self.store.clone();
+        let p = self.key(prefix);
+        let strip = self.prefix.clone();
+        self.run(async move {
+            let mut out = Vec::new();
+            let mut s = store.list(Some(&p));
+            while let Some(m) = s.next().await {
+                let m = m?;
+                let key = m.location.to_string();
+                let key = key.strip_prefix(&strip).unwrap_or(&key).to_string();
+                out.push((key, m.size, m.last_modified.timestamp()));
+            }
+            out.sort();
+            Ok(out)
+        })?
+        .map_err(storage)
+    }
+
+    fn delete_all(&self, keys: Vec<String>) -> AppResult<()> {
+        let store = self.store.clone();
+        let keys: Vec<ObjectPath> = keys.into_iter().map(|k| self.key(&k)).collect();
+        self.run(async move {
+            for k in keys {
+                match store.delete(&k).await {
+                    Ok(()) => {}
+                    Err(e) if is_not_found(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })?
+        .map_err(storage)
+    }
+
+    fn declared_size(&self, dir: &str) -> AppResult<Option<u64>> {
+        Ok(self
+            .get(self.key(&format!("{dir}/size")))?
+            .and_then(|b| std::str::from_utf8(&b).ok().and_then(|s| s.trim().parse().ok())))
+    }
+
+    /// The chunks of an upload in offset order, and the end of the contiguous run from 0.
+    fn chunks(&self, dir: &str) -> AppResult<(Vec<(u64, u64)>, u64)> {
+        let mut chunks: Vec<(u64, u64)> = self
+            .list(&format!("{dir}/"))?
+            .into_iter()
+            .filter_map(|(k, size, _)| k.rsplit('/').next()?.parse::<u64>().ok().map(|off| (off, size)))
+            .collect();
+        chunks.sort();
+        let mut end = 0;
+        for (off, size) in &chunks {
+            if *off == end {
+                end += size;
+            } else if *off > end {
+                break;
+            }
+        }
+        Ok((chunks, end))
+    }
+
+    fn discard(&self, dir: &str) -> AppResult<()> {
+        let keys = self.list(&format!("{dir}/"))?.into_iter().map(|(k, _, _)| k).collect();
+        self.delete_all(keys)
+    }
+
+    fn pending_of(&self, uploader: &UserId) -> AppResult<usize> {
+        let suffix = format!(".{}/size", uploader.0.simple());
+        Ok(self.list("uploads/")?.iter().filter(|(k, _, _)| k.ends_with(&suffix)).count())
+    }
+
+    fn finish(&self, h: &BlobHash, dir: &str, size: u64, chunks: &[(u64, u64)]) -> AppResult<BlobStatus> {
+        let mut hasher = Sha256::new();
+        let mut whole = Vec::with_capacity(size as usize);
+        let mut end = 0;
+        for (off, len) in chunks {
+            if *off != end {
+                continue;
+            }
+            let bytes = self
+                .get(self.key(&format!("{dir}/{off:012}")))?
+                .ok_or_else(|| AppError::api(ErrorCode::OffsetMismatch, "上传分片缺失，请重新开始"))?;
+            hasher.update(&bytes);
+            whole.extend_from_slice(&bytes);
+            end += len;
+        }
+        let got = hex::encode(hasher.finalize());
+        if got != h.as_str() || end != size {
+            self.discard(dir)?;
+            return Err(AppError::Api(
+                ApiError::new(ErrorCode::HashMismatch, "上传内容的 SHA-256 与声明不符，已丢弃，请重新上传")
+                    .with_detail(serde_json::json!({ "actual": got })),
+            ));
+        }
+        self.put(self.blob_key(h), bytes::Bytes::from(whole))?;
+        self.discard(dir)?;
+        Ok(complete(h, size))
+    }
+}
+
+impl Drop for S3BlobStore {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl BlobStore for S3BlobStore {
+    fn start(&self, h: &BlobHash, uploader: &UserId, size: u64) -> AppResult<BlobStatus> {
+        if size == 0 {
+            return Err(AppError::field(ErrorCode::OutOfRange, "size", "大小必须大于 0"));
+        }
+        if size > self.max_size {
+            return Err(AppError::Api(
+                ApiError::new(ErrorCode::BlobTooLarge, "文件过大")
+                    .with_detail(serde_json::json!({ "max_bytes": self.max_size })),
+            ));
+        }
+        if let Some(existing) = self.exists(h)? {
+            return Ok(complete(h, existing));
+        }
+        let dir = self.upload_dir(h, uploader);
+        match self.declared_size(&dir)? {
+            Some(s) if s == size => {}
+            declared => {
+                if declared.is_none() && self.pending_of(uploader)? >= MAX_PENDING_PER_USER {
+                    return Err(AppError::api(
+                        ErrorCode::RateLimited,
+                        "未完成的上传过多，请先完成或等待清理",
+                    ));
+                }
+                // A new upload, or this uploader restarting with another size: begin at zero.
+                self.discard(&dir)?;
+                self.put(self.key(&format!("{dir}/size")), bytes::Bytes::from(size.to_string()))?;
+            }
+        }
+        let (_, offset) = self.chunks(&dir)?;
+        Ok(BlobStatus { sha256: h.as_str().to_string(), size, offset: offset.min(size), complete: false })
+    }
+
+    fn append(&self, h: &BlobHash, uploader: &UserId, offset: u64, bytes: &[u8]) -> AppResult<BlobStatus> {
+        if let Some(existing) = self.exists(h)? {
+            return Ok(complete(h, existing));
+        }
+        let dir = self.upload_dir(h, uploader);
+        let size = self
+            .declared_size(&dir)?
+            .ok_or_else(|| AppError::api(ErrorCode::NotFound, "没有进行中的上传，请先开始上传"))?;
+        let (mut chunks, current) = self.chunks(&dir)?;
+        if offset != current {
+            return Err(AppError::Api(
+                ApiError::new(ErrorCode::OffsetMismatch, "偏移量与服务器不一致")
+                    .with_detail(serde_json::json!({ "offset": current, "size": size })),
+            ));
+        }
+        if current + bytes.len() as u64 > size {
+            return Err(AppError::Api(
+                ApiError::new(ErrorCode::SizeMismatch, "数据超出声明的大小")
+                    .with_detail(serde_json::json!({ "offset": current, "size": size })),
+            ));
+        }
+        if bytes.is_empty() {
+            return Ok(BlobStatus { sha256: h.as_str().to_string(), size, offset: current, complete: false });
+        }
+        self.put(self.key(&format!("{dir}/{current:012}")), bytes::Bytes::copy_from_slice(bytes))?;
+        let offset = current + bytes.len() as u64;
+        if offset == size {
+            chunks.retain(|(off, _)| *off < current);
+            chunks.push((current, bytes.len() as u64));
+            return self.finish(h, &dir, size, &chunks);
+        }
+        Ok(BlobStatus { sha256: h.as_str().to_string(), size, offset, complete: false })
+    }
+
+    fn exists(&self, h: &BlobHash) -> AppResult<Option<u64>> {
+        let store = self.store.clone();
+        let key = self.blob_key(h);
+        self.run(async move {
+            match store.head(&key).await {
+                Ok(m) => Ok(Some(m.size)),
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?
+        .map_err(storage)
+    }
+
+    fn open(&self, h: &BlobHash) -> AppResult<Option<(BlobReader, u64)>> {
+        Ok(self.get(self.blob_key(h))?.map(|b| {
+            let len = b.len() as u64;
+            (BlobReader::Bytes(std::io::Cursor::new(b.to_vec())), len)
+        }))
+    }
+
+    fn pending_uploads(&self) -> AppResult<Vec<String>> {
+        let mut out: Vec<String> = self
+            .list("uploads/")?
+            .into_iter()
+            .filter_map(|(k, _, _)| k.strip_prefix("uploads/")?.strip_suffix("/size").map(str::to_string))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn collect_stale(&self, age: Duration) -> AppResult<usize> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+        let mut touched: std::collections::BTreeMap<String, (i64, Vec<String>)> = Default::default();
+        for (k, _, modified) in self.list("uploads/")? {
+            let Some(stem) = k.strip_prefix("uploads/").and_then(|r| r.split('/').next()) else { continue };
+            let e = touched.entry(stem.to_string()).or_insert((i64::MIN, Vec::new()));
+            e.0 = e.0.max(modified);
+            e.1.push(k);
+        }
+        let mut removed = 0;
+        for (_, (last, keys)) in touched {
+            if now - last > age.as_secs() as i64 || age.is_zero() {
+                self.delete_all(keys)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn stored_hashes(&self) -> AppResult<Vec<BlobHash>> {
+        let mut out: Vec<BlobHash> = self
+            .list("blobs/")?
+            .into_iter()
+            .filter_map(|(k, _, _)| BlobHash::parse(k.rsplit('/').next()?).ok())
+            .collect();
+        out.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        Ok(out)
+    }
+}
