@@ -54,6 +54,38 @@ impl Read for BlobReader {
     }
 }
 
+/// A declared upload size every store accepts: not empty, not above the largest photo.
+pub(crate) fn check_size(size: u64, max: u64) -> AppResult<()> {
+    if size == 0 {
+        return Err(AppError::field(ErrorCode::OutOfRange, "size", "大小必须大于 0"));
+    }
+    if size > max {
+        return Err(AppError::Api(
+            ApiError::new(ErrorCode::BlobTooLarge, "文件过大")
+                .with_detail(serde_json::json!({ "max_bytes": max })),
+        ));
+    }
+    Ok(())
+}
+
+/// A chunk of `len` bytes sent for `offset` of an upload at `current` of `size`: it must
+/// continue exactly where the upload stands and stay within the declared size.
+pub(crate) fn check_chunk(offset: u64, current: u64, len: usize, size: u64) -> AppResult<()> {
+    if offset != current {
+        return Err(AppError::Api(
+            ApiError::new(ErrorCode::OffsetMismatch, "偏移量与服务器不一致")
+                .with_detail(serde_json::json!({ "offset": current, "size": size })),
+        ));
+    }
+    if current + len as u64 > size {
+        return Err(AppError::Api(
+            ApiError::new(ErrorCode::SizeMismatch, "数据超出声明的大小")
+                .with_detail(serde_json::json!({ "offset": current, "size": size })),
+        ));
+    }
+    Ok(())
+}
+
 /// Most unfinished uploads one user may hold at once.
 pub const MAX_PENDING_PER_USER: usize = 64;
 
@@ -181,15 +213,7 @@ fn complete(h: &BlobHash, size: u64) -> BlobStatus {
 
 impl BlobStore for FsBlobStore {
     fn start(&self, h: &BlobHash, uploader: &UserId, size: u64) -> AppResult<BlobStatus> {
-        if size == 0 {
-            return Err(AppError::field(ErrorCode::OutOfRange, "size", "大小必须大于 0"));
-        }
-        if size > self.max_size {
-            return Err(AppError::Api(
-                ApiError::new(ErrorCode::BlobTooLarge, "文件过大")
-                    .with_detail(serde_json::json!({ "max_bytes": self.max_size })),
-            ));
-        }
+        check_size(size, self.max_size)?;
         let lock = self.lock(h);
         let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = self.exists(h)? {
@@ -227,18 +251,7 @@ impl BlobStore for FsBlobStore {
             .declared_size(&u)?
             .ok_or_else(|| AppError::api(ErrorCode::NotFound, "没有进行中的上传，请先开始上传"))?;
         let current = self.part_len(&u)?;
-        if offset != current {
-            return Err(AppError::Api(
-                ApiError::new(ErrorCode::OffsetMismatch, "偏移量与服务器不一致")
-                    .with_detail(serde_json::json!({ "offset": current, "size": size })),
-            ));
-        }
-        if current + bytes.len() as u64 > size {
-            return Err(AppError::Api(
-                ApiError::new(ErrorCode::SizeMismatch, "数据超出声明的大小")
-                    .with_detail(serde_json::json!({ "offset": current, "size": size })),
-            ));
-        }
+        check_chunk(offset, current, bytes.len(), size)?;
         if bytes.is_empty() {
             return Ok(BlobStatus { sha256: h.0.clone(), size, offset: current, complete: false });
         }

@@ -25,7 +25,7 @@ use shared::UserId;
 use shared::sync::BlobStatus;
 use shared::{ApiError, ErrorCode};
 
-use crate::blobs::{BlobHash, BlobReader, BlobStore, MAX_PENDING_PER_USER};
+use crate::blobs::{BlobHash, BlobReader, BlobStore, MAX_PENDING_PER_USER, check_chunk, check_size};
 use crate::error::{AppError, AppResult};
 
 pub struct S3BlobStore {
@@ -235,15 +235,7 @@ impl Drop for S3BlobStore {
 
 impl BlobStore for S3BlobStore {
     fn start(&self, h: &BlobHash, uploader: &UserId, size: u64) -> AppResult<BlobStatus> {
-        if size == 0 {
-            return Err(AppError::field(ErrorCode::OutOfRange, "size", "大小必须大于 0"));
-        }
-        if size > self.max_size {
-            return Err(AppError::Api(
-                ApiError::new(ErrorCode::BlobTooLarge, "文件过大")
-                    .with_detail(serde_json::json!({ "max_bytes": self.max_size })),
-            ));
-        }
+        check_size(size, self.max_size)?;
         if let Some(existing) = self.exists(h)? {
             return Ok(complete(h, existing));
         }
@@ -275,18 +267,7 @@ impl BlobStore for S3BlobStore {
             .declared_size(&dir)?
             .ok_or_else(|| AppError::api(ErrorCode::NotFound, "没有进行中的上传，请先开始上传"))?;
         let (mut chunks, current) = self.chunks(&dir)?;
-        if offset != current {
-            return Err(AppError::Api(
-                ApiError::new(ErrorCode::OffsetMismatch, "偏移量与服务器不一致")
-                    .with_detail(serde_json::json!({ "offset": current, "size": size })),
-            ));
-        }
-        if current + bytes.len() as u64 > size {
-            return Err(AppError::Api(
-                ApiError::new(ErrorCode::SizeMismatch, "数据超出声明的大小")
-                    .with_detail(serde_json::json!({ "offset": current, "size": size })),
-            ));
-        }
+        check_chunk(offset, current, bytes.len(), size)?;
         if bytes.is_empty() {
             return Ok(BlobStatus { sha256: h.as_str().to_string(), size, offset: current, complete: false });
         }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod audit_chain;
+pub mod backup;
 pub mod blobs;
 pub mod blobs_s3;
 pub mod config;

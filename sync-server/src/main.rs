@@ -43,6 +43,17 @@ enum Command {
     /// Re-check what is stored: every record version against its device's signature, every
     /// photo against its hash and size. Exits non-zero when something does not match.
     Verify,
+    /// A consistent copy of the embedded database and its photos in one file, while the
+    /// server runs.
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Unpack a backup into the (empty) data directory.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
@@ -75,6 +86,45 @@ fn init_tracing(json: bool) {
     }
 }
 
+fn backup_or_restore(config: &Config, command: &Command) -> Result<(), Box<dyn std::error::Error>> {
+    if !matches!(config.database()?, sync_server::config::Database::Sqlite(_))
+        || config.blob_store_url.is_some()
+    {
+        return Err("backup and restore cover the embedded default (SQLite and the blob directory); \
+                    for PostgreSQL and S3 use pg_dump and the object store's own replication"
+            .into());
+    }
+    let db = match config.database()? {
+        sync_server::config::Database::Sqlite(p) => p,
+        sync_server::config::Database::Postgres(_) => unreachable!("checked above"),
+    };
+    match command {
+        Command::Backup { to } => {
+            let m =
+                sync_server::backup::backup(&db, &config.blob_dir(), to, time::OffsetDateTime::now_utc())?;
+            println!(
+                "backup written to {}: database {} bytes (sha256 {}), {} photos ({} bytes)",
+                to.display(),
+                m.database_bytes,
+                m.database_sha256,
+                m.photos,
+                m.photo_bytes
+            );
+        }
+        Command::Restore { from } => {
+            let m = sync_server::backup::restore(from, &config.data_dir)?;
+            println!(
+                "restored the backup of {} into {}: {} photos; run `sync-server verify` before serving",
+                m.created_at,
+                config.data_dir.display(),
+                m.photos
+            );
+        }
+        _ => unreachable!("only backup and restore come here"),
+    }
+    Ok(())
+}
+
 fn run_seed(state: &AppState, seed_value: u64) -> Result<(), String> {
     let now = state.now();
     let report = seed::seed_demo(state.store.as_ref(), seed_value, now).map_err(|e| e.to_string())?;
@@ -91,8 +141,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_tracing(cli.log_json);
     let config = Config::load(cli.config.as_deref())?;
     let listen = config.listen;
+    match &cli.command {
+        Command::Backup { .. } | Command::Restore { .. } => return backup_or_restore(&config, &cli.command),
+        _ => {}
+    }
     let state = AppState::open(config)?;
     match cli.command {
+        Command::Backup { .. } | Command::Restore { .. } => unreachable!("handled before opening the state"),
         Command::Migrate => {
             println!("schema is current");
         }

@@ -161,15 +161,7 @@ impl Dba {
     pub fn execute(&self, sql: &str, params: &[Val]) -> u64 {
         match self {
             Dba::Sqlite(c) => {
-                let p: Vec<Box<dyn rusqlite::ToSql>> = params
-                    .iter()
-                    .map(|v| -> Box<dyn rusqlite::ToSql> {
-                        match v {
-                            Val::Text(s) => Box::new(s.clone()),
-                            Val::Int(n) => Box::new(*n),
-                        }
-                    })
-                    .collect();
+                let p = sqlite_params(params);
                 c.execute(sql, rusqlite::params_from_iter(p.iter())).expect(sql) as u64
             }
             Dba::Postgres { client, .. } => {
@@ -186,15 +178,7 @@ impl Dba {
     pub fn query_text(&self, sql: &str, params: &[Val]) -> Option<String> {
         match self {
             Dba::Sqlite(c) => {
-                let p: Vec<Box<dyn rusqlite::ToSql>> = params
-                    .iter()
-                    .map(|v| -> Box<dyn rusqlite::ToSql> {
-                        match v {
-                            Val::Text(s) => Box::new(s.clone()),
-                            Val::Int(n) => Box::new(*n),
-                        }
-                    })
-                    .collect();
+                let p = sqlite_params(params);
                 use rusqlite::OptionalExtension;
                 c.query_row(sql, rusqlite::params_from_iter(p.iter()), |r| r.get::<_, Option<String>>(0))
                     .optional()
@@ -275,6 +259,18 @@ impl Drop for Dba {
             rt.shutdown_background();
         }
     }
+}
+
+fn sqlite_params(params: &[Val]) -> Vec<Box<dyn rusqlite::ToSql>> {
+    params
+        .iter()
+        .map(|v| -> Box<dyn rusqlite::ToSql> {
+            match v {
+                Val::Text(s) => Box::new(s.clone()),
+                Val::Int(n) => Box::new(*n),
+            }
+        })
+        .collect()
 }
 
 fn pg_params(params: &[Val]) -> Vec<Box<dyn tokio_postgres::types::ToSql + Sync>> {

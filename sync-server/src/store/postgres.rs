@@ -55,9 +55,23 @@ type Param<'a> = &'a (dyn ToSql + Sync);
 pub struct PgStore {
     config: tokio_postgres::Config,
     runtime: Option<tokio::runtime::Runtime>,
-    pool: Mutex<PoolState>,
+    /// Connections for read transactions, and apart from them the few for write transactions:
+    /// writers queue for the write lock while holding a connection, and a burst of pushes must
+    /// not take every connection from pulls, queues and the health check.
+    readers: Pool,
+    writers: Pool,
+}
+
+struct Pool {
+    state: Mutex<PoolState>,
     freed: Condvar,
     max: usize,
+}
+
+impl Pool {
+    fn new(max: usize) -> Pool {
+        Pool { state: Mutex::new(PoolState::default()), freed: Condvar::new(), max: max.max(1) }
+    }
 }
 
 #[derive(Default)]
@@ -124,7 +138,8 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 
 impl PgStore {
     /// Connect to `url` (`postgres://user@host:port/db`), apply pending migrations, and keep
-    /// at most `pool_size` connections. Refuses a database written by a newer schema.
+    /// at most `pool_size` connections (a quarter of them for writes, which run one at a time
+    /// across the cluster anyway). Refuses a database written by a newer schema.
     pub fn open(url: &str, pool_size: usize) -> StoreResult<Self> {
         let mut config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Backend(format!("invalid database url: {e}")))?;
@@ -139,9 +154,8 @@ impl PgStore {
         let store = PgStore {
             config,
             runtime: Some(runtime),
-            pool: Mutex::new(PoolState::default()),
-            freed: Condvar::new(),
-            max: pool_size.max(2),
+            readers: Pool::new(pool_size.max(2) - (pool_size / 4).max(1)),
+            writers: Pool::new((pool_size / 4).max(1)),
         };
         store.migrate()?;
         Ok(store)
@@ -168,26 +182,26 @@ impl PgStore {
 
     /// Lend a connection: an idle one, a new one while fewer than `max` are open, or the first
     /// one given back within [`ACQUIRE_TIMEOUT`].
-    fn get(&self) -> StoreResult<Pooled<'_>> {
+    fn get<'a>(&'a self, from: &'a Pool) -> StoreResult<Pooled<'a>> {
         let deadline = Instant::now() + ACQUIRE_TIMEOUT;
-        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pool = from.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(conn) = pool.idle.pop() {
                 if conn.client.is_closed() {
                     pool.open -= 1;
                     continue;
                 }
-                return Ok(Pooled { store: self, conn: Some(conn) });
+                return Ok(Pooled { pool: from, conn: Some(conn) });
             }
-            if pool.open < self.max {
+            if pool.open < from.max {
                 pool.open += 1;
                 drop(pool);
                 return match self.connect() {
-                    Ok(conn) => Ok(Pooled { store: self, conn: Some(conn) }),
+                    Ok(conn) => Ok(Pooled { pool: from, conn: Some(conn) }),
                     Err(e) => {
-                        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+                        let mut pool = from.state.lock().unwrap_or_else(|p| p.into_inner());
                         pool.open -= 1;
-                        self.freed.notify_one();
+                        from.freed.notify_one();
                         Err(e)
                     }
                 };
@@ -196,17 +210,17 @@ impl PgStore {
             if now >= deadline {
                 return Err(StoreError::Unavailable("no database connection free".into()));
             }
-            pool = self.freed.wait_timeout(pool, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            pool = from.freed.wait_timeout(pool, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 
     /// A connection inside a fresh transaction begun with `begin`. A pooled connection the
     /// database dropped meanwhile (a restart) is noticed here and replaced, so a request after
     /// the database came back does not fail for it.
-    fn begin(&self, begin: &str) -> StoreResult<PgTx<'_>> {
+    fn begin<'a>(&'a self, from: &'a Pool, begin: &str) -> StoreResult<PgTx<'a>> {
         let mut last = None;
         for _ in 0..3 {
-            let mut conn = self.get()?;
+            let mut conn = self.get(from)?;
             match wait(conn.client().batch_execute(begin)) {
                 Ok(()) => return Ok(PgTx { conn, done: false, seq: None, seq_dirty: false }),
                 Err(e) => {
@@ -222,7 +236,7 @@ impl PgStore {
     }
 
     fn migrate(&self) -> StoreResult<()> {
-        let mut conn = self.get()?;
+        let mut conn = self.get(&self.writers)?;
         let c = conn.client();
         let res = wait(async {
             c.batch_execute(&format!(
@@ -272,7 +286,9 @@ impl Drop for PgStore {
     fn drop(&mut self) {
         // Dropping a runtime blocks; a store may be dropped on an async worker (tests).
         if let Some(rt) = self.runtime.take() {
-            self.pool.lock().unwrap_or_else(|p| p.into_inner()).idle.clear();
+            for pool in [&self.readers, &self.writers] {
+                pool.state.lock().unwrap_or_else(|p| p.into_inner()).idle.clear();
+            }
             rt.shutdown_background();
         }
     }
@@ -280,14 +296,15 @@ impl Drop for PgStore {
 
 impl Store for PgStore {
     fn write(&self) -> StoreResult<Box<dyn Tx + '_>> {
-        let tx = self.begin(&format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-        ))?;
+        let tx = self.begin(
+            &self.writers,
+            &format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"),
+        )?;
         Ok(Box::new(tx))
     }
 
     fn read(&self) -> StoreResult<Box<dyn Tx + '_>> {
-        Ok(Box::new(self.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?))
+        Ok(Box::new(self.begin(&self.readers, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?))
     }
 
     fn backend_name(&self) -> &'static str {
@@ -301,7 +318,7 @@ impl Store for PgStore {
 
 /// A lent connection, given back to the pool when dropped (or closed if it broke).
 struct Pooled<'a> {
-    store: &'a PgStore,
+    pool: &'a Pool,
     conn: Option<PgConn>,
 }
 
@@ -319,12 +336,12 @@ impl Pooled<'_> {
 
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
-        let mut pool = self.store.pool.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pool = self.pool.state.lock().unwrap_or_else(|p| p.into_inner());
         match self.conn.take() {
             Some(c) if !c.broken && !c.client.is_closed() => pool.idle.push(c),
             _ => pool.open -= 1,
         }
-        self.store.freed.notify_one();
+        self.pool.freed.notify_one();
     }
 }
 

@@ -5,6 +5,7 @@ mod admin;
 mod app_sync;
 mod audit;
 mod auth;
+mod backup;
 mod blobs;
 mod cluster;
 mod documents;
