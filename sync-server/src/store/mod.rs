@@ -201,6 +201,55 @@ pub struct RecordQuery {
     pub offset: u32,
 }
 
+/// The WHERE clause of a record query over `table` (`""` or an alias with its dot) and its text
+/// arguments in order: fixed SQL text only, every value bound. `placeholder(n)` writes the
+/// backend's n-th parameter (`?n` on SQLite, `$n` on PostgreSQL).
+pub(crate) fn record_where(
+    q: &RecordQuery,
+    table: &str,
+    placeholder: fn(usize) -> String,
+    time: fn(OffsetDateTime) -> String,
+) -> (String, Vec<String>) {
+    let t = table;
+    let mut args = vec![q.lo.clone(), q.hi.clone()];
+    let mut clauses = vec![format!("{t}village BETWEEN {} AND {}", placeholder(1), placeholder(2))];
+    let bind = |args: &mut Vec<String>, v: String| {
+        args.push(v);
+        placeholder(args.len())
+    };
+    if let Some(s) = q.status {
+        let p = bind(&mut args, s.as_str().to_string());
+        clauses.push(format!("{t}status = {p}"));
+    }
+    if let Some(k) = q.kind {
+        let p = bind(&mut args, k.as_str().to_string());
+        clauses.push(format!("{t}kind = {p}"));
+    }
+    if let Some(from) = q.from {
+        let p = bind(&mut args, time(from));
+        clauses.push(format!("{t}received_at >= {p}"));
+    }
+    if let Some(to) = q.to {
+        let p = bind(&mut args, time(to));
+        clauses.push(format!("{t}received_at < {p}"));
+    }
+    let table = if t.is_empty() { "records." } else { t };
+    match &q.flag {
+        None => {}
+        Some(FlagFilter::Any) => clauses.push(format!(
+            "EXISTS (SELECT 1 FROM version_flags f WHERE f.record_id = {table}id AND f.version = {table}current_version)"
+        )),
+        Some(FlagFilter::Kind(kind)) => {
+            let p = bind(&mut args, kind.clone());
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM version_flags f WHERE f.record_id = {table}id \
+                 AND f.version = {table}current_version AND f.kind = {p})"
+            ));
+        }
+    }
+    (clauses.join(" AND "), args)
+}
+
 /// Which sites a listing covers.
 #[derive(Debug, Clone)]
 pub enum SiteFilter {

@@ -549,42 +549,9 @@ fn audit_row(r: &Row, first: usize) -> StoreResult<AuditEntry> {
     })
 }
 
-/// The WHERE clause (`$n` placeholders from 1, fixed SQL text only) and its text arguments.
-fn record_where(q: &RecordQuery, t: &str) -> (String, Vec<String>) {
-    let mut clauses = vec![format!("{t}village BETWEEN $1 AND $2")];
-    let mut args = vec![q.lo.clone(), q.hi.clone()];
-    if let Some(s) = q.status {
-        args.push(s.as_str().to_string());
-        clauses.push(format!("{t}status = ${}", args.len()));
-    }
-    if let Some(k) = q.kind {
-        args.push(k.as_str().to_string());
-        clauses.push(format!("{t}kind = ${}", args.len()));
-    }
-    if let Some(from) = q.from {
-        args.push(ts(from));
-        clauses.push(format!("{t}received_at >= ${}", args.len()));
-    }
-    if let Some(to) = q.to {
-        args.push(ts(to));
-        clauses.push(format!("{t}received_at < ${}", args.len()));
-    }
-    let table = if t.is_empty() { "records." } else { t };
-    match &q.flag {
-        None => {}
-        Some(FlagFilter::Any) => clauses.push(format!(
-            "EXISTS (SELECT 1 FROM version_flags f WHERE f.record_id = {table}id AND f.version = {table}current_version)"
-        )),
-        Some(FlagFilter::Kind(kind)) => {
-            args.push(kind.clone());
-            clauses.push(format!(
-                "EXISTS (SELECT 1 FROM version_flags f WHERE f.record_id = {table}id \
-                 AND f.version = {table}current_version AND f.kind = ${})",
-                args.len()
-            ));
-        }
-    }
-    (clauses.join(" AND "), args)
+/// The WHERE clause of a record query with this backend's placeholders.
+fn record_where(q: &RecordQuery, table: &str) -> (String, Vec<String>) {
+    super::record_where(q, table, |n| format!("${n}"), ts)
 }
 
 fn params_of(args: &[String]) -> Vec<Param<'_>> {
