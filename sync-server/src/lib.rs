@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod fingerprint;
+pub mod migrate_data;
 pub mod seed;
 pub mod seed_records;
 pub mod signatures;

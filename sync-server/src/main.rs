@@ -54,6 +54,25 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Copy the embedded default (SQLite and its photos) to PostgreSQL and, optionally, an
+    /// S3-compatible bucket; verify counts and a content fingerprint on both sides. Safe to
+    /// re-run: an interrupted copy leaves the target empty, a finished one is recognised.
+    /// Stop the server on the source first (writes after the copy's snapshot stay behind).
+    MigrateData {
+        /// `sqlite:PATH` of the source database.
+        #[arg(long)]
+        from: String,
+        /// The source's photo directory (default: `blobs/` beside the database).
+        #[arg(long)]
+        blobs_from: Option<PathBuf>,
+        /// `postgres://…` of the target database (created beforehand, empty).
+        #[arg(long)]
+        to: String,
+        /// `s3://bucket[/prefix]` (endpoint and credentials from `AWS_*`) or a directory for
+        /// the photos; without it they stay where they are.
+        #[arg(long)]
+        blobs_to: Option<String>,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
@@ -125,6 +144,56 @@ fn backup_or_restore(config: &Config, command: &Command) -> Result<(), Box<dyn s
     Ok(())
 }
 
+fn migrate_data(config: &Config, command: &Command) -> Result<(), Box<dyn std::error::Error>> {
+    let Command::MigrateData { from, blobs_from, to, blobs_to } = command else {
+        unreachable!("only migrate-data comes here")
+    };
+    let Some(path) = from.strip_prefix("sqlite:") else {
+        return Err("--from takes sqlite:PATH (the embedded default's database file)".into());
+    };
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        return Err("--to takes postgres://… (the value is not repeated: it may hold a password)".into());
+    }
+    let database = PathBuf::from(path);
+    let blobs = blobs_from.clone().unwrap_or_else(|| {
+        database.parent().map(|p| p.join("blobs")).unwrap_or_else(|| PathBuf::from("blobs"))
+    });
+    let store: Option<Box<dyn sync_server::blobs::BlobStore>> = match blobs_to.as_deref() {
+        None => None,
+        Some(u) if u.starts_with("s3://") => {
+            Some(Box::new(sync_server::blobs_s3::S3BlobStore::open(u, config.max_blob_bytes)?))
+        }
+        Some(dir) => Some(Box::new(sync_server::blobs::FsBlobStore::open(
+            std::path::Path::new(dir),
+            config.max_blob_bytes,
+        )?)),
+    };
+    let source = sync_server::migrate_data::Source { database: &database, blobs };
+    let target = sync_server::migrate_data::Target { database_url: to, blobs: store.as_deref() };
+    let report = sync_server::migrate_data::migrate(&source, &target, &mut |line| {
+        println!("{line}");
+        Ok(())
+    })?;
+    if report.already_migrated {
+        println!("nothing to do: the target already holds exactly this data");
+    }
+    println!(
+        "done: {} tables, {} rows, {} photos copied ({} bytes), {} already there; fingerprint {}",
+        report.tables.len(),
+        report.rows(),
+        report.photos,
+        report.photo_bytes,
+        report.photos_present,
+        report.fingerprint()
+    );
+    if blobs_to.is_none() {
+        println!(
+            "photos were not moved: give the servers the same blob directory, or re-run with --blobs-to"
+        );
+    }
+    Ok(())
+}
+
 fn run_seed(state: &AppState, seed_value: u64) -> Result<(), String> {
     let now = state.now();
     let report = seed::seed_demo(state.store.as_ref(), seed_value, now).map_err(|e| e.to_string())?;
@@ -145,9 +214,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Backup { .. } | Command::Restore { .. } => return backup_or_restore(&config, &cli.command),
         _ => {}
     }
+    if matches!(cli.command, Command::MigrateData { .. }) {
+        let command = cli.command;
+        return tokio::task::spawn_blocking(move || {
+            migrate_data(&config, &command).map_err(|e| e.to_string())
+        })
+        .await?
+        .map_err(Into::into);
+    }
     let state = AppState::open(config)?;
     match cli.command {
-        Command::Backup { .. } | Command::Restore { .. } => unreachable!("handled before opening the state"),
+        Command::Backup { .. } | Command::Restore { .. } | Command::MigrateData { .. } => {
+            unreachable!("handled before opening the state")
+        }
         Command::Migrate => {
             println!("schema is current");
         }

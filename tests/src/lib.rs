@@ -107,13 +107,30 @@ impl TestServer {
         tweak: impl FnOnce(&mut Config),
     ) -> TestServer {
         let database = database::database_for(dir.path());
+        let prefix = database::blob_prefix_for(dir.path());
+        Self::serve(dir, addr, database, prefix, tweak).await
+    }
+
+    /// The embedded default (SQLite and the blob directory under `dir`) whichever backend the
+    /// harness runs the other servers on: what `sync-server migrate-data` starts from.
+    pub async fn start_embedded(dir: tempfile::TempDir, addr: std::net::SocketAddr) -> TestServer {
+        Self::serve(dir, addr, None, None, |_| {}).await
+    }
+
+    async fn serve(
+        dir: tempfile::TempDir,
+        addr: std::net::SocketAddr,
+        database: Option<String>,
+        blob_prefix: Option<String>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut config =
             Config { data_dir: dir.path().join("data"), database_url: database.clone(), ..Config::default() };
         tweak(&mut config);
         let clock = TestClock::default();
         let c2 = clock.clone();
         let mut state = AppState::open(config).expect("open state").with_clock(Arc::new(move || c2.now()));
-        if let Some(prefix) = database::blob_prefix_for(dir.path()) {
+        if let Some(prefix) = blob_prefix {
             state.blobs = database::s3_blob_store(
                 &database::s3_endpoint().expect("endpoint"),
                 &prefix,

@@ -95,6 +95,9 @@ impl LoginLimiter {
         let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
         let window_ms = self.window.whole_milliseconds() as i64;
         let mut tx = store.write()?;
+        // Windows that ran out count nothing; dropping them here keeps the table to the
+        // usernames tried within one window (guessed names that do not exist included).
+        tx.prune_login_attempts(now_ms - window_ms)?;
         let (start, count) = match tx.login_attempts(&key)? {
             Some((start, count)) if now_ms - start < window_ms => (start, count),
             _ => (now_ms, 0),

@@ -486,6 +486,8 @@ pub trait Tx {
     fn login_attempts(&mut self, username: &str) -> StoreResult<Option<(i64, u32)>>;
     fn set_login_attempts(&mut self, username: &str, window_start_ms: i64, attempts: u32) -> StoreResult<()>;
     fn clear_login_attempts(&mut self, username: &str) -> StoreResult<()>;
+    /// Forget every counting window that started before `started_before_ms`; answers how many.
+    fn prune_login_attempts(&mut self, started_before_ms: i64) -> StoreResult<u64>;
 
     // Audit.
     /// Appends an entry to the hash-chained audit log. Backends serialise writers, so the head

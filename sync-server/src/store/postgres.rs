@@ -36,12 +36,15 @@ use tokio_postgres::{NoTls, Row, Statement};
 use super::*;
 
 /// Migrations in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_login_attempts_window.sql"),
+];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The advisory lock every write transaction holds until it ends ("QLWR").
-const WRITE_LOCK: i64 = 0x514c_5752;
+pub const WRITE_LOCK: i64 = 0x514c_5752;
 /// The advisory lock migrations run under, so that servers starting together migrate once.
 const MIGRATE_LOCK: i64 = 0x514c_4d47;
 
@@ -1696,6 +1699,10 @@ impl Tx for PgTx<'_> {
     fn clear_login_attempts(&mut self, username: &str) -> StoreResult<()> {
         self.execute("DELETE FROM login_attempts WHERE username = $1", &[&username])?;
         Ok(())
+    }
+
+    fn prune_login_attempts(&mut self, started_before_ms: i64) -> StoreResult<u64> {
+        self.execute("DELETE FROM login_attempts WHERE window_start < $1", &[&started_before_ms])
     }
 
     fn count_audit(&mut self) -> StoreResult<u64> {

@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0006_fingerprint_index.sql"),
     include_str!("../../migrations/sqlite/0007_document_numbers.sql"),
     include_str!("../../migrations/sqlite/0008_login_attempts.sql"),
+    include_str!("../../migrations/sqlite/0009_login_attempts_window.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -1238,6 +1239,14 @@ impl Tx for SqliteTx<'_> {
     fn clear_login_attempts(&mut self, username: &str) -> StoreResult<()> {
         self.conn.prepare_cached("DELETE FROM login_attempts WHERE username = ?1")?.execute([username])?;
         Ok(())
+    }
+
+    fn prune_login_attempts(&mut self, started_before_ms: i64) -> StoreResult<u64> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM login_attempts WHERE window_start < ?1")?
+            .execute([started_before_ms])?;
+        Ok(n as u64)
     }
 
     fn count_audit(&mut self) -> StoreResult<u64> {

@@ -79,6 +79,31 @@ async fn login_failures_are_rate_limited_and_uniform() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn counting_windows_that_ran_out_are_forgotten() {
+    let (server, _fx) = setup().await;
+    let c = server.client();
+    let rows = || {
+        server
+            .dba()
+            .query_text("SELECT CAST(COUNT(*) AS TEXT) FROM login_attempts", &[])
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+    };
+    // Guessed usernames that do not exist: each is counted within the window ...
+    for n in 0..12 {
+        c.clone().login(&format!("guess{n}"), "x").await.unwrap_err();
+    }
+    assert_eq!(rows(), 12);
+    // ... and forgotten once its window has run out, at the next attempt of anyone.
+    server.clock.advance(
+        time::Duration::minutes(server.state.config.login_window_minutes) + time::Duration::seconds(1),
+    );
+    c.clone().login("guess-late", "x").await.unwrap_err();
+    assert_eq!(rows(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn passwords_are_stored_as_argon2id() {
     let (server, _fx) = setup().await;
     let row = server.state.store.read().unwrap().user_by_username("inspector_a").unwrap().unwrap();

@@ -13,6 +13,7 @@ mod evidence;
 mod faults;
 mod ingest;
 mod malformed;
+mod migrate_data;
 mod openapi;
 mod positions;
 mod prop_counters;
