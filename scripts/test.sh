@@ -2,14 +2,15 @@
 # Run every check and test: formatting, lints (native, wasm and the Tauri shell), the wasm build
 # of `shared`, `cargo test` (unit, property and cross-crate tests against a real server on a real
 # port, the console in headless Chromium), the server suite again on PostgreSQL with photos in
-# an S3-compatible bucket (both started here), then the end-to-end test of the real app in the
+# an S3-compatible bucket (both started here) and the chaos seeds against two server processes
+# behind HAProxy, then the end-to-end test of the real app in the
 # real webview under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need_rust
 need_apt build-essential pkg-config libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver fonts-noto-cjk \
-  chromium chromium-driver dbus-daemon geoclue-2.0 geoclue-2-demo poppler-utils
+  chromium chromium-driver dbus-daemon geoclue-2.0 geoclue-2-demo poppler-utils haproxy
 use_shared_target_dir
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target add wasm32-unknown-unknown >/dev/null

@@ -9,11 +9,17 @@
 //! photos, every review outcome reached the tablet that owns the record, no outbox entry is
 //! stuck, no upload is half-done, and counters equal a full recount.
 //!
+//! With [`RunConfig::cluster`] the same run goes against the scale-out deployment: two
+//! `sync-server` processes on PostgreSQL with photos in S3 behind a real HAProxy, and instead of
+//! restarts one instance at a time is killed (SIGKILL) and, some steps later, started again,
+//! while the tablets and reviewers keep going through the balancer.
+//!
 //! Everything random comes from the seed, so a failing seed replays the same sequence of
 //! actions (timings of aborted syncs aside). `cargo test` runs a few fixed seeds; the `soak`
 //! binary runs as many as asked.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use qingliu_app::AppCore;
@@ -27,6 +33,7 @@ use shared::review::{ReviewDecision, ReviewStatus};
 use shared::site::{SiteKind, SiteStatus};
 use shared::{InspectionId, SiteId};
 
+use crate::cluster::Cluster;
 use crate::faultproxy::FaultProxy;
 use crate::fixture::{self, PASSWORD};
 use crate::{ApiClient, TestServer, records};
@@ -38,11 +45,14 @@ pub struct RunConfig {
     pub steps: usize,
     pub max_photos: usize,
     pub max_photo_bytes: usize,
+    /// Run against two server processes (this `test-server` binary) behind HAProxy, on the
+    /// harness's PostgreSQL and S3 (both must be configured), killing one at a time.
+    pub cluster: Option<PathBuf>,
 }
 
 impl RunConfig {
     pub fn new(seed: u64) -> Self {
-        RunConfig { seed, steps: 60, max_photos: 6, max_photo_bytes: 5 * 1024 * 1024 }
+        RunConfig { seed, steps: 60, max_photos: 6, max_photo_bytes: 5 * 1024 * 1024, cluster: None }
     }
 }
 
@@ -60,6 +70,8 @@ pub struct RunReport {
     pub abandoned_syncs: usize,
     pub reopened_apps: usize,
     pub server_restarts: usize,
+    /// Cluster runs: instances killed (each is started again later).
+    pub server_kills: usize,
     pub failed_syncs: usize,
     pub refusals_fixed: usize,
 }
@@ -138,6 +150,8 @@ fn inspection_for(rng: &mut StdRng, kind: SiteKind, site: SiteId) -> Inspection 
 struct World {
     cfg: RunConfig,
     rng: StdRng,
+    // Dropped before the owning server, whose database the instances are on.
+    cluster: Option<Cluster>,
     server: Option<TestServer>,
     tablets: Vec<Tablet>,
     reviewers: Vec<ApiClient>,
@@ -304,10 +318,36 @@ impl World {
         self.tablets[t].reopen()
     }
 
-    async fn restart_server(&mut self) {
+    /// Restart the server; on a cluster, kill one instance, or start again the one that is down.
+    async fn restart_server(&mut self) -> Result<(), String> {
+        if let Some(cluster) = self.cluster.as_mut() {
+            match (0..cluster.len()).find(|k| !cluster.is_up(*k)) {
+                Some(k) => {
+                    cluster.start_instance(k).await?;
+                    self.report.server_restarts += 1;
+                }
+                None => {
+                    // Killed while a tablet syncs through the balancer, a few ms in: requests
+                    // in flight on that instance die with it.
+                    let k = self.rng.gen_range(0..cluster.len());
+                    let t = self.rng.gen_range(0..self.tablets.len());
+                    let ms = self.rng.gen_range(0..40);
+                    let (synced, ()) = tokio::join!(self.tablets[t].sync(), async {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        cluster.kill(k);
+                    });
+                    if synced.is_err() {
+                        self.report.failed_syncs += 1;
+                    }
+                    self.report.server_kills += 1;
+                }
+            }
+            return Ok(());
+        }
         let (dir, addr) = self.server.take().expect("server").stop();
         self.server = Some(TestServer::start_in(dir, addr, |_| {}).await);
         self.report.server_restarts += 1;
+        Ok(())
     }
 
     async fn step(&mut self) -> Result<(), String> {
@@ -321,7 +361,7 @@ impl World {
                 self.correct(t).await?
             }
             80..=87 => self.abandoned_sync(t).await?,
-            88..=92 => self.restart_server().await,
+            88..=92 => self.restart_server().await?,
             _ => {
                 self.tablets[t].reopen()?;
                 self.report.reopened_apps += 1;
@@ -333,6 +373,14 @@ impl World {
     /// Faults off: sync every tablet until each has an empty outbox and a clean sync, then once
     /// more so that the last review outcomes come down.
     async fn converge(&mut self) -> Result<(), String> {
+        if let Some(cluster) = self.cluster.as_mut() {
+            for k in 0..cluster.len() {
+                if !cluster.is_up(k) {
+                    cluster.start_instance(k).await?;
+                    self.report.server_restarts += 1;
+                }
+            }
+        }
         for t in &self.tablets {
             t.proxy.heal();
         }
@@ -504,7 +552,13 @@ impl World {
 pub async fn run(cfg: RunConfig) -> Result<RunReport, String> {
     let server = TestServer::start().await;
     fixture::install(server.state.store.as_ref());
-    let addr = server.addr();
+    let cluster = match &cfg.cluster {
+        Some(bin) => Some(Cluster::start(bin, &server, 2).await?),
+        None => None,
+    };
+    // Tablets and reviewers go through the balancer on a cluster; the owning test server is
+    // then only the harness's view of the shared database and bucket.
+    let addr = cluster.as_ref().map_or(server.addr(), |c| c.balancer.addr);
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     // Two tablets of one inspector, one of another, each with its own wrong clock.
     let mut tablets = Vec::new();
@@ -522,13 +576,14 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, String> {
     }
     let mut reviewers = Vec::new();
     for name in ["reviewer_1", "reviewer_2"] {
-        let mut c = server.client();
+        let mut c = ApiClient::new(&format!("http://{addr}"));
         c.login(name, PASSWORD).await.map_err(|e| format!("login {name}: {e:?}"))?;
         reviewers.push(c);
     }
     let mut w = World {
         cfg: cfg.clone(),
         rng,
+        cluster,
         server: Some(server),
         tablets,
         reviewers,

@@ -2,8 +2,10 @@
 //! blob directory in a temporary directory, a small fixture of regions, sites and users, and a
 //! typed HTTP client. Used by the cross-crate tests and the ingest benchmark.
 
+pub mod balancer;
 pub mod chaos;
 pub mod client;
+pub mod cluster;
 pub mod database;
 pub mod documents;
 pub mod faultproxy;
@@ -163,6 +165,11 @@ impl TestServer {
             }
             Some(prefix) => database::s3_raw(&format!("{prefix}/{rel}"), bytes.map(<[u8]>::to_vec)),
         }
+    }
+
+    /// The prefix of the test bucket this server's photos go to, when they go to S3.
+    pub fn blob_prefix(&self) -> Option<String> {
+        database::blob_prefix_for(self.dir.path())
     }
 
     /// A direct connection to this server's database, as its administrator has.

@@ -108,6 +108,37 @@ async fn randomized_runs_under_faults_converge_with_nothing_lost_or_duplicated()
     }
 }
 
+/// The same randomized runs against the scale-out deployment: two server processes on
+/// PostgreSQL with photos in S3 behind HAProxy, one at a time killed (SIGKILL) and later started
+/// again while tablets and reviewers keep going through the balancer. Same invariants. Runs in
+/// the PostgreSQL + S3 pass of scripts/test.sh; the soak takes `--cluster`.
+#[tokio::test(flavor = "multi_thread")]
+async fn randomized_runs_against_two_servers_behind_the_balancer_survive_kills() {
+    use qingliu_tests::database::{on_postgres, s3_endpoint};
+    if !(on_postgres() && s3_endpoint().is_some()) {
+        return;
+    }
+    let seeds: Vec<u64> = match std::env::var("CHAOS_SEED") {
+        Ok(s) => vec![s.parse().expect("CHAOS_SEED")],
+        Err(_) => vec![7, 0xc105_7e12],
+    };
+    let mut kills = 0;
+    for seed in &seeds {
+        let mut cfg = qingliu_tests::chaos::RunConfig::new(*seed);
+        cfg.max_photo_bytes = 512 * 1024;
+        cfg.cluster = Some(env!("CARGO_BIN_EXE_test-server").into());
+        match qingliu_tests::chaos::run(cfg).await {
+            Ok(r) => {
+                assert!(r.records > 0 && r.cuts + r.lost_answers > 0, "seed {seed} exercised nothing: {r:?}");
+                kills += r.server_kills;
+                eprintln!("cluster seed {seed}: {r:?}");
+            }
+            Err(e) => panic!("cluster seed {seed}: {e}"),
+        }
+    }
+    assert!(kills > 0 || seeds.len() == 1, "no server was killed in {seeds:?}");
+}
+
 /// The server process is killed (SIGKILL, no shutdown) while a photo is going up, and started
 /// again on the same data directory: the part already received survived (fsynced chunk by
 /// chunk), the upload resumes from there, and the record arrives once with its photo intact.
