@@ -4,10 +4,18 @@
 //! dedup by hash, one upload per uploader), with their state in the bucket too, so a tablet
 //! whose link breaks can resume against any server behind the balancer:
 //!
-//! - `uploads/<hash>.<user>/size` — the declared total (user id in its 32-digit form);
-//! - `uploads/<hash>.<user>/<offset>` — each chunk as it arrived (offset zero-padded to 12
+//! - `uploads/<user>/<hash>/size` — the declared total (user id in its 32-digit form);
+//! - `uploads/<user>/<hash>/<offset>` — each chunk as it arrived (offset zero-padded to 12
 //!   digits so listings sort); the upload's offset is the end of the contiguous run from 0;
+//! - `uploads/<user>/<hash>/next` — `offset/size`: that offset as of the last chunk written and
+//!   the declared total, so appending a chunk reads one small object instead of listing the
+//!   upload (S3 listings are slower and dearer than reads). Written after its chunk, it can
+//!   only lag: a server dying between the two makes the tablet re-send that one chunk. `start`
+//!   (a new upload or a resume after a broken link) recomputes it from the listing;
 //! - `blobs/<h0h1>/<hash>` — the finished photo, written once its SHA-256 matched.
+//!
+//! Listings happen once per upload start or resume and once at the end; counting a user's
+//! unfinished uploads lists only that user's prefix.
 //!
 //! Chunks are separate objects rather than parts of an S3 multipart upload because tablets send
 //! chunks far smaller than the 5 MiB minimum part. Keys are built only from a validated hash and
@@ -104,7 +112,7 @@ impl S3BlobStore {
     /// Keys stay short (the user id without hyphens): some S3-compatible servers that keep
     /// objects as files bound a key to what fits in one file name.
     fn upload_dir(&self, h: &BlobHash, uploader: &UserId) -> String {
-        format!("uploads/{}.{}", h.as_str(), uploader.0.simple())
+        format!("uploads/{}/{}", uploader.0.simple(), h.as_str())
     }
 
     fn get(&self, key: ObjectPath) -> AppResult<Option<bytes::Bytes>> {
@@ -161,10 +169,26 @@ impl S3BlobStore {
         .map_err(storage)
     }
 
-    fn declared_size(&self, dir: &str) -> AppResult<Option<u64>> {
+    fn number(&self, key: String) -> AppResult<Option<u64>> {
         Ok(self
-            .get(self.key(&format!("{dir}/size")))?
+            .get(self.key(&key))?
             .and_then(|b| std::str::from_utf8(&b).ok().and_then(|s| s.trim().parse().ok())))
+    }
+
+    fn declared_size(&self, dir: &str) -> AppResult<Option<u64>> {
+        self.number(format!("{dir}/size"))
+    }
+
+    fn set_next(&self, dir: &str, offset: u64, size: u64) -> AppResult<()> {
+        self.put(self.key(&format!("{dir}/next")), bytes::Bytes::from(format!("{offset}/{size}")))
+    }
+
+    /// Where the upload stands and its declared size, from `next`.
+    fn next(&self, dir: &str) -> AppResult<Option<(u64, u64)>> {
+        Ok(self.get(self.key(&format!("{dir}/next")))?.and_then(|b| {
+            let (offset, size) = std::str::from_utf8(&b).ok()?.trim().split_once('/')?;
+            Some((offset.parse().ok()?, size.parse().ok()?))
+        }))
     }
 
     /// The chunks of an upload in offset order, and the end of the contiguous run from 0.
@@ -192,24 +216,26 @@ impl S3BlobStore {
     }
 
     fn pending_of(&self, uploader: &UserId) -> AppResult<usize> {
-        let suffix = format!(".{}/size", uploader.0.simple());
-        Ok(self.list("uploads/")?.iter().filter(|(k, _, _)| k.ends_with(&suffix)).count())
+        let mine = format!("uploads/{}/", uploader.0.simple());
+        Ok(self.list(&mine)?.iter().filter(|(k, _, _)| k.ends_with("/size")).count())
     }
 
-    fn finish(&self, h: &BlobHash, dir: &str, size: u64, chunks: &[(u64, u64)]) -> AppResult<BlobStatus> {
+    /// Read the chunks back in order (each starts where the one before ended, so no listing is
+    /// needed), check the hash, publish the photo and clear the upload.
+    fn finish(&self, h: &BlobHash, dir: &str, size: u64) -> AppResult<BlobStatus> {
         let mut hasher = Sha256::new();
         let mut whole = Vec::with_capacity(size as usize);
+        let mut chunks = Vec::new();
         let mut end = 0;
-        for (off, len) in chunks {
-            if *off != end {
-                continue;
-            }
+        while end < size {
             let bytes = self
-                .get(self.key(&format!("{dir}/{off:012}")))?
+                .get(self.key(&format!("{dir}/{end:012}")))?
+                .filter(|b| !b.is_empty())
                 .ok_or_else(|| AppError::api(ErrorCode::OffsetMismatch, "上传分片缺失，请重新开始"))?;
             hasher.update(&bytes);
             whole.extend_from_slice(&bytes);
-            end += len;
+            chunks.push(end);
+            end += bytes.len() as u64;
         }
         let got = hex::encode(hasher.finalize());
         if got != h.as_str() || end != size {
@@ -220,7 +246,12 @@ impl S3BlobStore {
             ));
         }
         self.put(self.blob_key(h), bytes::Bytes::from(whole))?;
-        self.discard(dir)?;
+        // The chunks just read, then the bookkeeping (`size` last: while it stands, the upload
+        // is pending and a later start finds and clears what is left).
+        let mut keys: Vec<String> = chunks.iter().map(|off| format!("{dir}/{off:012}")).collect();
+        keys.push(format!("{dir}/next"));
+        keys.push(format!("{dir}/size"));
+        self.delete_all(keys)?;
         Ok(complete(h, size))
     }
 }
@@ -241,7 +272,13 @@ impl BlobStore for S3BlobStore {
         }
         let dir = self.upload_dir(h, uploader);
         match self.declared_size(&dir)? {
-            Some(s) if s == size => {}
+            Some(s) if s == size => {
+                // A resume: the chunks that arrived say where it stands.
+                let (_, offset) = self.chunks(&dir)?;
+                let offset = offset.min(size);
+                self.set_next(&dir, offset, size)?;
+                Ok(BlobStatus { sha256: h.as_str().to_string(), size, offset, complete: false })
+            }
             declared => {
                 if declared.is_none() && self.pending_of(uploader)? >= MAX_PENDING_PER_USER {
                     return Err(AppError::api(
@@ -249,13 +286,16 @@ impl BlobStore for S3BlobStore {
                         "未完成的上传过多，请先完成或等待清理",
                     ));
                 }
-                // A new upload, or this uploader restarting with another size: begin at zero.
-                self.discard(&dir)?;
+                // This uploader restarting with another size begins at zero. (Without a `size`
+                // there are no chunks: it is written first and deleted last.)
+                if declared.is_some() {
+                    self.discard(&dir)?;
+                }
                 self.put(self.key(&format!("{dir}/size")), bytes::Bytes::from(size.to_string()))?;
+                self.set_next(&dir, 0, size)?;
+                Ok(BlobStatus { sha256: h.as_str().to_string(), size, offset: 0, complete: false })
             }
         }
-        let (_, offset) = self.chunks(&dir)?;
-        Ok(BlobStatus { sha256: h.as_str().to_string(), size, offset: offset.min(size), complete: false })
     }
 
     fn append(&self, h: &BlobHash, uploader: &UserId, offset: u64, bytes: &[u8]) -> AppResult<BlobStatus> {
@@ -263,10 +303,15 @@ impl BlobStore for S3BlobStore {
             return Ok(complete(h, existing));
         }
         let dir = self.upload_dir(h, uploader);
-        let size = self
-            .declared_size(&dir)?
-            .ok_or_else(|| AppError::api(ErrorCode::NotFound, "没有进行中的上传，请先开始上传"))?;
-        let (mut chunks, current) = self.chunks(&dir)?;
+        let (current, size) = match self.next(&dir)? {
+            Some(state) => state,
+            None => {
+                let size = self
+                    .declared_size(&dir)?
+                    .ok_or_else(|| AppError::api(ErrorCode::NotFound, "没有进行中的上传，请先开始上传"))?;
+                (self.chunks(&dir)?.1, size)
+            }
+        };
         check_chunk(offset, current, bytes.len(), size)?;
         if bytes.is_empty() {
             return Ok(BlobStatus { sha256: h.as_str().to_string(), size, offset: current, complete: false });
@@ -274,10 +319,9 @@ impl BlobStore for S3BlobStore {
         self.put(self.key(&format!("{dir}/{current:012}")), bytes::Bytes::copy_from_slice(bytes))?;
         let offset = current + bytes.len() as u64;
         if offset == size {
-            chunks.retain(|(off, _)| *off < current);
-            chunks.push((current, bytes.len() as u64));
-            return self.finish(h, &dir, size, &chunks);
+            return self.finish(h, &dir, size);
         }
+        self.set_next(&dir, offset, size)?;
         Ok(BlobStatus { sha256: h.as_str().to_string(), size, offset, complete: false })
     }
 
@@ -305,7 +349,10 @@ impl BlobStore for S3BlobStore {
         let mut out: Vec<String> = self
             .list("uploads/")?
             .into_iter()
-            .filter_map(|(k, _, _)| k.strip_prefix("uploads/")?.strip_suffix("/size").map(str::to_string))
+            .filter_map(|(k, _, _)| {
+                let (user, hash) = k.strip_prefix("uploads/")?.strip_suffix("/size")?.split_once('/')?;
+                Some(format!("{hash}.{user}"))
+            })
             .collect();
         out.sort();
         Ok(out)
@@ -315,7 +362,9 @@ impl BlobStore for S3BlobStore {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
         let mut touched: std::collections::BTreeMap<String, (i64, Vec<String>)> = Default::default();
         for (k, _, modified) in self.list("uploads/")? {
-            let Some(stem) = k.strip_prefix("uploads/").and_then(|r| r.split('/').next()) else { continue };
+            let mut parts = k.strip_prefix("uploads/").unwrap_or_default().split('/');
+            let (Some(user), Some(hash)) = (parts.next(), parts.next()) else { continue };
+            let stem = format!("{user}/{hash}");
             let e = touched.entry(stem.to_string()).or_insert((i64::MIN, Vec::new()));
             e.0 = e.0.max(modified);
             e.1.push(k);

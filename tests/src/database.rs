@@ -334,6 +334,25 @@ pub fn s3_raw(key: &str, bytes: Option<Vec<u8>>) {
     });
 }
 
+/// Delete every object under `prefix` of the test bucket (a test server's photos, when the
+/// server that owned them is dropped: the bucket stays as small as the tests running now).
+pub fn s3_delete_prefix(prefix: &str) {
+    use futures::StreamExt;
+    use object_store::ObjectStore;
+    let Some(endpoint) = s3_endpoint() else { return };
+    let prefix = object_store::path::Path::from(prefix);
+    on_thread(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let c = s3_client(&endpoint);
+            let keys: Vec<_> = c.list(Some(&prefix)).filter_map(|m| async move { m.ok() }).collect().await;
+            for m in keys {
+                let _ = c.delete(&m.location).await;
+            }
+        });
+    });
+}
+
 /// A client of the test bucket, under `prefix`.
 pub fn s3_blob_store(
     endpoint: &str,

@@ -51,6 +51,9 @@ pub struct TestServer {
     task: tokio::task::JoinHandle<()>,
     /// The PostgreSQL database this server owns (dropped with it), when on PostgreSQL.
     database: Option<String>,
+    /// The prefix of the test bucket this server owns (emptied when it is dropped), when its
+    /// photos go to S3.
+    owned_prefix: Option<String>,
 }
 
 impl TestServer {
@@ -70,6 +73,7 @@ impl TestServer {
         let addr = self.addr();
         self.task.abort();
         self.database = None;
+        self.owned_prefix = None;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
         (dir, addr)
     }
@@ -99,7 +103,15 @@ impl TestServer {
         let task = tokio::spawn(async move {
             let _ = axum_serve(listener, router).await;
         });
-        TestServer { base: format!("http://{addr}"), state, clock, dir, task, database: None }
+        TestServer {
+            base: format!("http://{addr}"),
+            state,
+            clock,
+            dir,
+            task,
+            database: None,
+            owned_prefix: None,
+        }
     }
 
     /// Serve `dir`'s data on `addr` (e.g. to restart a stopped server where it was).
@@ -132,10 +144,10 @@ impl TestServer {
         let clock = TestClock::default();
         let c2 = clock.clone();
         let mut state = AppState::open(config).expect("open state").with_clock(Arc::new(move || c2.now()));
-        if let Some(prefix) = blob_prefix {
+        if let Some(prefix) = &blob_prefix {
             state.blobs = database::s3_blob_store(
                 &database::s3_endpoint().expect("endpoint"),
-                &prefix,
+                prefix,
                 state.config.max_blob_bytes,
             );
         }
@@ -145,7 +157,15 @@ impl TestServer {
         let task = tokio::spawn(async move {
             let _ = axum_serve(listener, router).await;
         });
-        TestServer { base: format!("http://{addr}"), state, clock, dir, task, database }
+        TestServer {
+            base: format!("http://{addr}"),
+            state,
+            clock,
+            dir,
+            task,
+            database,
+            owned_prefix: blob_prefix,
+        }
     }
 
     /// Overwrite (`Some`) or delete (`None`) a stored blob behind the server's back, as whoever
@@ -191,6 +211,9 @@ impl Drop for TestServer {
         self.task.abort();
         if let Some(url) = self.database.take() {
             database::drop_database(&url);
+        }
+        if let Some(prefix) = self.owned_prefix.take() {
+            database::s3_delete_prefix(&prefix);
         }
     }
 }
