@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use crate::TestServer;
 use crate::balancer::Balancer;
-use crate::process::{Proc, free_port};
+use crate::process::{Proc, free_listening_port};
 
 struct Instance {
     addr: SocketAddr,
@@ -35,7 +35,7 @@ impl Cluster {
         let prefix = owner.blob_prefix().ok_or("the cluster needs an S3-compatible photo store")?;
         let mut instances = Vec::new();
         for _ in 0..n {
-            let addr = format!("127.0.0.1:{}", free_port()).parse().map_err(|e| format!("{e}"))?;
+            let addr = format!("127.0.0.1:{}", free_listening_port()).parse().map_err(|e| format!("{e}"))?;
             instances.push(Instance { addr, proc: None });
         }
         let addrs: Vec<SocketAddr> = instances.iter().map(|i| i.addr).collect();
@@ -90,13 +90,16 @@ async fn spawn(
     database: &str,
     prefix: &str,
 ) -> Result<Proc, String> {
+    // What a server says before dying is kept (per port, replaced at each start) for the error.
+    let log = std::env::temp_dir().join(format!("qingliu-cluster-{}.log", addr.port()));
+    let stderr = std::fs::File::create(&log).map_err(|e| e.to_string())?;
     let mut child = Command::new(bin)
         .arg(data_dir)
         .arg(addr.to_string())
         .arg(database)
         .arg(prefix)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .map_err(|e| format!("start {}: {e}", bin.display()))?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
@@ -110,7 +113,10 @@ async fn spawn(
     .map_err(|e| e.to_string())?
     .map_err(|e| e.to_string())?;
     if !line.starts_with("listening") {
-        return Err(format!("server on {addr} did not start: {line:?}"));
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = said.lines().rev().take(5).collect();
+        return Err(format!("server on {addr} did not start: {line:?}; it said {tail:?}"));
     }
+    let _ = std::fs::remove_file(&log);
     Ok(proc)
 }

@@ -18,6 +18,18 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
+/// A free port below Linux's ephemeral range (32768–60999), for a server that is killed and
+/// started again on it: a port from that range may meanwhile become the source port of some
+/// outgoing connection, and the restart could not bind.
+pub fn free_listening_port() -> u16 {
+    loop {
+        let port = rand::Rng::gen_range(&mut rand::thread_rng(), 20_000..32_000u16);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// Poll `f` until it answers true; panic with `what` after `secs`.
 pub async fn wait_until<F, Fut>(secs: u64, what: &str, mut f: F)
 where
