@@ -420,10 +420,52 @@ impl EnforcementBody {
         out
     }
 
+    /// The places a signature goes on the record, in the order the form lists them, with the
+    /// name printed beside each and what is there so far: the party (unless they refused: the
+    /// refusal is shown instead and the witness signs), each inspector, the recorder, the
+    /// witness. The app's signing card and the documents list signers from this.
+    pub fn signing_slots(&self) -> Vec<SigningSlot> {
+        let mut out = Vec::new();
+        if !matches!(self.party_signature, Signature::Refused { .. }) {
+            out.push(SigningSlot {
+                role: SignerRole::Party,
+                name: self.person_present.clone(),
+                signature: Some(self.party_signature.clone()),
+            });
+        }
+        for (n, o) in self.inspectors.iter().enumerate() {
+            out.push(SigningSlot {
+                role: SignerRole::Inspector(n),
+                name: o.name.clone(),
+                signature: self.inspector_signatures.get(n).cloned(),
+            });
+        }
+        out.push(SigningSlot {
+            role: SignerRole::Recorder,
+            name: self.recorder.clone(),
+            signature: self.recorder_signature.clone(),
+        });
+        out.push(SigningSlot {
+            role: SignerRole::Witness,
+            name: String::new(),
+            signature: self.witness_signature.clone(),
+        });
+        out
+    }
+
     /// Whether anything has been signed (a refusal counts: it is part of the signed record).
     pub fn has_signatures(&self) -> bool {
         self.signatures().iter().any(|(_, s)| matches!(s, Signature::Signed { blob: Some(_), .. }))
     }
+}
+
+/// One place a signature goes ([`EnforcementBody::signing_slots`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigningSlot {
+    pub role: SignerRole,
+    /// The name printed beside the signature (the witness gives theirs when signing).
+    pub name: String,
+    pub signature: Option<Signature>,
 }
 
 /// Who signs an on-site record.

@@ -506,6 +506,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn signing_slots_follow_the_form_and_a_refusal() {
+        let roles = |b: &EnforcementBody| {
+            b.signing_slots().iter().map(|s| (s.role, s.name.clone())).collect::<Vec<_>>()
+        };
+        let b = enforcement();
+        assert_eq!(
+            roles(&b),
+            vec![
+                (SignerRole::Party, "李四".to_string()),
+                (SignerRole::Inspector(0), "王五".to_string()),
+                (SignerRole::Inspector(1), "赵六".to_string()),
+                (SignerRole::Recorder, "王五".to_string()),
+                (SignerRole::Witness, String::new()),
+            ]
+        );
+        assert_eq!(b.signing_slots()[2].signature, Some(Signature::named("赵六")));
+        assert_eq!(b.signing_slots()[3].signature, None, "the recorder has not signed yet");
+        // A refusal takes the party's place away (the refusal is shown; the witness signs);
+        // an inspector added after signing has an empty place.
+        let mut r = enforcement();
+        r.party_signature = Signature::Refused { reason: "拒绝签字".into() };
+        r.inspectors.push(EnforcementOfficer { name: "孙七".into(), credential_no: "42010003".into() });
+        let slots = r.signing_slots();
+        assert_eq!(slots[0].role, SignerRole::Inspector(0));
+        assert_eq!((slots[2].role, slots[2].signature.clone()), (SignerRole::Inspector(2), None));
+    }
+
+    #[test]
     fn valid_records_pass() {
         assert_eq!(validate_inspection(&water_inspection(), Some(SiteKind::WaterBody)), vec![]);
         let mut i = water_inspection();

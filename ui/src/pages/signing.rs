@@ -160,20 +160,10 @@ fn role_label(lang: Lang, r: SignerRole) -> String {
     }
 }
 
-/// Who signs, and the name printed beside the signature.
+/// Who signs, and the name printed beside the signature (the form's order, from `shared`).
 fn signers(i: &Inspection) -> Vec<(SignerRole, String, Option<Signature>)> {
     let InspectionBody::Enforcement(e) = &i.body else { return Vec::new() };
-    let refused = matches!(e.party_signature, Signature::Refused { .. });
-    let mut out = Vec::new();
-    if !refused {
-        out.push((SignerRole::Party, e.person_present.clone(), Some(e.party_signature.clone())));
-    }
-    for (n, o) in e.inspectors.iter().enumerate() {
-        out.push((SignerRole::Inspector(n), o.name.clone(), e.inspector_signatures.get(n).cloned()));
-    }
-    out.push((SignerRole::Recorder, e.recorder.clone(), e.recorder_signature.clone()));
-    out.push((SignerRole::Witness, String::new(), e.witness_signature.clone()));
-    out
+    e.signing_slots().into_iter().map(|s| (s.role, s.name, s.signature)).collect()
 }
 
 /// The documents card of a draft: numbers, signatures by role, preview of each document. The
