@@ -59,9 +59,6 @@ pub const TABLES: &[&str] = &[
     "login_attempts",
 ];
 
-/// Rows per `COPY` statement's buffered batch read from SQLite.
-const BATCH: usize = 2_000;
-
 /// One value as the target column types it.
 #[derive(Debug, Clone, PartialEq)]
 enum Val {
@@ -527,6 +524,14 @@ async fn copy_database(
     Ok((copied, false))
 }
 
+/// One source row as the target's columns type it.
+fn source_row(table: &str, cols: &[Column], r: &rusqlite::Row<'_>) -> AppResult<Vec<Val>> {
+    cols.iter()
+        .enumerate()
+        .map(|(k, c)| from_sqlite(table, c, r.get(k).map_err(sq).map_err(internal("read the source"))?))
+        .collect()
+}
+
 fn select_source(table: &str, cols: &[Column]) -> String {
     format!("SELECT {} FROM \"{table}\"", quoted(cols))
 }
@@ -540,11 +545,7 @@ fn source_fingerprint(
     let mut st = src.prepare(&select_source(table, cols)).map_err(sq).map_err(internal("read the source"))?;
     let mut rows = st.query([]).map_err(sq).map_err(internal("read the source"))?;
     while let Some(r) = rows.next().map_err(sq).map_err(internal("read the source"))? {
-        let mut vals = Vec::with_capacity(cols.len());
-        for (k, c) in cols.iter().enumerate() {
-            vals.push(from_sqlite(table, c, r.get(k).map_err(sq).map_err(internal("read the source"))?)?);
-        }
-        fp.add(table, &vals);
+        fp.add(table, &source_row(table, cols, r)?);
     }
     Ok(fp)
 }
@@ -565,32 +566,16 @@ async fn copy_table(
     futures::pin_mut!(writer);
     let mut st = src.prepare(&select_source(table, cols)).map_err(sq).map_err(internal("read the source"))?;
     let mut rows = st.query([]).map_err(sq).map_err(internal("read the source"))?;
-    let mut batch: Vec<Vec<Val>> = Vec::with_capacity(BATCH);
     let mut n = 0u64;
-    loop {
-        let row = rows.next().map_err(sq).map_err(internal("read the source"))?;
-        if let Some(r) = row {
-            let mut vals = Vec::with_capacity(cols.len());
-            for (k, c) in cols.iter().enumerate() {
-                vals.push(from_sqlite(table, c, r.get(k).map_err(sq).map_err(internal("read the source"))?)?);
-            }
-            batch.push(vals);
-        }
-        if batch.len() == BATCH || (row.is_none() && !batch.is_empty()) {
-            for vals in batch.drain(..) {
-                let refs: Vec<&(dyn ToSql + Sync)> =
-                    vals.iter().zip(&types).map(|(v, t)| v.as_sql(t)).collect();
-                writer
-                    .as_mut()
-                    .write(&refs)
-                    .await
-                    .map_err(|e| AppError::Internal(format!("copy into the target's {table}: {}", pg(e))))?;
-                n += 1;
-            }
-        }
-        if row.is_none() {
-            break;
-        }
+    while let Some(r) = rows.next().map_err(sq).map_err(internal("read the source"))? {
+        let vals = source_row(table, cols, r)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = vals.iter().zip(&types).map(|(v, t)| v.as_sql(t)).collect();
+        writer
+            .as_mut()
+            .write(&refs)
+            .await
+            .map_err(|e| AppError::Internal(format!("copy into the target's {table}: {}", pg(e))))?;
+        n += 1;
     }
     writer.finish().await.map_err(pg).map_err(internal("copy into the target"))?;
     Ok(n)
