@@ -97,21 +97,7 @@ impl TestServer {
                 state.config.max_blob_bytes,
             );
         }
-        let listener = bind_retrying("127.0.0.1:0".parse().expect("addr")).await;
-        let addr = listener.local_addr().expect("addr");
-        let router = sync_server::router(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum_serve(listener, router).await;
-        });
-        TestServer {
-            base: format!("http://{addr}"),
-            state,
-            clock,
-            dir,
-            task,
-            database: None,
-            owned_prefix: None,
-        }
+        Self::launch(state, clock, dir, "127.0.0.1:0".parse().expect("addr"), None, None).await
     }
 
     /// Serve `dir`'s data on `addr` (e.g. to restart a stopped server where it was).
@@ -151,21 +137,26 @@ impl TestServer {
                 state.config.max_blob_bytes,
             );
         }
+        Self::launch(state, clock, dir, addr, database, blob_prefix).await
+    }
+
+    /// Listen on `addr` and serve `state`; the server owns `database` and `owned_prefix` (drops
+    /// and empties them when dropped).
+    async fn launch(
+        state: AppState,
+        clock: TestClock,
+        dir: tempfile::TempDir,
+        addr: std::net::SocketAddr,
+        database: Option<String>,
+        owned_prefix: Option<String>,
+    ) -> TestServer {
         let listener = bind_retrying(addr).await;
         let addr = listener.local_addr().expect("addr");
         let router = sync_server::router(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum_serve(listener, router).await;
         });
-        TestServer {
-            base: format!("http://{addr}"),
-            state,
-            clock,
-            dir,
-            task,
-            database,
-            owned_prefix: blob_prefix,
-        }
+        TestServer { base: format!("http://{addr}"), state, clock, dir, task, database, owned_prefix }
     }
 
     /// Overwrite (`Some`) or delete (`None`) a stored blob behind the server's back, as whoever
