@@ -5,8 +5,11 @@
 //! different places, wrong device clocks, and coordinates copied to the last digit. The flags a
 //! record raises about itself (`shared::flags::flags`) are stored with them.
 //!
-//! Flags never refuse a submission: they reach the reviewer. Everything here runs inside the
-//! push's write transaction, so two records pushed at once still see each other.
+//! Flags never refuse a submission: they reach the reviewer. The checks read through
+//! [`Lookups`]: a push runs them once on a snapshot before its write transaction and again
+//! inside it, answered from the snapshot's answers corrected by what changed since
+//! (`evidence_reads`), so two records pushed at once still see each other while the single
+//! writer does almost none of the reading.
 
 use shared::flags::{Flag, FlagThresholds, PhotoMatch, flags};
 use shared::geo::{LngLat, distance_m};
@@ -15,6 +18,7 @@ use shared::inspection::{Inspection, InspectionBody};
 use shared::site::Site;
 use time::OffsetDateTime;
 
+use crate::domain::evidence_reads::Lookups;
 use crate::fingerprint::{self, MAX_DISTANCE};
 use crate::store::{CredentialVisit, DeviceClock, FlagRow, StoreResult, Tx, Visit};
 
@@ -71,26 +75,59 @@ fn site_name(tx: &mut dyn Tx, record: &InspectionId) -> StoreResult<String> {
     Ok(tx.site(&row.site_id)?.map(|s| s.name).unwrap_or_default())
 }
 
-/// Computes, stores and returns the flags of version `i` of a record about `site`, submitted
-/// by `user` and received `now`; keeps what later checks look up (visit, credentials,
-/// originals).
-pub fn check_and_store(
-    tx: &mut dyn Tx,
+/// The flags of a version and the rows later checks look up (its visit, its officers'
+/// credentials, the originals its photos claim), before anything is written.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub flags: Vec<Flag>,
+    pub visit: Option<Visit>,
+    /// `Some` for an on-site (enforcement) record: the credentials replace the record's.
+    pub credentials: Option<Vec<CredentialVisit>>,
+    /// (claimed original sha256, photo index).
+    pub originals: Vec<(String, usize)>,
+}
+
+/// Computes the flags of version `i` of a record about `site`, submitted by `user` and
+/// received `now`, reading through `l`; writes nothing.
+pub fn check(
+    l: &mut dyn Lookups,
     t: &FlagThresholds,
     clock: &ClockFacts,
     user: &UserId,
     i: &Inspection,
     site: &Site,
     now: OffsetDateTime,
-) -> StoreResult<Vec<Flag>> {
-    let mut out = flags(i, site.position, t);
-    clock_flags(t, clock, i, now, &mut out);
+) -> StoreResult<Found> {
+    let mut found = Found { flags: flags(i, site.position, t), ..Found::default() };
+    clock_flags(t, clock, i, now, &mut found.flags);
     if t.cross_record_checks {
-        visit_flags(tx, t, clock, user, i, &mut out)?;
-        credential_flags(tx, t, i, &mut out)?;
-        photo_flags(tx, i, &mut out)?;
+        found.visit = Some(visit_flags(l, t, clock, user, i, &mut found.flags)?);
+        found.credentials = credential_flags(l, t, i, &mut found.flags)?;
+        found.originals = photo_flags(l, i, &mut found.flags)?;
     }
-    let rows: Vec<FlagRow> = out
+    Ok(found)
+}
+
+/// Stores what [`check`] found for version `i`.
+pub fn store(
+    tx: &mut dyn Tx,
+    found: &Found,
+    user: &UserId,
+    i: &Inspection,
+    site: &Site,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    if let Some(v) = &found.visit {
+        tx.upsert_visit(v)?;
+    }
+    if let Some(c) = &found.credentials {
+        tx.replace_credential_visits(&i.id, c)?;
+    }
+    for (original, n) in &found.originals {
+        tx.insert_photo_original(original, &i.id, i.version, *n)?;
+    }
+    let rows: Vec<FlagRow> = found
+        .flags
         .iter()
         .map(|f| FlagRow {
             record_id: i.id,
@@ -101,8 +138,7 @@ pub fn check_and_store(
             received_at: now,
         })
         .collect();
-    tx.insert_flags(&rows, &i.id, i.version)?;
-    Ok(out)
+    tx.insert_flags(&rows, &i.id, i.version)
 }
 
 fn clock_flags(
@@ -127,13 +163,13 @@ fn clock_flags(
 }
 
 fn visit_flags(
-    tx: &mut dyn Tx,
+    l: &mut dyn Lookups,
     t: &FlagThresholds,
     clock: &ClockFacts,
     user: &UserId,
     i: &Inspection,
     out: &mut Vec<Flag>,
-) -> StoreResult<()> {
+) -> StoreResult<Visit> {
     // Device times of one inspector's tablets are compared after taking off each device's known
     // skew: two tablets with different wrong clocks would otherwise "travel" in no time.
     let at_ms = unix_ms(i.device_time) - clock.skew_ms.unwrap_or(0);
@@ -149,7 +185,7 @@ fn visit_flags(
     if let Some((lng, lat)) = visit.position {
         let here = LngLat::new(lng, lat);
         let mut worst: Option<Flag> = None;
-        let neighbours = [tx.visit_before(user, at_ms, &i.id)?, tx.visit_after(user, at_ms, &i.id)?];
+        let neighbours = [l.visit_before(user, at_ms, &i.id)?, l.visit_after(user, at_ms, &i.id)?];
         for other in neighbours.into_iter().flatten() {
             let Some((olng, olat)) = other.position else { continue };
             let d = distance_m(here, LngLat::new(olng, olat));
@@ -168,7 +204,7 @@ fn visit_flags(
             if speed_kmh > t.max_speed_kmh && worse {
                 worst = Some(Flag::ImpossibleTravel {
                     other_record: other.record_id,
-                    other_site: site_name(tx, &other.record_id)?,
+                    other_site: site_name(l.tx(), &other.record_id)?,
                     distance_m: d,
                     minutes,
                     speed_kmh,
@@ -178,23 +214,23 @@ fn visit_flags(
         out.extend(worst);
     }
     if let Some(key) = &visit.position_key
-        && let Some(other) = tx.visits_at(key, 8)?.into_iter().find(|v| v.record_id != i.id)
+        && let Some(other) = l.visits_at(key, 8)?.into_iter().find(|v| v.record_id != i.id)
     {
         out.push(Flag::CopiedPosition {
             other_record: other.record_id,
-            other_site: site_name(tx, &other.record_id)?,
+            other_site: site_name(l.tx(), &other.record_id)?,
         });
     }
-    tx.upsert_visit(&visit)
+    Ok(visit)
 }
 
 fn credential_flags(
-    tx: &mut dyn Tx,
+    l: &mut dyn Lookups,
     t: &FlagThresholds,
     i: &Inspection,
     out: &mut Vec<Flag>,
-) -> StoreResult<()> {
-    let InspectionBody::Enforcement(e) = &i.body else { return Ok(()) };
+) -> StoreResult<Option<Vec<CredentialVisit>>> {
+    let InspectionBody::Enforcement(e) = &i.body else { return Ok(None) };
     let (started_ms, ended_ms) = (unix_ms(e.started_at), unix_ms(e.ended_at));
     let here = i.position.as_ref().map(|p| p.point);
     let mut mine = Vec::with_capacity(e.inspectors.len());
@@ -203,7 +239,7 @@ fn credential_flags(
         if credential_no.is_empty() {
             continue;
         }
-        let others = tx.credential_visits_overlapping(&credential_no, started_ms, ended_ms)?;
+        let others = l.credential_visits_overlapping(&credential_no, started_ms, ended_ms)?;
         for other in others.into_iter().filter(|o| o.record_id != i.id) {
             let Some(((lng, lat), here)) = other.position.zip(here) else { continue };
             let d = distance_m(here, LngLat::new(lng, lat));
@@ -228,7 +264,7 @@ fn credential_flags(
             place: e.place.clone(),
         });
     }
-    tx.replace_credential_visits(&i.id, &mine)
+    Ok(Some(mine))
 }
 
 /// The index of `sha256` among the photos of the record's newest version naming it.
@@ -242,8 +278,8 @@ fn photo_index(tx: &mut dyn Tx, record: &InspectionId, sha256: &str) -> StoreRes
 }
 
 /// The nearest stored fingerprints within [`MAX_DISTANCE`] bits, nearest first.
-pub fn similar_fingerprints(tx: &mut dyn Tx, fp: u64) -> StoreResult<Vec<(String, u32)>> {
-    let mut found: Vec<(String, u32)> = tx
+pub fn similar_fingerprints(l: &mut dyn Lookups, fp: u64) -> StoreResult<Vec<(String, u32)>> {
+    let mut found: Vec<(String, u32)> = l
         .near_fingerprints(fp, MAX_DISTANCE)?
         .into_iter()
         .map(|(sha, other)| (sha, fingerprint::distance(fp, other)))
@@ -253,37 +289,44 @@ pub fn similar_fingerprints(tx: &mut dyn Tx, fp: u64) -> StoreResult<Vec<(String
     Ok(found)
 }
 
-fn photo_flags(tx: &mut dyn Tx, i: &Inspection, out: &mut Vec<Flag>) -> StoreResult<()> {
+/// Flags reused photos; returns the originals the photos claim, to be stored.
+fn photo_flags(
+    l: &mut dyn Lookups,
+    i: &Inspection,
+    out: &mut Vec<Flag>,
+) -> StoreResult<Vec<(String, usize)>> {
+    let mut originals = Vec::new();
     for (n, photo) in i.photos.iter().enumerate() {
         let mut found: Option<(PhotoMatch, InspectionId, String, u32)> = None;
-        if let Some(other) = tx.records_naming_blob(&photo.sha256)?.into_iter().find(|r| r.id != i.id) {
-            found = Some((PhotoMatch::Identical, other.id, photo.sha256.clone(), 0));
+        if let Some(other) = l.records_naming_blob(&photo.sha256)?.into_iter().find(|r| *r != i.id) {
+            found = Some((PhotoMatch::Identical, other, photo.sha256.clone(), 0));
         }
         if let Some(original) = &photo.original_sha256 {
             if found.is_none()
                 && let Some((other, version, k)) =
-                    tx.photo_originals(original)?.into_iter().find(|(r, _, _)| *r != i.id)
-                && let Some(v) = tx.version(&other, version)?
+                    l.photo_originals(original)?.into_iter().find(|(r, _, _)| *r != i.id)
+                && let Some(v) = l.tx().version(&other, version)?
                 && let Some(p) = v.photos.get(k)
             {
                 found = Some((PhotoMatch::SameOriginal, other, p.sha256.clone(), 0));
             }
-            tx.insert_photo_original(original, &i.id, i.version, n)?;
+            originals.push((original.clone(), n));
         }
         if found.is_none()
-            && let Some(fp) = tx.fingerprint(&photo.sha256)?
+            && let Some(fp) = l.fingerprint(&photo.sha256)?
         {
-            for (sha, bits) in similar_fingerprints(tx, fp)? {
+            for (sha, bits) in similar_fingerprints(l, fp)? {
                 if sha == photo.sha256 {
                     continue;
                 }
-                if let Some(other) = tx.records_naming_blob(&sha)?.into_iter().find(|r| r.id != i.id) {
-                    found = Some((PhotoMatch::Similar, other.id, sha, bits));
+                if let Some(other) = l.records_naming_blob(&sha)?.into_iter().find(|r| *r != i.id) {
+                    found = Some((PhotoMatch::Similar, other, sha, bits));
                     break;
                 }
             }
         }
         if let Some((how, other_record, other_sha256, bits)) = found {
+            let tx = l.tx();
             let other_photo = photo_index(tx, &other_record, &other_sha256)?.unwrap_or(0);
             out.push(Flag::PhotoReuse {
                 photo: n,
@@ -296,7 +339,7 @@ fn photo_flags(tx: &mut dyn Tx, i: &Inspection, out: &mut Vec<Flag>) -> StoreRes
             });
         }
     }
-    Ok(())
+    Ok(originals)
 }
 
 #[cfg(test)]

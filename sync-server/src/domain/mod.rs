@@ -7,6 +7,7 @@ pub mod auth;
 pub mod blobs;
 pub mod documents;
 pub mod evidence;
+pub mod evidence_reads;
 pub mod export;
 pub mod flag_stats;
 pub mod integrity;

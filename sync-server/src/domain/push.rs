@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 
-use shared::SiteId;
 use shared::auth::Role;
 use shared::flags::FlagThresholds;
 use shared::inspection::Inspection;
@@ -18,8 +17,10 @@ use shared::sync::{
 };
 use shared::validate::validate_against_site;
 use shared::{ApiError, ErrorCode, FieldError};
+use shared::{InspectionId, SiteId};
 use time::OffsetDateTime;
 
+use crate::domain::evidence_reads::{Answers, Fresh, Recorder, Replayer};
 use crate::domain::{Actor, evidence};
 use crate::error::{AppError, AppResult};
 use crate::store::{AuditEntry, DeviceRow, RecordRow, Store, StoreResult, Tx};
@@ -58,11 +59,10 @@ pub fn push(
     if let Some(n) = req.mutations.iter().position(|m| m.seq == 0) {
         return Err(AppError::field(ErrorCode::OutOfRange, &format!("mutations[{n}].seq"), "序号从 1 开始"));
     }
-    // Signatures are checked before the write transaction: verification is the costliest step
-    // of a submission and needs nothing the writer holds, so it runs on every core at once
-    // instead of inside the single writer's critical section.
-    let key = store.read()?.device(&req.device_id)?.and_then(|d| d.public_key);
-    let signed: Vec<bool> = req.mutations.iter().map(|m| signature_holds(key.as_deref(), m)).collect();
+    // The read phase, before the write transaction: signatures (the costliest step of a
+    // submission) and every look-up the submissions need, on a snapshot, so they run on every
+    // core at once instead of inside the single writer's critical section.
+    let prep = prepare(store, actor, req, thresholds, now)?;
     let mut tx = store.write()?;
     let device = tx
         .device(&req.device_id)?
@@ -71,7 +71,13 @@ pub fn push(
         return Err(AppError::api(ErrorCode::DeviceOwnedByOtherUser, "该设备已登记给其他用户"));
     }
     let (clock, reading) = evidence::read_clock(tx.as_mut(), &device.id, req.device_clock, now, thresholds)?;
-    let checks = Checks { thresholds, clock };
+    // What committed between the snapshot and now, in a few statements for the whole batch.
+    let fresh = if tx.current_change_seq()? == prep.seen {
+        Fresh::default()
+    } else {
+        Fresh::from_delta(tx.evidence_since(prep.seen)?)
+    };
+    let mut checks = Checks { thresholds, clock, prep: &prep, fresh };
     let mut last = device.last_seq;
     let mut sites = SiteCache::default();
     let mut results = Vec::with_capacity(req.mutations.len());
@@ -110,12 +116,12 @@ pub fn push(
         }
         // A key set between the check and the write (a device registering its first key)
         // is checked again here.
-        let signed = if device.public_key == key {
-            signed[n]
+        let signed = if device.public_key == prep.key {
+            prep.signed[n]
         } else {
             signature_holds(device.public_key.as_deref(), m)
         };
-        let outcome = apply(tx.as_mut(), &mut sites, &checks, actor, &device, m, signed, now)?;
+        let outcome = apply(tx.as_mut(), &mut sites, &mut checks, actor, &device, m, signed, now)?;
         let stop = !outcome.consumes_seq();
         if !stop {
             tx.insert_mutation_result(&device.id, m.seq, &m.mutation_id, &outcome, now)?;
@@ -182,17 +188,82 @@ fn signature_holds(key: Option<&str>, m: &Mutation) -> bool {
     }
 }
 
+/// What the read phase of a push found on its snapshot.
+#[derive(Default)]
+struct Prepared {
+    /// The change sequence the snapshot had seen.
+    seen: u64,
+    /// The device's key in the snapshot, and whether each mutation verified against it.
+    key: Option<String>,
+    signed: Vec<bool>,
+    records: HashMap<InspectionId, Option<RecordRow>>,
+    /// Sizes of blobs the snapshot held (blobs are never removed or changed).
+    blob_sizes: HashMap<String, u64>,
+    answers: Answers,
+}
+
+/// The read phase: every look-up the batch's submissions will make, on one snapshot.
+fn prepare(
+    store: &dyn Store,
+    actor: &Actor,
+    req: &PushRequest,
+    thresholds: &FlagThresholds,
+    now: OffsetDateTime,
+) -> AppResult<Prepared> {
+    let mut snap = store.read()?;
+    let mut p = Prepared { seen: snap.current_change_seq()?, ..Prepared::default() };
+    let device = snap.device(&req.device_id)?;
+    p.key = device.as_ref().and_then(|d| d.public_key.clone());
+    p.signed = req.mutations.iter().map(|m| signature_holds(p.key.as_deref(), m)).collect();
+    let Some(device) = device.filter(|d| d.user_id == actor.user.id) else { return Ok(p) };
+    let (clock, _) = evidence::read_clock(snap.as_mut(), &device.id, req.device_clock, now, thresholds)?;
+    let mut sites = SiteCache::default();
+    for m in req.mutations.iter().filter(|m| m.seq > device.last_seq) {
+        let MutationOp::SubmitInspection { inspection: i, .. } = &m.op;
+        p.records.insert(i.id, snap.record(&i.id)?);
+        for h in i.blob_hashes() {
+            if let Some(size) = snap.blob_size(&h)? {
+                p.blob_sizes.insert(h, size);
+            }
+        }
+        if let Some(site) = sites.get(snap.as_mut(), actor, &i.site_id)? {
+            let mut l = Recorder { tx: snap.as_mut(), answers: &mut p.answers };
+            evidence::check(&mut l, thresholds, &clock, &actor.user.id, i, &site, now)?;
+        }
+    }
+    Ok(p)
+}
+
 /// What the evidence checks of one push share.
 struct Checks<'a> {
     thresholds: &'a FlagThresholds,
     clock: evidence::ClockFacts,
+    prep: &'a Prepared,
+    fresh: Fresh,
+}
+
+impl Checks<'_> {
+    /// The record's row: the snapshot's unless it changed since.
+    fn record(&self, tx: &mut dyn Tx, id: &InspectionId) -> StoreResult<Option<RecordRow>> {
+        match self.prep.records.get(id) {
+            Some(row) if !self.fresh.touched(id) => Ok(row.clone()),
+            _ => tx.record(id),
+        }
+    }
+
+    fn blob_size(&self, tx: &mut dyn Tx, sha256: &str) -> StoreResult<Option<u64>> {
+        match self.prep.blob_sizes.get(sha256) {
+            Some(size) => Ok(Some(*size)),
+            None => tx.blob_size(sha256),
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn apply(
     tx: &mut dyn Tx,
     sites: &mut SiteCache,
-    checks: &Checks<'_>,
+    checks: &mut Checks<'_>,
     actor: &Actor,
     device: &DeviceRow,
     m: &Mutation,
@@ -217,7 +288,7 @@ fn conflict(tx: &mut dyn Tx, row: &RecordRow, error: ApiError) -> StoreResult<Mu
 fn submit(
     tx: &mut dyn Tx,
     site: Option<Site>,
-    checks: &Checks<'_>,
+    checks: &mut Checks<'_>,
     actor: &Actor,
     device: &DeviceRow,
     i: &Inspection,
@@ -248,7 +319,7 @@ fn submit(
         };
         return Ok(rejected(ApiError::new(ErrorCode::SignatureInvalid, why)));
     }
-    let existing = tx.record(&i.id)?;
+    let existing = checks.record(tx, &i.id)?;
     let mut row = match existing {
         None => {
             if i.version != 1 {
@@ -294,7 +365,7 @@ fn submit(
     let mut missing = Vec::new();
     let mut wrong_size = Vec::new();
     for h in &hashes {
-        match tx.blob_size(h)? {
+        match checks.blob_size(tx, h)? {
             None => missing.push(h.clone()),
             Some(size) => {
                 for (n, p) in i.photos.iter().enumerate() {
@@ -353,8 +424,31 @@ fn submit(
         tx.link_blob(h, &i.id, i.version)?;
     }
     crate::domain::documents::record_numbers(tx, i, &device.id, &actor.user.id, now)?;
-    let flags =
-        evidence::check_and_store(tx, checks.thresholds, &checks.clock, &actor.user.id, i, &site, now)?;
+    let found = {
+        let mut l = Replayer { tx: &mut *tx, answers: &checks.prep.answers, fresh: &checks.fresh };
+        evidence::check(&mut l, checks.thresholds, &checks.clock, &actor.user.id, i, &site, now)?
+    };
+    evidence::store(tx, &found, &actor.user.id, i, &site, now)?;
+    if checks.thresholds.cross_record_checks {
+        // Later submissions of this batch must see this one, as if it had been committed.
+        let mut links = Vec::with_capacity(hashes.len());
+        for h in &hashes {
+            let fp = match checks.prep.answers.fingerprint(h) {
+                Some(fp) => Some(fp),
+                None => tx.fingerprint(h)?,
+            };
+            links.push((h.clone(), fp));
+        }
+        checks.fresh.applied(
+            i.id,
+            i.version,
+            found.visit.as_ref(),
+            found.credentials.as_deref(),
+            links,
+            &found.originals,
+        );
+    }
+    let flags = found.flags;
     tx.append_audit(&AuditEntry {
         at: now,
         user_id: Some(actor.user.id),

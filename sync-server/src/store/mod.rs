@@ -150,6 +150,20 @@ pub struct CredentialVisit {
     pub place: String,
 }
 
+/// What transactions committed after a snapshot left for the evidence checks of a push that
+/// read that snapshot: every record whose change sequence moved past it (submitted, resubmitted
+/// or reviewed since), with the rows the checks look up that belong to those records.
+#[derive(Debug, Clone, Default)]
+pub struct EvidenceDelta {
+    pub records: Vec<InspectionId>,
+    pub visits: Vec<Visit>,
+    pub credential_visits: Vec<CredentialVisit>,
+    /// Blob links (sha256, record) with the blob's fingerprint.
+    pub links: Vec<(String, InspectionId, Option<u64>)>,
+    /// Claimed originals (original sha256, record, version, photo index).
+    pub originals: Vec<(String, InspectionId, u32, usize)>,
+}
+
 /// A device's clock as read at a push: device minus server, and when (server time, Unix ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceClock {
@@ -420,6 +434,10 @@ pub trait Tx {
     ) -> StoreResult<()>;
     /// Records (id, version, photo index) whose photos claim this camera original.
     fn photo_originals(&mut self, original: &str) -> StoreResult<Vec<(InspectionId, u32, usize)>>;
+    /// The records changed after change sequence `seq` and their evidence rows (see
+    /// [`EvidenceDelta`]); set-based, so a push pays a few statements per batch for what
+    /// committed between its snapshot and its write transaction.
+    fn evidence_since(&mut self, seq: u64) -> StoreResult<EvidenceDelta>;
     fn device_clock(&mut self, device: &DeviceId) -> StoreResult<Option<DeviceClock>>;
     fn set_device_clock(&mut self, device: &DeviceId, clock: &DeviceClock) -> StoreResult<()>;
     /// Stores a version's flags (in order) and marks it checked.

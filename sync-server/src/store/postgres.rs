@@ -39,6 +39,7 @@ use super::*;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_login_attempts_window.sql"),
+    include_str!("../../migrations/postgres/0003_evidence_by_record.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -532,6 +533,20 @@ fn visit_row(r: &Row) -> StoreResult<Visit> {
         position: lng.zip(lat),
         accuracy_m: get(r, 6)?,
         position_key: get(r, 7)?,
+    })
+}
+
+fn credential_visit_row(r: &Row) -> StoreResult<CredentialVisit> {
+    let lng: Option<f64> = get(r, 5)?;
+    let lat: Option<f64> = get(r, 6)?;
+    Ok(CredentialVisit {
+        credential_no: get(r, 0)?,
+        record_id: InspectionId(uuid_of(get(r, 1)?)?),
+        officer: get(r, 2)?,
+        started_ms: get(r, 3)?,
+        ended_ms: get(r, 4)?,
+        position: lng.zip(lat),
+        place: get(r, 7)?,
     })
 }
 
@@ -1303,19 +1318,7 @@ impl Tx for PgTx<'_> {
             &[&credential_no, &started_ms, &ended_ms],
         )?
         .iter()
-        .map(|r| {
-            let lng: Option<f64> = get(r, 5)?;
-            let lat: Option<f64> = get(r, 6)?;
-            Ok(CredentialVisit {
-                credential_no: get(r, 0)?,
-                record_id: InspectionId(uuid_of(get(r, 1)?)?),
-                officer: get(r, 2)?,
-                started_ms: get(r, 3)?,
-                ended_ms: get(r, 4)?,
-                position: lng.zip(lat),
-                place: get(r, 7)?,
-            })
-        })
+        .map(credential_visit_row)
         .collect()
     }
 
@@ -1344,6 +1347,60 @@ impl Tx for PgTx<'_> {
             Ok((InspectionId(uuid_of(get(r, 0)?)?), get::<i64>(r, 1)? as u32, get::<i64>(r, 2)? as usize))
         })
         .collect()
+    }
+
+    fn evidence_since(&mut self, seq: u64) -> StoreResult<EvidenceDelta> {
+        const CHANGED: &str = "SELECT id FROM records WHERE change_seq > $1";
+        let seq = seq as i64;
+        let mut out = EvidenceDelta {
+            records: self
+                .query(CHANGED, &[&seq])?
+                .iter()
+                .map(|r| Ok(InspectionId(uuid_of(get(r, 0)?)?)))
+                .collect::<StoreResult<_>>()?,
+            ..EvidenceDelta::default()
+        };
+        if out.records.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!("SELECT {VISIT_COLS} FROM visits WHERE record_id IN ({CHANGED})");
+        out.visits = self.query(&sql, &[&seq])?.iter().map(visit_row).collect::<StoreResult<_>>()?;
+        let sql = format!(
+            "SELECT credential_no, record_id, officer, started_ms, ended_ms, lng, lat, place
+             FROM credential_visits WHERE record_id IN ({CHANGED})"
+        );
+        out.credential_visits =
+            self.query(&sql, &[&seq])?.iter().map(credential_visit_row).collect::<StoreResult<_>>()?;
+        let sql = format!(
+            "SELECT l.sha256, l.record_id, f.fp FROM blob_links l
+             LEFT JOIN photo_fingerprints f ON f.sha256 = l.sha256
+             WHERE l.record_id IN ({CHANGED})"
+        );
+        out.links = self
+            .query(&sql, &[&seq])?
+            .iter()
+            .map(|r| {
+                let fp: Option<i64> = get(r, 2)?;
+                Ok((get(r, 0)?, InspectionId(uuid_of(get(r, 1)?)?), fp.map(|f| f as u64)))
+            })
+            .collect::<StoreResult<_>>()?;
+        let sql = format!(
+            "SELECT original_sha256, record_id, version, photo FROM photo_originals
+             WHERE record_id IN ({CHANGED})"
+        );
+        out.originals = self
+            .query(&sql, &[&seq])?
+            .iter()
+            .map(|r| {
+                Ok((
+                    get(r, 0)?,
+                    InspectionId(uuid_of(get(r, 1)?)?),
+                    get::<i64>(r, 2)? as u32,
+                    get::<i64>(r, 3)? as usize,
+                ))
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok(out)
     }
 
     fn device_clock(&mut self, device: &DeviceId) -> StoreResult<Option<DeviceClock>> {

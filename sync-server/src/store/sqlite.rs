@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0007_document_numbers.sql"),
     include_str!("../../migrations/sqlite/0008_login_attempts.sql"),
     include_str!("../../migrations/sqlite/0009_login_attempts_window.sql"),
+    include_str!("../../migrations/sqlite/0010_evidence_by_record.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -349,6 +350,20 @@ fn visit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Visit> {
         position: lng.zip(lat),
         accuracy_m: r.get(6)?,
         position_key: r.get(7)?,
+    })
+}
+
+fn credential_visit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CredentialVisit> {
+    let lng: Option<f64> = r.get(5)?;
+    let lat: Option<f64> = r.get(6)?;
+    Ok(CredentialVisit {
+        credential_no: r.get(0)?,
+        record_id: InspectionId(uuid_col(r.get(1)?)?),
+        officer: r.get(2)?,
+        started_ms: r.get(3)?,
+        ended_ms: r.get(4)?,
+        position: lng.zip(lat),
+        place: r.get(7)?,
     })
 }
 
@@ -1410,19 +1425,7 @@ impl Tx for SqliteTx<'_> {
              FROM credential_visits
              WHERE credential_no = ?1 AND started_ms <= ?3 AND started_ms >= ?3 - 86400000 AND ended_ms >= ?2",
         )?;
-        let rows = st.query_map(params![credential_no, started_ms, ended_ms], |r| {
-            let lng: Option<f64> = r.get(5)?;
-            let lat: Option<f64> = r.get(6)?;
-            Ok(CredentialVisit {
-                credential_no: r.get(0)?,
-                record_id: InspectionId(uuid_col(r.get(1)?)?),
-                officer: r.get(2)?,
-                started_ms: r.get(3)?,
-                ended_ms: r.get(4)?,
-                position: lng.zip(lat),
-                place: r.get(7)?,
-            })
-        })?;
+        let rows = st.query_map(params![credential_no, started_ms, ended_ms], credential_visit_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -1450,6 +1453,52 @@ impl Tx for SqliteTx<'_> {
             Ok((InspectionId(uuid_col(r.get(0)?)?), r.get(1)?, r.get::<_, i64>(2)? as usize))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn evidence_since(&mut self, seq: u64) -> StoreResult<EvidenceDelta> {
+        const CHANGED: &str = "SELECT id FROM records WHERE change_seq > ?1";
+        let seq = seq as i64;
+        let mut out = EvidenceDelta::default();
+        let mut st = self.conn.prepare_cached(CHANGED)?;
+        for r in st.query_map([seq], |r| Ok(InspectionId(uuid_col(r.get(0)?)?)))? {
+            out.records.push(r?);
+        }
+        if out.records.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!("SELECT {VISIT_COLS} FROM visits WHERE record_id IN ({CHANGED})");
+        for v in self.conn.prepare_cached(&sql)?.query_map([seq], visit_row)? {
+            out.visits.push(v?);
+        }
+        let sql = format!(
+            "SELECT credential_no, record_id, officer, started_ms, ended_ms, lng, lat, place
+             FROM credential_visits WHERE record_id IN ({CHANGED})"
+        );
+        for v in self.conn.prepare_cached(&sql)?.query_map([seq], credential_visit_row)? {
+            out.credential_visits.push(v?);
+        }
+        let sql = format!(
+            "SELECT l.sha256, l.record_id, f.fp FROM blob_links l
+             LEFT JOIN photo_fingerprints f ON f.sha256 = l.sha256
+             WHERE l.record_id IN ({CHANGED})"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        for l in st.query_map([seq], |r| {
+            Ok((r.get(0)?, InspectionId(uuid_col(r.get(1)?)?), r.get::<_, Option<i64>>(2)?.map(|f| f as u64)))
+        })? {
+            out.links.push(l?);
+        }
+        let sql = format!(
+            "SELECT original_sha256, record_id, version, photo FROM photo_originals
+             WHERE record_id IN ({CHANGED})"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        for o in st.query_map([seq], |r| {
+            Ok((r.get(0)?, InspectionId(uuid_col(r.get(1)?)?), r.get(2)?, r.get::<_, i64>(3)? as usize))
+        })? {
+            out.originals.push(o?);
+        }
+        Ok(out)
     }
 
     fn device_clock(&mut self, device: &DeviceId) -> StoreResult<Option<DeviceClock>> {

@@ -155,7 +155,11 @@ fn lookups(args: &Args) {
     for (fp, planted) in &queries {
         let mut tx = store.read().expect("read");
         let t = Instant::now();
-        let found = sync_server::domain::evidence::similar_fingerprints(tx.as_mut(), *fp).expect("look-up");
+        let found = sync_server::domain::evidence::similar_fingerprints(
+            &mut sync_server::domain::evidence_reads::Direct(tx.as_mut()),
+            *fp,
+        )
+        .expect("look-up");
         index_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         candidates_found += found.len();
         if let Some(sha) = planted {

@@ -10,6 +10,7 @@ mod blobs;
 mod cluster;
 mod documents;
 mod evidence;
+mod evidence_reads;
 mod faults;
 mod ingest;
 mod malformed;

@@ -1,0 +1,7 @@
+-- A push reads its evidence on a snapshot outside the write transaction, then fetches in one
+-- statement per table the rows of records changed since that snapshot (domain::push). These
+-- indexes make "the rows of these records" a look-up; credential_visits also needed one for
+-- replacing a record's credentials, which scanned the table.
+CREATE INDEX credential_visits_record ON credential_visits(record_id);
+CREATE INDEX blob_links_record ON blob_links(record_id);
+CREATE INDEX photo_originals_record ON photo_originals(record_id);
