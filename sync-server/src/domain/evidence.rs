@@ -138,7 +138,7 @@ pub fn store(
             received_at: now,
         })
         .collect();
-    tx.insert_flags(&rows, &i.id, i.version)
+    tx.insert_flags(&rows)
 }
 
 fn clock_flags(

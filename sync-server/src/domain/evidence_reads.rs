@@ -19,7 +19,7 @@
 //! links and claimed originals are only ever added; a blob's fingerprint is written with the
 //! blob, before any record can name it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use shared::ids::{InspectionId, UserId};
 
@@ -204,11 +204,15 @@ pub struct Fresh {
     /// Records whose rows may differ from the snapshot's.
     touched: HashSet<InspectionId>,
     visits: HashMap<InspectionId, Visit>,
-    by_user: HashMap<UserId, HashSet<InspectionId>>,
+    /// Each user's fresh visits in time order: one inspector's other tablets can add hundreds
+    /// per batch, and each submission asks for its two neighbours in time.
+    by_user: HashMap<UserId, BTreeSet<(i64, InspectionId)>>,
     by_key: HashMap<String, HashSet<InspectionId>>,
     credential_visits: HashMap<InspectionId, Vec<CredentialVisit>>,
-    links: Vec<(String, InspectionId, Option<u64>)>,
-    originals: Vec<(String, InspectionId, u32, usize)>,
+    /// Records naming each blob, and the fingerprints of the blobs named.
+    naming: HashMap<String, Vec<InspectionId>>,
+    fingerprints: HashMap<String, u64>,
+    originals: HashMap<String, Vec<(InspectionId, u32, usize)>>,
 }
 
 impl Fresh {
@@ -220,9 +224,23 @@ impl Fresh {
         for c in d.credential_visits {
             f.credential_visits.entry(c.record_id).or_default().push(c);
         }
-        f.links = d.links;
-        f.originals = d.originals;
+        f.add_links(d.links);
+        for (original, record, version, n) in d.originals {
+            f.originals.entry(original).or_default().push((record, version, n));
+        }
         f
+    }
+
+    fn add_links(&mut self, links: impl IntoIterator<Item = (String, InspectionId, Option<u64>)>) {
+        for (sha, record, fp) in links {
+            if let Some(fp) = fp {
+                self.fingerprints.insert(sha.clone(), fp);
+            }
+            let named = self.naming.entry(sha).or_default();
+            if !named.contains(&record) {
+                named.push(record);
+            }
+        }
     }
 
     /// Whether the record changed since the snapshot (or in this batch).
@@ -234,7 +252,7 @@ impl Fresh {
         let record = v.record_id;
         if let Some(old) = self.visits.remove(&record) {
             if let Some(s) = self.by_user.get_mut(&old.user_id) {
-                s.remove(&record);
+                s.remove(&(old.at_ms, record));
             }
             if let Some(k) = &old.position_key
                 && let Some(s) = self.by_key.get_mut(k)
@@ -242,7 +260,7 @@ impl Fresh {
                 s.remove(&record);
             }
         }
-        self.by_user.entry(v.user_id).or_default().insert(record);
+        self.by_user.entry(v.user_id).or_default().insert((v.at_ms, record));
         if let Some(k) = &v.position_key {
             self.by_key.entry(k.clone()).or_default().insert(record);
         }
@@ -266,12 +284,21 @@ impl Fresh {
         if let Some(c) = credentials {
             self.credential_visits.insert(record, c.to_vec());
         }
-        self.links.extend(links.into_iter().map(|(sha, fp)| (sha, record, fp)));
-        self.originals.extend(originals.iter().map(|(o, n)| (o.clone(), record, version, *n)));
+        self.add_links(links.into_iter().map(|(sha, fp)| (sha, record, fp)));
+        for (original, n) in originals {
+            self.originals.entry(original.clone()).or_default().push((record, version, *n));
+        }
     }
 
-    fn visits_of<'a>(&'a self, user: &UserId) -> impl Iterator<Item = &'a Visit> + 'a {
-        self.by_user.get(user).into_iter().flatten().filter_map(|r| self.visits.get(r))
+    /// The user's latest fresh visit at or before `at_ms` (`later` false) or earliest at or
+    /// after it (`later` true), other than `exclude`.
+    fn neighbour(&self, user: &UserId, at_ms: i64, exclude: &InspectionId, later: bool) -> Option<&Visit> {
+        let times = self.by_user.get(user)?;
+        let lo = (at_ms, InspectionId(uuid::Uuid::nil()));
+        let hi = (at_ms, InspectionId(uuid::Uuid::max()));
+        let mut found: Box<dyn Iterator<Item = &(i64, InspectionId)>> =
+            if later { Box::new(times.range(lo..)) } else { Box::new(times.range(..=hi).rev()) };
+        found.find(|(_, r)| r != exclude).and_then(|(_, r)| self.visits.get(r))
     }
 }
 
@@ -301,7 +328,7 @@ impl Lookups for Replayer<'_> {
         };
         Ok(known
             .iter()
-            .chain(self.fresh.visits_of(user).filter(|v| v.at_ms <= at_ms && v.record_id != *exclude))
+            .chain(self.fresh.neighbour(user, at_ms, exclude, false))
             .max_by_key(|v| v.at_ms)
             .cloned())
     }
@@ -316,7 +343,7 @@ impl Lookups for Replayer<'_> {
         };
         Ok(known
             .iter()
-            .chain(self.fresh.visits_of(user).filter(|v| v.at_ms >= at_ms && v.record_id != *exclude))
+            .chain(self.fresh.neighbour(user, at_ms, exclude, true))
             .min_by_key(|v| v.at_ms)
             .cloned())
     }
@@ -358,8 +385,8 @@ impl Lookups for Replayer<'_> {
             return Direct(self.tx).records_naming_blob(sha256);
         };
         let mut ids = known.clone();
-        for (sha, record, _) in &self.fresh.links {
-            if sha == sha256 && !ids.contains(record) {
+        for record in self.fresh.naming.get(sha256).into_iter().flatten() {
+            if !ids.contains(record) {
                 ids.push(*record);
             }
         }
@@ -369,11 +396,10 @@ impl Lookups for Replayer<'_> {
         let Some(known) = self.answers.originals.get(original) else {
             return self.tx.photo_originals(original);
         };
-        let fresh = self.fresh.originals.iter().filter(|o| o.0 == original).map(|o| (o.1, o.2, o.3));
         let mut all = known.clone();
-        for o in fresh {
-            if !all.contains(&o) {
-                all.push(o);
+        for o in self.fresh.originals.get(original).into_iter().flatten() {
+            if !all.contains(o) {
+                all.push(*o);
             }
         }
         Ok(all)
@@ -389,11 +415,8 @@ impl Lookups for Replayer<'_> {
             return self.tx.near_fingerprints(fp, max);
         };
         let mut all = known.clone();
-        for (sha, _, other) in &self.fresh.links {
-            if let Some(other) = other
-                && fingerprint::distance(fp, *other) <= max
-                && !all.iter().any(|(s, _)| s == sha)
-            {
+        for (sha, other) in &self.fresh.fingerprints {
+            if fingerprint::distance(fp, *other) <= max && !all.iter().any(|(s, _)| s == sha) {
                 all.push((sha.clone(), *other));
             }
         }

@@ -75,7 +75,7 @@ pub fn push(
     let fresh = if tx.current_change_seq()? == prep.seen {
         Fresh::default()
     } else {
-        Fresh::from_delta(tx.evidence_since(prep.seen)?)
+        Fresh::from_delta(tx.evidence_since(prep.seen, thresholds.cross_record_checks)?)
     };
     let mut checks = Checks { thresholds, clock, prep: &prep, fresh };
     let mut last = device.last_seq;
@@ -419,15 +419,16 @@ fn submit(
             "resubmit"
         }
     };
+    // Checked before the version is written, so it is written once, marked checked.
+    let found = {
+        let mut l = Replayer { tx: &mut *tx, answers: &checks.prep.answers, fresh: &checks.fresh };
+        evidence::check(&mut l, checks.thresholds, &checks.clock, &actor.user.id, i, &site, now)?
+    };
     tx.insert_version(i, now, &device.id, signature)?;
     for h in &hashes {
         tx.link_blob(h, &i.id, i.version)?;
     }
     crate::domain::documents::record_numbers(tx, i, &device.id, &actor.user.id, now)?;
-    let found = {
-        let mut l = Replayer { tx: &mut *tx, answers: &checks.prep.answers, fresh: &checks.fresh };
-        evidence::check(&mut l, checks.thresholds, &checks.clock, &actor.user.id, i, &site, now)?
-    };
     evidence::store(tx, &found, &actor.user.id, i, &site, now)?;
     if checks.thresholds.cross_record_checks {
         // Later submissions of this batch must see this one, as if it had been committed.

@@ -434,14 +434,15 @@ pub trait Tx {
     ) -> StoreResult<()>;
     /// Records (id, version, photo index) whose photos claim this camera original.
     fn photo_originals(&mut self, original: &str) -> StoreResult<Vec<(InspectionId, u32, usize)>>;
-    /// The records changed after change sequence `seq` and their evidence rows (see
-    /// [`EvidenceDelta`]); set-based, so a push pays a few statements per batch for what
+    /// The records changed after change sequence `seq` and, with `rows`, their evidence rows
+    /// (see [`EvidenceDelta`]); set-based, so a push pays a few statements per batch for what
     /// committed between its snapshot and its write transaction.
-    fn evidence_since(&mut self, seq: u64) -> StoreResult<EvidenceDelta>;
+    fn evidence_since(&mut self, seq: u64, rows: bool) -> StoreResult<EvidenceDelta>;
     fn device_clock(&mut self, device: &DeviceId) -> StoreResult<Option<DeviceClock>>;
     fn set_device_clock(&mut self, device: &DeviceId, clock: &DeviceClock) -> StoreResult<()>;
-    /// Stores a version's flags (in order) and marks it checked.
-    fn insert_flags(&mut self, rows: &[FlagRow], record: &InspectionId, version: u32) -> StoreResult<()>;
+    /// Stores a version's flags (in order). Versions are stored by the push, which checks them,
+    /// so `insert_version` marks a version checked and this adds what the check found.
+    fn insert_flags(&mut self, rows: &[FlagRow]) -> StoreResult<()>;
     /// The stored flags of a version, or `None` if it was never checked at push.
     fn flags_of(
         &mut self,

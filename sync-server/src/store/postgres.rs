@@ -979,8 +979,8 @@ impl Tx for PgTx<'_> {
         signature: Option<&str>,
     ) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO versions (record_id, version, data, received_at, device_id, signature)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO versions (record_id, version, data, received_at, device_id, signature, flags_checked)
+             VALUES ($1, $2, $3, $4, $5, $6, TRUE)",
             &[
                 &i.id.to_string(),
                 &i64::from(i.version),
@@ -1349,7 +1349,7 @@ impl Tx for PgTx<'_> {
         .collect()
     }
 
-    fn evidence_since(&mut self, seq: u64) -> StoreResult<EvidenceDelta> {
+    fn evidence_since(&mut self, seq: u64, rows: bool) -> StoreResult<EvidenceDelta> {
         const CHANGED: &str = "SELECT id FROM records WHERE change_seq > $1";
         let seq = seq as i64;
         let mut out = EvidenceDelta {
@@ -1360,7 +1360,7 @@ impl Tx for PgTx<'_> {
                 .collect::<StoreResult<_>>()?,
             ..EvidenceDelta::default()
         };
-        if out.records.is_empty() {
+        if out.records.is_empty() || !rows {
             return Ok(out);
         }
         let sql = format!("SELECT {VISIT_COLS} FROM visits WHERE record_id IN ({CHANGED})");
@@ -1424,7 +1424,7 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    fn insert_flags(&mut self, rows: &[FlagRow], record: &InspectionId, version: u32) -> StoreResult<()> {
+    fn insert_flags(&mut self, rows: &[FlagRow]) -> StoreResult<()> {
         for (n, row) in rows.iter().enumerate() {
             let cites = match &row.flag {
                 shared::flags::Flag::PhotoReuse { other_sha256, .. } => Some(other_sha256.as_str()),
@@ -1447,10 +1447,6 @@ impl Tx for PgTx<'_> {
                 ],
             )?;
         }
-        self.execute(
-            "UPDATE versions SET flags_checked = TRUE WHERE record_id = $1 AND version = $2",
-            &[&record.to_string(), &i64::from(version)],
-        )?;
         Ok(())
     }
 

@@ -827,8 +827,8 @@ impl Tx for SqliteTx<'_> {
     ) -> StoreResult<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO versions (record_id, version, data, received_at, device_id, signature)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO versions (record_id, version, data, received_at, device_id, signature, flags_checked)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
             )?
             .execute(params![
                 i.id.to_string(),
@@ -1455,7 +1455,7 @@ impl Tx for SqliteTx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn evidence_since(&mut self, seq: u64) -> StoreResult<EvidenceDelta> {
+    fn evidence_since(&mut self, seq: u64, rows: bool) -> StoreResult<EvidenceDelta> {
         const CHANGED: &str = "SELECT id FROM records WHERE change_seq > ?1";
         let seq = seq as i64;
         let mut out = EvidenceDelta::default();
@@ -1463,7 +1463,7 @@ impl Tx for SqliteTx<'_> {
         for r in st.query_map([seq], |r| Ok(InspectionId(uuid_col(r.get(0)?)?)))? {
             out.records.push(r?);
         }
-        if out.records.is_empty() {
+        if out.records.is_empty() || !rows {
             return Ok(out);
         }
         let sql = format!("SELECT {VISIT_COLS} FROM visits WHERE record_id IN ({CHANGED})");
@@ -1521,7 +1521,7 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn insert_flags(&mut self, rows: &[FlagRow], record: &InspectionId, version: u32) -> StoreResult<()> {
+    fn insert_flags(&mut self, rows: &[FlagRow]) -> StoreResult<()> {
         let mut st = self.conn.prepare_cached(
             "INSERT INTO version_flags
                (record_id, version, n, kind, flag, village, user_id, received_ms, cites_blob)
@@ -1544,9 +1544,6 @@ impl Tx for SqliteTx<'_> {
                 cites,
             ])?;
         }
-        self.conn
-            .prepare_cached("UPDATE versions SET flags_checked = 1 WHERE record_id = ?1 AND version = ?2")?
-            .execute(params![record.to_string(), version])?;
         Ok(())
     }
 

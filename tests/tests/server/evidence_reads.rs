@@ -296,7 +296,7 @@ async fn corrected_snapshot_answers_equal_the_write_transactions() {
 
         // The write phase: what committed since, then the batch's own versions one by one.
         let mut tx = store.write().expect("write");
-        let mut fresh = Fresh::from_delta(tx.evidence_since(seen).expect("delta"));
+        let mut fresh = Fresh::from_delta(tx.evidence_since(seen, true).expect("delta"));
         for (id, version, rows) in
             write_some(tx.as_mut(), &mut w, rng.gen_range(0..5), rng.gen_range(0..5), &mut rng)
         {
