@@ -226,7 +226,16 @@ impl PgStore {
         for _ in 0..3 {
             let mut conn = self.get(from)?;
             match wait(conn.client().batch_execute(begin)) {
-                Ok(()) => return Ok(PgTx { conn, done: false, seq: None, seq_dirty: false }),
+                Ok(()) => {
+                    return Ok(PgTx {
+                        conn,
+                        done: false,
+                        seq: None,
+                        seq_dirty: false,
+                        pending: Vec::new(),
+                        audit_head: None,
+                    });
+                }
                 Err(e) => {
                     conn.mark_broken();
                     if !e.is_closed() && e.as_db_error().is_some() {
@@ -356,6 +365,40 @@ struct PgTx<'a> {
     /// (writers hold the write lock, so nobody interleaves).
     seq: Option<u64>,
     seq_dirty: bool,
+    /// Writes whose answer nobody reads, parameters already encoded, sent together before the
+    /// next read or the commit: pipelined, they cost one round trip for a whole push batch
+    /// instead of one per row, and PostgreSQL runs them in the order they were made.
+    pending: Vec<(Statement, Vec<Encoded>)>,
+    /// The audit chain's head as this transaction last wrote or read it (writers hold the write
+    /// lock, so nobody else moves it), so appending an entry does not read it back each time.
+    audit_head: Option<(u64, String)>,
+}
+
+/// A parameter encoded when its write was deferred (the borrowed original is gone by the time
+/// the write is sent).
+#[derive(Debug)]
+struct Encoded(Option<bytes::Bytes>);
+
+impl ToSql for Encoded {
+    fn to_sql(
+        &self,
+        _: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(match &self.0 {
+            Some(b) => {
+                out.extend_from_slice(b);
+                tokio_postgres::types::IsNull::No
+            }
+            None => tokio_postgres::types::IsNull::Yes,
+        })
+    }
+
+    fn accepts(_: &tokio_postgres::types::Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
 }
 
 impl Drop for PgTx<'_> {
@@ -380,17 +423,52 @@ impl PgTx<'_> {
         Ok(s)
     }
 
+    /// Queues a write (see `pending`); its parameters are type-checked and encoded now.
+    fn defer(&mut self, sql: &str, params: &[Param<'_>]) -> StoreResult<()> {
+        let st = self.statement(sql)?;
+        if st.params().len() != params.len() {
+            return Err(StoreError::Backend(format!("{} parameters for {sql}", params.len())));
+        }
+        let mut encoded = Vec::with_capacity(params.len());
+        for (p, ty) in params.iter().zip(st.params()) {
+            let mut buf = bytes::BytesMut::new();
+            let value =
+                match p.to_sql_checked(ty, &mut buf).map_err(|e| StoreError::Backend(e.to_string()))? {
+                    tokio_postgres::types::IsNull::Yes => None,
+                    tokio_postgres::types::IsNull::No => Some(buf.freeze()),
+                };
+            encoded.push(Encoded(value));
+        }
+        self.pending.push((st, encoded));
+        Ok(())
+    }
+
+    /// Sends every queued write at once and waits for them all.
+    fn flush(&mut self) -> StoreResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let client = self.conn.client();
+        let sent = pending.iter().map(|(st, params)| client.execute_raw(st, params.iter()));
+        wait(futures::future::try_join_all(sent))?;
+        Ok(())
+    }
+
     fn query(&mut self, sql: &str, params: &[Param<'_>]) -> StoreResult<Vec<Row>> {
+        self.flush()?;
         let st = self.statement(sql)?;
         Ok(wait(self.conn.client().query(&st, params))?)
     }
 
     fn query_opt(&mut self, sql: &str, params: &[Param<'_>]) -> StoreResult<Option<Row>> {
+        self.flush()?;
         let st = self.statement(sql)?;
         Ok(wait(self.conn.client().query_opt(&st, params))?)
     }
 
     fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64> {
+        self.flush()?;
         let st = self.statement(sql)?;
         Ok(wait(self.conn.client().execute(&st, params))?)
     }
@@ -407,6 +485,7 @@ impl PgTx<'_> {
         params: &[Param<'_>],
         f: &mut dyn FnMut(&Row) -> StoreResult<bool>,
     ) -> StoreResult<()> {
+        self.flush()?;
         let st = self.statement(sql)?;
         let client = self.conn.client();
         let mut rows = Box::pin(wait(client.query_raw(&st, params.iter().copied()))?);
@@ -579,8 +658,9 @@ fn params_of(args: &[String]) -> Vec<Param<'_>> {
 impl Tx for PgTx<'_> {
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
         if let (true, Some(v)) = (self.seq_dirty, self.seq) {
-            self.execute("UPDATE seqs SET value = $1 WHERE name = 'change'", &[&(v as i64)])?;
+            self.defer("UPDATE seqs SET value = $1 WHERE name = 'change'", &[&(v as i64)])?;
         }
+        self.flush()?;
         let res = wait(self.conn.client().batch_execute("COMMIT"));
         self.done = true;
         if let Err(e) = res {
@@ -812,7 +892,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn set_device_seq(&mut self, id: &DeviceId, seq: u64) -> StoreResult<()> {
-        self.execute("UPDATE devices SET last_seq = $2 WHERE id = $1", &[&id.to_string(), &(seq as i64)])?;
+        self.defer("UPDATE devices SET last_seq = $2 WHERE id = $1", &[&id.to_string(), &(seq as i64)])?;
         Ok(())
     }
 
@@ -839,7 +919,7 @@ impl Tx for PgTx<'_> {
         outcome: &MutationOutcome,
         at: OffsetDateTime,
     ) -> StoreResult<()> {
-        self.execute(
+        self.defer(
             "INSERT INTO mutations (device_id, seq, mutation_id, outcome, at) VALUES ($1, $2, $3, $4, $5)",
             &[
                 &device.to_string(),
@@ -933,7 +1013,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn insert_record(&mut self, r: &RecordRow) -> StoreResult<()> {
-        self.execute(
+        self.defer(
             "INSERT INTO records (id, site_id, village, submitted_by, device_id, current_version,
                                   status, review, received_at, change_seq, kind)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -955,7 +1035,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn update_record(&mut self, r: &RecordRow) -> StoreResult<()> {
-        self.execute(
+        self.defer(
             "UPDATE records SET current_version = $2, status = $3, review = $4, received_at = $5,
                     change_seq = $6, device_id = $7 WHERE id = $1",
             &[
@@ -978,7 +1058,7 @@ impl Tx for PgTx<'_> {
         device: &DeviceId,
         signature: Option<&str>,
     ) -> StoreResult<()> {
-        self.execute(
+        self.defer(
             "INSERT INTO versions (record_id, version, data, received_at, device_id, signature, flags_checked)
              VALUES ($1, $2, $3, $4, $5, $6, TRUE)",
             &[
@@ -1131,7 +1211,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn link_blob(&mut self, sha256: &str, record: &InspectionId, version: u32) -> StoreResult<()> {
-        self.execute(
+        self.defer(
             "INSERT INTO blob_links (sha256, record_id, version) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             &[&sha256, &record.to_string(), &i64::from(version)],
         )?;
@@ -1218,7 +1298,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn upsert_visit(&mut self, v: &Visit) -> StoreResult<()> {
-        self.execute(
+        self.defer(
             "INSERT INTO visits (record_id, user_id, site_id, at_ms, lng, lat, accuracy_m, position_key)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (record_id) DO UPDATE SET user_id = excluded.user_id, site_id = excluded.site_id,
@@ -1280,9 +1360,9 @@ impl Tx for PgTx<'_> {
         record: &InspectionId,
         visits: &[CredentialVisit],
     ) -> StoreResult<()> {
-        self.execute("DELETE FROM credential_visits WHERE record_id = $1", &[&record.to_string()])?;
+        self.defer("DELETE FROM credential_visits WHERE record_id = $1", &[&record.to_string()])?;
         for v in visits {
-            self.execute(
+            self.defer(
                 "INSERT INTO credential_visits
                    (credential_no, record_id, officer, started_ms, ended_ms, lng, lat, place)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -1329,7 +1409,7 @@ impl Tx for PgTx<'_> {
         version: u32,
         photo: usize,
     ) -> StoreResult<()> {
-        self.execute(
+        self.defer(
             "INSERT INTO photo_originals (original_sha256, record_id, version, photo) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
             &[&original, &record.to_string(), &i64::from(version), &(photo as i64)],
@@ -1417,7 +1497,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn set_device_clock(&mut self, device: &DeviceId, clock: &DeviceClock) -> StoreResult<()> {
-        self.execute(
+        self.defer(
             "UPDATE devices SET clock_skew_ms = $2, clock_read_ms = $3 WHERE id = $1",
             &[&device.to_string(), &clock.skew_ms, &clock.read_ms],
         )?;
@@ -1430,7 +1510,7 @@ impl Tx for PgTx<'_> {
                 shared::flags::Flag::PhotoReuse { other_sha256, .. } => Some(other_sha256.as_str()),
                 _ => None,
             };
-            self.execute(
+            self.defer(
                 "INSERT INTO version_flags
                    (record_id, version, n, kind, flag, village, user_id, received_ms, cites_blob)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -1691,13 +1771,20 @@ impl Tx for PgTx<'_> {
     }
 
     fn audit_head(&mut self) -> StoreResult<Option<(u64, String)>> {
-        self.query_opt("SELECT id, hash FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1", &[])?
-            .map(|r| Ok((get::<i64>(&r, 0)? as u64, get(&r, 1)?)))
-            .transpose()
+        if let Some(head) = &self.audit_head {
+            return Ok(Some(head.clone()));
+        }
+        let head = self
+            .query_opt("SELECT id, hash FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1", &[])?
+            .map(|r| Ok::<_, StoreError>((get::<i64>(&r, 0)? as u64, get(&r, 1)?)))
+            .transpose()?;
+        self.audit_head = head.clone();
+        Ok(head)
     }
 
     fn insert_audit(&mut self, seq: u64, a: &AuditEntry, hash: &str) -> StoreResult<()> {
-        self.execute(
+        self.audit_head = Some((seq, hash.to_string()));
+        self.defer(
             "INSERT INTO audit (id, at, user_id, device_id, action, entity, entity_id, detail, hash)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
@@ -1724,6 +1811,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn set_audit_hash(&mut self, seq: u64, hash: &str) -> StoreResult<()> {
+        self.audit_head = None;
         self.execute("UPDATE audit SET hash = $2 WHERE id = $1 AND hash IS NULL", &[&(seq as i64), &hash])?;
         Ok(())
     }
