@@ -149,8 +149,10 @@ async fn http_run(args: &Args, checks: bool) -> f64 {
 }
 
 /// The same rows as `bare_run`, inserted into a fresh PostgreSQL database with prepared
-/// statements, one transaction per batch: what PostgreSQL itself does on this machine.
-fn bare_pg_run(args: &Args, pg: &str, rt: &tokio::runtime::Runtime) -> f64 {
+/// statements, one transaction per batch: what PostgreSQL itself does on this machine. With
+/// `pipelined`, a batch's statements are all sent before any answer is awaited (the way the
+/// server's PostgreSQL backend sends a push's writes); otherwise one at a time.
+fn bare_pg_run(args: &Args, pg: &str, rt: &tokio::runtime::Runtime, pipelined: bool) -> f64 {
     let url = qingliu_tests::database::create_database_on(pg);
     let store = sync_server::store::postgres::PgStore::open(&url, 2).expect("schema");
     let fx = fixture::install(&store);
@@ -178,6 +180,34 @@ fn bare_pg_run(args: &Args, pg: &str, rt: &tokio::runtime::Runtime) -> f64 {
             let ver = tx.prepare("INSERT INTO versions (record_id, version, data, received_at, device_id) VALUES ($1, 1, $2, $3, $4)").await.expect("p");
             let mu = tx.prepare("INSERT INTO mutations (device_id, seq, mutation_id, outcome, at) VALUES ($1, $2, $3, $4, $5)").await.expect("p");
             let au = tx.prepare("INSERT INTO audit (id, at, user_id, device_id, action, entity, entity_id, detail) VALUES ($1, $2, $3, $4, 'submit', 'inspection', $5, $6)").await.expect("p");
+            if pipelined {
+                use tokio_postgres::types::ToSql;
+                let owned: Vec<(String, String, i64, String, String, i64)> = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(k, i)| {
+                        let seq = (b * args.batch + k + 1) as i64;
+                        let outcome = format!("{{\"status\":\"applied\",\"server_seq\":{seq}}}");
+                        let json = serde_json::to_string(i).expect("json");
+                        (i.id.to_string(), json, seq, outcome, uuid::Uuid::now_v7().to_string(), seq + 1_000_000)
+                    })
+                    .collect();
+                let (site_s, audit_detail) = (site.to_string(), "{\"version\":1}");
+                let mut sent = Vec::new();
+                for (id, data, seq, outcome, mid, audit_id) in &owned {
+                    let p: Vec<&(dyn ToSql + Sync)> = vec![id, &site_s, &village, &user, &device, &now, seq];
+                    sent.push(tx.execute_raw(&rec, p));
+                    let p: Vec<&(dyn ToSql + Sync)> = vec![id, data, &now, &device];
+                    sent.push(tx.execute_raw(&ver, p));
+                    let p: Vec<&(dyn ToSql + Sync)> = vec![&device, seq, mid, outcome, &now];
+                    sent.push(tx.execute_raw(&mu, p));
+                    let p: Vec<&(dyn ToSql + Sync)> = vec![audit_id, &now, &user, &device, id, &audit_detail];
+                    sent.push(tx.execute_raw(&au, p));
+                }
+                futures::future::try_join_all(sent).await.expect("pipelined");
+                tx.commit().await.expect("commit");
+                continue;
+            }
             for (k, i) in chunk.iter().enumerate() {
                 let seq = (b * args.batch + k + 1) as i64;
                 let id = i.id.to_string();
@@ -271,14 +301,17 @@ fn verify_rate(n: usize) -> f64 {
 fn main() {
     let args = Args::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let (mut on, mut off, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut on, mut off, mut bare, mut piped) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let backend = match &args.postgres {
         Some(_) => format!("PostgreSQL, {} server(s)", args.servers),
         None => "SQLite".to_string(),
     };
     for run in 0..args.runs {
         let b = match &args.postgres {
-            Some(pg) => bare_pg_run(&args, pg, &rt),
+            Some(pg) => {
+                piped.push(bare_pg_run(&args, pg, &rt, true));
+                bare_pg_run(&args, pg, &rt, false)
+            }
             None => bare_run(&args),
         };
         // Alternate the order, so neither path always runs on a warmer disk.
@@ -308,9 +341,17 @@ fn main() {
     );
     println!("| HTTP push, same, signatures only (`cross_record_checks = false`) | {h_off:.0} |");
     let bare_name = if args.postgres.is_some() { "bare tokio-postgres" } else { "bare rusqlite" };
-    println!("| {bare_name}, same rows, transactions of {} | {b:.0} |", args.batch);
+    println!("| {bare_name}, same rows, transactions of {}, one statement at a time | {b:.0} |", args.batch);
+    let piped = (!piped.is_empty()).then(|| median(piped));
+    if let Some(p) = piped {
+        println!("| {bare_name}, same rows, transactions of {}, pipelined | {p:.0} |", args.batch);
+    }
     println!("| Ed25519 verification alone, one core | {verify:.0} |");
     println!("| ratio push with checks / without | {:.2} |", h_on / h_off);
     println!("| ratio push with checks / bare | {:.2} |", h_on / b);
     println!("| ratio push without checks / bare | {:.2} |", h_off / b);
+    if let Some(p) = piped {
+        println!("| ratio push with checks / bare pipelined | {:.2} |", h_on / p);
+        println!("| ratio push without checks / bare pipelined | {:.2} |", h_off / p);
+    }
 }
