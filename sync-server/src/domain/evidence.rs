@@ -20,7 +20,11 @@ use time::OffsetDateTime;
 
 use crate::domain::evidence_reads::Lookups;
 use crate::fingerprint::{self, MAX_DISTANCE};
-use crate::store::{CredentialVisit, DeviceClock, FlagRow, StoreResult, Tx, Visit};
+use crate::store::{CredentialVisit, DeviceClock, EvidenceQuestion, FlagRow, StoreResult, Tx, Visit};
+
+/// How many visits at the same coordinates the copied-position check reads (it needs one that
+/// is not the record's own).
+const COPIED_POSITION_PROBE: u32 = 8;
 
 /// What a push says about its device's clock, read once per push.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -106,6 +110,50 @@ pub fn check(
         found.originals = photo_flags(l, i, &mut found.flags)?;
     }
     Ok(found)
+}
+
+/// The look-ups [`check`] will make first for version `i`, whatever they answer (the ones that
+/// depend on an answer — near fingerprints, the records of a similar photo — come after), so
+/// a push can ask them for a whole batch at once. Nothing depends on this list being complete:
+/// a look-up not asked ahead is made when the check needs it.
+pub fn first_questions(
+    t: &FlagThresholds,
+    clock: &ClockFacts,
+    user: &UserId,
+    i: &Inspection,
+) -> Vec<EvidenceQuestion> {
+    let mut out = Vec::new();
+    if !t.cross_record_checks {
+        return out;
+    }
+    if let Some(p) = &i.position {
+        let at_ms = unix_ms(i.device_time) - clock.skew_ms.unwrap_or(0);
+        out.push(EvidenceQuestion::VisitBefore(*user, at_ms, i.id));
+        out.push(EvidenceQuestion::VisitAfter(*user, at_ms, i.id));
+        if let Some(key) = position_key(p.point, t) {
+            out.push(EvidenceQuestion::VisitsAt(key, COPIED_POSITION_PROBE));
+        }
+    }
+    if let InspectionBody::Enforcement(e) = &i.body {
+        for officer in &e.inspectors {
+            let credential_no = officer.credential_no.trim();
+            if !credential_no.is_empty() {
+                out.push(EvidenceQuestion::Credentials(
+                    credential_no.to_string(),
+                    unix_ms(e.started_at),
+                    unix_ms(e.ended_at),
+                ));
+            }
+        }
+    }
+    for photo in &i.photos {
+        out.push(EvidenceQuestion::NamingBlob(photo.sha256.clone()));
+        if let Some(original) = &photo.original_sha256 {
+            out.push(EvidenceQuestion::Originals(original.clone()));
+        }
+        out.push(EvidenceQuestion::Fingerprint(photo.sha256.clone()));
+    }
+    out
 }
 
 /// Stores what [`check`] found for version `i`.
@@ -214,7 +262,8 @@ fn visit_flags(
         out.extend(worst);
     }
     if let Some(key) = &visit.position_key
-        && let Some(other) = l.visits_at(key, 8)?.into_iter().find(|v| v.record_id != i.id)
+        && let Some(other) =
+            l.visits_at(key, COPIED_POSITION_PROBE)?.into_iter().find(|v| v.record_id != i.id)
     {
         out.push(Flag::CopiedPosition {
             other_record: other.record_id,

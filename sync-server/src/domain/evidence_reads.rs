@@ -24,7 +24,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use shared::ids::{InspectionId, UserId};
 
 use crate::fingerprint;
-use crate::store::{CredentialVisit, EvidenceDelta, StoreResult, Tx, Visit};
+use crate::store::{
+    CredentialVisit, EvidenceAnswer, EvidenceDelta, EvidenceQuestion, StoreResult, Tx, Visit,
+};
 
 /// The reads of the evidence checks (the hot ones; anything else goes to [`Lookups::tx`]).
 pub trait Lookups {
@@ -122,13 +124,46 @@ pub struct Answers {
 }
 
 impl Answers {
+    /// Keeps the answer to a question asked ahead; an answer of the wrong shape is dropped
+    /// (the question is then asked again when needed).
+    pub fn keep(&mut self, q: &EvidenceQuestion, a: EvidenceAnswer) {
+        match (q, a) {
+            (EvidenceQuestion::VisitBefore(u, at, ex), EvidenceAnswer::Visit(v)) => {
+                self.before.insert((*u, *at, *ex), v);
+            }
+            (EvidenceQuestion::VisitAfter(u, at, ex), EvidenceAnswer::Visit(v)) => {
+                self.after.insert((*u, *at, *ex), v);
+            }
+            (EvidenceQuestion::VisitsAt(k, limit), EvidenceAnswer::Visits(v)) => {
+                self.at.insert((k.clone(), *limit), v);
+            }
+            (EvidenceQuestion::Credentials(c, st, en), EvidenceAnswer::Credentials(v)) => {
+                self.credentials.insert((c.clone(), *st, *en), v);
+            }
+            (EvidenceQuestion::NamingBlob(sha), EvidenceAnswer::Records(v)) => {
+                self.naming.insert(sha.clone(), v);
+            }
+            (EvidenceQuestion::Originals(o), EvidenceAnswer::Originals(v)) => {
+                self.originals.insert(o.clone(), v);
+            }
+            (EvidenceQuestion::Fingerprint(sha), EvidenceAnswer::Fingerprint(Some(fp))) => {
+                self.fingerprints.insert(sha.clone(), fp);
+            }
+            (EvidenceQuestion::Near(fp, max), EvidenceAnswer::Near(v)) => {
+                self.near.insert((*fp, *max), v);
+            }
+            _ => {}
+        }
+    }
+
     /// A fingerprint the snapshot had.
     pub fn fingerprint(&self, sha256: &str) -> Option<u64> {
         self.fingerprints.get(sha256).copied()
     }
 }
 
-/// A snapshot answering and remembering.
+/// A snapshot answering and remembering; what was asked ahead (`Answers::keep`) is answered
+/// from memory.
 pub struct Recorder<'a> {
     pub tx: &'a mut dyn Tx,
     pub answers: &'a mut Answers,
@@ -141,6 +176,9 @@ impl Lookups for Recorder<'_> {
         at_ms: i64,
         exclude: &InspectionId,
     ) -> StoreResult<Option<Visit>> {
+        if let Some(v) = self.answers.before.get(&(*user, at_ms, *exclude)) {
+            return Ok(v.clone());
+        }
         let v = self.tx.visit_before(user, at_ms, exclude)?;
         self.answers.before.insert((*user, at_ms, *exclude), v.clone());
         Ok(v)
@@ -151,11 +189,17 @@ impl Lookups for Recorder<'_> {
         at_ms: i64,
         exclude: &InspectionId,
     ) -> StoreResult<Option<Visit>> {
+        if let Some(v) = self.answers.after.get(&(*user, at_ms, *exclude)) {
+            return Ok(v.clone());
+        }
         let v = self.tx.visit_after(user, at_ms, exclude)?;
         self.answers.after.insert((*user, at_ms, *exclude), v.clone());
         Ok(v)
     }
     fn visits_at(&mut self, position_key: &str, limit: u32) -> StoreResult<Vec<Visit>> {
+        if let Some(v) = self.answers.at.get(&(position_key.to_string(), limit)) {
+            return Ok(v.clone());
+        }
         let v = self.tx.visits_at(position_key, limit)?;
         self.answers.at.insert((position_key.to_string(), limit), v.clone());
         Ok(v)
@@ -166,21 +210,33 @@ impl Lookups for Recorder<'_> {
         started_ms: i64,
         ended_ms: i64,
     ) -> StoreResult<Vec<CredentialVisit>> {
+        if let Some(v) = self.answers.credentials.get(&(credential_no.to_string(), started_ms, ended_ms)) {
+            return Ok(v.clone());
+        }
         let v = self.tx.credential_visits_overlapping(credential_no, started_ms, ended_ms)?;
         self.answers.credentials.insert((credential_no.to_string(), started_ms, ended_ms), v.clone());
         Ok(v)
     }
     fn records_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<InspectionId>> {
+        if let Some(v) = self.answers.naming.get(sha256) {
+            return Ok(v.clone());
+        }
         let v: Vec<InspectionId> = self.tx.records_naming_blob(sha256)?.into_iter().map(|r| r.id).collect();
         self.answers.naming.insert(sha256.to_string(), v.clone());
         Ok(v)
     }
     fn photo_originals(&mut self, original: &str) -> StoreResult<Vec<(InspectionId, u32, usize)>> {
+        if let Some(v) = self.answers.originals.get(original) {
+            return Ok(v.clone());
+        }
         let v = self.tx.photo_originals(original)?;
         self.answers.originals.insert(original.to_string(), v.clone());
         Ok(v)
     }
     fn fingerprint(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
+        if let Some(fp) = self.answers.fingerprint(sha256) {
+            return Ok(Some(fp));
+        }
         let v = self.tx.fingerprint(sha256)?;
         if let Some(fp) = v {
             self.answers.fingerprints.insert(sha256.to_string(), fp);
@@ -188,6 +244,9 @@ impl Lookups for Recorder<'_> {
         Ok(v)
     }
     fn near_fingerprints(&mut self, fp: u64, max: u32) -> StoreResult<Vec<(String, u64)>> {
+        if let Some(v) = self.answers.near.get(&(fp, max)) {
+            return Ok(v.clone());
+        }
         let v = self.tx.near_fingerprints(fp, max)?;
         self.answers.near.insert((fp, max), v.clone());
         Ok(v)

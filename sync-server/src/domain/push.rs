@@ -23,7 +23,9 @@ use time::OffsetDateTime;
 use crate::domain::evidence_reads::{Answers, Fresh, Recorder, Replayer};
 use crate::domain::{Actor, evidence};
 use crate::error::{AppError, AppResult};
-use crate::store::{AuditEntry, DeviceRow, RecordRow, Store, StoreResult, Tx};
+use crate::store::{
+    AuditEntry, DeviceRow, EvidenceAnswer, EvidenceQuestion, RecordRow, Store, StoreResult, Tx,
+};
 
 /// Most mutations accepted in one push.
 pub const MAX_BATCH: usize = 500;
@@ -217,6 +219,27 @@ fn prepare(
     p.signed = req.mutations.iter().map(|m| signature_holds(p.key.as_deref(), m)).collect();
     let Some(device) = device.filter(|d| d.user_id == actor.user.id) else { return Ok(p) };
     let (clock, _) = evidence::read_clock(snap.as_mut(), &device.id, req.device_clock, now, thresholds)?;
+    if snap.batches_lookups() && thresholds.cross_record_checks {
+        // Across a network, the batch's look-ups go together: first those that depend only on
+        // the request, then the near-duplicate probes of the fingerprints they found.
+        let mut first = Vec::new();
+        for m in req.mutations.iter().filter(|m| m.seq > device.last_seq) {
+            let MutationOp::SubmitInspection { inspection: i, .. } = &m.op;
+            first.extend(evidence::first_questions(thresholds, &clock, &actor.user.id, i));
+        }
+        let answers = snap.evidence_lookups(&first)?;
+        let mut near = Vec::new();
+        for (q, a) in first.iter().zip(answers) {
+            if let EvidenceAnswer::Fingerprint(Some(fp)) = a {
+                near.push(EvidenceQuestion::Near(fp, crate::fingerprint::MAX_DISTANCE));
+            }
+            p.answers.keep(q, a);
+        }
+        let answers = snap.evidence_lookups(&near)?;
+        for (q, a) in near.iter().zip(answers) {
+            p.answers.keep(q, a);
+        }
+    }
     let mut sites = SiteCache::default();
     for m in req.mutations.iter().filter(|m| m.seq > device.last_seq) {
         let MutationOp::SubmitInspection { inspection: i, .. } = &m.op;

@@ -164,6 +164,32 @@ pub struct EvidenceDelta {
     pub originals: Vec<(String, InspectionId, u32, usize)>,
 }
 
+/// A look-up of the evidence checks, asked ahead for a whole push batch
+/// ([`Tx::evidence_lookups`]); each is answered exactly as its one-at-a-time method answers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum EvidenceQuestion {
+    VisitBefore(UserId, i64, InspectionId),
+    VisitAfter(UserId, i64, InspectionId),
+    VisitsAt(String, u32),
+    Credentials(String, i64, i64),
+    /// The records naming a blob (ids only).
+    NamingBlob(String),
+    Originals(String),
+    Fingerprint(String),
+    Near(u64, u32),
+}
+
+#[derive(Debug, Clone)]
+pub enum EvidenceAnswer {
+    Visit(Option<Visit>),
+    Visits(Vec<Visit>),
+    Credentials(Vec<CredentialVisit>),
+    Records(Vec<InspectionId>),
+    Originals(Vec<(InspectionId, u32, usize)>),
+    Fingerprint(Option<u64>),
+    Near(Vec<(String, u64)>),
+}
+
 /// A device's clock as read at a push: device minus server, and when (server time, Unix ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceClock {
@@ -438,6 +464,41 @@ pub trait Tx {
     /// (see [`EvidenceDelta`]); set-based, so a push pays a few statements per batch for what
     /// committed between its snapshot and its write transaction.
     fn evidence_since(&mut self, seq: u64, rows: bool) -> StoreResult<EvidenceDelta>;
+    /// Answers many look-ups of the evidence checks, in order. Backends across a network send
+    /// them together (one round trip for a batch); in-process ones answer one by one.
+    fn evidence_lookups(&mut self, questions: &[EvidenceQuestion]) -> StoreResult<Vec<EvidenceAnswer>> {
+        questions
+            .iter()
+            .map(|q| {
+                Ok(match q {
+                    EvidenceQuestion::VisitBefore(u, at, ex) => {
+                        EvidenceAnswer::Visit(self.visit_before(u, *at, ex)?)
+                    }
+                    EvidenceQuestion::VisitAfter(u, at, ex) => {
+                        EvidenceAnswer::Visit(self.visit_after(u, *at, ex)?)
+                    }
+                    EvidenceQuestion::VisitsAt(key, limit) => {
+                        EvidenceAnswer::Visits(self.visits_at(key, *limit)?)
+                    }
+                    EvidenceQuestion::Credentials(c, s, e) => {
+                        EvidenceAnswer::Credentials(self.credential_visits_overlapping(c, *s, *e)?)
+                    }
+                    EvidenceQuestion::NamingBlob(sha) => EvidenceAnswer::Records(
+                        self.records_naming_blob(sha)?.into_iter().map(|r| r.id).collect(),
+                    ),
+                    EvidenceQuestion::Originals(o) => EvidenceAnswer::Originals(self.photo_originals(o)?),
+                    EvidenceQuestion::Fingerprint(sha) => EvidenceAnswer::Fingerprint(self.fingerprint(sha)?),
+                    EvidenceQuestion::Near(fp, max) => {
+                        EvidenceAnswer::Near(self.near_fingerprints(*fp, *max)?)
+                    }
+                })
+            })
+            .collect()
+    }
+    /// Whether asking [`Tx::evidence_lookups`] ahead saves anything (a network in between).
+    fn batches_lookups(&self) -> bool {
+        false
+    }
     fn device_clock(&mut self, device: &DeviceId) -> StoreResult<Option<DeviceClock>>;
     fn set_device_clock(&mut self, device: &DeviceId, clock: &DeviceClock) -> StoreResult<()>;
     /// Stores a version's flags (in order). Versions are stored by the push, which checks them,

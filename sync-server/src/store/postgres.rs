@@ -443,6 +443,13 @@ impl PgTx<'_> {
         Ok(())
     }
 
+    fn lookup(&mut self, q: EvidenceQuestion) -> StoreResult<EvidenceAnswer> {
+        let (sql, params) = lookup_query(&q);
+        let refs: Vec<Param<'_>> = params.iter().map(|p| p.as_ref() as Param<'_>).collect();
+        let rows = self.query(&sql, &refs)?;
+        lookup_answer(&q, &rows)
+    }
+
     /// Sends every queued write at once and waits for them all.
     fn flush(&mut self) -> StoreResult<()> {
         if self.pending.is_empty() {
@@ -626,6 +633,110 @@ fn credential_visit_row(r: &Row) -> StoreResult<CredentialVisit> {
         ended_ms: get(r, 4)?,
         position: lng.zip(lat),
         place: get(r, 7)?,
+    })
+}
+
+type Owned = Box<dyn ToSql + Sync + Send>;
+
+/// The SQL and parameters of an evidence look-up: the one place they are written, for the
+/// one-at-a-time methods and for a batch's look-ups sent together.
+fn lookup_query(q: &EvidenceQuestion) -> (String, Vec<Owned>) {
+    match q {
+        EvidenceQuestion::VisitBefore(user, at_ms, exclude) => (
+            format!(
+                "SELECT {VISIT_COLS} FROM visits WHERE user_id = $1 AND at_ms <= $2 AND record_id <> $3
+                 ORDER BY at_ms DESC LIMIT 1"
+            ),
+            vec![Box::new(user.to_string()), Box::new(*at_ms), Box::new(exclude.to_string())],
+        ),
+        EvidenceQuestion::VisitAfter(user, at_ms, exclude) => (
+            format!(
+                "SELECT {VISIT_COLS} FROM visits WHERE user_id = $1 AND at_ms >= $2 AND record_id <> $3
+                 ORDER BY at_ms LIMIT 1"
+            ),
+            vec![Box::new(user.to_string()), Box::new(*at_ms), Box::new(exclude.to_string())],
+        ),
+        EvidenceQuestion::VisitsAt(key, limit) => (
+            format!("SELECT {VISIT_COLS} FROM visits WHERE position_key = $1 LIMIT $2"),
+            vec![Box::new(key.clone()), Box::new(i64::from(*limit))],
+        ),
+        // As on SQLite: on-site checks last hours, so starts more than a day before cannot overlap.
+        EvidenceQuestion::Credentials(credential_no, started_ms, ended_ms) => (
+            "SELECT credential_no, record_id, officer, started_ms, ended_ms, lng, lat, place
+             FROM credential_visits
+             WHERE credential_no = $1 AND started_ms <= $3 AND started_ms >= $3 - 86400000 AND ended_ms >= $2"
+                .into(),
+            vec![Box::new(credential_no.clone()), Box::new(*started_ms), Box::new(*ended_ms)],
+        ),
+        EvidenceQuestion::NamingBlob(sha) => {
+            ("SELECT DISTINCT record_id FROM blob_links WHERE sha256 = $1".into(), vec![Box::new(sha.clone())])
+        }
+        EvidenceQuestion::Originals(original) => (
+            "SELECT record_id, version, photo FROM photo_originals WHERE original_sha256 = $1 LIMIT 100".into(),
+            vec![Box::new(original.clone())],
+        ),
+        EvidenceQuestion::Fingerprint(sha) => {
+            ("SELECT fp FROM photo_fingerprints WHERE sha256 = $1".into(), vec![Box::new(sha.clone())])
+        }
+        // Every server writes fingerprints, so the band probes go to the shared indexes: one
+        // query whose four `= ANY` arms each probe one band's 137 neighbours (the pigeonhole
+        // argument in `fingerprint`), then the full distance of the few candidates.
+        EvidenceQuestion::Near(fp, _) => {
+            let mut params: Vec<Owned> = Vec::new();
+            for v in crate::fingerprint::bands(*fp) {
+                let probes: Vec<i32> = crate::fingerprint::band_neighbours(v).into_iter().map(i32::from).collect();
+                params.push(Box::new(probes));
+            }
+            (
+                "SELECT sha256, fp FROM photo_fingerprints
+                  WHERE b0 = ANY($1) OR b1 = ANY($2) OR b2 = ANY($3) OR b3 = ANY($4)"
+                    .into(),
+                params,
+            )
+        }
+    }
+}
+
+fn lookup_answer(q: &EvidenceQuestion, rows: &[Row]) -> StoreResult<EvidenceAnswer> {
+    Ok(match q {
+        EvidenceQuestion::VisitBefore(..) | EvidenceQuestion::VisitAfter(..) => {
+            EvidenceAnswer::Visit(rows.first().map(visit_row).transpose()?)
+        }
+        EvidenceQuestion::VisitsAt(..) => {
+            EvidenceAnswer::Visits(rows.iter().map(visit_row).collect::<StoreResult<_>>()?)
+        }
+        EvidenceQuestion::Credentials(..) => {
+            EvidenceAnswer::Credentials(rows.iter().map(credential_visit_row).collect::<StoreResult<_>>()?)
+        }
+        EvidenceQuestion::NamingBlob(_) => EvidenceAnswer::Records(
+            rows.iter().map(|r| Ok(InspectionId(uuid_of(get(r, 0)?)?))).collect::<StoreResult<_>>()?,
+        ),
+        EvidenceQuestion::Originals(_) => EvidenceAnswer::Originals(
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        InspectionId(uuid_of(get(r, 0)?)?),
+                        get::<i64>(r, 1)? as u32,
+                        get::<i64>(r, 2)? as usize,
+                    ))
+                })
+                .collect::<StoreResult<_>>()?,
+        ),
+        EvidenceQuestion::Fingerprint(_) => EvidenceAnswer::Fingerprint(match rows.first() {
+            Some(r) => get::<Option<i64>>(r, 0)?.map(|f| f as u64),
+            None => None,
+        }),
+        EvidenceQuestion::Near(fp, max) => {
+            let mut out = Vec::new();
+            for r in rows {
+                let other = get::<i64>(r, 1)? as u64;
+                if crate::fingerprint::distance(*fp, other) <= *max {
+                    out.push((get::<String>(r, 0)?, other));
+                }
+            }
+            out.sort_unstable_by_key(|(sha, f)| (*f, sha.clone()));
+            EvidenceAnswer::Near(out)
+        }
     })
 }
 
@@ -1253,36 +1364,37 @@ impl Tx for PgTx<'_> {
     }
 
     fn fingerprint(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
-        Ok(self
-            .query_opt("SELECT fp FROM photo_fingerprints WHERE sha256 = $1", &[&sha256])?
-            .map(|r| get::<Option<i64>>(&r, 0))
-            .transpose()?
-            .flatten()
-            .map(|f| f as u64))
+        match self.lookup(EvidenceQuestion::Fingerprint(sha256.to_string()))? {
+            EvidenceAnswer::Fingerprint(v) => Ok(v),
+            other => Err(corrupt(format!("fingerprint look-up answered {other:?}"))),
+        }
     }
 
     fn near_fingerprints(&mut self, fp: u64, max: u32) -> StoreResult<Vec<(String, u64)>> {
-        // Every server writes fingerprints, so the band probes go to the shared indexes: one
-        // query whose four `= ANY` arms each probe one band's 137 neighbours (the pigeonhole
-        // argument in `fingerprint`), then the full distance of the few candidates.
-        let probes: Vec<Vec<i32>> = crate::fingerprint::bands(fp)
-            .into_iter()
-            .map(|v| crate::fingerprint::band_neighbours(v).into_iter().map(i32::from).collect())
-            .collect();
-        let rows = self.query(
-            "SELECT sha256, fp FROM photo_fingerprints
-              WHERE b0 = ANY($1) OR b1 = ANY($2) OR b2 = ANY($3) OR b3 = ANY($4)",
-            &[&probes[0], &probes[1], &probes[2], &probes[3]],
-        )?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let other = get::<i64>(r, 1)? as u64;
-            if crate::fingerprint::distance(fp, other) <= max {
-                out.push((get::<String>(r, 0)?, other));
-            }
+        match self.lookup(EvidenceQuestion::Near(fp, max))? {
+            EvidenceAnswer::Near(v) => Ok(v),
+            other => Err(corrupt(format!("near look-up answered {other:?}"))),
         }
-        out.sort_unstable_by_key(|(sha, f)| (*f, sha.clone()));
-        Ok(out)
+    }
+
+    fn evidence_lookups(&mut self, questions: &[EvidenceQuestion]) -> StoreResult<Vec<EvidenceAnswer>> {
+        self.flush()?;
+        let mut sent = Vec::with_capacity(questions.len());
+        for q in questions {
+            let (sql, params) = lookup_query(q);
+            sent.push((self.statement(&sql)?, params));
+        }
+        let client = self.conn.client();
+        // All sent before any answer is awaited: one round trip for the lot.
+        let rows = wait(futures::future::try_join_all(sent.iter().map(|(st, params)| async move {
+            let refs: Vec<Param<'_>> = params.iter().map(|p| p.as_ref() as Param<'_>).collect();
+            client.query(st, &refs).await
+        })))?;
+        questions.iter().zip(&rows).map(|(q, rows)| lookup_answer(q, rows)).collect()
+    }
+
+    fn batches_lookups(&self) -> bool {
+        true
     }
 
     fn blobs_without_fingerprint(&mut self, after: &str, limit: u32) -> StoreResult<Vec<String>> {
@@ -1324,14 +1436,10 @@ impl Tx for PgTx<'_> {
         at_ms: i64,
         exclude: &InspectionId,
     ) -> StoreResult<Option<Visit>> {
-        let sql = format!(
-            "SELECT {VISIT_COLS} FROM visits WHERE user_id = $1 AND at_ms <= $2 AND record_id <> $3
-             ORDER BY at_ms DESC LIMIT 1"
-        );
-        self.query_opt(&sql, &[&user.to_string(), &at_ms, &exclude.to_string()])?
-            .as_ref()
-            .map(visit_row)
-            .transpose()
+        match self.lookup(EvidenceQuestion::VisitBefore(*user, at_ms, *exclude))? {
+            EvidenceAnswer::Visit(v) => Ok(v),
+            other => Err(corrupt(format!("visit look-up answered {other:?}"))),
+        }
     }
 
     fn visit_after(
@@ -1340,19 +1448,17 @@ impl Tx for PgTx<'_> {
         at_ms: i64,
         exclude: &InspectionId,
     ) -> StoreResult<Option<Visit>> {
-        let sql = format!(
-            "SELECT {VISIT_COLS} FROM visits WHERE user_id = $1 AND at_ms >= $2 AND record_id <> $3
-             ORDER BY at_ms LIMIT 1"
-        );
-        self.query_opt(&sql, &[&user.to_string(), &at_ms, &exclude.to_string()])?
-            .as_ref()
-            .map(visit_row)
-            .transpose()
+        match self.lookup(EvidenceQuestion::VisitAfter(*user, at_ms, *exclude))? {
+            EvidenceAnswer::Visit(v) => Ok(v),
+            other => Err(corrupt(format!("visit look-up answered {other:?}"))),
+        }
     }
 
     fn visits_at(&mut self, position_key: &str, limit: u32) -> StoreResult<Vec<Visit>> {
-        let sql = format!("SELECT {VISIT_COLS} FROM visits WHERE position_key = $1 LIMIT $2");
-        self.query(&sql, &[&position_key, &i64::from(limit)])?.iter().map(visit_row).collect()
+        match self.lookup(EvidenceQuestion::VisitsAt(position_key.to_string(), limit))? {
+            EvidenceAnswer::Visits(v) => Ok(v),
+            other => Err(corrupt(format!("visits look-up answered {other:?}"))),
+        }
     }
 
     fn replace_credential_visits(
@@ -1390,16 +1496,10 @@ impl Tx for PgTx<'_> {
         started_ms: i64,
         ended_ms: i64,
     ) -> StoreResult<Vec<CredentialVisit>> {
-        // As on SQLite: on-site checks last hours, so starts more than a day before cannot overlap.
-        self.query(
-            "SELECT credential_no, record_id, officer, started_ms, ended_ms, lng, lat, place
-             FROM credential_visits
-             WHERE credential_no = $1 AND started_ms <= $3 AND started_ms >= $3 - 86400000 AND ended_ms >= $2",
-            &[&credential_no, &started_ms, &ended_ms],
-        )?
-        .iter()
-        .map(credential_visit_row)
-        .collect()
+        match self.lookup(EvidenceQuestion::Credentials(credential_no.to_string(), started_ms, ended_ms))? {
+            EvidenceAnswer::Credentials(v) => Ok(v),
+            other => Err(corrupt(format!("credential look-up answered {other:?}"))),
+        }
     }
 
     fn insert_photo_original(
@@ -1418,15 +1518,10 @@ impl Tx for PgTx<'_> {
     }
 
     fn photo_originals(&mut self, original: &str) -> StoreResult<Vec<(InspectionId, u32, usize)>> {
-        self.query(
-            "SELECT record_id, version, photo FROM photo_originals WHERE original_sha256 = $1 LIMIT 100",
-            &[&original],
-        )?
-        .iter()
-        .map(|r| {
-            Ok((InspectionId(uuid_of(get(r, 0)?)?), get::<i64>(r, 1)? as u32, get::<i64>(r, 2)? as usize))
-        })
-        .collect()
+        match self.lookup(EvidenceQuestion::Originals(original.to_string()))? {
+            EvidenceAnswer::Originals(v) => Ok(v),
+            other => Err(corrupt(format!("originals look-up answered {other:?}"))),
+        }
     }
 
     fn evidence_since(&mut self, seq: u64, rows: bool) -> StoreResult<EvidenceDelta> {
