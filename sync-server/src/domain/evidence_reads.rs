@@ -152,6 +152,7 @@ impl Answers {
             (EvidenceQuestion::Near(fp, max), EvidenceAnswer::Near(v)) => {
                 self.near.insert((*fp, *max), v);
             }
+            // Kept by the push itself (its record rows and blob sizes).
             _ => {}
         }
     }

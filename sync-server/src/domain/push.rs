@@ -225,15 +225,29 @@ fn prepare(
         let mut first = Vec::new();
         for m in req.mutations.iter().filter(|m| m.seq > device.last_seq) {
             let MutationOp::SubmitInspection { inspection: i, .. } = &m.op;
+            first.push(EvidenceQuestion::Record(i.id));
+            first.extend(i.blob_hashes().into_iter().map(EvidenceQuestion::BlobSize));
             first.extend(evidence::first_questions(thresholds, &clock, &actor.user.id, i));
         }
         let answers = snap.evidence_lookups(&first)?;
         let mut near = Vec::new();
         for (q, a) in first.iter().zip(answers) {
-            if let EvidenceAnswer::Fingerprint(Some(fp)) = a {
-                near.push(EvidenceQuestion::Near(fp, crate::fingerprint::MAX_DISTANCE));
+            match (q, a) {
+                (EvidenceQuestion::Record(id), EvidenceAnswer::Record(row)) => {
+                    p.records.insert(*id, row.map(|r| *r));
+                }
+                (EvidenceQuestion::BlobSize(h), EvidenceAnswer::BlobSize(size)) => {
+                    if let Some(size) = size {
+                        p.blob_sizes.insert(h.clone(), size);
+                    }
+                }
+                (q, a) => {
+                    if let EvidenceAnswer::Fingerprint(Some(fp)) = a {
+                        near.push(EvidenceQuestion::Near(fp, crate::fingerprint::MAX_DISTANCE));
+                    }
+                    p.answers.keep(q, a);
+                }
             }
-            p.answers.keep(q, a);
         }
         let answers = snap.evidence_lookups(&near)?;
         for (q, a) in near.iter().zip(answers) {
@@ -243,10 +257,12 @@ fn prepare(
     let mut sites = SiteCache::default();
     for m in req.mutations.iter().filter(|m| m.seq > device.last_seq) {
         let MutationOp::SubmitInspection { inspection: i, .. } = &m.op;
-        p.records.insert(i.id, snap.record(&i.id)?);
-        for h in i.blob_hashes() {
-            if let Some(size) = snap.blob_size(&h)? {
-                p.blob_sizes.insert(h, size);
+        if let std::collections::hash_map::Entry::Vacant(e) = p.records.entry(i.id) {
+            e.insert(snap.record(&i.id)?);
+            for h in i.blob_hashes() {
+                if let Some(size) = snap.blob_size(&h)? {
+                    p.blob_sizes.insert(h, size);
+                }
             }
         }
         if let Some(site) = sites.get(snap.as_mut(), actor, &i.site_id)? {

@@ -164,10 +164,12 @@ pub struct EvidenceDelta {
     pub originals: Vec<(String, InspectionId, u32, usize)>,
 }
 
-/// A look-up of the evidence checks, asked ahead for a whole push batch
+/// A look-up of a push (mostly of its evidence checks), asked ahead for a whole batch
 /// ([`Tx::evidence_lookups`]); each is answered exactly as its one-at-a-time method answers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum EvidenceQuestion {
+    Record(InspectionId),
+    BlobSize(String),
     VisitBefore(UserId, i64, InspectionId),
     VisitAfter(UserId, i64, InspectionId),
     VisitsAt(String, u32),
@@ -181,6 +183,8 @@ pub enum EvidenceQuestion {
 
 #[derive(Debug, Clone)]
 pub enum EvidenceAnswer {
+    Record(Option<Box<RecordRow>>),
+    BlobSize(Option<u64>),
     Visit(Option<Visit>),
     Visits(Vec<Visit>),
     Credentials(Vec<CredentialVisit>),
@@ -471,6 +475,8 @@ pub trait Tx {
             .iter()
             .map(|q| {
                 Ok(match q {
+                    EvidenceQuestion::Record(id) => EvidenceAnswer::Record(self.record(id)?.map(Box::new)),
+                    EvidenceQuestion::BlobSize(sha) => EvidenceAnswer::BlobSize(self.blob_size(sha)?),
                     EvidenceQuestion::VisitBefore(u, at, ex) => {
                         EvidenceAnswer::Visit(self.visit_before(u, *at, ex)?)
                     }

@@ -642,6 +642,12 @@ type Owned = Box<dyn ToSql + Sync + Send>;
 /// one-at-a-time methods and for a batch's look-ups sent together.
 fn lookup_query(q: &EvidenceQuestion) -> (String, Vec<Owned>) {
     match q {
+        EvidenceQuestion::Record(id) => {
+            (format!("SELECT {RECORD_COLS} FROM records WHERE id = $1"), vec![Box::new(id.to_string())])
+        }
+        EvidenceQuestion::BlobSize(sha) => {
+            ("SELECT size FROM blobs WHERE sha256 = $1".into(), vec![Box::new(sha.clone())])
+        }
         EvidenceQuestion::VisitBefore(user, at_ms, exclude) => (
             format!(
                 "SELECT {VISIT_COLS} FROM visits WHERE user_id = $1 AND at_ms <= $2 AND record_id <> $3
@@ -699,6 +705,12 @@ fn lookup_query(q: &EvidenceQuestion) -> (String, Vec<Owned>) {
 
 fn lookup_answer(q: &EvidenceQuestion, rows: &[Row]) -> StoreResult<EvidenceAnswer> {
     Ok(match q {
+        EvidenceQuestion::Record(_) => {
+            EvidenceAnswer::Record(rows.first().map(record_row).transpose()?.map(Box::new))
+        }
+        EvidenceQuestion::BlobSize(_) => EvidenceAnswer::BlobSize(
+            rows.first().map(|r| Ok::<_, StoreError>(get::<i64>(r, 0)? as u64)).transpose()?,
+        ),
         EvidenceQuestion::VisitBefore(..) | EvidenceQuestion::VisitAfter(..) => {
             EvidenceAnswer::Visit(rows.first().map(visit_row).transpose()?)
         }
@@ -1119,8 +1131,10 @@ impl Tx for PgTx<'_> {
     }
 
     fn record(&mut self, id: &InspectionId) -> StoreResult<Option<RecordRow>> {
-        let sql = format!("SELECT {RECORD_COLS} FROM records WHERE id = $1");
-        self.query_opt(&sql, &[&id.to_string()])?.as_ref().map(record_row).transpose()
+        match self.lookup(EvidenceQuestion::Record(*id))? {
+            EvidenceAnswer::Record(v) => Ok(v.map(|r| *r)),
+            other => Err(corrupt(format!("record look-up answered {other:?}"))),
+        }
     }
 
     fn insert_record(&mut self, r: &RecordRow) -> StoreResult<()> {
@@ -1308,9 +1322,10 @@ impl Tx for PgTx<'_> {
     }
 
     fn blob_size(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
-        self.query_opt("SELECT size FROM blobs WHERE sha256 = $1", &[&sha256])?
-            .map(|r| Ok(get::<i64>(&r, 0)? as u64))
-            .transpose()
+        match self.lookup(EvidenceQuestion::BlobSize(sha256.to_string()))? {
+            EvidenceAnswer::BlobSize(v) => Ok(v),
+            other => Err(corrupt(format!("blob look-up answered {other:?}"))),
+        }
     }
 
     fn insert_blob(&mut self, sha256: &str, size: u64, at: OffsetDateTime) -> StoreResult<()> {
