@@ -25,232 +25,164 @@ use shared::ids::{InspectionId, UserId};
 
 use crate::fingerprint;
 use crate::store::{
-    CredentialVisit, EvidenceAnswer, EvidenceDelta, EvidenceQuestion, StoreResult, Tx, Visit,
+    CredentialVisit, EvidenceAnswer as A, EvidenceDelta, EvidenceQuestion as Q, RecordRow, StoreError,
+    StoreResult, Tx, Visit,
 };
 
-/// The reads of the evidence checks (the hot ones; anything else goes to [`Lookups::tx`]).
+/// The reads of a push's checks: one question, one answer (typed helpers on `dyn Lookups`).
 pub trait Lookups {
+    fn ask(&mut self, q: &Q) -> StoreResult<A>;
+    /// The transaction, for the reads made only when a flag is raised (names, versions).
+    fn tx(&mut self) -> &mut dyn Tx;
+}
+
+fn shape(q: &Q, a: A) -> StoreError {
+    StoreError::Corrupt(format!("{q:?} answered {a:?}"))
+}
+
+impl dyn Lookups + '_ {
+    pub fn record(&mut self, id: &InspectionId) -> StoreResult<Option<RecordRow>> {
+        let q = Q::Record(*id);
+        match self.ask(&q)? {
+            A::Record(r) => Ok(r.map(|r| *r)),
+            a => Err(shape(&q, a)),
+        }
+    }
+    pub fn blob_size(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
+        let q = Q::BlobSize(sha256.to_string());
+        match self.ask(&q)? {
+            A::BlobSize(v) => Ok(v),
+            a => Err(shape(&q, a)),
+        }
+    }
     /// The user's visit with the latest time at or before `at_ms`, other than `exclude`.
-    fn visit_before(
+    pub fn visit_before(
         &mut self,
         user: &UserId,
         at_ms: i64,
         exclude: &InspectionId,
-    ) -> StoreResult<Option<Visit>>;
+    ) -> StoreResult<Option<Visit>> {
+        let q = Q::VisitBefore(*user, at_ms, *exclude);
+        match self.ask(&q)? {
+            A::Visit(v) => Ok(v),
+            a => Err(shape(&q, a)),
+        }
+    }
     /// The user's visit with the earliest time at or after `at_ms`, other than `exclude`.
-    fn visit_after(
+    pub fn visit_after(
         &mut self,
         user: &UserId,
         at_ms: i64,
         exclude: &InspectionId,
-    ) -> StoreResult<Option<Visit>>;
-    fn visits_at(&mut self, position_key: &str, limit: u32) -> StoreResult<Vec<Visit>>;
-    fn credential_visits_overlapping(
+    ) -> StoreResult<Option<Visit>> {
+        let q = Q::VisitAfter(*user, at_ms, *exclude);
+        match self.ask(&q)? {
+            A::Visit(v) => Ok(v),
+            a => Err(shape(&q, a)),
+        }
+    }
+    pub fn visits_at(&mut self, position_key: &str, limit: u32) -> StoreResult<Vec<Visit>> {
+        let q = Q::VisitsAt(position_key.to_string(), limit);
+        match self.ask(&q)? {
+            A::Visits(v) => Ok(v),
+            a => Err(shape(&q, a)),
+        }
+    }
+    pub fn credential_visits_overlapping(
         &mut self,
         credential_no: &str,
         started_ms: i64,
         ended_ms: i64,
-    ) -> StoreResult<Vec<CredentialVisit>>;
-    fn records_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<InspectionId>>;
-    fn photo_originals(&mut self, original: &str) -> StoreResult<Vec<(InspectionId, u32, usize)>>;
-    fn fingerprint(&mut self, sha256: &str) -> StoreResult<Option<u64>>;
-    fn near_fingerprints(&mut self, fp: u64, max: u32) -> StoreResult<Vec<(String, u64)>>;
-    /// The transaction, for the reads made only when a flag is raised (names, versions).
-    fn tx(&mut self) -> &mut dyn Tx;
+    ) -> StoreResult<Vec<CredentialVisit>> {
+        let q = Q::Credentials(credential_no.to_string(), started_ms, ended_ms);
+        match self.ask(&q)? {
+            A::Credentials(v) => Ok(v),
+            a => Err(shape(&q, a)),
+        }
+    }
+    pub fn records_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<InspectionId>> {
+        let q = Q::NamingBlob(sha256.to_string());
+        match self.ask(&q)? {
+            A::Records(v) => Ok(v),
+            a => Err(shape(&q, a)),
+        }
+    }
+    pub fn photo_originals(&mut self, original: &str) -> StoreResult<Vec<(InspectionId, u32, usize)>> {
+        let q = Q::Originals(original.to_string());
+        match self.ask(&q)? {
+            A::Originals(v) => Ok(v),
+            a => Err(shape(&q, a)),
+        }
+    }
+    pub fn fingerprint(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
+        let q = Q::Fingerprint(sha256.to_string());
+        match self.ask(&q)? {
+            A::Fingerprint(v) => Ok(v),
+            a => Err(shape(&q, a)),
+        }
+    }
+    pub fn near_fingerprints(&mut self, fp: u64, max: u32) -> StoreResult<Vec<(String, u64)>> {
+        let q = Q::Near(fp, max);
+        match self.ask(&q)? {
+            A::Near(v) => Ok(v),
+            a => Err(shape(&q, a)),
+        }
+    }
 }
 
 /// A transaction answering directly.
 pub struct Direct<'a>(pub &'a mut dyn Tx);
 
 impl Lookups for Direct<'_> {
-    fn visit_before(
-        &mut self,
-        user: &UserId,
-        at_ms: i64,
-        exclude: &InspectionId,
-    ) -> StoreResult<Option<Visit>> {
-        self.0.visit_before(user, at_ms, exclude)
-    }
-    fn visit_after(
-        &mut self,
-        user: &UserId,
-        at_ms: i64,
-        exclude: &InspectionId,
-    ) -> StoreResult<Option<Visit>> {
-        self.0.visit_after(user, at_ms, exclude)
-    }
-    fn visits_at(&mut self, position_key: &str, limit: u32) -> StoreResult<Vec<Visit>> {
-        self.0.visits_at(position_key, limit)
-    }
-    fn credential_visits_overlapping(
-        &mut self,
-        credential_no: &str,
-        started_ms: i64,
-        ended_ms: i64,
-    ) -> StoreResult<Vec<CredentialVisit>> {
-        self.0.credential_visits_overlapping(credential_no, started_ms, ended_ms)
-    }
-    fn records_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<InspectionId>> {
-        Ok(self.0.records_naming_blob(sha256)?.into_iter().map(|r| r.id).collect())
-    }
-    fn photo_originals(&mut self, original: &str) -> StoreResult<Vec<(InspectionId, u32, usize)>> {
-        self.0.photo_originals(original)
-    }
-    fn fingerprint(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
-        self.0.fingerprint(sha256)
-    }
-    fn near_fingerprints(&mut self, fp: u64, max: u32) -> StoreResult<Vec<(String, u64)>> {
-        self.0.near_fingerprints(fp, max)
+    fn ask(&mut self, q: &Q) -> StoreResult<A> {
+        let q = std::slice::from_ref(q);
+        self.0
+            .evidence_lookups(q)?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("a look-up went unanswered".into()))
     }
     fn tx(&mut self) -> &mut dyn Tx {
         self.0
     }
 }
 
-type VisitQuery = (UserId, i64, InspectionId);
-
 /// Answers a snapshot gave, by question.
 #[derive(Debug, Default)]
-pub struct Answers {
-    before: HashMap<VisitQuery, Option<Visit>>,
-    after: HashMap<VisitQuery, Option<Visit>>,
-    at: HashMap<(String, u32), Vec<Visit>>,
-    credentials: HashMap<(String, i64, i64), Vec<CredentialVisit>>,
-    naming: HashMap<String, Vec<InspectionId>>,
-    originals: HashMap<String, Vec<(InspectionId, u32, usize)>>,
-    /// Only fingerprints found: a missing one is asked again.
-    fingerprints: HashMap<String, u64>,
-    near: HashMap<(u64, u32), Vec<(String, u64)>>,
-}
+pub struct Answers(HashMap<Q, A>);
 
 impl Answers {
-    /// Keeps the answer to a question asked ahead; an answer of the wrong shape is dropped
-    /// (the question is then asked again when needed).
-    pub fn keep(&mut self, q: &EvidenceQuestion, a: EvidenceAnswer) {
-        match (q, a) {
-            (EvidenceQuestion::VisitBefore(u, at, ex), EvidenceAnswer::Visit(v)) => {
-                self.before.insert((*u, *at, *ex), v);
-            }
-            (EvidenceQuestion::VisitAfter(u, at, ex), EvidenceAnswer::Visit(v)) => {
-                self.after.insert((*u, *at, *ex), v);
-            }
-            (EvidenceQuestion::VisitsAt(k, limit), EvidenceAnswer::Visits(v)) => {
-                self.at.insert((k.clone(), *limit), v);
-            }
-            (EvidenceQuestion::Credentials(c, st, en), EvidenceAnswer::Credentials(v)) => {
-                self.credentials.insert((c.clone(), *st, *en), v);
-            }
-            (EvidenceQuestion::NamingBlob(sha), EvidenceAnswer::Records(v)) => {
-                self.naming.insert(sha.clone(), v);
-            }
-            (EvidenceQuestion::Originals(o), EvidenceAnswer::Originals(v)) => {
-                self.originals.insert(o.clone(), v);
-            }
-            (EvidenceQuestion::Fingerprint(sha), EvidenceAnswer::Fingerprint(Some(fp))) => {
-                self.fingerprints.insert(sha.clone(), fp);
-            }
-            (EvidenceQuestion::Near(fp, max), EvidenceAnswer::Near(v)) => {
-                self.near.insert((*fp, *max), v);
-            }
-            // Kept by the push itself (its record rows and blob sizes).
-            _ => {}
-        }
+    /// Keeps the answer to a question asked ahead.
+    pub fn keep(&mut self, q: Q, a: A) {
+        self.0.insert(q, a);
+    }
+
+    pub fn get(&self, q: &Q) -> Option<&A> {
+        self.0.get(q)
     }
 
     /// A fingerprint the snapshot had.
     pub fn fingerprint(&self, sha256: &str) -> Option<u64> {
-        self.fingerprints.get(sha256).copied()
+        match self.0.get(&Q::Fingerprint(sha256.to_string())) {
+            Some(A::Fingerprint(fp)) => *fp,
+            _ => None,
+        }
     }
 }
 
-/// A snapshot answering and remembering; what was asked ahead (`Answers::keep`) is answered
-/// from memory.
+/// A snapshot answering and remembering; what was asked ahead is answered from memory.
 pub struct Recorder<'a> {
     pub tx: &'a mut dyn Tx,
     pub answers: &'a mut Answers,
 }
 
 impl Lookups for Recorder<'_> {
-    fn visit_before(
-        &mut self,
-        user: &UserId,
-        at_ms: i64,
-        exclude: &InspectionId,
-    ) -> StoreResult<Option<Visit>> {
-        if let Some(v) = self.answers.before.get(&(*user, at_ms, *exclude)) {
-            return Ok(v.clone());
+    fn ask(&mut self, q: &Q) -> StoreResult<A> {
+        if let Some(a) = self.answers.get(q) {
+            return Ok(a.clone());
         }
-        let v = self.tx.visit_before(user, at_ms, exclude)?;
-        self.answers.before.insert((*user, at_ms, *exclude), v.clone());
-        Ok(v)
-    }
-    fn visit_after(
-        &mut self,
-        user: &UserId,
-        at_ms: i64,
-        exclude: &InspectionId,
-    ) -> StoreResult<Option<Visit>> {
-        if let Some(v) = self.answers.after.get(&(*user, at_ms, *exclude)) {
-            return Ok(v.clone());
-        }
-        let v = self.tx.visit_after(user, at_ms, exclude)?;
-        self.answers.after.insert((*user, at_ms, *exclude), v.clone());
-        Ok(v)
-    }
-    fn visits_at(&mut self, position_key: &str, limit: u32) -> StoreResult<Vec<Visit>> {
-        if let Some(v) = self.answers.at.get(&(position_key.to_string(), limit)) {
-            return Ok(v.clone());
-        }
-        let v = self.tx.visits_at(position_key, limit)?;
-        self.answers.at.insert((position_key.to_string(), limit), v.clone());
-        Ok(v)
-    }
-    fn credential_visits_overlapping(
-        &mut self,
-        credential_no: &str,
-        started_ms: i64,
-        ended_ms: i64,
-    ) -> StoreResult<Vec<CredentialVisit>> {
-        if let Some(v) = self.answers.credentials.get(&(credential_no.to_string(), started_ms, ended_ms)) {
-            return Ok(v.clone());
-        }
-        let v = self.tx.credential_visits_overlapping(credential_no, started_ms, ended_ms)?;
-        self.answers.credentials.insert((credential_no.to_string(), started_ms, ended_ms), v.clone());
-        Ok(v)
-    }
-    fn records_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<InspectionId>> {
-        if let Some(v) = self.answers.naming.get(sha256) {
-            return Ok(v.clone());
-        }
-        let v: Vec<InspectionId> = self.tx.records_naming_blob(sha256)?.into_iter().map(|r| r.id).collect();
-        self.answers.naming.insert(sha256.to_string(), v.clone());
-        Ok(v)
-    }
-    fn photo_originals(&mut self, original: &str) -> StoreResult<Vec<(InspectionId, u32, usize)>> {
-        if let Some(v) = self.answers.originals.get(original) {
-            return Ok(v.clone());
-        }
-        let v = self.tx.photo_originals(original)?;
-        self.answers.originals.insert(original.to_string(), v.clone());
-        Ok(v)
-    }
-    fn fingerprint(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
-        if let Some(fp) = self.answers.fingerprint(sha256) {
-            return Ok(Some(fp));
-        }
-        let v = self.tx.fingerprint(sha256)?;
-        if let Some(fp) = v {
-            self.answers.fingerprints.insert(sha256.to_string(), fp);
-        }
-        Ok(v)
-    }
-    fn near_fingerprints(&mut self, fp: u64, max: u32) -> StoreResult<Vec<(String, u64)>> {
-        if let Some(v) = self.answers.near.get(&(fp, max)) {
-            return Ok(v.clone());
-        }
-        let v = self.tx.near_fingerprints(fp, max)?;
-        self.answers.near.insert((fp, max), v.clone());
-        Ok(v)
+        let a = Direct(&mut *self.tx).ask(q)?;
+        self.answers.keep(q.clone(), a.clone());
+        Ok(a)
     }
     fn tx(&mut self) -> &mut dyn Tx {
         self.tx
@@ -370,117 +302,90 @@ pub struct Replayer<'a> {
 }
 
 impl Replayer<'_> {
-    fn stale(&self, v: &Option<Visit>) -> bool {
-        v.as_ref().is_some_and(|v| self.fresh.touched(&v.record_id))
+    /// The snapshot's answer corrected by what is fresh, or `None` when only the write
+    /// transaction can answer: never asked, or naming a record that changed since.
+    fn corrected(&self, q: &Q) -> Option<A> {
+        let touched = |r: &InspectionId| self.fresh.touched(r);
+        let f = self.fresh;
+        Some(match (q, self.answers.get(q)?) {
+            (Q::Record(id), A::Record(row)) if !touched(id) => A::Record(row.clone()),
+            // Blobs are never removed or changed; one missing from the snapshot may have arrived.
+            (Q::BlobSize(_), A::BlobSize(Some(size))) => A::BlobSize(Some(*size)),
+            (Q::VisitBefore(user, at_ms, exclude), A::Visit(known)) => {
+                if known.as_ref().is_some_and(|v| touched(&v.record_id)) {
+                    return None;
+                }
+                let fresh = f.neighbour(user, *at_ms, exclude, false);
+                A::Visit(known.iter().chain(fresh).max_by_key(|v| v.at_ms).cloned())
+            }
+            (Q::VisitAfter(user, at_ms, exclude), A::Visit(known)) => {
+                if known.as_ref().is_some_and(|v| touched(&v.record_id)) {
+                    return None;
+                }
+                let fresh = f.neighbour(user, *at_ms, exclude, true);
+                A::Visit(known.iter().chain(fresh).min_by_key(|v| v.at_ms).cloned())
+            }
+            (Q::VisitsAt(key, limit), A::Visits(known)) => {
+                if known.iter().any(|v| touched(&v.record_id)) {
+                    return None;
+                }
+                let fresh = f.by_key.get(key).into_iter().flatten().filter_map(|r| f.visits.get(r));
+                A::Visits(known.iter().chain(fresh).take(*limit as usize).cloned().collect())
+            }
+            (Q::Credentials(credential_no, started_ms, ended_ms), A::Credentials(known)) => {
+                if known.iter().any(|v| touched(&v.record_id)) {
+                    return None;
+                }
+                // The same condition as the backends' query.
+                let overlaps = |c: &&CredentialVisit| {
+                    c.credential_no == *credential_no
+                        && c.started_ms <= *ended_ms
+                        && c.started_ms >= ended_ms - 86_400_000
+                        && c.ended_ms >= *started_ms
+                };
+                let fresh = f.credential_visits.values().flatten().filter(overlaps);
+                A::Credentials(known.iter().chain(fresh).cloned().collect())
+            }
+            // Links and claimed originals are only ever added.
+            (Q::NamingBlob(sha256), A::Records(known)) => {
+                let mut ids = known.clone();
+                for record in f.naming.get(sha256).into_iter().flatten() {
+                    if !ids.contains(record) {
+                        ids.push(*record);
+                    }
+                }
+                A::Records(ids)
+            }
+            (Q::Originals(original), A::Originals(known)) => {
+                let mut all = known.clone();
+                for o in f.originals.get(original).into_iter().flatten() {
+                    if !all.contains(o) {
+                        all.push(*o);
+                    }
+                }
+                A::Originals(all)
+            }
+            (Q::Fingerprint(_), A::Fingerprint(Some(fp))) => A::Fingerprint(Some(*fp)),
+            (Q::Near(fp, max), A::Near(known)) => {
+                let mut all = known.clone();
+                for (sha, other) in &f.fingerprints {
+                    if fingerprint::distance(*fp, *other) <= *max && !all.iter().any(|(s, _)| s == sha) {
+                        all.push((sha.clone(), *other));
+                    }
+                }
+                A::Near(all)
+            }
+            _ => return None,
+        })
     }
 }
 
 impl Lookups for Replayer<'_> {
-    fn visit_before(
-        &mut self,
-        user: &UserId,
-        at_ms: i64,
-        exclude: &InspectionId,
-    ) -> StoreResult<Option<Visit>> {
-        let Some(known) = self.answers.before.get(&(*user, at_ms, *exclude)).filter(|v| !self.stale(v))
-        else {
-            return self.tx.visit_before(user, at_ms, exclude);
-        };
-        Ok(known
-            .iter()
-            .chain(self.fresh.neighbour(user, at_ms, exclude, false))
-            .max_by_key(|v| v.at_ms)
-            .cloned())
-    }
-    fn visit_after(
-        &mut self,
-        user: &UserId,
-        at_ms: i64,
-        exclude: &InspectionId,
-    ) -> StoreResult<Option<Visit>> {
-        let Some(known) = self.answers.after.get(&(*user, at_ms, *exclude)).filter(|v| !self.stale(v)) else {
-            return self.tx.visit_after(user, at_ms, exclude);
-        };
-        Ok(known
-            .iter()
-            .chain(self.fresh.neighbour(user, at_ms, exclude, true))
-            .min_by_key(|v| v.at_ms)
-            .cloned())
-    }
-    fn visits_at(&mut self, position_key: &str, limit: u32) -> StoreResult<Vec<Visit>> {
-        let known = self.answers.at.get(&(position_key.to_string(), limit));
-        let Some(known) = known.filter(|k| !k.iter().any(|v| self.fresh.touched(&v.record_id))) else {
-            return self.tx.visits_at(position_key, limit);
-        };
-        let fresh = self.fresh.by_key.get(position_key).into_iter().flatten();
-        Ok(known
-            .iter()
-            .chain(fresh.filter_map(|r| self.fresh.visits.get(r)))
-            .take(limit as usize)
-            .cloned()
-            .collect())
-    }
-    fn credential_visits_overlapping(
-        &mut self,
-        credential_no: &str,
-        started_ms: i64,
-        ended_ms: i64,
-    ) -> StoreResult<Vec<CredentialVisit>> {
-        let known = self.answers.credentials.get(&(credential_no.to_string(), started_ms, ended_ms));
-        let Some(known) = known.filter(|k| !k.iter().any(|v| self.fresh.touched(&v.record_id))) else {
-            return self.tx.credential_visits_overlapping(credential_no, started_ms, ended_ms);
-        };
-        // The same condition as the backends' query.
-        let overlaps = |c: &&CredentialVisit| {
-            c.credential_no == credential_no
-                && c.started_ms <= ended_ms
-                && c.started_ms >= ended_ms - 86_400_000
-                && c.ended_ms >= started_ms
-        };
-        let fresh = self.fresh.credential_visits.values().flatten().filter(overlaps);
-        Ok(known.iter().chain(fresh).cloned().collect())
-    }
-    fn records_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<InspectionId>> {
-        let Some(known) = self.answers.naming.get(sha256) else {
-            return Direct(self.tx).records_naming_blob(sha256);
-        };
-        let mut ids = known.clone();
-        for record in self.fresh.naming.get(sha256).into_iter().flatten() {
-            if !ids.contains(record) {
-                ids.push(*record);
-            }
+    fn ask(&mut self, q: &Q) -> StoreResult<A> {
+        match self.corrected(q) {
+            Some(a) => Ok(a),
+            None => Direct(&mut *self.tx).ask(q),
         }
-        Ok(ids)
-    }
-    fn photo_originals(&mut self, original: &str) -> StoreResult<Vec<(InspectionId, u32, usize)>> {
-        let Some(known) = self.answers.originals.get(original) else {
-            return self.tx.photo_originals(original);
-        };
-        let mut all = known.clone();
-        for o in self.fresh.originals.get(original).into_iter().flatten() {
-            if !all.contains(o) {
-                all.push(*o);
-            }
-        }
-        Ok(all)
-    }
-    fn fingerprint(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
-        match self.answers.fingerprint(sha256) {
-            Some(fp) => Ok(Some(fp)),
-            None => self.tx.fingerprint(sha256),
-        }
-    }
-    fn near_fingerprints(&mut self, fp: u64, max: u32) -> StoreResult<Vec<(String, u64)>> {
-        let Some(known) = self.answers.near.get(&(fp, max)) else {
-            return self.tx.near_fingerprints(fp, max);
-        };
-        let mut all = known.clone();
-        for (sha, other) in &self.fresh.fingerprints {
-            if fingerprint::distance(fp, *other) <= max && !all.iter().any(|(s, _)| s == sha) {
-                all.push((sha.clone(), *other));
-            }
-        }
-        Ok(all)
     }
     fn tx(&mut self) -> &mut dyn Tx {
         self.tx

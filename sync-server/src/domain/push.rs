@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use shared::SiteId;
 use shared::auth::Role;
 use shared::flags::FlagThresholds;
 use shared::inspection::Inspection;
@@ -17,10 +18,9 @@ use shared::sync::{
 };
 use shared::validate::validate_against_site;
 use shared::{ApiError, ErrorCode, FieldError};
-use shared::{InspectionId, SiteId};
 use time::OffsetDateTime;
 
-use crate::domain::evidence_reads::{Answers, Fresh, Recorder, Replayer};
+use crate::domain::evidence_reads::{Answers, Fresh, Lookups, Recorder, Replayer};
 use crate::domain::{Actor, evidence};
 use crate::error::{AppError, AppResult};
 use crate::store::{
@@ -198,9 +198,7 @@ struct Prepared {
     /// The device's key in the snapshot, and whether each mutation verified against it.
     key: Option<String>,
     signed: Vec<bool>,
-    records: HashMap<InspectionId, Option<RecordRow>>,
-    /// Sizes of blobs the snapshot held (blobs are never removed or changed).
-    blob_sizes: HashMap<String, u64>,
+    /// Every look-up's answer on the snapshot, record rows and blob sizes included.
     answers: Answers,
 }
 
@@ -231,39 +229,24 @@ fn prepare(
         }
         let answers = snap.evidence_lookups(&first)?;
         let mut near = Vec::new();
-        for (q, a) in first.iter().zip(answers) {
-            match (q, a) {
-                (EvidenceQuestion::Record(id), EvidenceAnswer::Record(row)) => {
-                    p.records.insert(*id, row.map(|r| *r));
-                }
-                (EvidenceQuestion::BlobSize(h), EvidenceAnswer::BlobSize(size)) => {
-                    if let Some(size) = size {
-                        p.blob_sizes.insert(h.clone(), size);
-                    }
-                }
-                (q, a) => {
-                    if let EvidenceAnswer::Fingerprint(Some(fp)) = a {
-                        near.push(EvidenceQuestion::Near(fp, crate::fingerprint::MAX_DISTANCE));
-                    }
-                    p.answers.keep(q, a);
-                }
+        for (q, a) in first.into_iter().zip(answers) {
+            if let EvidenceAnswer::Fingerprint(Some(fp)) = a {
+                near.push(EvidenceQuestion::Near(fp, crate::fingerprint::MAX_DISTANCE));
             }
+            p.answers.keep(q, a);
         }
         let answers = snap.evidence_lookups(&near)?;
-        for (q, a) in near.iter().zip(answers) {
+        for (q, a) in near.into_iter().zip(answers) {
             p.answers.keep(q, a);
         }
     }
     let mut sites = SiteCache::default();
     for m in req.mutations.iter().filter(|m| m.seq > device.last_seq) {
         let MutationOp::SubmitInspection { inspection: i, .. } = &m.op;
-        if let std::collections::hash_map::Entry::Vacant(e) = p.records.entry(i.id) {
-            e.insert(snap.record(&i.id)?);
-            for h in i.blob_hashes() {
-                if let Some(size) = snap.blob_size(&h)? {
-                    p.blob_sizes.insert(h, size);
-                }
-            }
+        let l: &mut dyn Lookups = &mut Recorder { tx: snap.as_mut(), answers: &mut p.answers };
+        l.record(&i.id)?;
+        for h in i.blob_hashes() {
+            l.blob_size(&h)?;
         }
         if let Some(site) = sites.get(snap.as_mut(), actor, &i.site_id)? {
             let mut l = Recorder { tx: snap.as_mut(), answers: &mut p.answers };
@@ -282,19 +265,9 @@ struct Checks<'a> {
 }
 
 impl Checks<'_> {
-    /// The record's row: the snapshot's unless it changed since.
-    fn record(&self, tx: &mut dyn Tx, id: &InspectionId) -> StoreResult<Option<RecordRow>> {
-        match self.prep.records.get(id) {
-            Some(row) if !self.fresh.touched(id) => Ok(row.clone()),
-            _ => tx.record(id),
-        }
-    }
-
-    fn blob_size(&self, tx: &mut dyn Tx, sha256: &str) -> StoreResult<Option<u64>> {
-        match self.prep.blob_sizes.get(sha256) {
-            Some(size) => Ok(Some(*size)),
-            None => tx.blob_size(sha256),
-        }
+    /// The write transaction's reads, answered from the snapshot where nothing changed since.
+    fn reads<'t>(&'t self, tx: &'t mut dyn Tx) -> Replayer<'t> {
+        Replayer { tx, answers: &self.prep.answers, fresh: &self.fresh }
     }
 }
 
@@ -358,7 +331,7 @@ fn submit(
         };
         return Ok(rejected(ApiError::new(ErrorCode::SignatureInvalid, why)));
     }
-    let existing = checks.record(tx, &i.id)?;
+    let existing = (&mut checks.reads(tx) as &mut dyn Lookups).record(&i.id)?;
     let mut row = match existing {
         None => {
             if i.version != 1 {
@@ -404,7 +377,7 @@ fn submit(
     let mut missing = Vec::new();
     let mut wrong_size = Vec::new();
     for h in &hashes {
-        match checks.blob_size(tx, h)? {
+        match (&mut checks.reads(tx) as &mut dyn Lookups).blob_size(h)? {
             None => missing.push(h.clone()),
             Some(size) => {
                 for (n, p) in i.photos.iter().enumerate() {
@@ -460,8 +433,15 @@ fn submit(
     };
     // Checked before the version is written, so it is written once, marked checked.
     let found = {
-        let mut l = Replayer { tx: &mut *tx, answers: &checks.prep.answers, fresh: &checks.fresh };
-        evidence::check(&mut l, checks.thresholds, &checks.clock, &actor.user.id, i, &site, now)?
+        evidence::check(
+            &mut checks.reads(tx),
+            checks.thresholds,
+            &checks.clock,
+            &actor.user.id,
+            i,
+            &site,
+            now,
+        )?
     };
     tx.insert_version(i, now, &device.id, signature)?;
     for h in &hashes {

@@ -303,7 +303,7 @@ async fn corrected_snapshot_answers_equal_the_write_transactions() {
                 let got = snap.evidence_lookups(&asked).expect("look-ups");
                 assert_eq!(got.len(), asked.len());
                 for (q, a) in asked.iter().zip(got) {
-                    answers.keep(q, a);
+                    answers.keep(q.clone(), a);
                 }
             }
             let mut r = Recorder { tx: snap.as_mut(), answers: &mut answers };
