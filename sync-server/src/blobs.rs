@@ -217,6 +217,9 @@ impl BlobStore for FsBlobStore {
         let lock = self.lock(h);
         let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = self.exists(h)? {
+            // What this uploader left of it (another uploader finished it first, or the server
+            // stopped between publishing and clearing) is no longer pending.
+            self.discard(&self.upload(h, uploader));
             return Ok(complete(h, existing));
         }
         let u = self.upload(h, uploader);

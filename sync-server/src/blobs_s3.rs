@@ -267,10 +267,16 @@ impl Drop for S3BlobStore {
 impl BlobStore for S3BlobStore {
     fn start(&self, h: &BlobHash, uploader: &UserId, size: u64) -> AppResult<BlobStatus> {
         check_size(size, self.max_size)?;
+        let dir = self.upload_dir(h, uploader);
         if let Some(existing) = self.exists(h)? {
+            // What this uploader left of it (another uploader finished it first, or a server
+            // was killed between publishing and clearing) is no longer pending: one GET when
+            // nothing is left, the listing only when something is.
+            if self.declared_size(&dir)?.is_some() {
+                self.discard(&dir)?;
+            }
             return Ok(complete(h, existing));
         }
-        let dir = self.upload_dir(h, uploader);
         match self.declared_size(&dir)? {
             Some(s) if s == size => {
                 // A resume: the chunks that arrived say where it stands.

@@ -122,6 +122,25 @@ async fn two_records_naming_one_photo_store_it_once() {
     assert_eq!(stored_bytes(&server, &sha256_hex(&data)), data);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_photo_finished_by_someone_else_leaves_no_half_upload_behind() {
+    let (server, _fx) = setup().await;
+    let (a, _) = inspector(&server, "inspector_a").await;
+    let (b, _) = inspector(&server, "inspector_b").await;
+    let data = photo(120_000, 9);
+    let hash = sha256_hex(&data);
+    // A sends half, then its link goes; B sends the same photo whole.
+    a.blob_start(&hash, data.len() as u64).await.unwrap();
+    a.blob_append(&hash, 0, data[..60_000].to_vec()).await.unwrap();
+    assert_eq!(server.state.blobs.pending_uploads().unwrap().len(), 1);
+    b.upload(&data, 40_000).await.unwrap();
+    // A comes back: the photo is there, and what A left of it is gone with the answer.
+    let st = a.blob_start(&hash, data.len() as u64).await.unwrap();
+    assert!(st.complete);
+    assert_eq!(server.state.blobs.pending_uploads().unwrap(), Vec::<String>::new());
+    assert_eq!(stored_bytes(&server, &hash), data);
+}
+
 /// A blob's bytes as the server's blob store (directory or bucket) holds them.
 fn stored_bytes(server: &qingliu_tests::TestServer, hash: &str) -> Vec<u8> {
     let h = sync_server::blobs::BlobHash::parse(hash).unwrap();
