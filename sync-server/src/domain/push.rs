@@ -449,9 +449,10 @@ fn submit(
     }
     crate::domain::documents::record_numbers(tx, i, &device.id, &actor.user.id, now)?;
     evidence::store(tx, &found, &actor.user.id, i, &site, now)?;
+    // Later submissions of this batch must see this one, as if it had been committed (its
+    // record row always; its evidence rows when the checks look at other records).
+    let mut links = Vec::new();
     if checks.thresholds.cross_record_checks {
-        // Later submissions of this batch must see this one, as if it had been committed.
-        let mut links = Vec::with_capacity(hashes.len());
         for h in &hashes {
             let fp = match checks.prep.answers.fingerprint(h) {
                 Some(fp) => Some(fp),
@@ -459,15 +460,15 @@ fn submit(
             };
             links.push((h.clone(), fp));
         }
-        checks.fresh.applied(
-            i.id,
-            i.version,
-            found.visit.as_ref(),
-            found.credentials.as_deref(),
-            links,
-            &found.originals,
-        );
     }
+    checks.fresh.applied(
+        i.id,
+        i.version,
+        found.visit.as_ref(),
+        found.credentials.as_deref(),
+        links,
+        &found.originals,
+    );
     let flags = found.flags;
     tx.append_audit(&AuditEntry {
         at: now,

@@ -215,6 +215,42 @@ async fn resent_content_under_new_sequence_is_not_duplicated() {
     }
 }
 
+/// One batch naming a record twice: the second mutation must see what the first applied in
+/// the same write transaction, with the cross-record checks on (the product) and off (the
+/// bulk-load switch), although the batch's look-ups were read on a snapshot before either.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_named_twice_in_one_batch_sees_itself() {
+    for checks in [true, false] {
+        let server = qingliu_tests::TestServer::start_with(|c| c.flags.cross_record_checks = checks).await;
+        let fx = qingliu_tests::fixture::install(server.state.store.as_ref());
+        let (c, device) = inspector(&server, "inspector_a").await;
+        let a = water_body(fx.site("water1").id, vec![], None);
+        let mut next = a.clone();
+        next.version = 2;
+        next.replaces_version = Some(1);
+        let r = c.push(&batch(device, vec![submit(1, &a), submit(2, &a), submit(3, &next)])).await.unwrap();
+        assert!(
+            matches!(r.results[0].outcome, MutationOutcome::Applied { .. }),
+            "checks {checks}: {:?}",
+            r.results[0]
+        );
+        assert!(
+            matches!(r.results[1].outcome, MutationOutcome::Applied { .. }),
+            "checks {checks}: {:?}",
+            r.results[1]
+        );
+        // A second version of a record nobody returned is refused as a transition, not as a
+        // record the server does not have.
+        match &r.results[2].outcome {
+            MutationOutcome::Conflict { error, .. } => {
+                assert_eq!(error.code, shared::ErrorCode::IllegalTransition, "checks {checks}")
+            }
+            o => panic!("checks {checks}: {o:?}"),
+        }
+        assert_eq!(server.state.store.read().unwrap().count_versions().unwrap(), 1, "checks {checks}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_versions_and_photo_sizes_are_refused_without_harm() {
     let (server, fx) = setup().await;
