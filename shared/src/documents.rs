@@ -148,6 +148,49 @@ pub struct DocumentInfo {
     /// 作出决定的行政机关 (printed on rectification orders).
     #[serde(default)]
     pub authority: String,
+    /// The SHA-256 of each document as the device made it when the record was submitted. Part
+    /// of the version the device signs, so what was shown on site is pinned: the console and
+    /// `sync-server verify --documents` compare the server's document with it. Not printed (a
+    /// document cannot hold its own hash) and not covered by handwritten signatures (it changes
+    /// with every signature image). Left out of the JSON when empty, so versions signed before
+    /// it existed keep their bytes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub digests: Vec<DocumentDigest>,
+}
+
+/// One document's SHA-256 (lower-case hex of the PDF's bytes) as the device made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DocumentDigest {
+    pub kind: DocumentKind,
+    pub sha256: String,
+}
+
+/// Response headers of a document download: how it compares with what the device signed
+/// ([`DocumentCheck::as_str`]) and its SHA-256.
+pub const CHECK_HEADER: &str = "x-qingliu-document-check";
+pub const SHA256_HEADER: &str = "x-qingliu-document-sha256";
+
+/// How a document made now compares with the one the device signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentCheck {
+    /// Byte for byte the document the device made and signed.
+    Matches,
+    /// Not the document the device signed (a different layout or font, or altered data).
+    Differs,
+    /// The device signed no digest for it (made before digests, or a photo was not on the device).
+    Unsigned,
+}
+
+impl DocumentCheck {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentCheck::Matches => "matches",
+            DocumentCheck::Differs => "differs",
+            DocumentCheck::Unsigned => "unsigned",
+        }
+    }
 }
 
 fn layout_v1() -> u16 {
@@ -157,6 +200,20 @@ fn layout_v1() -> u16 {
 impl DocumentInfo {
     pub fn number(&self, kind: DocumentKind) -> Option<DocumentNumber> {
         self.numbers.iter().copied().find(|n| n.kind == kind)
+    }
+
+    /// The digest the device signed for `kind`, if any.
+    pub fn digest(&self, kind: DocumentKind) -> Option<&str> {
+        self.digests.iter().find(|d| d.kind == kind).map(|d| d.sha256.as_str())
+    }
+
+    /// Compare a document made now (its SHA-256, lower-case hex) with the signed one.
+    pub fn check(&self, kind: DocumentKind, sha256: &str) -> DocumentCheck {
+        match self.digest(kind) {
+            None => DocumentCheck::Unsigned,
+            Some(d) if d == sha256 => DocumentCheck::Matches,
+            Some(_) => DocumentCheck::Differs,
+        }
     }
 }
 
@@ -192,6 +249,9 @@ pub fn signed_content(i: &Inspection) -> Vec<u8> {
     c.version = 0;
     c.replaces_version = None;
     c.device_time = OffsetDateTime::UNIX_EPOCH;
+    if let Some(d) = &mut c.document {
+        d.digests.clear();
+    }
     if let InspectionBody::Enforcement(e) = &mut c.body {
         // Every signature place the same whether signed yet or not: the recorder's and the
         // witness's places exist only once someone signs there, and that must not make the
@@ -279,6 +339,77 @@ mod tests {
         }
         i.notes.push('改');
         assert_eq!(stale_signatures(&i).len(), 4, "an edit makes every signature made stale");
+    }
+
+    fn with_info(mut i: Inspection) -> Inspection {
+        let numbers = documents_for(&i)
+            .into_iter()
+            .enumerate()
+            .map(|(n, kind)| DocumentNumber { kind, year: 2026, serial: n as u32 + 1 })
+            .collect();
+        i.document = Some(DocumentInfo {
+            layout: LAYOUT_VERSION,
+            numbers,
+            site_name: "某村".into(),
+            place: String::new(),
+            inspector: "张三".into(),
+            authority: String::new(),
+            digests: Vec::new(),
+        });
+        i
+    }
+
+    #[test]
+    fn digests_are_signed_by_the_device_but_not_covered_by_handwritten_signatures() {
+        let i = with_info(crate::validate::tests::water_inspection());
+        let before_json = serde_json::to_string(&i).unwrap();
+        assert!(!before_json.contains("digests"), "a version without digests keeps its old bytes");
+        let mut sealed = i.clone();
+        let sha = "ab".repeat(32);
+        sealed.document.as_mut().unwrap().digests =
+            vec![DocumentDigest { kind: DocumentKind::InspectionSheet, sha256: sha.clone() }];
+        assert_eq!(signed_content_hash(&i), signed_content_hash(&sealed), "sealing leaves signatures valid");
+        assert_ne!(
+            crate::signing::inspection_bytes(&i),
+            crate::signing::inspection_bytes(&sealed),
+            "the device's signature covers the digests"
+        );
+        let info = sealed.document.as_ref().unwrap();
+        assert_eq!(info.check(DocumentKind::InspectionSheet, &sha), DocumentCheck::Matches);
+        assert_eq!(info.check(DocumentKind::InspectionSheet, &"cd".repeat(32)), DocumentCheck::Differs);
+        assert_eq!(info.check(DocumentKind::InspectionRecord, &sha), DocumentCheck::Unsigned);
+        assert_eq!(crate::validate::validate_inspection(&sealed, None), vec![]);
+    }
+
+    #[test]
+    fn digests_name_the_records_own_documents_once_each_as_hex() {
+        let i = with_info(crate::validate::tests::water_inspection());
+        let fields = |digests: Vec<(DocumentKind, String)>| {
+            let mut j = i.clone();
+            j.document.as_mut().unwrap().digests =
+                digests.into_iter().map(|(kind, sha256)| DocumentDigest { kind, sha256 }).collect();
+            crate::validate::validate_inspection(&j, None)
+                .into_iter()
+                .map(|e| (e.field, e.code))
+                .collect::<Vec<_>>()
+        };
+        let good = "0f".repeat(32);
+        assert_eq!(
+            fields(vec![(DocumentKind::InspectionRecord, good.clone())]),
+            vec![("document.digests[0]".to_string(), crate::ErrorCode::Inconsistent)],
+            "a water body record gets no 笔录"
+        );
+        assert_eq!(
+            fields(vec![
+                (DocumentKind::InspectionSheet, good.clone()),
+                (DocumentKind::InspectionSheet, good)
+            ]),
+            vec![("document.digests[1]".to_string(), crate::ErrorCode::Inconsistent)]
+        );
+        assert_eq!(
+            fields(vec![(DocumentKind::InspectionSheet, "0F".repeat(32))]),
+            vec![("document.digests[0]".to_string(), crate::ErrorCode::InvalidFormat)]
+        );
     }
 
     #[test]

@@ -337,6 +337,14 @@ fn validate_documents(e: &mut Errors, i: &Inspection) {
             e.push(format!("document.numbers[{n}]"), ErrorCode::OutOfRange, "文书编号无效");
         }
     }
+    for (n, digest) in d.digests.iter().enumerate() {
+        let field = format!("document.digests[{n}]");
+        if !want.contains(&digest.kind) || d.digests[..n].iter().any(|o| o.kind == digest.kind) {
+            e.push(field, ErrorCode::Inconsistent, "文书摘要与应出具的文书不符");
+        } else if !crate::sync::is_sha256_hex(&digest.sha256) {
+            e.push(field, ErrorCode::InvalidFormat, "文书摘要应为 64 位十六进制 SHA-256");
+        }
+    }
     let InspectionBody::Enforcement(b) = &i.body else { return };
     let signed = |s: &Signature| matches!(s, Signature::Signed { blob: Some(_), .. });
     for (n, s) in b.inspector_signatures.iter().enumerate() {

@@ -246,7 +246,7 @@ impl AppCore {
     /// Queue a draft for sending: validates fully, checks its photos are on the device, then
     /// writes the record state and its outbox entry in one transaction.
     pub fn submit(&self, id: &InspectionId) -> CoreResult<RecordSummary> {
-        let row = self.store.read(|c| load_record(c, id))?.ok_or_else(|| CoreError::not_found("记录"))?;
+        let mut row = self.store.read(|c| load_record(c, id))?.ok_or_else(|| CoreError::not_found("记录"))?;
         if !matches!(row.state, LocalState::Draft | LocalState::Refused) {
             return Err(CoreError::new(
                 ErrorCode::IllegalTransition,
@@ -269,9 +269,17 @@ impl AppCore {
                 return Err(CoreError::new(ErrorCode::MissingBlobs, format!("照片 {} 不在本机", &h[..12])));
             }
         }
+        self.seal_documents(&mut row.inspection)?;
         let signature = self.sign(&row.inspection)?;
         self.store.write(|tx| {
             self.store.step()?;
+            if row.inspection.document.is_some() {
+                // The digests just made are part of the version as queued and signed.
+                tx.execute(
+                    "UPDATE records SET data = ?2 WHERE id = ?1",
+                    params![id.to_string(), serde_json::to_string(&row.inspection)?],
+                )?;
+            }
             let seq: u64 = meta_get(tx, keys::NEXT_SEQ)?.and_then(|s| s.parse().ok()).unwrap_or(1);
             let mutation = Mutation {
                 seq,

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use rusqlite::{Connection, OptionalExtension, params};
 use shared::ErrorCode;
 use shared::documents::{
-    DocumentInfo, DocumentKind, DocumentNumber, LAYOUT_VERSION, NumberBlock, clear_signatures, documents_for,
-    signed_content_hash,
+    DocumentDigest, DocumentInfo, DocumentKind, DocumentNumber, LAYOUT_VERSION, NumberBlock,
+    clear_signatures, documents_for, signed_content_hash,
 };
 use shared::ids::InspectionId;
-use shared::inspection::{InspectionBody, PhotoRef, Signature, SignerRole};
+use shared::inspection::{Inspection, InspectionBody, PhotoRef, Signature, SignerRole};
 
 use crate::core::{AppCore, load_record};
 use crate::error::{CoreError, CoreResult};
@@ -129,6 +129,7 @@ impl AppCore {
                 place,
                 inspector,
                 authority,
+                digests: Vec::new(),
             });
             let year = year_of(shared::documents::document_time(&i));
             for kind in documents_for(&i) {
@@ -270,9 +271,18 @@ impl AppCore {
             .document
             .clone()
             .ok_or_else(|| CoreError::new(ErrorCode::Required, "记录还没有文书编号，请先生成文书"))?;
-        let path = self.document_path(id, i.version, kind);
+        self.make_document(&i, &info, kind)
+    }
+
+    fn make_document(
+        &self,
+        i: &Inspection,
+        info: &DocumentInfo,
+        kind: DocumentKind,
+    ) -> CoreResult<(PathBuf, Vec<u8>)> {
+        let path = self.document_path(&i.id, i.version, kind);
         let source = |sha: &str| -> Option<Vec<u8>> { std::fs::read(self.photo_path(sha).ok()?).ok() };
-        let pdf = qingliu_documents::render(kind, &i, &info, &source).map_err(|e| match e {
+        let pdf = qingliu_documents::render(kind, i, info, &source).map_err(|e| match e {
             qingliu_documents::DocumentError::NotApplicable => {
                 CoreError::new(ErrorCode::NotFound, e.to_string())
             }
@@ -286,6 +296,34 @@ impl AppCore {
         }
         crate::core::write_synced(&path, &pdf)?;
         Ok((path, pdf))
+    }
+
+    /// Pin the documents of a version about to be submitted: make each one from the device's
+    /// own store, keep it beside the record and put its SHA-256 in the record, so the signature
+    /// the device makes next covers the documents shown on site. A document that cannot be made
+    /// here (a photo of a record pulled from the server is not on this device) gets no digest:
+    /// that never stops a submission, and the reviewer sees the document as unsigned.
+    pub(crate) fn seal_documents(&self, i: &mut Inspection) -> CoreResult<()> {
+        let Some(mut info) = i.document.clone() else { return Ok(()) };
+        info.digests.clear();
+        for kind in documents_for(i) {
+            match self.make_document(i, &info, kind) {
+                Ok((_, pdf)) => {
+                    use sha2::Digest;
+                    info.digests
+                        .push(DocumentDigest { kind, sha256: hex::encode(sha2::Sha256::digest(&pdf)) });
+                }
+                Err(e) if e.code() == ErrorCode::MissingBlobs => {
+                    tracing::info!(record = %i.id, kind = kind.as_str(), "document not sealed: {e}");
+                }
+                Err(e) if e.code() == ErrorCode::Internal => {
+                    tracing::warn!(record = %i.id, kind = kind.as_str(), "document not sealed: {e}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        i.document = Some(info);
+        Ok(())
     }
 
     /// Characters of the record the documents' font cannot print (asked before signing).

@@ -189,6 +189,7 @@ mod platform_location {
 pub fn run() {
     tauri::Builder::default()
         .plugin(tauri_plugin_geolocation::init())
+        .plugin(tauri_plugin_opener::init())
         // The webview shows only the app's own bundle: its geolocation requests are the app's.
         .on_permission_request(|_, kind| match kind {
             tauri::webview::PermissionKind::Geolocation => tauri::webview::PermissionResponse::Allow,
@@ -237,6 +238,7 @@ pub fn run() {
             commands::prepare_documents,
             commands::sign_record,
             commands::document,
+            commands::open_document,
         ])
         .run(tauri::generate_context!())
         .expect("error while running the Qingliu app");
@@ -283,6 +285,23 @@ pub mod commands {
 
     /// The document as base64 PDF (kept beside the record on the device), and the characters
     /// its font cannot print.
+    /// Hand the kept document to the system's PDF viewer, from which the inspector prints it
+    /// or shares it. The path is the app's own (record id and kind), never the caller's.
+    #[tauri::command]
+    pub fn open_document(
+        app: AppHandle,
+        shell: State<'_, Shell>,
+        id: InspectionId,
+        kind: shared::documents::DocumentKind,
+    ) -> R<()> {
+        use tauri_plugin_opener::OpenerExt;
+        let (path, _) = shell.core.document(&id, kind)?;
+        app.opener().open_path(path.display().to_string(), None::<&str>).map_err(|e| {
+            tracing::warn!("no viewer for {}: {e}", path.display());
+            ApiError::new(ErrorCode::Unavailable, "本机没有可打开 PDF 的应用，请安装 PDF 阅读器后再试")
+        })
+    }
+
     #[tauri::command]
     pub fn document(
         shell: State<'_, Shell>,

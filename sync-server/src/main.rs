@@ -41,8 +41,14 @@ enum Command {
     /// Apply migrations and exit.
     Migrate,
     /// Re-check what is stored: every record version against its device's signature, every
-    /// photo against its hash and size. Exits non-zero when something does not match.
-    Verify,
+    /// photo against its hash and size, and with `--documents` every document a device signed
+    /// a digest for, made again. Exits non-zero when something does not match.
+    Verify {
+        /// Also make every signed document again and compare it with its digest (slow: tens
+        /// of milliseconds a document).
+        #[arg(long)]
+        documents: bool,
+    },
     /// A consistent copy of the embedded database and its photos in one file, while the
     /// server runs.
     Backup {
@@ -230,13 +236,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Migrate => {
             println!("schema is current");
         }
-        Command::Verify => {
-            use sync_server::domain::integrity::{verify_blobs, verify_versions};
+        Command::Verify { documents } => {
+            use sync_server::domain::integrity::{verify_blobs, verify_documents, verify_versions};
             let st = state.clone();
-            let (versions, photos) = tokio::task::spawn_blocking(move || {
+            let (versions, photos, docs) = tokio::task::spawn_blocking(move || {
                 Ok::<_, sync_server::error::AppError>((
                     verify_versions(st.store.as_ref())?,
                     verify_blobs(st.store.as_ref(), st.blobs.as_ref())?,
+                    documents.then(|| verify_documents(st.store.as_ref(), st.blobs.as_ref())).transpose()?,
                 ))
             })
             .await??;
@@ -248,11 +255,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             for p in &photos.problems {
                 println!("{p}");
             }
-            let n = versions.problems.len() + photos.problems.len();
+            let mut n = versions.problems.len() + photos.problems.len();
+            if let Some(docs) = &docs {
+                println!("{} signed documents made again and compared", docs.checked);
+                for p in &docs.problems {
+                    println!("{p}");
+                }
+                n += docs.problems.len();
+            }
             if n > 0 {
                 return Err(format!("stored data does not verify: {n} problem(s)").into());
             }
-            println!("every record version matches its signature and every photo its hash");
+            println!(
+                "every record version matches its signature and every photo its hash{}",
+                if docs.is_some() { ", every signed document its digest" } else { "" }
+            );
         }
         Command::Audit { command: AuditCommand::Head } => {
             let h = sync_server::domain::audit::head(state.store.as_ref())?;

@@ -303,7 +303,8 @@ pub const S3_BUCKET: &str = "qingliu-test";
 pub const S3_ACCESS_KEY: &str = "qingliu";
 pub const S3_SECRET_KEY: &str = "qingliu-test-secret";
 
-fn s3_client(endpoint: &str) -> object_store::aws::AmazonS3 {
+/// A client of the test bucket at `endpoint`, as the servers build theirs.
+pub fn s3_client(endpoint: &str) -> object_store::aws::AmazonS3 {
     object_store::aws::AmazonS3Builder::new()
         .with_endpoint(endpoint)
         .with_bucket_name(S3_BUCKET)

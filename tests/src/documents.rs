@@ -91,6 +91,7 @@ pub fn info(i: &Inspection, serial: u32) -> DocumentInfo {
         place: "湖北省鄂州市华容区葛店镇".into(),
         inspector: "王五".into(),
         authority: "鄂州市生态环境局华容分局".into(),
+        digests: Vec::new(),
     }
 }
 

@@ -312,6 +312,14 @@ async fn reviewer_views_and_downloads_the_documents_the_tablet_made_in_chromium(
     let on_tablet =
         qingliu_documents::render(DocumentKind::InspectionRecord, &i, i.document.as_ref().unwrap(), &blobs.0)
             .unwrap();
+    // The tablet signed the 笔录's digest; the order's is not the order the server makes now.
+    i.document.as_mut().unwrap().digests = vec![
+        shared::documents::DocumentDigest {
+            kind: DocumentKind::InspectionRecord,
+            sha256: qingliu_tests::client::sha256_hex(&on_tablet),
+        },
+        shared::documents::DocumentDigest { kind: DocumentKind::RectificationOrder, sha256: "0".repeat(64) },
+    ];
     a.push(&batch(device, vec![submit(1, &i)])).await.unwrap();
 
     let home = tempfile::tempdir().unwrap();
@@ -330,6 +338,13 @@ async fn reviewer_views_and_downloads_the_documents_the_tablet_made_in_chromium(
     let shown =
         d.wait_attr("#documents li[data-kind=inspection_record]", "data-sha256", 20, |v| v.len() == 64).await;
     assert_eq!(shown, qingliu_tests::client::sha256_hex(&on_tablet));
+    let check = "#documents li[data-kind=inspection_record] .doc-check";
+    assert_eq!(d.wait_attr(check, "data-check", 20, |v| !v.is_empty()).await, "matches");
+    d.wait_text(check, 5, |t| t.contains("与现场出具的文书一致")).await;
+    d.click("#documents li[data-kind=rectification_order] button.doc-view").await;
+    let check = "#documents li[data-kind=rectification_order] .doc-check";
+    assert_eq!(d.wait_attr(check, "data-check", 20, |v| !v.is_empty()).await, "differs");
+    d.wait_text(check, 5, |t| t.contains("与现场出具的文书不一致")).await;
     d.script("document.querySelector('#documents').scrollIntoView(); return null;").await;
     d.next_frame().await;
     d.screenshot(&shots.join("console-document.png")).await;

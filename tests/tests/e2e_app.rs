@@ -313,6 +313,38 @@ async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
 }
 
 /// Strokes of a made-up signature, relative to the pad's centre, different for each signer.
+/// The system's default PDF viewer for the app's session (freedesktop: `mimeapps.list` and a
+/// desktop entry under the session's XDG dirs): it copies the file it is handed to the path
+/// answered, whole (written aside, then renamed).
+fn system_pdf_viewer(home: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let (apps, config) = (home.join("data/applications"), home.join("config"));
+    std::fs::create_dir_all(&apps).unwrap();
+    std::fs::create_dir_all(&config).unwrap();
+    let script = home.join("pdf-viewer.sh");
+    let out = home.join("opened.pdf");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ncp \"$1\" \"{0}.part\" && mv \"{0}.part\" \"{0}\"\n", out.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        apps.join("qingliu-test-viewer.desktop"),
+        format!(
+            "[Desktop Entry]\nType=Application\nName=PDF viewer\nExec={} %f\nMimeType=application/pdf;\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        config.join("mimeapps.list"),
+        "[Default Applications]\napplication/pdf=qingliu-test-viewer.desktop\n",
+    )
+    .unwrap();
+    out
+}
+
 fn signature_strokes(n: i64) -> Vec<Vec<(i64, i64)>> {
     (0..3)
         .map(|s| {
@@ -332,6 +364,7 @@ async fn an_enforcement_visit_signed_on_the_pad_offline_gives_the_same_pdf_on_th
     let fx = fixture::install(server.state.store.as_ref());
     let (_x, display) = xvfb();
     let home = tempfile::tempdir().unwrap();
+    let opened = system_pdf_viewer(home.path());
     let (driver_proc, d) = launch(&app, &display, home.path(), None).await;
     d.set_window_size(1280, 800).await;
     log_in(&d, &server.base, None).await;
@@ -403,6 +436,10 @@ async fn an_enforcement_visit_signed_on_the_pad_offline_gives_the_same_pdf_on_th
     {
         assert!(text.contains(role), "the device's 笔录 lacks {role}");
     }
+    // Printing and sharing go through the system's PDF viewer, handed the kept file.
+    d.click("#doc-open").await;
+    wait_until(20, "the system's PDF viewer is handed the document", || async { opened.exists() }).await;
+    assert!(std::fs::read(&opened).unwrap() == on_device, "the viewer got other bytes than the kept 笔录");
     d.click("#submit-form").await;
     d.wait_text("#record-state-badge", 20, |t| t.contains("待上传")).await;
 
@@ -415,9 +452,14 @@ async fn an_enforcement_visit_signed_on_the_pad_offline_gives_the_same_pdf_on_th
     let id = kept[0].file_name().unwrap().to_string_lossy().split("-v1-").next().unwrap().to_string();
     let mut reviewer = server.client();
     reviewer.login("reviewer_1", PASSWORD).await.expect("login");
-    let (status, _, on_server) =
+    let (status, headers, on_server) =
         reviewer.get_bytes(&format!("/api/v1/inspections/{id}/versions/1/documents/inspection_record")).await;
     assert_eq!(status, 200);
+    assert_eq!(
+        headers[shared::documents::CHECK_HEADER],
+        "matches",
+        "the tablet signed this document's digest"
+    );
     if on_server != on_device {
         std::fs::write(shots.join("e2e-document-server.pdf"), &on_server).unwrap();
         std::fs::write(shots.join("e2e-document-device.pdf"), &on_device).unwrap();

@@ -147,6 +147,11 @@ pub async fn document(
     call("document", &DocumentArgs { id, kind }).await
 }
 
+/// Open the kept document in the system's PDF viewer (print, share).
+pub async fn open_document(id: InspectionId, kind: shared::documents::DocumentKind) -> Result<(), ApiError> {
+    call("open_document", &DocumentArgs { id, kind }).await
+}
+
 pub async fn submit(id: InspectionId) -> Result<RecordSummary, ApiError> {
     call("submit", &IdArg { id }).await
 }

@@ -2,7 +2,9 @@
 //! domain enums have their own label functions.
 
 use shared::app::LocalState;
-use shared::inspection::{ColourGrade, FacilityRunningState, InspectionKind, OdourGrade, TaskSource};
+use shared::inspection::{
+    ChecklistResult, ColourGrade, FacilityRunningState, InspectionKind, OdourGrade, TaskSource,
+};
 use shared::site::{SiteKind, SiteStatus};
 use shared::{ErrorCode, FieldError};
 
@@ -124,7 +126,7 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "cancel" => ("取消", "Cancel"),
         "confirm_signature" => ("确认签名", "Confirm signature"),
         "preview" => ("预览", "Preview"),
-        "share_print" => ("分享 / 打印", "Share / print"),
+        "share_print" => ("用系统应用打开（打印、分享）", "Open in the system viewer (print, share)"),
         "close" => ("关闭", "Close"),
         "uncovered_chars" => (
             "以下字符文书字库无法打印，请改写或在纸面补写",
@@ -226,7 +228,7 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "item" => ("项目", "Item"),
         "result" => ("结果", "Result"),
         "device_time" => ("记录时间（设备）", "Recorded (device time)"),
-        "no_problem" => ("无问题", "no problem"),
+        "note" => ("备注", "Note"),
         "locate" => ("获取定位", "Get position"),
         "locate_average" => ("多次定位取平均", "Average several fixes"),
         "stop" => ("停止", "Stop"),
@@ -272,6 +274,9 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "all_flags" => ("全部（含无预警）", "All (with or without flags)"),
         "evidence" => ("证据对比", "Evidence side by side"),
         "no_number" => ("（无编号）", "(no number)"),
+        "doc_matches" => ("✓ 与现场出具的文书一致", "✓ the document shown on site"),
+        "doc_differs" => ("✗ 与现场出具的文书不一致", "✗ differs from the document shown on site"),
+        "doc_unsigned" => ("现场未记录文书摘要", "no digest recorded on site"),
         "export_documents" => ("下载文书（ZIP）", "Documents (ZIP)"),
         "view" => ("查看", "View"),
         "download" => ("下载", "Download"),
@@ -287,46 +292,33 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
 }
 
 pub fn kind_label(lang: Lang, k: InspectionKind) -> &'static str {
-    match (k, lang) {
-        (InspectionKind::WaterBody, Lang::Zh) => "黑臭水体检查",
-        (InspectionKind::WaterBody, Lang::En) => "Black-odorous water body",
-        (InspectionKind::SewageFacility, Lang::Zh) => "污水处理设施检查",
-        (InspectionKind::SewageFacility, Lang::En) => "Sewage facility",
-        (InspectionKind::Enforcement, Lang::Zh) => "执法检查",
-        (InspectionKind::Enforcement, Lang::En) => "Enforcement visit",
-        (InspectionKind::VillageRemediation, Lang::Zh) => "村庄环境整治检查",
-        (InspectionKind::VillageRemediation, Lang::En) => "Village remediation",
+    match lang {
+        Lang::Zh => k.label_zh(),
+        Lang::En => match k {
+            InspectionKind::WaterBody => "Black-odorous water body",
+            InspectionKind::SewageFacility => "Sewage facility",
+            InspectionKind::Enforcement => "Enforcement visit",
+            InspectionKind::VillageRemediation => "Village remediation",
+        },
     }
 }
 
 pub fn site_kind_label(lang: Lang, k: SiteKind) -> &'static str {
-    match (k, lang) {
-        (SiteKind::Village, Lang::Zh) => "行政村",
-        (SiteKind::Village, Lang::En) => "Village",
-        (SiteKind::WaterBody, Lang::Zh) => "黑臭水体",
-        (SiteKind::WaterBody, Lang::En) => "Water body",
-        (SiteKind::Facility, Lang::Zh) => "污水处理设施",
-        (SiteKind::Facility, Lang::En) => "Sewage facility",
-        (SiteKind::Enterprise, Lang::Zh) => "企业",
-        (SiteKind::Enterprise, Lang::En) => "Enterprise",
+    match lang {
+        Lang::Zh => k.label_zh(),
+        Lang::En => match k {
+            SiteKind::Village => "Village",
+            SiteKind::WaterBody => "Water body",
+            SiteKind::Facility => "Sewage facility",
+            SiteKind::Enterprise => "Enterprise",
+        },
     }
 }
 
 pub fn site_status_label(lang: Lang, s: SiteStatus) -> &'static str {
     use SiteStatus::*;
     match lang {
-        Lang::Zh => match s {
-            Planned => "未开始",
-            InProgress => "整治中",
-            Completed => "已完成",
-            Accepted => "已验收",
-            Identified => "已排查",
-            Remediating => "整治中",
-            Eliminated => "已消除",
-            Running => "正常运行",
-            Faulty => "故障",
-            Stopped => "停运",
-        },
+        Lang::Zh => s.label_zh(),
         Lang::En => match s {
             Planned => "planned",
             InProgress => "in progress",
@@ -360,54 +352,50 @@ pub fn state_label(lang: Lang, s: LocalState) -> &'static str {
 }
 
 pub fn colour_label(lang: Lang, c: ColourGrade) -> &'static str {
-    match (c, lang) {
-        (ColourGrade::Normal, Lang::Zh) => "正常",
-        (ColourGrade::Greyish, Lang::Zh) => "灰暗",
-        (ColourGrade::Dark, Lang::Zh) => "发黑",
-        (ColourGrade::Black, Lang::Zh) => "黑色",
-        (ColourGrade::Normal, Lang::En) => "normal",
-        (ColourGrade::Greyish, Lang::En) => "greyish",
-        (ColourGrade::Dark, Lang::En) => "dark",
-        (ColourGrade::Black, Lang::En) => "black",
+    match lang {
+        Lang::Zh => c.label_zh(),
+        Lang::En => match c {
+            ColourGrade::Normal => "normal",
+            ColourGrade::Greyish => "greyish",
+            ColourGrade::Dark => "dark",
+            ColourGrade::Black => "black",
+        },
     }
 }
 
 pub fn odour_label(lang: Lang, o: OdourGrade) -> &'static str {
-    match (o, lang) {
-        (OdourGrade::None, Lang::Zh) => "无异味",
-        (OdourGrade::Slight, Lang::Zh) => "轻微",
-        (OdourGrade::Noticeable, Lang::Zh) => "明显",
-        (OdourGrade::Strong, Lang::Zh) => "强烈",
-        (OdourGrade::None, Lang::En) => "none",
-        (OdourGrade::Slight, Lang::En) => "slight",
-        (OdourGrade::Noticeable, Lang::En) => "noticeable",
-        (OdourGrade::Strong, Lang::En) => "strong",
+    match lang {
+        Lang::Zh => o.label_zh(),
+        Lang::En => match o {
+            OdourGrade::None => "none",
+            OdourGrade::Slight => "slight",
+            OdourGrade::Noticeable => "noticeable",
+            OdourGrade::Strong => "strong",
+        },
     }
 }
 
 pub fn running_label(lang: Lang, r: FacilityRunningState) -> &'static str {
-    match (r, lang) {
-        (FacilityRunningState::Running, Lang::Zh) => "正常运行",
-        (FacilityRunningState::Faulty, Lang::Zh) => "故障",
-        (FacilityRunningState::Stopped, Lang::Zh) => "停运",
-        (FacilityRunningState::Running, Lang::En) => "running",
-        (FacilityRunningState::Faulty, Lang::En) => "faulty",
-        (FacilityRunningState::Stopped, Lang::En) => "stopped",
+    match lang {
+        Lang::Zh => r.label_zh(),
+        Lang::En => match r {
+            FacilityRunningState::Running => "running",
+            FacilityRunningState::Faulty => "faulty",
+            FacilityRunningState::Stopped => "stopped",
+        },
     }
 }
 
 pub fn task_source_label(lang: Lang, s: TaskSource) -> &'static str {
-    match (s, lang) {
-        (TaskSource::Routine, Lang::Zh) => "日常",
-        (TaskSource::SpecialCampaign, Lang::Zh) => "专项",
-        (TaskSource::Complaint, Lang::Zh) => "投诉举报",
-        (TaskSource::Referral, Lang::Zh) => "转办交办",
-        (TaskSource::Patrol, Lang::Zh) => "巡查",
-        (TaskSource::Routine, Lang::En) => "routine",
-        (TaskSource::SpecialCampaign, Lang::En) => "special campaign",
-        (TaskSource::Complaint, Lang::En) => "complaint",
-        (TaskSource::Referral, Lang::En) => "referral",
-        (TaskSource::Patrol, Lang::En) => "patrol",
+    match lang {
+        Lang::Zh => s.label_zh(),
+        Lang::En => match s {
+            TaskSource::Routine => "routine",
+            TaskSource::SpecialCampaign => "special campaign",
+            TaskSource::Complaint => "complaint",
+            TaskSource::Referral => "referral",
+            TaskSource::Patrol => "patrol",
+        },
     }
 }
 
@@ -456,10 +444,8 @@ pub fn field_value(lang: Lang, path: &str, v: &str) -> String {
     if path.ends_with("time") || path.ends_with("_at") {
         return shanghai(v);
     }
-    if path == "proposed_status"
-        && let Ok(s) = serde_json::from_value::<shared::site::SiteStatus>(serde_json::Value::String(v.into()))
-    {
-        return site_status_label(lang, s).into();
+    if let Some(l) = enum_value(lang, path, v) {
+        return l.into();
     }
     // Enum values travel as snake_case words; show their translation when there is one.
     if v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
@@ -469,6 +455,34 @@ pub fn field_value(lang: Lang, path: &str, v: &str) -> String {
         }
     }
     v.to_string()
+}
+
+/// A domain enum's value by the field that holds it, in the shared words (`shared::labels`).
+fn enum_value(lang: Lang, path: &str, v: &str) -> Option<&'static str> {
+    fn parse<T: serde::de::DeserializeOwned>(v: &str) -> Option<T> {
+        serde_json::from_value(serde_json::Value::String(v.into())).ok()
+    }
+    Some(match path.rsplit('.').next()? {
+        "proposed_status" | "status" => site_status_label(lang, parse(v)?),
+        "result" => checklist_label(lang, parse(v)?),
+        "colour" => colour_label(lang, parse(v)?),
+        "odour" => odour_label(lang, parse(v)?),
+        "running_state" => running_label(lang, parse(v)?),
+        "task_source" => task_source_label(lang, parse(v)?),
+        "source" => position_source_label(lang, parse(v)?),
+        _ => return None,
+    })
+}
+
+pub fn checklist_label(lang: Lang, r: ChecklistResult) -> &'static str {
+    match lang {
+        Lang::Zh => r.label_zh(),
+        Lang::En => match r {
+            ChecklistResult::NoProblem => "no problem found",
+            ChecklistResult::Problem => "problem found",
+            ChecklistResult::NotApplicable => "not applicable",
+        },
+    }
 }
 
 /// An RFC 3339 instant shown in Asia/Shanghai.
@@ -483,43 +497,28 @@ pub fn shanghai(rfc3339: &str) -> String {
 /// The black-odorous judgement in words.
 pub fn judgement_text(lang: Lang, j: &shared::thresholds::Judgement) -> String {
     use shared::thresholds::BlackOdorousLevel as L;
-    let level = match (j.level, lang) {
-        (L::Undetermined, Lang::Zh) => "无法判定",
-        (L::NotBlackOdorous, Lang::Zh) => "非黑臭",
-        (L::Mild, Lang::Zh) => "轻度黑臭",
-        (L::Severe, Lang::Zh) => "重度黑臭",
-        (L::Undetermined, Lang::En) => "undetermined",
-        (L::NotBlackOdorous, Lang::En) => "not black-odorous",
-        (L::Mild, Lang::En) => "mildly black-odorous",
-        (L::Severe, Lang::En) => "severely black-odorous",
+    if lang == Lang::Zh {
+        return j.text_zh();
+    }
+    let level = match j.level {
+        L::Undetermined => "undetermined",
+        L::NotBlackOdorous => "not black-odorous",
+        L::Mild => "mildly black-odorous",
+        L::Severe => "severely black-odorous",
     };
     let basis: Vec<&str> = j
         .basis
         .iter()
-        .map(|b| match (b.as_str(), lang) {
-            ("transparency", Lang::Zh) => "透明度",
-            ("dissolved_oxygen", Lang::Zh) => "溶解氧",
-            ("orp", Lang::Zh) => "氧化还原电位",
-            ("ammonia_nitrogen", Lang::Zh) => "氨氮",
-            ("public_survey", Lang::Zh) => "公众调查",
-            ("sensory", Lang::Zh) => "感官",
-            (other, _) => match other {
-                "transparency" => "transparency",
-                "dissolved_oxygen" => "dissolved oxygen",
-                "orp" => "ORP",
-                "ammonia_nitrogen" => "ammonia nitrogen",
-                "public_survey" => "public survey",
-                _ => "sensory",
-            },
+        .map(|b| match b.as_str() {
+            "transparency" => "transparency",
+            "dissolved_oxygen" => "dissolved oxygen",
+            "orp" => "ORP",
+            "ammonia_nitrogen" => "ammonia nitrogen",
+            "public_survey" => "public survey",
+            _ => "sensory",
         })
         .collect();
-    if basis.is_empty() {
-        level.to_string()
-    } else if lang == Lang::Zh {
-        format!("{level}（依据：{}）", basis.join("、"))
-    } else {
-        format!("{level} (by {})", basis.join(", "))
-    }
+    if basis.is_empty() { level.to_string() } else { format!("{level} (by {})", basis.join(", ")) }
 }
 
 pub fn review_status_label(lang: Lang, s: shared::review::ReviewStatus) -> &'static str {
@@ -570,15 +569,14 @@ pub fn level_label(lang: Lang, l: shared::region::RegionLevel) -> &'static str {
 
 pub fn position_source_label(lang: Lang, s: shared::inspection::PositionSource) -> &'static str {
     use shared::inspection::PositionSource::*;
-    match (s, lang) {
-        (Gps, Lang::Zh) => "本机定位",
-        (Gps, Lang::En) => "device location",
-        (Receiver, Lang::Zh) => "外接 GNSS 接收机",
-        (Receiver, Lang::En) => "external GNSS receiver",
-        (Exif, Lang::Zh) => "照片 EXIF",
-        (Exif, Lang::En) => "photo EXIF",
-        (Manual, Lang::Zh) => "手动输入",
-        (Manual, Lang::En) => "typed by hand",
+    match lang {
+        Lang::Zh => s.label_zh(),
+        Lang::En => match s {
+            Gps => "device location",
+            Receiver => "external GNSS receiver",
+            Exif => "photo EXIF",
+            Manual => "typed by hand",
+        },
     }
 }
 
@@ -724,7 +722,12 @@ mod tests {
         assert_eq!(field_value(Lang::En, "sewage_treated", "false"), "no");
         assert_eq!(field_value(Lang::Zh, "device_time", "2026-11-29T02:00:00Z"), "2026-11-29 10:00:00");
         assert_eq!(field_value(Lang::Zh, "proposed_status", "eliminated"), "已消除");
-        assert_eq!(field_value(Lang::Zh, "checklist.0.result", "no_problem"), "无问题");
+        assert_eq!(field_value(Lang::Zh, "checklist.0.result", "no_problem"), "未发现问题");
+        assert_eq!(field_value(Lang::Zh, "body.checklist.2.result", "not_applicable"), "不适用");
+        assert_eq!(field_value(Lang::En, "body.checklist.2.result", "problem"), "problem found");
+        assert_eq!(field_value(Lang::Zh, "body.colour", "greyish"), "灰暗");
+        assert_eq!(field_value(Lang::Zh, "body.task_source", "special_campaign"), "专项检查");
+        assert_eq!(field_label(Lang::Zh, "body.checklist.2.note"), "body · 检查项 · 3 · 备注");
         assert_eq!(field_value(Lang::Zh, "notes", "出水浑浊"), "出水浑浊");
     }
 }

@@ -104,7 +104,7 @@ fn record(
     let officers: Vec<String> =
         e.inspectors.iter().map(|o| format!("{}（执法证号：{}）", o.name, o.credential_no)).collect();
     one(p, "执法人员", officers.join("、"));
-    pair(p, "记录人", e.recorder.clone(), "任务来源", labels::task_source(e.task_source).into());
+    pair(p, "记录人", e.recorder.clone(), "任务来源", e.task_source.label_zh().into());
     if let Some(pos) = &i.position {
         one(p, "现场位置", labels::position(pos));
     }
@@ -119,7 +119,7 @@ fn record(
             p.row(&[
                 value((n + 1).to_string(), 0.08),
                 value(c.item.clone(), 0.42),
-                value(labels::checklist_result(c.result), 0.16),
+                value(c.result.label_zh(), 0.16),
                 value(c.note.clone(), 0.34),
             ]);
         }
@@ -258,16 +258,16 @@ fn sheet(
     }
     match &i.body {
         InspectionBody::WaterBody(w) => {
-            pair(p, "水体颜色", labels::colour(w.colour).into(), "异味", labels::odour(w.odour).into());
+            pair(p, "水体颜色", w.colour.label_zh().into(), "异味", w.odour.label_zh().into());
             let m =
                 |v: Option<f64>, unit: &str| v.map(|v| format!("{} {unit}", num(v))).unwrap_or("未测".into());
             pair(p, "水深", m(w.water_depth_cm, "cm"), "透明度", m(w.transparency_cm, "cm"));
             pair(p, "溶解氧", m(w.dissolved_oxygen_mg_l, "mg/L"), "氧化还原电位", m(w.orp_mv, "mV"));
             pair(p, "氨氮", m(w.ammonia_n_mg_l, "mg/L"), "公众调查认为黑臭", m(w.public_survey_pct, "%"));
-            one(p, "黑臭判定", labels::judgement(&BlackOdorousThresholds::default().judge(w)));
+            one(p, "黑臭判定", BlackOdorousThresholds::default().judge(w).text_zh());
         }
         InspectionBody::SewageFacility(s) => {
-            one(p, "运行状态", labels::running(s.running_state));
+            one(p, "运行状态", s.running_state.label_zh());
             one(p, "进水情况", or_none(&s.inlet_observation));
             one(p, "出水情况", or_none(&s.outlet_observation));
             if !s.readings.is_empty() {
@@ -295,7 +295,7 @@ fn sheet(
                     p.row(&[
                         value((n + 1).to_string(), 0.08),
                         value(c.item.clone(), 0.42),
-                        value(labels::checklist_result(c.result), 0.16),
+                        value(c.result.label_zh(), 0.16),
                         value(c.note.clone(), 0.34),
                     ]);
                 }
@@ -308,7 +308,7 @@ fn sheet(
         InspectionBody::Enforcement(_) => return Err(DocumentError::NotApplicable),
     }
     if let Some(s) = i.proposed_status {
-        one(p, "建议状态", labels::site_status(s));
+        one(p, "建议状态", s.label_zh());
     }
     one(p, "备注", or_none(&i.notes));
     p.gap(10.0);

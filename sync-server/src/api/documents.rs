@@ -1,8 +1,8 @@
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderName, header};
 use axum::response::{IntoResponse, Response};
-use shared::documents::{DocumentKind, NumberBlockRequest, NumberBlockResponse};
+use shared::documents::{CHECK_HEADER, DocumentKind, NumberBlockRequest, NumberBlockResponse, SHA256_HEADER};
 use shared::{ApiError, ErrorCode, InspectionId};
 
 use crate::api::extract::{ApiJson, ApiPath};
@@ -29,7 +29,10 @@ pub async fn post_number_blocks(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "inspection id"), ("version" = u32, Path),
            ("kind" = String, Path, description = "inspection_record | rectification_order | inspection_sheet")),
-    responses((status = 200, content_type = "application/pdf"), (status = 404, body = ApiError)))]
+    responses((status = 200, content_type = "application/pdf", headers(
+        ("x-qingliu-document-check" = String, description = "matches | differs | unsigned: this document against the SHA-256 the device signed"),
+        ("x-qingliu-document-sha256" = String, description = "SHA-256 of the PDF"))),
+        (status = 404, body = ApiError), (status = 422, body = ApiError, description = "a photo or signature has not arrived yet")))]
 pub async fn get_document(
     State(st): State<AppState>,
     actor: Actor,
@@ -37,16 +40,18 @@ pub async fn get_document(
 ) -> AppResult<Response> {
     let kind = DocumentKind::parse(&kind)
         .ok_or_else(|| AppError::field(ErrorCode::InvalidPath, "kind", "没有这种文书"))?;
-    let (name, pdf) = blocking(move || {
+    let made = blocking(move || {
         documents::render_version(st.store.as_ref(), st.blobs.as_ref(), &actor, &id, version, kind)
     })
     .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_string()),
-            (header::CONTENT_DISPOSITION, content_disposition("inline", &name, "document.pdf")),
+            (header::CONTENT_DISPOSITION, content_disposition("inline", &made.name, "document.pdf")),
+            (HeaderName::from_static(CHECK_HEADER), made.check.as_str().to_string()),
+            (HeaderName::from_static(SHA256_HEADER), made.sha256),
         ],
-        pdf,
+        made.pdf,
     )
         .into_response())
 }

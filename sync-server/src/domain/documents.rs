@@ -133,6 +133,16 @@ pub fn record_numbers(
     Ok(())
 }
 
+/// A document made by the server, with how it compares with what the device signed.
+pub struct MadeDocument {
+    /// File name: the title and the number.
+    pub name: String,
+    pub pdf: Vec<u8>,
+    /// Lower-case hex SHA-256 of `pdf`.
+    pub sha256: String,
+    pub check: shared::documents::DocumentCheck,
+}
+
 /// A document of one stored version, made as the device made it: the version's own
 /// [`shared::documents::DocumentInfo`] and the blobs it names. Records made before documents
 /// existed get the context the server knows and no number.
@@ -143,7 +153,7 @@ pub fn render_version(
     id: &shared::InspectionId,
     version: u32,
     kind: shared::documents::DocumentKind,
-) -> AppResult<(String, Vec<u8>)> {
+) -> AppResult<MadeDocument> {
     let mut tx = store.read()?;
     let row = tx
         .record(id)?
@@ -155,6 +165,18 @@ pub fn render_version(
         None => legacy_info(tx.as_mut(), &v, &row.submitted_by)?,
     };
     drop(tx);
+    make(blobs, &v, &info, kind)
+}
+
+/// Make one document of a version from the stored blobs and compare it with the digest the
+/// device signed.
+pub fn make(
+    blobs: &dyn crate::blobs::BlobStore,
+    v: &Inspection,
+    info: &shared::documents::DocumentInfo,
+    kind: shared::documents::DocumentKind,
+) -> AppResult<MadeDocument> {
+    use sha2::Digest;
     let source = |sha: &str| -> Option<Vec<u8>> {
         let hash = crate::blobs::BlobHash::parse(sha).ok()?;
         let (mut file, _) = blobs.open(&hash).ok()??;
@@ -162,11 +184,21 @@ pub fn render_version(
         std::io::Read::read_to_end(&mut file, &mut out).ok()?;
         Some(out)
     };
-    let pdf = qingliu_documents::render(kind, &v, &info, &source).map_err(|e| match e {
+    let pdf = qingliu_documents::render(kind, v, info, &source).map_err(|e| match e {
         qingliu_documents::DocumentError::NotApplicable => AppError::not_found(),
-        other => AppError::Internal(format!("document of {id} v{version}: {other}")),
+        // A photo or signature still on its way from the tablet: the document waits for it.
+        qingliu_documents::DocumentError::MissingBlob(_) => {
+            AppError::api(ErrorCode::MissingBlobs, format!("{e}，稍后再试"))
+        }
+        other => AppError::Internal(format!("document of {} v{}: {other}", v.id, v.version)),
     })?;
-    Ok((qingliu_documents::file_name(kind, &info, &v), pdf))
+    let sha256 = hex::encode(sha2::Sha256::digest(&pdf));
+    Ok(MadeDocument {
+        name: qingliu_documents::file_name(kind, info, v),
+        check: info.check(kind, &sha256),
+        sha256,
+        pdf,
+    })
 }
 
 fn legacy_info(
@@ -195,6 +227,7 @@ fn legacy_info(
         place: place.concat(),
         inspector,
         authority: String::new(),
+        digests: Vec::new(),
     })
 }
 
@@ -216,7 +249,7 @@ pub fn archive(
     for r in records {
         let v = &r.inspection;
         for kind in shared::documents::documents_for(v) {
-            let (name, pdf) = render_version(store, blobs, actor, &v.id, v.version, kind)?;
+            let MadeDocument { name, pdf, .. } = render_version(store, blobs, actor, &v.id, v.version, kind)?;
             // Records made before numbers share a title: the record id keeps names apart.
             let name = if names.insert(name.clone()) { name } else { format!("{}-{name}", v.id) };
             zip.start_file(name, opts).map_err(|e| AppError::Internal(format!("zip: {e}")))?;

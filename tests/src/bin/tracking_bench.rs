@@ -8,6 +8,9 @@
 //!   growth while exporting.
 //!
 //! cargo run --release -p qingliu-tests --bin tracking-bench -- --inspections 1000000
+//!
+//! With `--postgres postgres://postgres@127.0.0.1:5432` the server runs on a fresh PostgreSQL
+//! database (dropped at the end) instead of SQLite; the same requests, the same figures.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +29,9 @@ struct Args {
     export_rows: usize,
     #[arg(long, default_value_t = 300)]
     requests: usize,
+    /// A PostgreSQL server (`postgres://user@host:port`) to run on instead of SQLite.
+    #[arg(long)]
+    postgres: Option<String>,
 }
 
 fn rss_kb() -> u64 {
@@ -47,7 +53,9 @@ async fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
         .with_writer(std::io::stderr)
         .init();
-    let server = TestServer::start().await;
+    let database = args.postgres.as_deref().map(qingliu_tests::database::create_database_on);
+    let server = TestServer::start_with(|c| c.database_url = database.clone()).await;
+    eprintln!("backend: {}", if database.is_some() { "PostgreSQL" } else { "SQLite" });
     let store = server.state.store.clone();
     let t = Instant::now();
     let base = time::OffsetDateTime::now_utc() - Duration::from_secs(args.inspections as u64);
@@ -196,5 +204,10 @@ async fn main() {
         sampler.join().unwrap();
         let growth = peak.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(before) as f64 / 1024.0;
         println!("| {label} | {secs:.2} | {bytes} | {growth:.1} |");
+    }
+    drop(admin);
+    drop(server);
+    if let Some(url) = database {
+        qingliu_tests::database::drop_database(&url);
     }
 }

@@ -7,10 +7,14 @@ use qingliu_tests::ApiClient;
 use qingliu_tests::documents::{Blobs, enforcement_record, info, sign_all};
 use qingliu_tests::records::{self, batch, submit};
 use shared::ErrorCode;
-use shared::documents::{DocumentKind, DocumentNumber, NumberBlock, NumberBlockRequest, NumberBlockResponse};
+use shared::documents::{
+    CHECK_HEADER, DocumentDigest, DocumentKind, DocumentNumber, NumberBlock, NumberBlockRequest,
+    NumberBlockResponse, SHA256_HEADER,
+};
 use shared::ids::DeviceId;
 use shared::inspection::Inspection;
 use shared::sync::MutationOutcome;
+use sync_server::domain::integrity::DocumentProblem;
 
 use crate::{inspector, login, setup};
 
@@ -82,6 +86,11 @@ impl Tablet {
         }
         outcome
     }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 fn refused_code(o: &MutationOutcome) -> Option<ErrorCode> {
@@ -190,9 +199,16 @@ async fn the_server_makes_the_same_pdf_as_the_device_and_keeps_it_in_scope() {
     let mut i = enforcement_record(&mut blobs, &["coolpix-gps-small.jpg", "nokia83-gps-9mp.jpg"]);
     i.site_id = fx.site("enterprise1").id;
     i.document = None;
-    let i = a.make(&mut blobs, i);
+    let mut i = a.make(&mut blobs, i);
     let info = i.document.clone().unwrap();
     let on_device = qingliu_documents::render(DocumentKind::InspectionRecord, &i, &info, &blobs.0).unwrap();
+    // The device signs the 笔录's digest with the version; the order's digest is not the order
+    // the server makes (as after a layout change), which the server must notice, not hide.
+    let foreign = "0".repeat(64);
+    i.document.as_mut().unwrap().digests = vec![
+        DocumentDigest { kind: DocumentKind::InspectionRecord, sha256: sha256_hex(&on_device) },
+        DocumentDigest { kind: DocumentKind::RectificationOrder, sha256: foreign.clone() },
+    ];
     a.upload_all(&blobs, &i).await;
     assert!(matches!(a.send(&i).await, MutationOutcome::Applied { .. }));
 
@@ -209,11 +225,31 @@ async fn the_server_makes_the_same_pdf_as_the_device_and_keeps_it_in_scope() {
         body.len(),
         on_device.len()
     );
-    let (status, _, order) = reviewer.get_bytes(&path("rectification_order")).await;
+    assert_eq!(headers[CHECK_HEADER], "matches");
+    assert_eq!(headers[SHA256_HEADER].to_str().unwrap(), sha256_hex(&body));
+    let (status, headers, order) = reviewer.get_bytes(&path("rectification_order")).await;
     assert_eq!(status, 200);
     assert_eq!(
         order,
         qingliu_documents::render(DocumentKind::RectificationOrder, &i, &info, &blobs.0).unwrap()
+    );
+    assert_eq!(headers[CHECK_HEADER], "differs", "the order made now is not the one signed");
+    // `sync-server verify --documents` finds the same, and only that.
+    let report = sync_server::domain::integrity::verify_documents(
+        server.state.store.as_ref(),
+        server.state.blobs.as_ref(),
+    )
+    .unwrap();
+    assert_eq!(report.checked, 2);
+    assert_eq!(
+        report.problems,
+        vec![DocumentProblem::Differs {
+            record: i.id.to_string(),
+            version: 1,
+            kind: "rectification_order",
+            signed: foreign,
+            made: sha256_hex(&order),
+        }]
     );
     // A sheet is not among this record's documents; an unknown kind is a bad path.
     assert_eq!(reviewer.get_bytes(&path("inspection_sheet")).await.0, 404);
@@ -296,7 +332,20 @@ async fn two_tablets_make_signed_documents_offline_and_the_server_holds_the_same
         let (path, pdf) = core.document(&i.id, DocumentKind::InspectionRecord).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), pdf, "the PDF is kept with the record");
         core.submit(&i.id).unwrap();
-        made.push((core, i, pdf));
+        // Submitting pinned each document: its digest is in the version the device signed.
+        let sealed = core.inspection(&i.id).unwrap();
+        let digests = &sealed.document.as_ref().unwrap().digests;
+        assert_eq!(digests.len(), 2, "{digests:?}");
+        assert_eq!(
+            sealed.document.as_ref().unwrap().digest(DocumentKind::InspectionRecord),
+            Some(&*sha256_hex(&pdf))
+        );
+        assert_eq!(
+            shared::documents::stale_signatures(&sealed),
+            Vec::<usize>::new(),
+            "sealing is not an edit"
+        );
+        made.push((core, sealed, pdf));
     }
     let mut numbers = BTreeSet::new();
     for (_, i, _) in &made {
@@ -312,12 +361,19 @@ async fn two_tablets_make_signed_documents_offline_and_the_server_holds_the_same
     let reviewer = login(&server, "reviewer_1").await;
     for (core, i, pdf) in &made {
         assert_eq!(core.summary(&i.id).unwrap().state, LocalState::Submitted);
-        let (status, _, body) = reviewer
+        let (status, headers, body) = reviewer
             .get_bytes(&format!("/api/v1/inspections/{}/versions/1/documents/inspection_record", i.id))
             .await;
         assert_eq!(status, 200);
         assert!(&body == pdf, "server and device documents differ for {}", i.id);
+        assert_eq!(headers[CHECK_HEADER], "matches");
     }
+    let report = sync_server::domain::integrity::verify_documents(
+        server.state.store.as_ref(),
+        server.state.blobs.as_ref(),
+    )
+    .unwrap();
+    assert_eq!((report.checked, report.problems), (8, vec![]), "4 records, a 笔录 and an order each");
 }
 
 #[tokio::test]

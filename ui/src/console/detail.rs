@@ -10,6 +10,7 @@ use leptos::task::spawn_local;
 use shared::InspectionId;
 use shared::auth::Role;
 use shared::console::RecordDetail;
+use shared::documents::DocumentCheck;
 use shared::flags::Flag;
 use shared::geo::{LngLat, distance_m};
 use shared::review::{ReviewDecision, ReviewStatus};
@@ -271,6 +272,7 @@ fn Documents(i: shared::inspection::Inspection) -> impl IntoView {
             <ul class="docs">
             {kinds.into_iter().map(|k| {
                 let number = info.as_ref().and_then(|d| d.number(k)).map(|n| n.to_string());
+                let signed = info.clone();
                 let file = format!("{}-{}.pdf", k.title_zh(kind_of), number.clone().unwrap_or_else(|| id.to_string()));
                 view! {
                     <li data-kind=k.as_str() data-sha256=move || digests.with(|d| d.get(k.as_str()).cloned().unwrap_or_default())>
@@ -278,6 +280,17 @@ fn Documents(i: shared::inspection::Inspection) -> impl IntoView {
                         <strong class="doc-number">{number.unwrap_or_else(|| ctx.t("no_number").to_string())}</strong>
                         " "
                         <span class="doc-sha muted">{move || digests.with(|d| d.get(k.as_str()).map(|h| format!("SHA-256 {}… ", &h[..16])))}</span>
+                        {move || digests.with(|d| d.get(k.as_str()).map(|h| {
+                            // Against the digest the tablet signed with the version.
+                            let check = signed.as_ref().map(|i| i.check(k, h)).unwrap_or(DocumentCheck::Unsigned);
+                            view! {
+                                <span class="doc-check" data-check=check.as_str()>{ctx.t(match check {
+                                    DocumentCheck::Matches => "doc_matches",
+                                    DocumentCheck::Differs => "doc_differs",
+                                    DocumentCheck::Unsigned => "doc_unsigned",
+                                })}" "</span>
+                            }
+                        }))}
                         <button class="doc-view" on:click=move |_| spawn_local(async move {
                             match http::document_url(id, version, k).await {
                                 Ok((u, sha)) => {

@@ -615,21 +615,14 @@ fn Checklist(insp: RwSignal<Inspection>, errors: Signal<Vec<FieldError>>) -> imp
             }
         })
     };
-    let label = move |r: ChecklistResult| match (r, ctx.lang.get()) {
-        (ChecklistResult::NoProblem, crate::i18n::Lang::Zh) => "未发现问题",
-        (ChecklistResult::Problem, crate::i18n::Lang::Zh) => "发现问题",
-        (ChecklistResult::NotApplicable, crate::i18n::Lang::Zh) => "不适用",
-        (ChecklistResult::NoProblem, _) => "no problem",
-        (ChecklistResult::Problem, _) => "problem",
-        (ChecklistResult::NotApplicable, _) => "not applicable",
-    };
+    let label = move |r: ChecklistResult| crate::i18n::checklist_label(ctx.lang.get(), r);
     view! {
         <h3>{move || ctx.t("checklist")}</h3>
         {items.into_iter().enumerate().map(|(n, it)| view! {
             <div class="officer">
                 <div><strong>{it.item.clone()}</strong>
                     <select class="f-check" on:change=move |ev| { let v = event_target_value(&ev); update(n, Box::new(move |x| x.result = serde_json::from_value(serde_json::Value::String(v)).unwrap_or(ChecklistResult::NoProblem))) }>
-                        {[ChecklistResult::NoProblem, ChecklistResult::Problem, ChecklistResult::NotApplicable].into_iter().map(|r| view! {
+                        {ChecklistResult::ALL.into_iter().map(|r| view! {
                             <option value=serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default() selected=it.result == r>{move || label(r)}</option>
                         }).collect_view()}
                     </select></div>

@@ -174,7 +174,8 @@ pub fn DocumentsCard(insp: RwSignal<Inspection>) -> impl IntoView {
     let ctx = ctx();
     let pad_for = RwSignal::new(None::<(SignerRole, String)>);
     let witness_name = RwSignal::new(String::new());
-    let preview = RwSignal::new(None::<String>);
+    // The previewed document: its kind and a `blob:` URL of its PDF.
+    let preview = RwSignal::new(None::<(DocumentKind, String)>);
     let busy = RwSignal::new(false);
     let report = move |r: Result<Inspection, shared::ApiError>| match r {
         Ok(i) => insp.set(i),
@@ -213,7 +214,7 @@ pub fn DocumentsCard(insp: RwSignal<Inspection>) -> impl IntoView {
                     if !f.uncovered.is_empty() {
                         ctx.notice.set(Some(format!("{}：{}", ctx.t("uncovered_chars"), f.uncovered)));
                     }
-                    preview.set(pdf_url(&f.pdf_base64));
+                    preview.set(pdf_url(&f.pdf_base64).map(|u| (kind, u)));
                 }
                 Err(e) => ctx.notice.set(Some(e.message)),
             }
@@ -276,9 +277,14 @@ pub fn DocumentsCard(insp: RwSignal<Inspection>) -> impl IntoView {
                     }.into_any()
                 }
             }}
-            {move || preview.get().map(|url| view! {
+            {move || preview.get().map(|(kind, url)| view! {
                 <div class="doc-frame">
-                    <p class="row"><a id="doc-open" href=url.clone() target="_blank" download="document.pdf">{move || ctx.t("share_print")}</a>
+                    <p class="row"><button id="doc-open" on:click=move |_| spawn_local(async move {
+                            // The system's PDF viewer prints and shares the file kept with the record.
+                            if let Err(e) = api::open_document(insp.get_untracked().id, kind).await {
+                                ctx.notice.set(Some(e.message));
+                            }
+                        })>{move || ctx.t("share_print")}</button>
                         <button on:click=move |_| preview.set(None)>{move || ctx.t("close")}</button></p>
                     <iframe id="doc-frame" src=url title="PDF" style="width:100%;height:70vh;border:1px solid #ccc"></iframe>
                 </div>
@@ -291,7 +297,7 @@ pub fn DocumentsCard(insp: RwSignal<Inspection>) -> impl IntoView {
     }
 }
 
-/// A `blob:` URL of the PDF for the preview frame and the system's share/print.
+/// A `blob:` URL of the PDF for the preview frame.
 fn pdf_url(b64: &str) -> Option<String> {
     let bytes = base64_decode(b64)?;
     let arr = js_sys::Uint8Array::from(bytes.as_slice());
