@@ -269,7 +269,17 @@ pub fn signed_content(i: &Inspection) -> Vec<u8> {
 
 /// Lower-case hex SHA-256 of [`signed_content`]: what `Signature::Signed::covers` holds.
 pub fn signed_content_hash(i: &Inspection) -> String {
-    Sha256::digest(signed_content(i)).iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(&signed_content(i))
+}
+
+/// Lower-case hex SHA-256 of a document's bytes: what [`DocumentDigest::sha256`] holds and
+/// what the server compares with it.
+pub fn pdf_digest(pdf: &[u8]) -> String {
+    sha256_hex(pdf)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Signatures whose content has changed since they were made (by role position in

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use shared::ErrorCode;
 use shared::documents::{
     DocumentDigest, DocumentInfo, DocumentKind, DocumentNumber, LAYOUT_VERSION, NumberBlock,
-    clear_signatures, documents_for, signed_content_hash,
+    clear_signatures, documents_for, pdf_digest, signed_content_hash,
 };
 use shared::ids::InspectionId;
 use shared::inspection::{Inspection, InspectionBody, PhotoRef, Signature, SignerRole};
@@ -308,11 +308,7 @@ impl AppCore {
         info.digests.clear();
         for kind in documents_for(i) {
             match self.make_document(i, &info, kind) {
-                Ok((_, pdf)) => {
-                    use sha2::Digest;
-                    info.digests
-                        .push(DocumentDigest { kind, sha256: hex::encode(sha2::Sha256::digest(&pdf)) });
-                }
+                Ok((_, pdf)) => info.digests.push(DocumentDigest { kind, sha256: pdf_digest(&pdf) }),
                 Err(e) if e.code() == ErrorCode::MissingBlobs => {
                     tracing::info!(record = %i.id, kind = kind.as_str(), "document not sealed: {e}");
                 }

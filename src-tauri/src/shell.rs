@@ -283,8 +283,6 @@ pub mod commands {
         Ok(shell.core.sign_record(&id, role, &signer, &bytes)?)
     }
 
-    /// The document as base64 PDF (kept beside the record on the device), and the characters
-    /// its font cannot print.
     /// Hand the kept document to the system's PDF viewer, from which the inspector prints it
     /// or shares it. The path is the app's own (record id and kind), never the caller's.
     #[tauri::command]
@@ -302,6 +300,8 @@ pub mod commands {
         })
     }
 
+    /// The document as base64 PDF (kept beside the record on the device), and the characters
+    /// its font cannot print.
     #[tauri::command]
     pub fn document(
         shell: State<'_, Shell>,

@@ -176,7 +176,6 @@ pub fn make(
     info: &shared::documents::DocumentInfo,
     kind: shared::documents::DocumentKind,
 ) -> AppResult<MadeDocument> {
-    use sha2::Digest;
     let source = |sha: &str| -> Option<Vec<u8>> {
         let hash = crate::blobs::BlobHash::parse(sha).ok()?;
         let (mut file, _) = blobs.open(&hash).ok()??;
@@ -192,7 +191,7 @@ pub fn make(
         }
         other => AppError::Internal(format!("document of {} v{}: {other}", v.id, v.version)),
     })?;
-    let sha256 = hex::encode(sha2::Sha256::digest(&pdf));
+    let sha256 = shared::documents::pdf_digest(&pdf);
     Ok(MadeDocument {
         name: qingliu_documents::file_name(kind, info, v),
         check: info.check(kind, &sha256),

@@ -206,7 +206,7 @@ pub fn verify_documents(store: &dyn Store, blobs: &dyn BlobStore) -> AppResult<D
                 report.checked += 1;
                 let (record, version, kind) = (v.record_id.clone(), v.version, d.kind.as_str());
                 match crate::domain::documents::make(blobs, &v.inspection, info, d.kind) {
-                    Ok(made) if made.sha256 == d.sha256 => {}
+                    Ok(made) if made.check == shared::documents::DocumentCheck::Matches => {}
                     Ok(made) => report.problems.push(DocumentProblem::Differs {
                         record,
                         version,

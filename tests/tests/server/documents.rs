@@ -88,11 +88,6 @@ impl Tablet {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
 fn refused_code(o: &MutationOutcome) -> Option<ErrorCode> {
     match o {
         MutationOutcome::Rejected { error } => Some(error.code),
@@ -206,7 +201,10 @@ async fn the_server_makes_the_same_pdf_as_the_device_and_keeps_it_in_scope() {
     // the server makes (as after a layout change), which the server must notice, not hide.
     let foreign = "0".repeat(64);
     i.document.as_mut().unwrap().digests = vec![
-        DocumentDigest { kind: DocumentKind::InspectionRecord, sha256: sha256_hex(&on_device) },
+        DocumentDigest {
+            kind: DocumentKind::InspectionRecord,
+            sha256: qingliu_tests::client::sha256_hex(&on_device),
+        },
         DocumentDigest { kind: DocumentKind::RectificationOrder, sha256: foreign.clone() },
     ];
     a.upload_all(&blobs, &i).await;
@@ -226,7 +224,7 @@ async fn the_server_makes_the_same_pdf_as_the_device_and_keeps_it_in_scope() {
         on_device.len()
     );
     assert_eq!(headers[CHECK_HEADER], "matches");
-    assert_eq!(headers[SHA256_HEADER].to_str().unwrap(), sha256_hex(&body));
+    assert_eq!(headers[SHA256_HEADER].to_str().unwrap(), qingliu_tests::client::sha256_hex(&body));
     let (status, headers, order) = reviewer.get_bytes(&path("rectification_order")).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -248,7 +246,7 @@ async fn the_server_makes_the_same_pdf_as_the_device_and_keeps_it_in_scope() {
             version: 1,
             kind: "rectification_order",
             signed: foreign,
-            made: sha256_hex(&order),
+            made: qingliu_tests::client::sha256_hex(&order),
         }]
     );
     // A sheet is not among this record's documents; an unknown kind is a bad path.
@@ -338,7 +336,7 @@ async fn two_tablets_make_signed_documents_offline_and_the_server_holds_the_same
         assert_eq!(digests.len(), 2, "{digests:?}");
         assert_eq!(
             sealed.document.as_ref().unwrap().digest(DocumentKind::InspectionRecord),
-            Some(&*sha256_hex(&pdf))
+            Some(&*qingliu_tests::client::sha256_hex(&pdf))
         );
         assert_eq!(
             shared::documents::stale_signatures(&sealed),
