@@ -56,60 +56,121 @@ pub fn bands(fp: Fingerprint) -> [u16; 4] {
     [(fp >> 48) as u16, (fp >> 32) as u16, (fp >> 16) as u16, fp as u16]
 }
 
-/// Every 16-bit value within [`BAND_RADIUS`] bits of `v` (itself first).
-pub fn band_neighbours(v: u16) -> Vec<u16> {
-    let mut out = Vec::with_capacity(137);
-    out.push(v);
-    for i in 0..16 {
-        out.push(v ^ (1 << i));
+/// Probes per band: the value itself, its 16 one-bit and 120 two-bit neighbours.
+const PROBES: usize = 1 + 16 + 120;
+
+/// What each probe XORs into a band value, zero first.
+const MASKS: [u16; PROBES] = {
+    assert!(BAND_RADIUS == 2);
+    let mut out = [0u16; PROBES];
+    let mut n = 1;
+    let mut i = 0;
+    while i < 16 {
+        out[n] = 1 << i;
+        n += 1;
+        i += 1;
     }
-    if BAND_RADIUS >= 2 {
-        for i in 0..16 {
-            for j in (i + 1)..16 {
-                out.push(v ^ (1 << i) ^ (1 << j));
-            }
+    let mut i = 0;
+    while i < 16 {
+        let mut j = i + 1;
+        while j < 16 {
+            out[n] = (1 << i) | (1 << j);
+            n += 1;
+            j += 1;
         }
+        i += 1;
     }
     out
+};
+
+/// Every 16-bit value within [`BAND_RADIUS`] bits of `v` (itself first).
+pub fn band_neighbours(v: u16) -> Vec<u16> {
+    MASKS.iter().map(|m| v ^ m).collect()
+}
+
+/// How many fingerprints may wait unpacked, scanned in full by every look-up (~1.5 ns each):
+/// a 128th of the index, so that packing again (one pass over everything) costs a few
+/// microseconds per insert at any size, within bounds that keep the scan short.
+fn recent_limit(len: usize) -> usize {
+    (len / 128).clamp(1024, 8192)
 }
 
 /// Every stored fingerprint, bucketed by each of its four bands: the candidate filter of the
 /// near-duplicate look-up. It holds no hashes (the store resolves the few fingerprints within
 /// distance to their photos), so a stale entry costs a wasted look-up, never a wrong answer.
+///
+/// Each band is packed: one array of fingerprints sorted by the band's value and the offset
+/// where each of the 65,536 values starts. A look-up's 548 probes then read a 1 MiB offset table
+/// that stays in cache and short runs of one array, instead of 548 scattered vectors (the
+/// look-up is a memory-latency problem: a vector per value made it the costliest step of a
+/// checked push). New fingerprints wait in a short list until it is packed in.
 pub struct BandIndex {
-    bands: [Vec<Vec<Fingerprint>>; 4],
-    len: usize,
+    starts: [Vec<u32>; 4],
+    packed: [Vec<Fingerprint>; 4],
+    recent: Vec<Fingerprint>,
 }
 
 impl Default for BandIndex {
     fn default() -> Self {
-        let bucket = || vec![Vec::new(); 1 << 16];
-        BandIndex { bands: [bucket(), bucket(), bucket(), bucket()], len: 0 }
+        let starts = || vec![0u32; (1 << 16) + 1];
+        BandIndex {
+            starts: [starts(), starts(), starts(), starts()],
+            packed: Default::default(),
+            recent: Vec::new(),
+        }
     }
 }
 
 impl BandIndex {
     pub fn insert(&mut self, fp: Fingerprint) {
-        for (b, v) in bands(fp).into_iter().enumerate() {
-            self.bands[b][usize::from(v)].push(fp);
+        self.recent.push(fp);
+        if self.recent.len() >= recent_limit(self.len()) {
+            self.pack();
         }
-        self.len += 1;
+    }
+
+    /// Every fingerprint into the packed arrays (a counting sort per band).
+    fn pack(&mut self) {
+        let mut all = std::mem::take(&mut self.packed[0]);
+        all.append(&mut self.recent);
+        for b in 0..4 {
+            let key = |fp: Fingerprint| usize::from(bands(fp)[b]);
+            let starts = &mut self.starts[b];
+            starts.iter_mut().for_each(|s| *s = 0);
+            for fp in &all {
+                starts[key(*fp) + 1] += 1;
+            }
+            for v in 0..(1 << 16) {
+                starts[v + 1] += starts[v];
+            }
+            let mut next: Vec<u32> = starts[..1 << 16].to_vec();
+            let mut packed = vec![0; all.len()];
+            for fp in &all {
+                let at = &mut next[key(*fp)];
+                packed[*at as usize] = *fp;
+                *at += 1;
+            }
+            self.packed[b] = packed;
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.packed[0].len() + self.recent.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Stored fingerprints within `max` bits of `fp` (`max` ≤ [`MAX_DISTANCE`]), each once.
     pub fn near(&self, fp: Fingerprint, max: u32) -> Vec<Fingerprint> {
-        let mut out = Vec::new();
+        let close = |o: &&Fingerprint| distance(fp, **o) <= max;
+        let mut out: Vec<Fingerprint> = self.recent.iter().filter(close).copied().collect();
         for (b, v) in bands(fp).into_iter().enumerate() {
-            for n in band_neighbours(v) {
-                out.extend(self.bands[b][usize::from(n)].iter().filter(|o| distance(fp, **o) <= max));
+            let (starts, packed) = (&self.starts[b], &self.packed[b]);
+            for m in MASKS {
+                let n = usize::from(v ^ m);
+                out.extend(packed[starts[n] as usize..starts[n + 1] as usize].iter().filter(close));
             }
         }
         out.sort_unstable();
@@ -273,12 +334,14 @@ mod tests {
             x ^= x << 17;
             x >> 1
         };
-        let stored: Vec<u64> = (0..5000).map(|_| next()).collect();
+        // Several packings and a tail of recent ones: both halves of the index answer.
+        let stored: Vec<u64> = (0..5 * 1024 + 700).map(|_| next()).collect();
         let mut index = BandIndex::default();
         stored.iter().for_each(|f| index.insert(*f));
-        assert_eq!(index.len(), 5000);
+        assert_eq!(index.len(), stored.len());
+        assert_eq!(index.recent.len(), 700);
         for probe in 0..300u32 {
-            let base = stored[probe as usize * 7];
+            let base = stored[probe as usize * 19];
             // Flip `probe % 14` low-entropy-spread bits: within and beyond the distance.
             let flips = probe % 14;
             let q = (0..flips).fold(base, |q, k| q ^ (1 << ((k * 5 + probe) % 63)));

@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 
 use shared::SiteId;
+use shared::ids::InspectionId;
 use shared::sync::InspectionRecord;
 
 use crate::domain::queue::{QueueQuery, record_query};
 use crate::domain::{Actor, scope, tracking};
 use crate::error::{AppError, AppResult};
-use crate::store::{SiteFilter, Store};
+use crate::store::{SiteFilter, Store, StoreError};
 
 /// Receives chunks; answers false when the reader went away.
 pub type Sink<'a> = dyn FnMut(Vec<u8>) -> bool + Send + 'a;
@@ -183,29 +184,53 @@ impl Names {
 /// Receives a record, its site name, its village code and its flags; answers false to stop.
 type RowVisitor<'a> = dyn FnMut(&InspectionRecord, &str, &str, &[shared::flags::Flag]) -> bool + 'a;
 
+/// Records read ahead of their flags: one flags look-up per this many rows.
+const FLAGS_BATCH: usize = 500;
+
 /// Visit the caller's records newest first with each one's site name, village code and flags
-/// (looked up through a second snapshot; site names once each), until `f` answers false.
+/// (looked up through a second snapshot, a batch of rows at a time; site names once each),
+/// until `f` answers false.
 fn for_each_named(store: &dyn Store, actor: &Actor, q: &QueueQuery, f: &mut RowVisitor<'_>) -> AppResult<()> {
     let rq = record_query(actor, q, None)?;
     let mut tx = store.read()?;
     let mut names_tx = store.read()?;
     let mut names = Names(HashMap::new());
+    let mut batch: Vec<InspectionRecord> = Vec::with_capacity(FLAGS_BATCH);
+    // Whether `f` asked to stop, or the error that stopped the walk.
+    let mut stopped = false;
     let mut failed = None;
-    tx.for_each_record(&rq, &mut |r| {
-        let (name, village) = names.get(names_tx.as_mut(), &r.inspection.site_id);
-        let flags = match names_tx.flags_of(&r.inspection.id, r.inspection.version) {
-            Ok(Some(f)) => f,
-            Ok(None) => {
-                let site = names_tx.site(&r.inspection.site_id).ok().flatten();
-                shared::flags::flags(&r.inspection, site.and_then(|s| s.position), &Default::default())
+    // Hands a batch to `f`; false when the walk must stop.
+    let mut emit =
+        |batch: &mut Vec<InspectionRecord>, stopped: &mut bool, failed: &mut Option<StoreError>| {
+            let keys: Vec<(InspectionId, u32)> =
+                batch.iter().map(|r| (r.inspection.id, r.inspection.version)).collect();
+            let flags = match names_tx.flags_of_many(&keys) {
+                Ok(flags) => flags,
+                Err(e) => {
+                    *failed = Some(e);
+                    return false;
+                }
+            };
+            for (r, flags) in batch.drain(..).zip(flags) {
+                let (name, village) = names.get(names_tx.as_mut(), &r.inspection.site_id);
+                let flags = flags.unwrap_or_else(|| {
+                    let site = names_tx.site(&r.inspection.site_id).ok().flatten();
+                    shared::flags::flags(&r.inspection, site.and_then(|s| s.position), &Default::default())
+                });
+                if !f(&r, &name, &village, &flags) {
+                    *stopped = true;
+                    return false;
+                }
             }
-            Err(e) => {
-                failed = Some(e);
-                return false;
-            }
+            true
         };
-        f(r, &name, &village, &flags)
+    tx.for_each_record(&rq, &mut |r| {
+        batch.push(r.clone());
+        batch.len() < FLAGS_BATCH || emit(&mut batch, &mut stopped, &mut failed)
     })?;
+    if !stopped && failed.is_none() && !batch.is_empty() {
+        emit(&mut batch, &mut stopped, &mut failed);
+    }
     match failed {
         Some(e) => Err(e.into()),
         None => Ok(()),

@@ -3,6 +3,8 @@
 //! maintained counters and targets, never from inspections, so a province-wide table costs
 //! O(regions).
 
+use std::collections::{BTreeSet, HashMap};
+
 use shared::auth::Role;
 pub use shared::console::{
     CountProgress, Dispatch, MonthRow, RateProgress, RegionProgress, SupervisionRow, Tracking,
@@ -16,25 +18,58 @@ use crate::domain::{Actor, scope};
 use crate::error::{AppError, AppResult};
 use crate::store::{CounterKey, SiteFilter, Store, Tx};
 
-/// The target of a region, or of its nearest ancestor that has one (for the plan shape and the
-/// rate); counts fall back to what the region actually holds (its task villages / listed water
-/// bodies) when no share was set for it.
-fn target(
-    tx: &mut dyn Tx,
-    year: i32,
-    region: &RegionCode,
-    m: TargetMetric,
-) -> AppResult<Option<(Target, bool)>> {
-    for (n, r) in region.lineage().into_iter().rev().enumerate() {
-        if let Some(t) = tx.targets(year, &r)?.into_iter().find(|t| t.metric == m) {
-            return Ok(Some((t, n == 0)));
-        }
-    }
-    Ok(None)
+/// The counters and targets the progress of a set of regions reads, fetched in two statements
+/// whatever the number of regions (a supervision list reads all 1,265 townships at once).
+#[derive(Default)]
+struct Facts {
+    counters: HashMap<CounterKey, i64>,
+    targets: HashMap<(RegionCode, TargetMetric), Target>,
 }
 
-fn counter(tx: &mut dyn Tx, region: &RegionCode, m: &str, period: i32) -> AppResult<i64> {
-    Ok(tx.counter(&CounterKey { region: *region, metric: m.into(), year: period })?)
+/// The counters [`region_progress`] reads for a region.
+fn progress_counters(region: &RegionCode, year: i32) -> [CounterKey; 6] {
+    let key = |m: &str, period: i32| CounterKey { region: *region, metric: m.into(), year: period };
+    [
+        key(metric::TASK_VILLAGES, year),
+        key(metric::WATER_BODIES_LISTED, 0),
+        key(metric::TASK_VILLAGES_DONE, year),
+        key(metric::WATER_BODIES_DONE, 0),
+        key(metric::VILLAGES, 0),
+        key(metric::VILLAGES_SEWAGE_TREATED, 0),
+    ]
+}
+
+impl Facts {
+    /// Everything the progress of `regions` reads, plus `extra` counters.
+    fn load(tx: &mut dyn Tx, year: i32, regions: &[RegionCode], extra: &[CounterKey]) -> AppResult<Facts> {
+        let lineages: BTreeSet<RegionCode> = regions.iter().flat_map(|r| r.lineage()).collect();
+        let lineages: Vec<RegionCode> = lineages.into_iter().collect();
+        let targets =
+            tx.targets_of(year, &lineages)?.into_iter().map(|t| ((t.region, t.metric), t)).collect();
+        let mut keys: Vec<CounterKey> = regions.iter().flat_map(|r| progress_counters(r, year)).collect();
+        keys.extend_from_slice(extra);
+        keys.sort();
+        keys.dedup();
+        let values = tx.counters(&keys)?;
+        Ok(Facts { counters: keys.into_iter().zip(values).collect(), targets })
+    }
+
+    /// The target of a region, or of its nearest ancestor that has one (for the plan shape and
+    /// the rate); counts fall back to what the region actually holds (its task villages /
+    /// listed water bodies) when no share was set for it.
+    fn target(&self, region: &RegionCode, m: TargetMetric) -> Option<(Target, bool)> {
+        region
+            .lineage()
+            .into_iter()
+            .rev()
+            .enumerate()
+            .find_map(|(n, r)| self.targets.get(&(r, m)).map(|t| (t.clone(), n == 0)))
+    }
+
+    fn counter(&self, region: &RegionCode, m: &str, period: i32) -> i64 {
+        let key = CounterKey { region: *region, metric: m.into(), year: period };
+        self.counters.get(&key).copied().unwrap_or(0)
+    }
 }
 
 fn count_progress(target: f64, done: i64, plan_share: f64) -> CountProgress {
@@ -57,13 +92,13 @@ fn plan_share(t: &Option<(Target, bool)>, month: u8) -> f64 {
 }
 
 /// Progress of one region above village level, from counters and targets.
-fn region_progress(tx: &mut dyn Tx, region: Region, year: i32, month: u8) -> AppResult<RegionProgress> {
+fn region_progress(f: &Facts, region: Region, year: i32, month: u8) -> RegionProgress {
     let code = region.code;
-    let tv = target(tx, year, &code, TargetMetric::VillagesRemediated)?;
-    let tw = target(tx, year, &code, TargetMetric::WaterBodiesEliminated)?;
-    let tr = target(tx, year, &code, TargetMetric::SewageTreatmentRate)?;
-    let task = counter(tx, &code, metric::TASK_VILLAGES, year)?;
-    let listed = counter(tx, &code, metric::WATER_BODIES_LISTED, 0)?;
+    let tv = f.target(&code, TargetMetric::VillagesRemediated);
+    let tw = f.target(&code, TargetMetric::WaterBodiesEliminated);
+    let tr = f.target(&code, TargetMetric::SewageTreatmentRate);
+    let task = f.counter(&code, metric::TASK_VILLAGES, year);
+    let listed = f.counter(&code, metric::WATER_BODIES_LISTED, 0);
     let v_target = match &tv {
         Some((t, true)) => t.value,
         _ => task as f64,
@@ -72,15 +107,12 @@ fn region_progress(tx: &mut dyn Tx, region: Region, year: i32, month: u8) -> App
         Some((t, true)) => t.value,
         _ => listed as f64,
     };
-    let villages = count_progress(
-        v_target,
-        counter(tx, &code, metric::TASK_VILLAGES_DONE, year)?,
-        plan_share(&tv, month),
-    );
+    let villages =
+        count_progress(v_target, f.counter(&code, metric::TASK_VILLAGES_DONE, year), plan_share(&tv, month));
     let water_bodies =
-        count_progress(w_target, counter(tx, &code, metric::WATER_BODIES_DONE, 0)?, plan_share(&tw, month));
-    let total = counter(tx, &code, metric::VILLAGES, 0)?;
-    let treated = counter(tx, &code, metric::VILLAGES_SEWAGE_TREATED, 0)?;
+        count_progress(w_target, f.counter(&code, metric::WATER_BODIES_DONE, 0), plan_share(&tw, month));
+    let total = f.counter(&code, metric::VILLAGES, 0);
+    let treated = f.counter(&code, metric::VILLAGES_SEWAGE_TREATED, 0);
     let target_pct = tr.as_ref().map(|(t, _)| t.value).unwrap_or(0.0);
     let rate_pct = if total > 0 { 100.0 * treated as f64 / total as f64 } else { 0.0 };
     let planned_pct = target_pct * plan_share(&tr, month);
@@ -93,7 +125,7 @@ fn region_progress(tx: &mut dyn Tx, region: Region, year: i32, month: u8) -> App
         behind: rate_pct < planned_pct,
     };
     let behind = villages.behind || water_bodies.behind || sewage.behind;
-    Ok(RegionProgress { region, villages, water_bodies, sewage, behind })
+    RegionProgress { region, villages, water_bodies, sewage, behind }
 }
 
 /// Village rows come from the village's own site: target 1 if it is on this year's task list.
@@ -157,15 +189,15 @@ pub fn tracking(
     }
     let mut tx = store.read()?;
     let region = tx.region(code)?.ok_or_else(AppError::not_found)?;
-    let row = region_progress(tx.as_mut(), region, year, month)?;
-    let children = if code.level() == RegionLevel::Township {
-        village_rows(tx.as_mut(), code, year)?
+    let (children, row) = if code.level() == RegionLevel::Township {
+        let f = Facts::load(tx.as_mut(), year, &[*code], &[])?;
+        (village_rows(tx.as_mut(), code, year)?, region_progress(&f, region, year, month))
     } else {
-        let mut rows = Vec::new();
-        for child in tx.region_children(code)? {
-            rows.push(region_progress(tx.as_mut(), child, year, month)?);
-        }
-        rows
+        let children = tx.region_children(code)?;
+        let codes: Vec<RegionCode> = std::iter::once(*code).chain(children.iter().map(|c| c.code)).collect();
+        let f = Facts::load(tx.as_mut(), year, &codes, &[])?;
+        let rows = children.into_iter().map(|c| region_progress(&f, c, year, month)).collect();
+        (rows, region_progress(&f, region, year, month))
     };
     Ok(Tracking { year, month, year_elapsed: f64::from(month) / 12.0, region: row, children })
 }
@@ -175,15 +207,25 @@ pub fn dispatch(store: &dyn Store, actor: &Actor, code: &RegionCode, year: i32) 
     check_viewer(actor, code)?;
     let mut tx = store.read()?;
     let region = tx.region(code)?.ok_or_else(AppError::not_found)?;
-    let p = region_progress(tx.as_mut(), region.clone(), year, 12)?;
-    let tv = target(tx.as_mut(), year, code, TargetMetric::VillagesRemediated)?;
-    let tw = target(tx.as_mut(), year, code, TargetMetric::WaterBodiesEliminated)?;
+    let monthly: Vec<CounterKey> = (1..=12)
+        .flat_map(|m| {
+            [metric::TASK_VILLAGES_DONE_MONTH, metric::WATER_BODIES_DONE_MONTH].map(|metric| CounterKey {
+                region: *code,
+                metric: metric.into(),
+                year: year * 100 + m,
+            })
+        })
+        .collect();
+    let f = Facts::load(tx.as_mut(), year, &[*code], &monthly)?;
+    let p = region_progress(&f, region.clone(), year, 12);
+    let tv = f.target(code, TargetMetric::VillagesRemediated);
+    let tw = f.target(code, TargetMetric::WaterBodiesEliminated);
     let (mut cv, mut cw) = (0, 0);
     let mut months = Vec::with_capacity(12);
     for m in 1..=12u8 {
         let period = year * 100 + i32::from(m);
-        let vd = counter(tx.as_mut(), code, metric::TASK_VILLAGES_DONE_MONTH, period)?;
-        let wd = counter(tx.as_mut(), code, metric::WATER_BODIES_DONE_MONTH, period)?;
+        let vd = f.counter(code, metric::TASK_VILLAGES_DONE_MONTH, period);
+        let wd = f.counter(code, metric::WATER_BODIES_DONE_MONTH, period);
         cv += vd;
         cw += wd;
         let inc =
@@ -221,9 +263,12 @@ pub fn supervision(
     }
     let mut tx = store.read()?;
     let (lo, hi) = actor.user.region.descendant_range();
+    let regions = tx.regions_in(level, &lo, &hi)?;
+    let codes: Vec<RegionCode> = regions.iter().map(|r| r.code).collect();
+    let f = Facts::load(tx.as_mut(), year, &codes, &[])?;
     let mut rows = Vec::new();
-    for r in tx.regions_in(level, &lo, &hi)? {
-        let p = region_progress(tx.as_mut(), r, year, month)?;
+    for r in regions {
+        let p = region_progress(&f, r, year, month);
         if p.behind {
             let short = |c: &CountProgress| (c.planned.floor() - c.done as f64).max(0.0);
             let shortfall = short(&p.villages) + short(&p.water_bodies);

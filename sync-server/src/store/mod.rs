@@ -516,6 +516,14 @@ pub trait Tx {
         record: &InspectionId,
         version: u32,
     ) -> StoreResult<Option<Vec<shared::flags::Flag>>>;
+    /// [`Tx::flags_of`] of several versions, in the order asked: an export reads one per row,
+    /// which across a network must not cost a round trip each.
+    fn flags_of_many(
+        &mut self,
+        versions: &[(InspectionId, u32)],
+    ) -> StoreResult<Vec<Option<Vec<shared::flags::Flag>>>> {
+        versions.iter().map(|(r, v)| self.flags_of(r, *v)).collect()
+    }
     /// Records with a stored flag citing this blob as evidence (download authorisation).
     fn records_citing_blob(&mut self, sha256: &str) -> StoreResult<Vec<RecordRow>>;
     /// Every stored flag of current versions of records in villages `lo..=hi`, received in
@@ -532,11 +540,24 @@ pub trait Tx {
     // Rollup counters.
     fn add_counter(&mut self, key: &CounterKey, delta: i64) -> StoreResult<()>;
     fn counter(&mut self, key: &CounterKey) -> StoreResult<i64>;
+    /// Several counters at once, in the order asked (0 where none): a progress table reads
+    /// seven per region, which across a network must not cost a round trip each.
+    fn counters(&mut self, keys: &[CounterKey]) -> StoreResult<Vec<i64>> {
+        keys.iter().map(|k| self.counter(k)).collect()
+    }
     fn all_counters(&mut self) -> StoreResult<Vec<(CounterKey, i64)>>;
 
     // Targets.
     fn upsert_target(&mut self, t: &shared::target::Target) -> StoreResult<()>;
     fn targets(&mut self, year: i32, region: &RegionCode) -> StoreResult<Vec<shared::target::Target>>;
+    /// The targets of several regions for one year, in no particular order.
+    fn targets_of(&mut self, year: i32, regions: &[RegionCode]) -> StoreResult<Vec<shared::target::Target>> {
+        let mut out = Vec::new();
+        for r in regions {
+            out.extend(self.targets(year, r)?);
+        }
+        Ok(out)
+    }
 
     // Document numbers (see `domain::documents`).
     /// Hand `device` the next `size` serials of (kind, year).

@@ -1640,6 +1640,33 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
+    fn flags_of_many(
+        &mut self,
+        versions: &[(InspectionId, u32)],
+    ) -> StoreResult<Vec<Option<Vec<shared::flags::Flag>>>> {
+        let ids: Vec<String> = versions.iter().map(|(r, _)| r.to_string()).collect();
+        let nums: Vec<i64> = versions.iter().map(|(_, v)| i64::from(*v)).collect();
+        let mut out: Vec<Option<Vec<shared::flags::Flag>>> = vec![None; versions.len()];
+        for r in self.query(
+            "SELECT k.n, f.flag
+             FROM unnest($1::text[], $2::int8[]) WITH ORDINALITY AS k(record_id, version, n)
+             JOIN versions v ON v.record_id = k.record_id AND v.version = k.version AND v.flags_checked
+             LEFT JOIN version_flags f ON f.record_id = k.record_id AND f.version = k.version
+             ORDER BY k.n, f.n",
+            &[&ids, &nums],
+        )? {
+            let n: i64 = get(&r, 0)?;
+            let slot = usize::try_from(n - 1).ok().and_then(|i| out.get_mut(i));
+            let flags = slot
+                .ok_or_else(|| StoreError::Corrupt(format!("flags ordinal {n}")))?
+                .get_or_insert_default();
+            if let Some(flag) = get::<Option<&str>>(&r, 1)? {
+                flags.push(json_of(flag)?);
+            }
+        }
+        Ok(out)
+    }
+
     fn flags_of(
         &mut self,
         record: &InspectionId,
@@ -1723,6 +1750,24 @@ impl Tx for PgTx<'_> {
             .unwrap_or(0))
     }
 
+    fn counters(&mut self, keys: &[CounterKey]) -> StoreResult<Vec<i64>> {
+        let regions: Vec<&str> = keys.iter().map(|k| k.region.as_str()).collect();
+        let metrics: Vec<&str> = keys.iter().map(|k| k.metric.as_str()).collect();
+        let years: Vec<i64> = keys.iter().map(|k| i64::from(k.year)).collect();
+        let mut out = vec![0; keys.len()];
+        for r in self.query(
+            "SELECT k.n, c.value
+             FROM unnest($1::text[], $2::text[], $3::int8[]) WITH ORDINALITY AS k(region, metric, year, n)
+             JOIN counters c ON c.region = k.region AND c.metric = k.metric AND c.year = k.year",
+            &[&regions, &metrics, &years],
+        )? {
+            let n: i64 = get(&r, 0)?;
+            let slot = usize::try_from(n - 1).ok().and_then(|i| out.get_mut(i));
+            *slot.ok_or_else(|| StoreError::Corrupt(format!("counter ordinal {n}")))? = get(&r, 1)?;
+        }
+        Ok(out)
+    }
+
     fn all_counters(&mut self) -> StoreResult<Vec<(CounterKey, i64)>> {
         self.query("SELECT region, metric, year, value FROM counters WHERE value <> 0 ORDER BY 1, 2, 3", &[])?
             .iter()
@@ -1753,6 +1798,26 @@ impl Tx for PgTx<'_> {
             ],
         )?;
         Ok(())
+    }
+
+    fn targets_of(&mut self, year: i32, regions: &[RegionCode]) -> StoreResult<Vec<shared::target::Target>> {
+        let codes: Vec<&str> = regions.iter().map(|r| r.as_str()).collect();
+        self.query(
+            "SELECT region, metric, value, monthly_plan FROM targets WHERE year = $1 AND region = ANY($2)",
+            &[&i64::from(year), &codes],
+        )?
+        .iter()
+        .map(|r| {
+            let (code, m): (&str, &str) = (get(r, 0)?, get(r, 1)?);
+            Ok(shared::target::Target {
+                year,
+                region: code.parse().map_err(|_| unknown("region", code))?,
+                metric: shared::target::TargetMetric::parse(m).ok_or_else(|| unknown("metric", m))?,
+                value: get(r, 2)?,
+                monthly_plan: json_of(get(r, 3)?)?,
+            })
+        })
+        .collect()
     }
 
     fn targets(&mut self, year: i32, region: &RegionCode) -> StoreResult<Vec<shared::target::Target>> {

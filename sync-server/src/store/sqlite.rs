@@ -71,10 +71,20 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // entry once it sees `applied`.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.set_prepared_statement_cache_capacity(128);
+    // One plan per statement, whatever its parameters. Without this, a plan that consulted a
+    // bound value (an equality term on a column another index could use, a `LIMIT ?`) marks
+    // the statement to be re-planned on rebinding, and rusqlite clears the bindings of every
+    // statement it puts back in the cache: the evidence look-ups were parsed and planned
+    // afresh on every execution, a fifth of a push's CPU. Our statements are written for
+    // their indexes, so nothing is lost.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     // Index look-ups at province scale (the fingerprint bands: thousands of random index pages
     // per query) read through a shared memory map instead of a read() per page into each
     // connection's small private cache. BENCHMARKS.md has the figures.
     conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
+    // Statement journals (an `INSERT OR REPLACE`, a foreign key, a multi-row statement) stay in
+    // memory instead of a temporary file written with a syscall per page.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 
@@ -88,6 +98,10 @@ impl SqliteStore {
             return Err(StoreError::Backend(format!("could not enable WAL (got {mode})")));
         }
         configure(&writer)?;
+        // A push of 500 inspections dirties more pages than the default 2 MiB cache holds, and
+        // a full cache spills them to the WAL mid-transaction (written twice, with a syscall
+        // each). 64 MiB holds the largest batch; pages are allocated as used.
+        writer.pragma_update(None, "cache_size", -65_536)?;
         migrate(&writer)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -1631,6 +1645,41 @@ mod tests {
             Err(e) => panic!("wrong error {e}"),
             Ok(_) => panic!("opened a newer schema"),
         }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn cached_statements_are_not_planned_again() {
+        let dir = std::env::temp_dir().join(format!("qingliu-qpsg-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&dir.join("t.db")).unwrap();
+        let conn = store.writer.lock().unwrap();
+        // Shaped like the evidence look-ups: an equality another index could serve, and a
+        // `LIMIT ?`, both of which made SQLite re-plan on every rebinding.
+        let sql = format!(
+            "SELECT {VISIT_COLS} FROM visits WHERE user_id = ?1 AND at_ms <= ?2 AND record_id <> ?3
+             ORDER BY at_ms DESC LIMIT ?4"
+        );
+        for n in 0..3i64 {
+            let mut st = conn.prepare_cached(&sql).unwrap();
+            let rows: Vec<Visit> = st
+                .query_map(params![format!("u{n}"), n, "r", n + 1], visit_row)
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(rows.is_empty());
+            assert_eq!(st.get_status(rusqlite::StatementStatus::RePrepare), 0, "run {n}");
+        }
+        // A partial index is still chosen for a parameter it implies (cites_blob IS NOT NULL).
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT record_id FROM version_flags WHERE cites_blob = ?1",
+                ["x"],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("version_flags_blob"), "{plan}");
+        drop(conn);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

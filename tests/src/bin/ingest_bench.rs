@@ -47,6 +47,19 @@ struct Args {
     /// Servers sharing the database (PostgreSQL), devices split between them.
     #[arg(long, default_value_t = 1)]
     servers: usize,
+    /// Only the push with checks (`on`) or without (`off`), for profiling one path.
+    #[arg(long)]
+    only: Option<String>,
+}
+
+/// CPU seconds this process has used (user + system), from /proc.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of stat(5), counted from the state field (3).
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -114,6 +127,7 @@ async fn http_run(args: &Args, checks: bool) -> f64 {
     let urls: Vec<String> =
         std::iter::once(&server).chain(&others).map(|s| format!("{}/api/v1/sync/push", s.base)).collect();
     let start = Instant::now();
+    let cpu = cpu_seconds();
     let mut tasks = Vec::new();
     for (d, reqs) in bodies.into_iter().enumerate() {
         let http = reqwest::Client::new();
@@ -138,6 +152,12 @@ async fn http_run(args: &Args, checks: bool) -> f64 {
         t.await.expect("task");
     }
     let elapsed = start.elapsed();
+    eprintln!(
+        "  checks {checks}: {:.2} s, {:.2} CPU s ({:.0} % of two cores)",
+        elapsed.as_secs_f64(),
+        cpu_seconds() - cpu,
+        (cpu_seconds() - cpu) / elapsed.as_secs_f64() / 2.0 * 100.0
+    );
     let stored = server.state.store.read().expect("read").count_versions().expect("count");
     assert_eq!(stored as usize, per_device * args.devices, "every inspection stored once");
     drop(others);
@@ -315,7 +335,10 @@ fn main() {
             None => bare_run(&args),
         };
         // Alternate the order, so neither path always runs on a warmer disk.
-        let (h_on, h_off) = if run % 2 == 0 {
+        let (h_on, h_off) = if let Some(only) = args.only.as_deref() {
+            let x = rt.block_on(http_run(&args, only == "on"));
+            (x, x)
+        } else if run % 2 == 0 {
             let x = rt.block_on(http_run(&args, true));
             (x, rt.block_on(http_run(&args, false)))
         } else {

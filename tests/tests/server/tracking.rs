@@ -217,6 +217,45 @@ async fn exports_parse_back_with_the_expected_rows() {
     assert_eq!(a.get_bytes("/api/v1/exports/inspections.csv").await.0, StatusCode::FORBIDDEN);
 }
 
+#[tokio::test]
+async fn exports_carry_each_rows_own_flags_across_read_batches() {
+    // The export reads flags a batch of rows at a time (500): more rows than that, some of them
+    // flagged, must each come out with their own.
+    let (server, fx) = setup().await;
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let records: Vec<_> = (0..530)
+        .map(|n| {
+            let mut i = water_body(fx.site("water1").id, vec![], None);
+            if n % 97 == 3
+                && let Some(p) = &mut i.position
+            {
+                p.accuracy_m = Some(500.0);
+            }
+            i
+        })
+        .collect();
+    for (n, chunk) in records.chunks(500).enumerate() {
+        let muts = chunk.iter().enumerate().map(|(k, i)| submit((n * 500 + k) as u64 + 1, i)).collect();
+        a.push(&batch(da, muts)).await.unwrap();
+    }
+    let r1 = login(&server, "reviewer_1").await;
+    let (status, _, bytes) = r1.get_bytes("/api/v1/exports/inspections.csv").await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = parse_csv(std::str::from_utf8(&bytes[3..]).unwrap());
+    assert_eq!(rows.len(), 531, "header + every record");
+    let mut flagged = 0;
+    for (n, i) in records.iter().enumerate() {
+        let row = rows.iter().find(|r| r[0] == i.id.to_string()).expect("every record exported");
+        if n % 97 == 3 {
+            assert!(!row[16].is_empty(), "record {n} lost its flag");
+            flagged += 1;
+        } else {
+            assert_eq!(row[16], "", "record {n} got another's flag");
+        }
+    }
+    assert_eq!(flagged, 6);
+}
+
 /// A small RFC 4180 reader for the test (quotes, doubled quotes, CRLF).
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
