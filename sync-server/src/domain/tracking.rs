@@ -20,7 +20,6 @@ use crate::store::{CounterKey, SiteFilter, Store, Tx};
 
 /// The counters and targets the progress of a set of regions reads, fetched in two statements
 /// whatever the number of regions (a supervision list reads all 1,265 townships at once).
-#[derive(Default)]
 struct Facts {
     counters: HashMap<CounterKey, i64>,
     targets: HashMap<(RegionCode, TargetMetric), Target>,
