@@ -11,7 +11,8 @@
 //! With `--postgres postgres://postgres@127.0.0.1:5432` the servers run on a fresh PostgreSQL
 //! database per run (dropped after it) and the baseline is bare inserts of the same rows into
 //! PostgreSQL; `--servers 2` pushes through two servers sharing that database, the devices
-//! split between them.
+//! split between them. `--only on|off` runs one push path and nothing else, to profile it
+//! (`perf record --call-graph dwarf …/ingest-bench --only on`); each run prints its CPU time.
 //!
 //! cargo run --release -p qingliu-tests --bin ingest-bench -- --inspections 20000
 //! cargo run --release -p qingliu-tests --bin ingest-bench -- --postgres postgres://postgres@127.0.0.1:5432 --servers 2
@@ -47,9 +48,16 @@ struct Args {
     /// Servers sharing the database (PostgreSQL), devices split between them.
     #[arg(long, default_value_t = 1)]
     servers: usize,
-    /// Only the push with checks (`on`) or without (`off`), for profiling one path.
+    /// Only the push with cross-record checks (`on`) or without (`off`), nothing else in the
+    /// process: for profiling one path.
     #[arg(long)]
-    only: Option<String>,
+    only: Option<Checks>,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum Checks {
+    On,
+    Off,
 }
 
 /// CPU seconds this process has used (user + system), from /proc.
@@ -60,6 +68,10 @@ fn cpu_seconds() -> f64 {
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // Fields 14 and 15 of stat(5), counted from the state field (3).
     (ticks(11) + ticks(12)) / 100.0
+}
+
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -153,10 +165,11 @@ async fn http_run(args: &Args, checks: bool) -> f64 {
     }
     let elapsed = start.elapsed();
     eprintln!(
-        "  checks {checks}: {:.2} s, {:.2} CPU s ({:.0} % of two cores)",
+        "  checks {checks}: {:.2} s, {:.2} CPU s ({:.0} % of {} cores)",
         elapsed.as_secs_f64(),
         cpu_seconds() - cpu,
-        (cpu_seconds() - cpu) / elapsed.as_secs_f64() / 2.0 * 100.0
+        (cpu_seconds() - cpu) / elapsed.as_secs_f64() / cores() * 100.0,
+        cores()
     );
     let stored = server.state.store.read().expect("read").count_versions().expect("count");
     assert_eq!(stored as usize, per_device * args.devices, "every inspection stored once");
@@ -326,6 +339,13 @@ fn main() {
         Some(_) => format!("PostgreSQL, {} server(s)", args.servers),
         None => "SQLite".to_string(),
     };
+    if let Some(only) = args.only {
+        let rates: Vec<f64> =
+            (0..args.runs).map(|_| rt.block_on(http_run(&args, only == Checks::On))).collect();
+        let what = if only == Checks::On { "signatures + cross-record checks" } else { "signatures only" };
+        println!("| HTTP push ({backend}), {what}, median of {} | {:.0}/s |", args.runs, median(rates));
+        return;
+    }
     for run in 0..args.runs {
         let b = match &args.postgres {
             Some(pg) => {
@@ -335,10 +355,7 @@ fn main() {
             None => bare_run(&args),
         };
         // Alternate the order, so neither path always runs on a warmer disk.
-        let (h_on, h_off) = if let Some(only) = args.only.as_deref() {
-            let x = rt.block_on(http_run(&args, only == "on"));
-            (x, x)
-        } else if run % 2 == 0 {
+        let (h_on, h_off) = if run % 2 == 0 {
             let x = rt.block_on(http_run(&args, true));
             (x, rt.block_on(http_run(&args, false)))
         } else {
