@@ -536,6 +536,14 @@ fn region_of(s: &str) -> StoreResult<RegionCode> {
     RegionCode::parse(s).map_err(corrupt)
 }
 
+/// The answer slot of the `n`th (from 1) key of an `unnest(…) WITH ORDINALITY` query.
+fn ordinal_slot<T>(out: &mut [T], n: i64) -> StoreResult<&mut T> {
+    usize::try_from(n - 1)
+        .ok()
+        .and_then(|i| out.get_mut(i))
+        .ok_or_else(|| StoreError::Corrupt(format!("no key {n} was asked")))
+}
+
 fn json_of<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
     serde_json::from_str(s).map_err(corrupt)
 }
@@ -1655,11 +1663,7 @@ impl Tx for PgTx<'_> {
              ORDER BY k.n, f.n",
             &[&ids, &nums],
         )? {
-            let n: i64 = get(&r, 0)?;
-            let slot = usize::try_from(n - 1).ok().and_then(|i| out.get_mut(i));
-            let flags = slot
-                .ok_or_else(|| StoreError::Corrupt(format!("flags ordinal {n}")))?
-                .get_or_insert_default();
+            let flags = ordinal_slot(&mut out, get(&r, 0)?)?.get_or_insert_default();
             if let Some(flag) = get::<Option<&str>>(&r, 1)? {
                 flags.push(json_of(flag)?);
             }
@@ -1672,26 +1676,7 @@ impl Tx for PgTx<'_> {
         record: &InspectionId,
         version: u32,
     ) -> StoreResult<Option<Vec<shared::flags::Flag>>> {
-        let (id, v) = (record.to_string(), i64::from(version));
-        let checked = self
-            .query_opt(
-                "SELECT flags_checked FROM versions WHERE record_id = $1 AND version = $2",
-                &[&id, &v],
-            )?
-            .map(|r| get::<bool>(&r, 0))
-            .transpose()?;
-        if checked != Some(true) {
-            return Ok(None);
-        }
-        let flags = self
-            .query(
-                "SELECT flag FROM version_flags WHERE record_id = $1 AND version = $2 ORDER BY n",
-                &[&id, &v],
-            )?
-            .iter()
-            .map(|r| json_of(get(r, 0)?))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Some(flags))
+        Ok(self.flags_of_many(&[(*record, version)])?.pop().flatten())
     }
 
     fn records_citing_blob(&mut self, sha256: &str) -> StoreResult<Vec<RecordRow>> {
@@ -1761,9 +1746,7 @@ impl Tx for PgTx<'_> {
              JOIN counters c ON c.region = k.region AND c.metric = k.metric AND c.year = k.year",
             &[&regions, &metrics, &years],
         )? {
-            let n: i64 = get(&r, 0)?;
-            let slot = usize::try_from(n - 1).ok().and_then(|i| out.get_mut(i));
-            *slot.ok_or_else(|| StoreError::Corrupt(format!("counter ordinal {n}")))? = get(&r, 1)?;
+            *ordinal_slot(&mut out, get(&r, 0)?)? = get(&r, 1)?;
         }
         Ok(out)
     }
@@ -1803,7 +1786,8 @@ impl Tx for PgTx<'_> {
     fn targets_of(&mut self, year: i32, regions: &[RegionCode]) -> StoreResult<Vec<shared::target::Target>> {
         let codes: Vec<&str> = regions.iter().map(|r| r.as_str()).collect();
         self.query(
-            "SELECT region, metric, value, monthly_plan FROM targets WHERE year = $1 AND region = ANY($2)",
+            "SELECT region, metric, value, monthly_plan FROM targets WHERE year = $1 AND region = ANY($2)
+             ORDER BY region, metric",
             &[&i64::from(year), &codes],
         )?
         .iter()
@@ -1821,22 +1805,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn targets(&mut self, year: i32, region: &RegionCode) -> StoreResult<Vec<shared::target::Target>> {
-        self.query(
-            "SELECT metric, value, monthly_plan FROM targets WHERE year = $1 AND region = $2 ORDER BY metric",
-            &[&i64::from(year), &region.as_str()],
-        )?
-        .iter()
-        .map(|r| {
-            let m: &str = get(r, 0)?;
-            Ok(shared::target::Target {
-                year,
-                region: *region,
-                metric: shared::target::TargetMetric::parse(m).ok_or_else(|| unknown("metric", m))?,
-                value: get(r, 1)?,
-                monthly_plan: json_of(get(r, 2)?)?,
-            })
-        })
-        .collect()
+        self.targets_of(year, std::slice::from_ref(region))
     }
 
     fn issue_number_block(
