@@ -240,6 +240,11 @@ impl BlobStore for FsBlobStore {
             }
         }
         let offset = self.part_len(&u)?.min(size);
+        if offset == size {
+            // Every byte arrived but the server stopped before publishing: finish now, or the
+            // upload would wait forever for bytes that will never come.
+            return self.finish(&u, size);
+        }
         Ok(BlobStatus { sha256: h.0.clone(), size, offset, complete: false })
     }
 
@@ -255,6 +260,10 @@ impl BlobStore for FsBlobStore {
             .ok_or_else(|| AppError::api(ErrorCode::NotFound, "没有进行中的上传，请先开始上传"))?;
         let current = self.part_len(&u)?;
         check_chunk(offset, current, bytes.len(), size)?;
+        if current == size {
+            // As at `start`: complete but never published.
+            return self.finish(&u, size);
+        }
         if bytes.is_empty() {
             return Ok(BlobStatus { sha256: h.0.clone(), size, offset: current, complete: false });
         }
@@ -366,6 +375,44 @@ mod tests {
         let err = store.start(&over, &a, 10).unwrap_err();
         assert_eq!(err.to_api().code, ErrorCode::RateLimited);
         store.start(&over, &b, 10).unwrap();
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    /// A server stopped after the last byte was on disk but before the blob was published:
+    /// the next start (or an empty append) finishes it; before, it answered "incomplete, at
+    /// the end" forever and the tablet re-sent nothing in a loop.
+    #[test]
+    fn an_upload_whole_but_unpublished_is_finished_when_touched() {
+        let dir = tempfile_dir();
+        let store = FsBlobStore::open(&dir, 1 << 20).unwrap();
+        let data = b"every byte arrived".to_vec();
+        let h = BlobHash::parse(&hex::encode(Sha256::digest(&data))).unwrap();
+        let a = UserId::new();
+        let stopped = |store: &FsBlobStore| {
+            store.start(&h, &a, data.len() as u64).unwrap();
+            fs::write(store.part_path(&store.upload(&h, &a)), &data).unwrap();
+        };
+        stopped(&store);
+        let st = store.start(&h, &a, data.len() as u64).unwrap();
+        assert!(st.complete, "a resume finishes it: {st:?}");
+        assert_eq!(store.exists(&h).unwrap(), Some(data.len() as u64));
+        assert!(store.pending_uploads().unwrap().is_empty());
+
+        let other = b"and again, by append".to_vec();
+        let h2 = BlobHash::parse(&hex::encode(Sha256::digest(&other))).unwrap();
+        store.start(&h2, &a, other.len() as u64).unwrap();
+        fs::write(store.part_path(&store.upload(&h2, &a)), &other).unwrap();
+        let st = store.append(&h2, &a, other.len() as u64, &[]).unwrap();
+        assert!(st.complete, "an empty append at the end finishes it: {st:?}");
+        assert_eq!(store.exists(&h2).unwrap(), Some(other.len() as u64));
+
+        // Whole but wrong bytes: refused and discarded, so the tablet starts over.
+        let h3 = BlobHash::parse(&"e".repeat(64)).unwrap();
+        store.start(&h3, &a, 4).unwrap();
+        fs::write(store.part_path(&store.upload(&h3, &a)), b"nope").unwrap();
+        let err = store.start(&h3, &a, 4).unwrap_err();
+        assert_eq!(err.to_api().code, ErrorCode::HashMismatch);
+        assert_eq!(store.start(&h3, &a, 4).unwrap().offset, 0);
         let _ = fs::remove_dir_all(dir);
     }
 

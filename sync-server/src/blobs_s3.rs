@@ -323,6 +323,11 @@ impl BlobStore for S3BlobStore {
                 // A resume: the chunks that arrived say where it stands.
                 let (_, offset) = self.chunks(&dir)?;
                 let offset = offset.min(size);
+                if offset == size {
+                    // Every byte arrived but a server stopped before publishing: finish now,
+                    // or the upload would wait forever for bytes that will never come.
+                    return self.finish(h, &dir, size);
+                }
                 self.set_next(&dir, offset, size)?;
                 Ok(BlobStatus { sha256: h.as_str().to_string(), size, offset, complete: false })
             }
@@ -360,6 +365,10 @@ impl BlobStore for S3BlobStore {
             }
         };
         check_chunk(offset, current, bytes.len(), size)?;
+        if current == size {
+            // As at `start`: complete but never published.
+            return self.finish(h, &dir, size);
+        }
         if bytes.is_empty() {
             return Ok(BlobStatus { sha256: h.as_str().to_string(), size, offset: current, complete: false });
         }
@@ -451,6 +460,33 @@ mod tests {
 
     fn refused(r: AppResult<BlobStatus>) -> bool {
         matches!(r, Err(e) if e.to_api().code == ErrorCode::RateLimited)
+    }
+
+    /// A server killed after the last chunk was stored but before the blob was published (seen
+    /// in the cluster soak: the tablet then sent empty appends at the end, forever).
+    #[test]
+    fn an_upload_whole_but_unpublished_is_finished_by_any_server() {
+        let bucket: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let a = S3BlobStore::with_store(bucket.clone(), "t", 1 << 20).unwrap();
+        let b = S3BlobStore::with_store(bucket, "t", 1 << 20).unwrap();
+        let u = UserId::new();
+        let stopped = |data: &[u8]| {
+            let h = BlobHash::parse(&hex::encode(Sha256::digest(data))).unwrap();
+            a.start(&h, &u, data.len() as u64).unwrap();
+            let dir = a.upload_dir(&h, &u);
+            a.put(a.key(&format!("{dir}/{:012}", 0)), bytes::Bytes::copy_from_slice(data)).unwrap();
+            h
+        };
+        let h = stopped(b"every byte arrived");
+        let st = b.start(&h, &u, 18).unwrap();
+        assert!(st.complete, "a resume on another server finishes it: {st:?}");
+        assert_eq!(a.exists(&h).unwrap(), Some(18));
+        // The state a resume on an earlier build left: the next offset at the end.
+        let h = stopped(b"and again, by append");
+        a.set_next(&a.upload_dir(&h, &u), 20, 20).unwrap();
+        let st = b.append(&h, &u, 20, &[]).unwrap();
+        assert!(st.complete, "an empty append at the end finishes it: {st:?}");
+        assert!(a.pending_uploads().unwrap().is_empty());
     }
 
     #[test]
