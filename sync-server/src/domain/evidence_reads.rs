@@ -6,8 +6,9 @@
 //!   remembering every answer in [`Answers`];
 //! - [`Replayer`]: the push's write phase. Each remembered answer is corrected by [`Fresh`]:
 //!   the rows of records changed since the snapshot (committed by other pushes and reviews,
-//!   fetched in a few set-based statements by `Tx::evidence_since`) and of the records this
-//!   batch has applied so far. When a remembered answer names a record that changed since (its
+//!   fetched in a few set-based statements by `Tx::evidence_since`: most of them on a second
+//!   snapshot while other pushes hold the writer, the rest inside it, see [`Fresh::catch_up`])
+//!   and of the records this batch has applied so far. When a remembered answer names a record that changed since (its
 //!   row may have moved, so a row the snapshot ranked second might now be first), or when the
 //!   question was never asked, the write transaction answers instead. So the checks see exactly
 //!   what they would have seen had they run entirely inside the write transaction.
@@ -209,18 +210,36 @@ pub struct Fresh {
 
 impl Fresh {
     pub fn from_delta(d: EvidenceDelta) -> Self {
-        let mut f = Fresh { touched: d.records.into_iter().collect(), ..Fresh::default() };
+        let mut f = Fresh::default();
+        f.catch_up(d);
+        f
+    }
+
+    /// Brings these rows up to a later delta: `d` holds every row of each record it names, so
+    /// those records' visits and credentials are replaced (a later version may have none);
+    /// links and claimed originals are only ever added. So a push can fetch most of what
+    /// committed since its snapshot before it waits for the writer, and only the rest inside.
+    pub fn catch_up(&mut self, d: EvidenceDelta) {
+        for record in d.records {
+            if let Some(old) = self.visits.remove(&record) {
+                self.unindex_visit(&old);
+            }
+            self.credential_visits.remove(&record);
+            self.touched.insert(record);
+        }
         for v in d.visits {
-            f.put_visit(v);
+            self.put_visit(v);
         }
         for c in d.credential_visits {
-            f.credential_visits.entry(c.record_id).or_default().push(c);
+            self.credential_visits.entry(c.record_id).or_default().push(c);
         }
-        f.add_links(d.links);
+        self.add_links(d.links);
         for (original, record, version, n) in d.originals {
-            f.originals.entry(original).or_default().push((record, version, n));
+            let known = self.originals.entry(original).or_default();
+            if !known.contains(&(record, version, n)) {
+                known.push((record, version, n));
+            }
         }
-        f
     }
 
     fn add_links(&mut self, links: impl IntoIterator<Item = (String, InspectionId, Option<u64>)>) {
@@ -240,17 +259,21 @@ impl Fresh {
         self.touched.contains(record)
     }
 
+    fn unindex_visit(&mut self, old: &Visit) {
+        if let Some(s) = self.by_user.get_mut(&old.user_id) {
+            s.remove(&(old.at_ms, old.record_id));
+        }
+        if let Some(k) = &old.position_key
+            && let Some(s) = self.by_key.get_mut(k)
+        {
+            s.remove(&old.record_id);
+        }
+    }
+
     fn put_visit(&mut self, v: Visit) {
         let record = v.record_id;
         if let Some(old) = self.visits.remove(&record) {
-            if let Some(s) = self.by_user.get_mut(&old.user_id) {
-                s.remove(&(old.at_ms, record));
-            }
-            if let Some(k) = &old.position_key
-                && let Some(s) = self.by_key.get_mut(k)
-            {
-                s.remove(&record);
-            }
+            self.unindex_visit(&old);
         }
         self.by_user.entry(v.user_id).or_default().insert((v.at_ms, record));
         if let Some(k) = &v.position_key {
@@ -274,7 +297,14 @@ impl Fresh {
             self.put_visit(v.clone());
         }
         if let Some(c) = credentials {
-            self.credential_visits.insert(record, c.to_vec());
+            // One row per credential and record, the last one written winning, as the stores
+            // keep them (two officers of one record may be given the same number).
+            let mut rows: Vec<CredentialVisit> = Vec::with_capacity(c.len());
+            for v in c {
+                rows.retain(|r| r.credential_no != v.credential_no);
+                rows.push(v.clone());
+            }
+            self.credential_visits.insert(record, rows);
         }
         self.add_links(links.into_iter().map(|(sha, fp)| (sha, record, fp)));
         for (original, n) in originals {

@@ -65,6 +65,9 @@ pub fn push(
     // submission) and every look-up the submissions need, on a snapshot, so they run on every
     // core at once instead of inside the single writer's critical section.
     let prep = prepare(store, actor, req, thresholds, now)?;
+    // What committed since that snapshot, caught up on a second snapshot while other pushes
+    // hold the writer; inside it, only what committed after that is left to fetch.
+    let (mut fresh, caught_up) = catch_up(store, prep.seen, thresholds)?;
     let mut tx = store.write()?;
     let device = tx
         .device(&req.device_id)?
@@ -73,12 +76,10 @@ pub fn push(
         return Err(AppError::api(ErrorCode::DeviceOwnedByOtherUser, "该设备已登记给其他用户"));
     }
     let (clock, reading) = evidence::read_clock(tx.as_mut(), &device.id, req.device_clock, now, thresholds)?;
-    // What committed between the snapshot and now, in a few statements for the whole batch.
-    let fresh = if tx.current_change_seq()? == prep.seen {
-        Fresh::default()
-    } else {
-        Fresh::from_delta(tx.evidence_since(prep.seen, thresholds.cross_record_checks)?)
-    };
+    // What committed since the catch-up, in a few statements for the whole batch.
+    if tx.current_change_seq()? != caught_up {
+        fresh.catch_up(tx.evidence_since(caught_up, thresholds.cross_record_checks)?);
+    }
     let mut checks = Checks { thresholds, clock, prep: &prep, fresh };
     let mut last = device.last_seq;
     let mut sites = SiteCache::default();
@@ -254,6 +255,17 @@ fn prepare(
         }
     }
     Ok(p)
+}
+
+/// The rows of records changed since change sequence `seen`, read on a new snapshot, and the
+/// sequence that snapshot had reached.
+fn catch_up(store: &dyn Store, seen: u64, thresholds: &FlagThresholds) -> AppResult<(Fresh, u64)> {
+    let mut snap = store.read()?;
+    let now_seen = snap.current_change_seq()?;
+    if now_seen == seen {
+        return Ok((Fresh::default(), seen));
+    }
+    Ok((Fresh::from_delta(snap.evidence_since(seen, thresholds.cross_record_checks)?), now_seen))
 }
 
 /// What the evidence checks of one push share.

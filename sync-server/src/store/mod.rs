@@ -413,6 +413,11 @@ pub trait Tx {
     fn link_blob(&mut self, sha256: &str, record: &InspectionId, version: u32) -> StoreResult<()>;
     /// The records naming a blob, for download authorisation.
     fn records_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<RecordRow>>;
+    /// The ids of the records naming a blob, in id order: what the photo-reuse check asks for
+    /// every pushed photo, so backends answer it from the links alone.
+    fn record_ids_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<InspectionId>> {
+        Ok(self.records_naming_blob(sha256)?.into_iter().map(|r| r.id).collect())
+    }
     fn count_blobs(&mut self) -> StoreResult<u64>;
     /// Stored blobs (hash, size) after `after` in hash order, for integrity checks.
     fn blobs_page(&mut self, after: &str, limit: u32) -> StoreResult<Vec<(String, u64)>>;
@@ -489,9 +494,9 @@ pub trait Tx {
                     EvidenceQuestion::Credentials(c, s, e) => {
                         EvidenceAnswer::Credentials(self.credential_visits_overlapping(c, *s, *e)?)
                     }
-                    EvidenceQuestion::NamingBlob(sha) => EvidenceAnswer::Records(
-                        self.records_naming_blob(sha)?.into_iter().map(|r| r.id).collect(),
-                    ),
+                    EvidenceQuestion::NamingBlob(sha) => {
+                        EvidenceAnswer::Records(self.record_ids_naming_blob(sha)?)
+                    }
                     EvidenceQuestion::Originals(o) => EvidenceAnswer::Originals(self.photo_originals(o)?),
                     EvidenceQuestion::Fingerprint(sha) => EvidenceAnswer::Fingerprint(self.fingerprint(sha)?),
                     EvidenceQuestion::Near(fp, max) => {

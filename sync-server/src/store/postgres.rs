@@ -683,7 +683,10 @@ fn lookup_query(q: &EvidenceQuestion) -> (String, Vec<Owned>) {
             vec![Box::new(credential_no.clone()), Box::new(*started_ms), Box::new(*ended_ms)],
         ),
         EvidenceQuestion::NamingBlob(sha) => {
-            ("SELECT DISTINCT record_id FROM blob_links WHERE sha256 = $1".into(), vec![Box::new(sha.clone())])
+            (
+                "SELECT DISTINCT record_id FROM blob_links WHERE sha256 = $1 ORDER BY record_id".into(),
+                vec![Box::new(sha.clone())],
+            )
         }
         EvidenceQuestion::Originals(original) => (
             "SELECT record_id, version, photo FROM photo_originals WHERE original_sha256 = $1 LIMIT 100".into(),

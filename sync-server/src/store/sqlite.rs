@@ -1009,6 +1009,16 @@ impl Tx for SqliteTx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn record_ids_naming_blob(&mut self, sha256: &str) -> StoreResult<Vec<InspectionId>> {
+        // The links' primary key starts with the hash: no records row is read (a join to
+        // records made this the costliest look-up of a checked push).
+        let mut st = self.conn.prepare_cached(
+            "SELECT DISTINCT record_id FROM blob_links WHERE sha256 = ?1 ORDER BY record_id",
+        )?;
+        let rows = st.query_map([sha256], |r| Ok(InspectionId(uuid_col(r.get(0)?)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn count_blobs(&mut self) -> StoreResult<u64> {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get::<_, i64>(0))? as u64)
     }

@@ -70,6 +70,24 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU seconds of every PostgreSQL process on the machine (backends, and through the
+/// postmaster's reaped children those that have exited): what the database itself spent.
+fn postgres_cpu_seconds() -> f64 {
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Some((head, after)) = stat.rsplit_once(')') else { continue };
+        if !head.ends_with("(postgres") {
+            continue;
+        }
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // utime, stime, cutime, cstime: fields 14-17 of stat(5).
+        total += (ticks(11) + ticks(12) + ticks(13) + ticks(14)) / 100.0;
+    }
+    total
+}
+
 fn cores() -> f64 {
     std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
 }
@@ -140,6 +158,7 @@ async fn http_run(args: &Args, checks: bool) -> f64 {
         std::iter::once(&server).chain(&others).map(|s| format!("{}/api/v1/sync/push", s.base)).collect();
     let start = Instant::now();
     let cpu = cpu_seconds();
+    let pg_cpu = postgres_cpu_seconds();
     let mut tasks = Vec::new();
     for (d, reqs) in bodies.into_iter().enumerate() {
         let http = reqwest::Client::new();
@@ -164,11 +183,17 @@ async fn http_run(args: &Args, checks: bool) -> f64 {
         t.await.expect("task");
     }
     let elapsed = start.elapsed();
+    let (ours, theirs) = (cpu_seconds() - cpu, postgres_cpu_seconds() - pg_cpu);
+    let n = (per_device * args.devices) as f64;
     eprintln!(
-        "  checks {checks}: {:.2} s, {:.2} CPU s ({:.0} % of {} cores)",
+        "  checks {checks}: {:.2} s, {:.2} CPU s in this process ({:.0} µs per inspection), \
+         {:.2} CPU s in PostgreSQL ({:.0} µs per inspection); {:.0} % of {} cores",
         elapsed.as_secs_f64(),
-        cpu_seconds() - cpu,
-        (cpu_seconds() - cpu) / elapsed.as_secs_f64() / cores() * 100.0,
+        ours,
+        ours / n * 1e6,
+        theirs,
+        theirs / n * 1e6,
+        (ours + theirs) / elapsed.as_secs_f64() / cores() * 100.0,
         cores()
     );
     let stored = server.state.store.read().expect("read").count_versions().expect("count");
@@ -207,6 +232,7 @@ fn bare_pg_run(args: &Args, pg: &str, rt: &tokio::runtime::Runtime, pipelined: b
             .expect("device");
         let now = "2026-11-29T00:00:00Z";
         let start = Instant::now();
+        let pg_cpu = postgres_cpu_seconds();
         for (b, chunk) in rows.chunks(args.batch).enumerate() {
             let tx = client.transaction().await.expect("tx");
             let rec = tx.prepare("INSERT INTO records (id, site_id, village, submitted_by, device_id, current_version, status, review, received_at, change_seq) VALUES ($1, $2, $3, $4, $5, 1, 'submitted', NULL, $6, $7)").await.expect("p");
@@ -253,7 +279,14 @@ fn bare_pg_run(args: &Args, pg: &str, rt: &tokio::runtime::Runtime, pipelined: b
             }
             tx.commit().await.expect("commit");
         }
-        args.inspections as f64 / start.elapsed().as_secs_f64()
+        let elapsed = start.elapsed().as_secs_f64();
+        let theirs = postgres_cpu_seconds() - pg_cpu;
+        eprintln!(
+            "  bare{}: {elapsed:.2} s, {theirs:.2} CPU s in PostgreSQL ({:.0} µs per inspection)",
+            if pipelined { " pipelined" } else { "" },
+            theirs / args.inspections as f64 * 1e6
+        );
+        args.inspections as f64 / elapsed
     });
     qingliu_tests::database::drop_database(&url);
     rate
