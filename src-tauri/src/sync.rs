@@ -175,14 +175,20 @@ impl SyncClient {
         let mut st = self.blob_start(sha256, bytes.len() as u64).await?;
         progress(st.offset);
         let mut conflicts = 0;
+        // Nothing left to send but not complete: one empty append lets the server finish what
+        // it holds; answered incomplete again, this sync gives up (and retries with backoff)
+        // rather than asking in a loop.
+        let mut asked_to_finish = false;
         while !st.complete {
-            if st.offset > bytes.len() as u64 || (st.offset == bytes.len() as u64 && conflicts >= 5) {
+            let at_end = st.offset == bytes.len() as u64;
+            if st.offset > bytes.len() as u64 || (at_end && (conflicts >= 5 || asked_to_finish)) {
                 return Err(SyncError::Transient(format!(
                     "server offset {} does not fit {} bytes",
                     st.offset,
                     bytes.len()
                 )));
             }
+            asked_to_finish |= at_end;
             let from = st.offset as usize;
             let to = (from + self.chunk).min(bytes.len());
             match self.blob_append(sha256, st.offset, bytes[from..to].to_vec()).await {
