@@ -218,9 +218,10 @@ fn prepare(
     p.signed = req.mutations.iter().map(|m| signature_holds(p.key.as_deref(), m)).collect();
     let Some(device) = device.filter(|d| d.user_id == actor.user.id) else { return Ok(p) };
     let (clock, _) = evidence::read_clock(snap.as_mut(), &device.id, req.device_clock, now, thresholds)?;
-    if snap.batches_lookups() && thresholds.cross_record_checks {
+    if snap.batches_lookups() {
         // Across a network, the batch's look-ups go together: first those that depend only on
-        // the request, then the near-duplicate probes of the fingerprints they found.
+        // the request (with the checks off, only its record rows and blob sizes), then the
+        // near-duplicate probes of the fingerprints they found.
         let mut first = Vec::new();
         for m in req.mutations.iter().filter(|m| m.seq > device.last_seq) {
             let MutationOp::SubmitInspection { inspection: i, .. } = &m.op;
