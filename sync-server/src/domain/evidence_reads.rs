@@ -8,9 +8,10 @@
 //!   the rows of records changed since the snapshot (committed by other pushes and reviews,
 //!   fetched in a few set-based statements by `Tx::evidence_since`: most of them on a second
 //!   snapshot while other pushes hold the writer, the rest inside it, see [`Fresh::catch_up`])
-//!   and of the records this batch has applied so far. When a remembered answer names a record that changed since (its
-//!   row may have moved, so a row the snapshot ranked second might now be first), or when the
-//!   question was never asked, the write transaction answers instead. So the checks see exactly
+//!   and of the records this batch has applied so far. When a remembered answer names a
+//!   record that changed since (its row may have moved, so a row the snapshot ranked second
+//!   might now be first), or when the question was never asked, the write transaction answers
+//!   instead. So the checks see exactly
 //!   what they would have seen had they run entirely inside the write transaction.
 //!
 //! Why merging is exact: every evidence row belongs to one record and is written in the

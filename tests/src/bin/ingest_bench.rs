@@ -12,7 +12,9 @@
 //! database per run (dropped after it) and the baseline is bare inserts of the same rows into
 //! PostgreSQL; `--servers 2` pushes through two servers sharing that database, the devices
 //! split between them. `--only on|off` runs one push path and nothing else, to profile it
-//! (`perf record --call-graph dwarf …/ingest-bench --only on`); each run prints its CPU time.
+//! (`perf record --call-graph dwarf …/ingest-bench --only on`); each run prints its CPU time
+//! and, on PostgreSQL, that of the run's database backends (a lower bound on what the database
+//! spent: the WAL writer and checkpointer are shared with the machine and left out).
 //!
 //! cargo run --release -p qingliu-tests --bin ingest-bench -- --inspections 20000
 //! cargo run --release -p qingliu-tests --bin ingest-bench -- --postgres postgres://postgres@127.0.0.1:5432 --servers 2
