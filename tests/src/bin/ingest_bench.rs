@@ -62,40 +62,35 @@ enum Checks {
     Off,
 }
 
-/// CPU seconds this process has used (user + system), from /proc.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// User + system CPU seconds of the process whose `/proc` directory this is (0 if it is gone).
+fn cpu_seconds_of(proc_dir: &std::path::Path) -> f64 {
+    let stat = std::fs::read_to_string(proc_dir.join("stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // Fields 14 and 15 of stat(5), counted from the state field (3).
+    // utime and stime: fields 14 and 15 of stat(5), counted from the state field (3).
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// CPU seconds of the PostgreSQL backends serving database `name` (their process titles name
-/// it): what the database itself spent on this run's queries, a lower bound (the WAL writer and
-/// checkpointer, shared with anything else on the machine, are left out).
-fn postgres_cpu_seconds(name: &str) -> f64 {
+/// CPU seconds this process has used.
+fn cpu_seconds() -> f64 {
+    cpu_seconds_of(std::path::Path::new("/proc/self"))
+}
+
+/// CPU seconds of the PostgreSQL backends serving the database of `url` (their process titles
+/// name it): what the database itself spent on this run's queries, a lower bound (the WAL writer
+/// and checkpointer, shared with anything else on the machine, are left out).
+fn postgres_cpu_seconds(url: &str) -> f64 {
+    let Some((_, name)) = url.rsplit_once('/') else { return 0.0 };
     let mut total = 0.0;
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
         let title = String::from_utf8_lossy(&cmdline);
-        if !title.starts_with("postgres: ") || !title.contains(name) {
-            continue;
+        if title.starts_with("postgres: ") && title.contains(name) {
+            total += cpu_seconds_of(&entry.path());
         }
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let Some((_, after)) = stat.rsplit_once(')') else { continue };
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        // utime and stime: fields 14 and 15 of stat(5).
-        total += (ticks(11) + ticks(12)) / 100.0;
     }
     total
-}
-
-/// The database name of a PostgreSQL URL.
-fn database_name(url: &str) -> &str {
-    url.rsplit('/').next().unwrap_or("").split('?').next().unwrap_or("")
 }
 
 fn cores() -> f64 {
@@ -168,8 +163,7 @@ async fn http_run(args: &Args, checks: bool) -> f64 {
         std::iter::once(&server).chain(&others).map(|s| format!("{}/api/v1/sync/push", s.base)).collect();
     let start = Instant::now();
     let cpu = cpu_seconds();
-    let db_name = database.as_deref().map(database_name).unwrap_or("").to_string();
-    let pg_cpu = if database.is_some() { postgres_cpu_seconds(&db_name) } else { 0.0 };
+    let pg_cpu = database.as_deref().map_or(0.0, postgres_cpu_seconds);
     let mut tasks = Vec::new();
     for (d, reqs) in bodies.into_iter().enumerate() {
         let http = reqwest::Client::new();
@@ -194,7 +188,7 @@ async fn http_run(args: &Args, checks: bool) -> f64 {
         t.await.expect("task");
     }
     let elapsed = start.elapsed();
-    let theirs = if database.is_some() { postgres_cpu_seconds(&db_name) - pg_cpu } else { 0.0 };
+    let theirs = database.as_deref().map_or(0.0, postgres_cpu_seconds) - pg_cpu;
     let ours = cpu_seconds() - cpu;
     let n = (per_device * args.devices) as f64;
     eprintln!(
@@ -244,7 +238,7 @@ fn bare_pg_run(args: &Args, pg: &str, rt: &tokio::runtime::Runtime, pipelined: b
             .expect("device");
         let now = "2026-11-29T00:00:00Z";
         let start = Instant::now();
-        let pg_cpu = postgres_cpu_seconds(database_name(&url));
+        let pg_cpu = postgres_cpu_seconds(&url);
         for (b, chunk) in rows.chunks(args.batch).enumerate() {
             let tx = client.transaction().await.expect("tx");
             let rec = tx.prepare("INSERT INTO records (id, site_id, village, submitted_by, device_id, current_version, status, review, received_at, change_seq) VALUES ($1, $2, $3, $4, $5, 1, 'submitted', NULL, $6, $7)").await.expect("p");
@@ -292,7 +286,7 @@ fn bare_pg_run(args: &Args, pg: &str, rt: &tokio::runtime::Runtime, pipelined: b
             tx.commit().await.expect("commit");
         }
         let elapsed = start.elapsed().as_secs_f64();
-        let theirs = postgres_cpu_seconds(database_name(&url)) - pg_cpu;
+        let theirs = postgres_cpu_seconds(&url) - pg_cpu;
         eprintln!(
             "  bare{}: {elapsed:.2} s, {theirs:.2} CPU s in PostgreSQL ({:.0} µs per inspection)",
             if pipelined { " pipelined" } else { "" },
