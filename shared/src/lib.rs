@@ -34,6 +34,7 @@ pub mod ids;
 pub mod inspection;
 pub mod labels;
 pub mod map;
+pub mod offline_review;
 pub mod position;
 pub mod region;
 pub mod review;

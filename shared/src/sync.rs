@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
-use crate::ids::{DeviceId, MutationId, UserId};
+use crate::ids::{DeviceId, InspectionId, MutationId, UserId};
 use crate::inspection::Inspection;
 use crate::review::{ReviewDecision, ReviewStatus};
 use crate::site::Site;
@@ -74,6 +74,28 @@ pub enum MutationOp {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signature: Option<String>,
     },
+    /// A reviewer's decision on one version of a record, made on a tablet, perhaps offline. If
+    /// the record moved on since (another reviewer decided it, the inspector resubmitted), the
+    /// server answers `conflict` with the record as it stands and applies nothing.
+    Review {
+        record_id: InspectionId,
+        /// The version the reviewer saw and decided.
+        version: u32,
+        decision: ReviewDecision,
+        /// Required to return or reject.
+        #[serde(default)]
+        comment: String,
+    },
+}
+
+impl MutationOp {
+    /// The record the mutation is about.
+    pub fn record_id(&self) -> InspectionId {
+        match self {
+            MutationOp::SubmitInspection { inspection, .. } => inspection.id,
+            MutationOp::Review { record_id, .. } => *record_id,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -49,6 +49,8 @@ pub mod keys {
     pub const USER: &str = "user";
     pub const DEVICE_REGISTERED: &str = "device_registered";
     pub const CURSOR_INSPECTOR: &str = "cursor.inspector";
+    /// The review scope's cursor on a reviewer's tablet.
+    pub const CURSOR_REVIEW: &str = "cursor.review";
     pub const LAST_SYNC_AT: &str = "last_sync_at";
     /// Set while the scope is being fetched from the start (first sync, or the server refused
     /// the cursor); cleared when the last page is in.
@@ -603,6 +605,9 @@ impl AppCore {
     /// record moves, in one transaction.
     pub fn finish_entry(&self, e: &OutboxEntry, outcome: &shared::sync::MutationOutcome) -> CoreResult<()> {
         use shared::sync::MutationOutcome as O;
+        if matches!(e.mutation.op, MutationOp::Review { .. }) {
+            return self.finish_decision(e, outcome);
+        }
         let (state, error, server_seq): (LocalState, Option<&ApiError>, Option<u64>) = match outcome {
             O::Applied { server_seq } => (LocalState::Submitted, None, Some(*server_seq)),
             O::Rejected { error } => (LocalState::Refused, Some(error), None),
@@ -657,26 +662,45 @@ impl AppCore {
         })
     }
 
-    /// A fetch of the whole scope starts: every local site becomes unconfirmed until a page
-    /// brings it again (`server_seq = -1`; any real sequence replaces it).
+    /// The pull scope of this tablet and the meta key of its cursor.
+    pub fn pull_scope(&self) -> CoreResult<(shared::sync::PullScope, &'static str)> {
+        Ok(if self.review_mode()? {
+            (shared::sync::PullScope::Review, keys::CURSOR_REVIEW)
+        } else {
+            (shared::sync::PullScope::Inspector, keys::CURSOR_INSPECTOR)
+        })
+    }
+
+    /// A fetch of the whole scope starts: every local site (and, in review mode, every record
+    /// of the scope) becomes unconfirmed until a page brings it again (`server_seq = -1`; any
+    /// real sequence replaces it).
     pub fn begin_refetch(&self) -> CoreResult<()> {
+        let (_, cursor) = self.pull_scope()?;
         self.store.write(|tx| {
             tx.execute("UPDATE sites SET server_seq = -1", [])?;
+            tx.execute("UPDATE review_records SET server_seq = -1", [])?;
             meta_set(tx, keys::REFETCH, "1")?;
-            meta_set(tx, keys::CURSOR_INSPECTOR, "")?;
+            meta_set(tx, cursor, "")?;
             Ok(())
         })
     }
 
-    /// The whole scope is in: sites it no longer holds (villages reassigned) go, unless a
-    /// record on the device names them. Answers how many went.
+    /// The whole scope is in: sites and review records it no longer holds (villages
+    /// reassigned, a reviewer moved) go, unless a record or a decision on the device names
+    /// them. Answers how many sites went.
     pub fn finish_refetch(&self) -> CoreResult<usize> {
         self.store.write(|tx| {
             if meta_get(tx, keys::REFETCH)?.as_deref() != Some("1") {
                 return Ok(0);
             }
+            tx.execute(
+                "DELETE FROM review_records WHERE server_seq = -1
+                   AND id NOT IN (SELECT record_id FROM review_decisions WHERE state IN ('queued', 'conflict', 'refused'))",
+                [],
+            )?;
             let n = tx.execute(
-                "DELETE FROM sites WHERE server_seq = -1 AND id NOT IN (SELECT site_id FROM records)",
+                "DELETE FROM sites WHERE server_seq = -1 AND id NOT IN (SELECT site_id FROM records)
+                   AND id NOT IN (SELECT site_id FROM review_records)",
                 [],
             )?;
             meta_set(tx, keys::REFETCH, "")?;
@@ -688,14 +712,19 @@ impl AppCore {
     pub fn apply_page(&self, changes: &[shared::sync::Change], cursor: &str) -> CoreResult<()> {
         use shared::sync::Change;
         let now = self.now_rfc3339();
+        let (scope, cursor_key) = self.pull_scope()?;
+        let review = scope == shared::sync::PullScope::Review;
         self.store.write(|tx| {
             for ch in changes {
                 match ch {
                     Change::Site { site } => upsert_site(tx, site)?,
+                    Change::Inspection { record } if review => {
+                        crate::review::upsert_review_record(tx, record)?
+                    }
                     Change::Inspection { record } => merge_record(tx, record, &now)?,
                 }
             }
-            meta_set(tx, keys::CURSOR_INSPECTOR, cursor)?;
+            meta_set(tx, cursor_key, cursor)?;
             Ok(())
         })
     }
@@ -946,7 +975,9 @@ mod tests {
         assert_eq!((outbox, queued, next.as_str()), (1, 1, "2"));
         // The queued payload is exactly the record.
         let pending = core.pending(10).unwrap();
-        let MutationOp::SubmitInspection { inspection: sent, signature } = &pending[0].mutation.op;
+        let MutationOp::SubmitInspection { inspection: sent, signature } = &pending[0].mutation.op else {
+            panic!("a submission")
+        };
         assert!(
             crate::signing::tests::signed_by(&core, sent, signature.as_deref()),
             "queued signed by this device"
@@ -1030,7 +1061,9 @@ mod tests {
         let core = AppCore::open(dir.path()).unwrap();
         let pending = core.pending(10).unwrap();
         assert_eq!(pending.len(), 1, "the queued entry survives the upgrade");
-        let MutationOp::SubmitInspection { inspection: sent, signature } = &pending[0].mutation.op;
+        let MutationOp::SubmitInspection { inspection: sent, signature } = &pending[0].mutation.op else {
+            panic!("a submission")
+        };
         assert!(
             crate::signing::tests::signed_by(&core, sent, signature.as_deref()),
             "queued signed by this device"

@@ -6,6 +6,7 @@ pub mod documents;
 pub mod error;
 pub mod photos;
 pub mod position;
+pub mod review;
 pub mod settings;
 #[cfg(feature = "app")]
 pub mod shell;

@@ -46,7 +46,7 @@ pub(crate) fn sign_unsigned_outbox(tx: &Transaction<'_>) -> CoreResult<u32> {
     let mut n = 0;
     for (seq, payload) in rows {
         let mut m: Mutation = serde_json::from_str(&payload)?;
-        let MutationOp::SubmitInspection { inspection, signature } = &mut m.op;
+        let MutationOp::SubmitInspection { inspection, signature } = &mut m.op else { continue };
         if signature.is_none() {
             *signature = Some(sign_with(&key, inspection));
             tx.execute(

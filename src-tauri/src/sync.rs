@@ -8,8 +8,9 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use shared::app::UploadProgress;
 use shared::auth::{DeviceInfo, LoginRequest, LoginResponse, RegisterDeviceRequest};
+use shared::console::RecordDetail;
 use shared::sync::*;
-use shared::{ApiError, ErrorCode};
+use shared::{ApiError, ErrorCode, InspectionId};
 
 use crate::core::{AppCore, keys};
 use crate::error::{CoreError, CoreResult};
@@ -123,7 +124,20 @@ impl SyncClient {
     }
 
     pub async fn pull(&self, cursor: Option<&str>, limit: u32) -> Result<PullPage, SyncError> {
-        let mut path = format!("/api/v1/sync/pull?scope=inspector&limit={limit}");
+        self.pull_scope(shared::sync::PullScope::Inspector, cursor, limit).await
+    }
+
+    pub async fn pull_scope(
+        &self,
+        scope: shared::sync::PullScope,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<PullPage, SyncError> {
+        let scope = match scope {
+            shared::sync::PullScope::Inspector => "inspector",
+            shared::sync::PullScope::Review => "review",
+        };
+        let mut path = format!("/api/v1/sync/pull?scope={scope}&limit={limit}");
         if let Some(c) = cursor {
             path.push_str("&cursor=");
             path.push_str(c);
@@ -139,6 +153,22 @@ impl SyncClient {
         let resp =
             self.req(reqwest::Method::POST, "/api/v1/documents/number-blocks").json(req).send().await?;
         Self::decode(resp).await
+    }
+
+    /// A record as a reviewer sees it: every version, history, flags.
+    pub async fn record_detail(&self, id: &InspectionId) -> Result<RecordDetail, SyncError> {
+        let resp = self.req(reqwest::Method::GET, &format!("/api/v1/inspections/{id}")).send().await?;
+        Self::decode(resp).await
+    }
+
+    /// A stored photo's bytes.
+    pub async fn download(&self, sha256: &str) -> Result<Vec<u8>, SyncError> {
+        let resp = self.req(reqwest::Method::GET, &format!("/api/v1/blobs/{sha256}")).send().await?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp.bytes().await?.to_vec());
+        }
+        Self::decode::<serde_json::Value>(resp).await.map(|_| Vec::new())
     }
 
     pub async fn blob_start(&self, sha256: &str, size: u64) -> Result<BlobStatus, SyncError> {
@@ -240,6 +270,8 @@ pub struct SyncReport {
     pub conflicts: u32,
     pub photos_uploaded: u32,
     pub pulled: u32,
+    /// Review mode: details and photos fetched for offline review.
+    pub prefetched: PrefetchProgress,
 }
 
 /// Log in, remember the server, token and user, and register this device.
@@ -291,6 +323,7 @@ pub async fn sync_once(
     pull_all(core, client, &mut report).await?;
     pushed?;
     refill_numbers(core, client).await?;
+    report.prefetched = prefetch_for_review(core, client, &mut |_| {}).await?;
     core.set_meta(keys::LAST_SYNC_AT, &core.now_rfc3339())?;
     progress(None);
     Ok(report)
@@ -337,7 +370,7 @@ async fn upload_photos(
     report: &mut SyncReport,
     progress: &mut (dyn FnMut(Option<UploadProgress>) + Send),
 ) -> CoreResult<()> {
-    let MutationOp::SubmitInspection { inspection, .. } = &entry.mutation.op;
+    let MutationOp::SubmitInspection { inspection, .. } = &entry.mutation.op else { return Ok(()) };
     let hashes = inspection.blob_hashes();
     let total: u64 = inspection.photos.iter().map(|p| p.bytes).sum();
     let mut done_before = 0u64;
@@ -430,12 +463,13 @@ async fn push_all(
 }
 
 async fn pull_all(core: &AppCore, client: &SyncClient, report: &mut SyncReport) -> CoreResult<()> {
-    let mut cursor = core.meta(keys::CURSOR_INSPECTOR)?.filter(|c| !c.is_empty());
+    let (scope, cursor_key) = core.pull_scope()?;
+    let mut cursor = core.meta(cursor_key)?.filter(|c| !c.is_empty());
     if cursor.is_none() {
         core.begin_refetch()?;
     }
     for _page in 0..10_000 {
-        let page = match client.pull(cursor.as_deref(), 200).await {
+        let page = match client.pull_scope(scope, cursor.as_deref(), 200).await {
             Err(SyncError::Refused(_, e)) if e.code == ErrorCode::CursorInvalid => {
                 // The server does not know our cursor (restored backup, new server) or our scope
                 // changed (villages reassigned): fetch the scope again from the start, and drop
@@ -455,6 +489,57 @@ async fn pull_all(core: &AppCore, client: &SyncClient, report: &mut SyncReport) 
         }
     }
     Err(CoreError::new(ErrorCode::Unavailable, "拉取页数超出上限"))
+}
+
+/// Where the background fetch for offline review stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PrefetchProgress {
+    pub details: u32,
+    pub photos_done: u32,
+    pub photos_total: u32,
+    pub bytes_done: u64,
+}
+
+/// While a link exists, bring what the review queue needs offline: each submitted record's
+/// detail (versions, history, flags), then the photos, smallest first so that the most records
+/// become reviewable soonest. Stops at the first failure; what is here stays.
+pub async fn prefetch_for_review(
+    core: &AppCore,
+    client: &SyncClient,
+    progress: &mut (dyn FnMut(PrefetchProgress) + Send),
+) -> CoreResult<PrefetchProgress> {
+    let mut p = PrefetchProgress::default();
+    if !core.review_mode()? {
+        return Ok(p);
+    }
+    for id in core.details_wanted(u32::MAX)? {
+        match client.record_detail(&id).await {
+            Ok(d) => {
+                core.store_detail(&d)?;
+                p.details += 1;
+            }
+            // Gone from the scope meanwhile: the next pull says where it stands.
+            Err(SyncError::Refused(StatusCode::NOT_FOUND, _)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        progress(p);
+    }
+    let want = core.photos_wanted()?;
+    p.photos_total = want.len() as u32;
+    progress(p);
+    for (h, _) in want {
+        match client.download(&h).await {
+            Ok(bytes) => {
+                core.keep_fetched_photo(&h, &bytes)?;
+                p.bytes_done += bytes.len() as u64;
+            }
+            Err(SyncError::Refused(StatusCode::NOT_FOUND, _)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        p.photos_done += 1;
+        progress(p);
+    }
+    Ok(p)
 }
 
 /// How long the background sync waits before its next round: soon while records wait to go

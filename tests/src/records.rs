@@ -144,7 +144,7 @@ pub fn batch(device: DeviceId, mutations: Vec<Mutation>) -> PushRequest {
     let mutations = mutations
         .into_iter()
         .map(|mut m| {
-            let MutationOp::SubmitInspection { inspection, signature } = &mut m.op;
+            let MutationOp::SubmitInspection { inspection, signature } = &mut m.op else { return m };
             if signature.is_none() {
                 *signature = Some(sign(&key, inspection));
             }

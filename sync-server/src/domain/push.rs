@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 
-use shared::SiteId;
 use shared::auth::Role;
 use shared::flags::FlagThresholds;
 use shared::inspection::Inspection;
@@ -15,9 +14,11 @@ use shared::review::{self, ReviewStatus};
 use shared::site::Site;
 use shared::sync::{
     Mutation, MutationOp, MutationOutcome, MutationResult, ProtocolVersion, PushRequest, PushResponse,
+    ReviewRequest,
 };
 use shared::validate::validate_against_site;
 use shared::{ApiError, ErrorCode, FieldError};
+use shared::{InspectionId, SiteId};
 use time::OffsetDateTime;
 
 use crate::domain::evidence_reads::{Answers, Fresh, Lookups, Recorder, Replayer};
@@ -52,8 +53,8 @@ pub fn push(
     now: OffsetDateTime,
 ) -> AppResult<PushResponse> {
     check_protocol(&req.protocol)?;
-    if actor.user.role != Role::Inspector {
-        return Err(AppError::api(ErrorCode::Forbidden, "只有检查员可以提交检查记录"));
+    if !matches!(actor.user.role, Role::Inspector | Role::TownshipReviewer | Role::ProvinceAdmin) {
+        return Err(AppError::api(ErrorCode::Forbidden, "当前角色不能同步变更"));
     }
     if req.mutations.len() > MAX_BATCH {
         return Err(AppError::field(ErrorCode::TooMany, "mutations", "一次最多提交 500 条"));
@@ -224,7 +225,7 @@ fn prepare(
         // near-duplicate probes of the fingerprints they found.
         let mut first = Vec::new();
         for m in req.mutations.iter().filter(|m| m.seq > device.last_seq) {
-            let MutationOp::SubmitInspection { inspection: i, .. } = &m.op;
+            let MutationOp::SubmitInspection { inspection: i, .. } = &m.op else { continue };
             first.push(EvidenceQuestion::Record(i.id));
             first.extend(i.blob_hashes().into_iter().map(EvidenceQuestion::BlobSize));
             first.extend(evidence::first_questions(thresholds, &clock, &actor.user.id, i));
@@ -244,7 +245,7 @@ fn prepare(
     }
     let mut sites = SiteCache::default();
     for m in req.mutations.iter().filter(|m| m.seq > device.last_seq) {
-        let MutationOp::SubmitInspection { inspection: i, .. } = &m.op;
+        let MutationOp::SubmitInspection { inspection: i, .. } = &m.op else { continue };
         let l: &mut dyn Lookups = &mut Recorder { tx: snap.as_mut(), answers: &mut p.answers };
         l.record(&i.id)?;
         for h in i.blob_hashes() {
@@ -294,13 +295,46 @@ fn apply(
     m: &Mutation,
     signed: bool,
     now: OffsetDateTime,
-) -> StoreResult<MutationOutcome> {
+) -> AppResult<MutationOutcome> {
     match &m.op {
         MutationOp::SubmitInspection { inspection, signature } => {
+            if actor.user.role != Role::Inspector {
+                return Ok(rejected(ApiError::new(ErrorCode::Forbidden, "只有检查员可以提交检查记录")));
+            }
             let site = sites.get(tx, actor, &inspection.site_id)?;
             let signature = signature.as_deref().filter(|_| signed);
-            submit(tx, site, checks, actor, device, inspection, signature, now)
+            Ok(submit(tx, site, checks, actor, device, inspection, signature, now)?)
         }
+        MutationOp::Review { record_id, version, decision, comment } => {
+            let req = ReviewRequest { version: *version, decision: *decision, comment: comment.clone() };
+            review_decision(tx, actor, device, record_id, &req, now)
+        }
+    }
+}
+
+/// A tablet's review decision through the console's own [`review::decide`]: refusals that mean
+/// the record moved on are conflicts carrying the record as it stands now.
+fn review_decision(
+    tx: &mut dyn Tx,
+    actor: &Actor,
+    device: &DeviceRow,
+    id: &InspectionId,
+    req: &ReviewRequest,
+    now: OffsetDateTime,
+) -> AppResult<MutationOutcome> {
+    if !matches!(actor.user.role, Role::TownshipReviewer | Role::ProvinceAdmin) {
+        return Ok(rejected(ApiError::new(ErrorCode::Forbidden, "只有审核人员可以审核记录")));
+    }
+    match crate::domain::review::decide(tx, actor, Some(&device.id), id, req, now) {
+        Ok(record) => Ok(MutationOutcome::Applied { server_seq: record.server_seq }),
+        Err(AppError::Api(e)) if matches!(e.code, ErrorCode::StaleVersion | ErrorCode::IllegalTransition) => {
+            match tx.record(id)? {
+                Some(row) => Ok(conflict(tx, &row, e)?),
+                None => Ok(rejected(e)),
+            }
+        }
+        Err(AppError::Api(e)) => Ok(rejected(e)),
+        Err(other) => Err(other),
     }
 }
 

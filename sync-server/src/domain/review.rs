@@ -6,12 +6,12 @@ use shared::review::{self, ReviewDecision, ReviewError};
 use shared::site::{Site, SiteDetails, SiteStatus, check_transition};
 use shared::sync::{InspectionRecord, ReviewNote, ReviewRequest};
 use shared::validate::limits;
-use shared::{ErrorCode, InspectionId};
+use shared::{DeviceId, ErrorCode, InspectionId};
 use time::OffsetDateTime;
 
 use crate::domain::{Actor, rollup, scope};
 use crate::error::{AppError, AppResult};
-use crate::store::{AuditEntry, Store};
+use crate::store::{AuditEntry, Store, Tx};
 
 /// The site as approval of this inspection would leave it, or `None` if nothing changes.
 fn site_after_approval(site: &Site, i: &Inspection) -> AppResult<Option<Site>> {
@@ -42,6 +42,7 @@ fn site_after_approval(site: &Site, i: &Inspection) -> AppResult<Option<Site>> {
     Ok(if &next == site { None } else { Some(next) })
 }
 
+/// A console reviewer's decision, in its own transaction.
 pub fn review(
     store: &dyn Store,
     actor: &Actor,
@@ -49,10 +50,27 @@ pub fn review(
     req: &ReviewRequest,
     now: OffsetDateTime,
 ) -> AppResult<InspectionRecord> {
+    let mut tx = store.write()?;
+    let record = decide(tx.as_mut(), actor, None, id, req, now)?;
+    tx.commit()?;
+    Ok(record)
+}
+
+/// Apply a decision inside `tx`: the one domain function behind the console's review, its bulk
+/// review and a tablet's review mutation. Every refusal comes before the first write, so a
+/// refused decision leaves the transaction as it found it (a push goes on with its batch).
+/// Refusals that mean "the record moved on" are `stale_version` and `illegal_transition`.
+pub(crate) fn decide(
+    tx: &mut dyn Tx,
+    actor: &Actor,
+    device: Option<&DeviceId>,
+    id: &InspectionId,
+    req: &ReviewRequest,
+    now: OffsetDateTime,
+) -> AppResult<InspectionRecord> {
     if req.comment.chars().count() > limits::LONG_TEXT {
         return Err(AppError::field(ErrorCode::TooLong, "comment", "意见不能超过 2000 个字符"));
     }
-    let mut tx = store.write()?;
     let mut row =
         tx.record(id)?.filter(|r| scope::can_read_record(actor, r)).ok_or_else(AppError::not_found)?;
     if !scope::can_review(actor, &row) {
@@ -91,7 +109,7 @@ pub fn review(
             }
             let seq = tx.next_change_seq()?;
             next.version = seq;
-            rollup::apply_site_change(tx.as_mut(), Some(&site), Some(&next))?;
+            rollup::apply_site_change(tx, Some(&site), Some(&next))?;
             tx.update_site(&next, seq)?;
             site_change = Some((site.status, next.status));
         }
@@ -111,7 +129,7 @@ pub fn review(
     tx.append_audit(&AuditEntry {
         at: now,
         user_id: Some(actor.user.id),
-        device_id: None,
+        device_id: device.copied(),
         action: req.decision.as_str().into(),
         entity: "inspection".into(),
         entity_id: id.to_string(),
@@ -125,13 +143,12 @@ pub fn review(
         tx.append_audit(&AuditEntry {
             at: now,
             user_id: Some(actor.user.id),
-            device_id: None,
+            device_id: device.copied(),
             action: "site_status".into(),
             entity: "site".into(),
             entity_id: row.site_id.to_string(),
             detail: serde_json::json!({ "from": from, "to": to, "inspection": id }),
         })?;
     }
-    tx.commit()?;
     Ok(row.to_record(inspection))
 }

@@ -15,6 +15,7 @@ mod faults;
 mod ingest;
 mod malformed;
 mod migrate_data;
+mod offline_review;
 mod openapi;
 mod positions;
 mod prop_counters;

@@ -44,18 +44,20 @@ async fn unsigned_foreign_and_altered_versions_are_refused_and_nothing_is_stored
     assert_eq!(refusal(&resp), ErrorCode::SignatureInvalid);
     // Signed by another device's key.
     let mut m = submit(2, &i);
-    let MutationOp::SubmitInspection { signature, .. } = &mut m.op;
+    let MutationOp::SubmitInspection { signature, .. } = &mut m.op else { unreachable!("a submission") };
     *signature = Some(sign(&test_key(DeviceId::new()), &i));
     assert_eq!(refusal(&a.push(&raw(da, m)).await.unwrap()), ErrorCode::SignatureInvalid);
     // Signed, then changed on the way.
     let mut m = submit(3, &i);
-    let MutationOp::SubmitInspection { inspection, signature } = &mut m.op;
+    let MutationOp::SubmitInspection { inspection, signature } = &mut m.op else {
+        unreachable!("a submission")
+    };
     *signature = Some(sign(&test_key(da), inspection));
     inspection.notes = "改过的内容".into();
     assert_eq!(refusal(&a.push(&raw(da, m)).await.unwrap()), ErrorCode::SignatureInvalid);
     // Garbage where the signature goes.
     let mut m = submit(4, &i);
-    let MutationOp::SubmitInspection { signature, .. } = &mut m.op;
+    let MutationOp::SubmitInspection { signature, .. } = &mut m.op else { unreachable!("a submission") };
     *signature = Some("not base64!".into());
     assert_eq!(refusal(&a.push(&raw(da, m)).await.unwrap()), ErrorCode::SignatureInvalid);
     assert_eq!(versions(), 0, "nothing refused was stored");
