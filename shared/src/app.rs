@@ -119,6 +119,9 @@ pub struct SyncStatus {
     pub pending: u32,
     #[serde(default)]
     pub uploading: Option<UploadProgress>,
+    /// Review mode: details and photos being fetched for offline review.
+    #[serde(default)]
+    pub prefetch: Option<crate::offline_review::PrefetchProgress>,
     #[serde(default)]
     pub last_error: Option<ApiError>,
 }
@@ -140,6 +143,9 @@ pub struct AppStatus {
     /// Free space where the app keeps its data, when the platform tells.
     #[serde(default)]
     pub storage: Option<StorageStatus>,
+    /// Review mode: the local queue's counts.
+    #[serde(default)]
+    pub review: Option<crate::offline_review::QueueCounts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -219,6 +219,28 @@ impl QueueCounts {
     }
 }
 
+/// Where the background fetch for offline review stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrefetchProgress {
+    /// Record details fetched in this round.
+    pub details: u32,
+    pub photos_done: u32,
+    pub photos_total: u32,
+    pub bytes_done: u64,
+}
+
+/// One record of the local queue as the review screen shows it: the item, the detail fetched
+/// for it (versions, history, flags) when it is here, and this tablet's decisions on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewRecordView {
+    pub item: ReviewItem,
+    #[serde(default)]
+    pub detail: Option<crate::console::RecordDetail>,
+    /// Oldest first.
+    #[serde(default)]
+    pub decisions: Vec<LocalDecision>,
+}
+
 /// A decision the reviewer makes on the tablet (one of many in a bulk decision).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecisionRequest {

@@ -37,7 +37,10 @@ CREATE TABLE review_records (
     server_seq  INTEGER NOT NULL,
     detail      TEXT,
     detail_seq  INTEGER,
-    flags       INTEGER NOT NULL DEFAULT 0
+    flags       INTEGER NOT NULL DEFAULT 0,
+    -- The other photos the detail's reuse flags name (JSON array of hashes): lists and counts
+    -- read this instead of the whole detail.
+    evidence    TEXT NOT NULL DEFAULT '[]'
 ) WITHOUT ROWID;
 CREATE INDEX review_records_status ON review_records(status, received_at);
 

@@ -949,6 +949,83 @@ mod tests {
             .unwrap()
     }
 
+    /// A reviewer's tablet holding one submitted record of another user's.
+    fn reviewer_core_with_record() -> (tempfile::TempDir, AppCore, InspectionRecord) {
+        let dir = tempfile::tempdir().unwrap();
+        let core = AppCore::open(dir.path()).unwrap();
+        let user = shared::auth::UserInfo {
+            id: shared::UserId::new(),
+            username: "reviewer".into(),
+            display_name: "审核员".into(),
+            role: shared::auth::Role::TownshipReviewer,
+            region: "421102101000".parse().unwrap(),
+        };
+        core.set_meta(keys::USER, &serde_json::to_string(&user).unwrap()).unwrap();
+        let site = water_site();
+        let rec = InspectionRecord {
+            inspection: inspection(site.id),
+            status: ReviewStatus::Submitted,
+            review: None,
+            submitted_by: shared::UserId::new(),
+            device_id: DeviceId::new(),
+            received_at: OffsetDateTime::now_utc(),
+            server_seq: 5,
+        };
+        core.apply_page(
+            &[
+                shared::sync::Change::Site { site: Box::new(site) },
+                shared::sync::Change::Inspection { record: Box::new(rec.clone()) },
+            ],
+            "c1.5",
+        )
+        .unwrap();
+        (dir, core, rec)
+    }
+
+    #[test]
+    fn a_decision_interrupted_at_every_step_leaves_nothing_half_written() {
+        use shared::offline_review::{DecisionRequest, DecisionState};
+        let (_dir, core, rec) = reviewer_core_with_record();
+        assert!(core.review_mode().unwrap());
+        assert!(core.records(None, 10).unwrap().is_empty(), "another's record is not an own record");
+        let snapshot = |core: &AppCore| {
+            core.store
+                .read(|c| {
+                    let outbox: i64 = c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
+                    let decisions: i64 =
+                        c.query_row("SELECT COUNT(*) FROM review_decisions", [], |r| r.get(0))?;
+                    Ok((outbox, decisions, meta_get(c, keys::NEXT_SEQ)?.unwrap_or_default()))
+                })
+                .unwrap()
+        };
+        let before = snapshot(&core);
+        let req = DecisionRequest {
+            record_id: rec.inspection.id,
+            version: 1,
+            decision: shared::review::ReviewDecision::Return,
+            comment: "请补充".into(),
+        };
+        let mut step = 0;
+        let made = loop {
+            core.store.fail_at_step(step);
+            match core.decide(std::slice::from_ref(&req)) {
+                Err(e) => {
+                    assert_eq!(e.code(), ErrorCode::Unavailable, "step {step}: {e}");
+                    assert_eq!(snapshot(&core), before, "step {step} left a partial write");
+                    step += 1;
+                }
+                Ok(made) => break made,
+            }
+        };
+        assert!(step >= 3, "every write step was exercised ({step})");
+        assert_eq!(made[0].state, DecisionState::Queued);
+        assert_eq!(snapshot(&core), (1, 1, "2".into()));
+        let pending = core.pending(10).unwrap();
+        assert!(matches!(pending[0].mutation.op, MutationOp::Review { version: 1, .. }));
+        // The same record again is refused while the first decision stands.
+        assert_eq!(core.decide(&[req]).unwrap_err().code(), ErrorCode::IllegalTransition);
+    }
+
     #[test]
     fn submit_interrupted_at_every_step_leaves_no_half_record() {
         let (_dir, core, site) = core_with_site();

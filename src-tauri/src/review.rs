@@ -58,18 +58,27 @@ pub(crate) fn upsert_review_record(tx: &Transaction<'_>, rec: &InspectionRecord)
     Ok(())
 }
 
-/// Photos that make a record reviewable offline: its current version's, and the other
-/// record's photo of every reuse flag (the reviewer compares them side by side).
-fn photos_of(record: &InspectionRecord, detail: Option<&RecordDetail>) -> Vec<(String, u64)> {
+/// The other record's photo of every reuse flag (the reviewer compares them side by side).
+fn evidence_photos(d: &RecordDetail) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in &d.flags {
+        if let Flag::PhotoReuse { other_sha256, .. } = f
+            && !out.contains(other_sha256)
+        {
+            out.push(other_sha256.clone());
+        }
+    }
+    out
+}
+
+/// Photos that make a record reviewable offline: its current version's and the evidence
+/// photos of its flags (size 0: unknown until fetched).
+fn photos_of(record: &InspectionRecord, evidence: &[String]) -> Vec<(String, u64)> {
     let mut out: Vec<(String, u64)> =
         record.inspection.photos.iter().map(|p| (p.sha256.clone(), p.bytes)).collect();
-    if let Some(d) = detail {
-        for f in &d.flags {
-            if let Flag::PhotoReuse { other_sha256, .. } = f
-                && !out.iter().any(|(h, _)| h == other_sha256)
-            {
-                out.push((other_sha256.clone(), 0));
-            }
+    for h in evidence {
+        if !out.iter().any(|(x, _)| x == h) {
+            out.push((h.clone(), 0));
         }
     }
     out
@@ -113,14 +122,14 @@ fn latest_decisions(c: &Connection) -> CoreResult<HashMap<InspectionId, LocalDec
 
 struct Row {
     record: InspectionRecord,
-    detail: Option<RecordDetail>,
+    evidence: Vec<String>,
     detail_ready: bool,
     flags: u32,
     site_name: String,
 }
 
 fn load_rows(c: &Connection, id: Option<&InspectionId>) -> CoreResult<Vec<Row>> {
-    let sql = "SELECT r.data, r.detail, r.detail_seq = r.server_seq, r.flags, COALESCE(s.name, '')
+    let sql = "SELECT r.data, r.evidence, r.detail_seq = r.server_seq, r.flags, COALESCE(s.name, '')
                FROM review_records r LEFT JOIN sites s ON s.id = r.site_id
                WHERE ?1 IS NULL OR r.id = ?1
                ORDER BY r.received_at, r.id";
@@ -128,7 +137,7 @@ fn load_rows(c: &Connection, id: Option<&InspectionId>) -> CoreResult<Vec<Row>> 
     let rows = st.query_map([id.map(|i| i.to_string())], |r| {
         Ok(Row {
             record: json_col(r.get(0)?)?,
-            detail: r.get::<_, Option<String>>(1)?.map(json_col).transpose()?,
+            evidence: json_col(r.get(1)?)?,
             detail_ready: r.get::<_, Option<bool>>(2)?.unwrap_or(false),
             flags: r.get(3)?,
             site_name: r.get(4)?,
@@ -144,7 +153,7 @@ impl AppCore {
     }
 
     fn item_of(&self, row: Row, decisions: &HashMap<InspectionId, LocalDecision>) -> CoreResult<ReviewItem> {
-        let photos = photos_of(&row.record, row.detail.as_ref());
+        let photos = photos_of(&row.record, &row.evidence);
         let mut local = 0;
         for (h, _) in &photos {
             if self.photo_path(h)?.exists() {
@@ -194,8 +203,32 @@ impl AppCore {
 
     /// The record's detail as last fetched (every version, history, flags), if it was.
     pub fn review_detail(&self, id: &InspectionId) -> CoreResult<Option<RecordDetail>> {
-        let rows = self.store.read(|c| load_rows(c, Some(id)))?;
-        Ok(rows.into_iter().next().and_then(|r| r.detail))
+        self.store.read(|c| {
+            let detail: Option<Option<String>> = c
+                .prepare_cached("SELECT detail FROM review_records WHERE id = ?1")?
+                .query_row([id.to_string()], |r| r.get(0))
+                .optional()?;
+            Ok(detail.flatten().map(|d| serde_json::from_str(&d)).transpose()?)
+        })
+    }
+
+    /// One record for the review screen: the item, its detail if fetched, this tablet's decisions.
+    pub fn review_record(&self, id: &InspectionId) -> CoreResult<shared::offline_review::ReviewRecordView> {
+        Ok(shared::offline_review::ReviewRecordView {
+            item: self.review_item(id)?,
+            detail: self.review_detail(id)?,
+            decisions: self.decisions_on(id)?,
+        })
+    }
+
+    /// Every decision this tablet made, oldest first.
+    pub fn all_decisions(&self) -> CoreResult<Vec<LocalDecision>> {
+        self.store.read(|c| {
+            let mut st =
+                c.prepare_cached(&format!("SELECT {DECISION_COLS} FROM review_decisions ORDER BY seq"))?;
+            let rows = st.query_map([], load_decision)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// Every decision this tablet made on a record, oldest first.
@@ -373,12 +406,14 @@ impl AppCore {
         self.store.write(|tx| {
             upsert_review_record(tx, &d.record)?;
             tx.execute(
-                "UPDATE review_records SET detail = ?2, detail_seq = ?3, flags = ?4 WHERE id = ?1 AND server_seq = ?3",
+                "UPDATE review_records SET detail = ?2, detail_seq = ?3, flags = ?4, evidence = ?5
+                 WHERE id = ?1 AND server_seq = ?3",
                 params![
                     d.record.inspection.id.to_string(),
                     serde_json::to_string(d)?,
                     d.record.server_seq as i64,
-                    d.flags.len() as i64
+                    d.flags.len() as i64,
+                    serde_json::to_string(&evidence_photos(d))?
                 ],
             )?;
             Ok(())
@@ -392,7 +427,7 @@ impl AppCore {
         let mut want: Vec<(String, u64)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for row in rows.iter().filter(|r| r.record.status == ReviewStatus::Submitted) {
-            for (h, bytes) in photos_of(&row.record, row.detail.as_ref()) {
+            for (h, bytes) in photos_of(&row.record, &row.evidence) {
                 if seen.insert(h.clone()) && !self.photo_path(&h)?.exists() {
                     want.push((h, bytes));
                 }

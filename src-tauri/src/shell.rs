@@ -68,6 +68,7 @@ impl Shell {
             counts: core.counts()?,
             sync,
             storage: core.storage()?,
+            review: if core.review_mode()? { Some(core.review_counts()?) } else { None },
         })
     }
 }
@@ -85,7 +86,11 @@ pub async fn run_sync(core: Arc<AppCore>, state: Arc<SyncState>) -> Result<sync:
     let result = async {
         let client = sync::client_for(&core)?;
         let st = state.clone();
-        sync::sync_once(&core, &client, &mut |p| set_status(&st, |s| s.uploading = p)).await
+        let st2 = state.clone();
+        sync::sync_once_reporting(&core, &client, &mut |p| set_status(&st, |s| s.uploading = p), &mut |p| {
+            set_status(&st2, |s| s.prefetch = Some(p))
+        })
+        .await
     }
     .await;
     if let Err(e) = &result
@@ -96,6 +101,7 @@ pub async fn run_sync(core: Arc<AppCore>, state: Arc<SyncState>) -> Result<sync:
     set_status(&state, |s| {
         s.running = false;
         s.uploading = None;
+        s.prefetch = None;
         s.last_error = result.as_ref().err().map(|e| e.0.clone());
     });
     result
@@ -239,6 +245,11 @@ pub fn run() {
             commands::sign_record,
             commands::document,
             commands::open_document,
+            commands::review_items,
+            commands::review_record,
+            commands::decide,
+            commands::drop_decision,
+            commands::photo,
         ])
         .run(tauri::generate_context!())
         .expect("error while running the Qingliu app");
@@ -251,6 +262,7 @@ pub mod commands {
     use shared::auth::UserInfo;
     use shared::flags::{FlagThresholds, flags};
     use shared::inspection::{Inspection, PhotoRef, Position};
+    use shared::offline_review::{DecisionRequest, LocalDecision, QueueFilter, ReviewItem, ReviewRecordView};
     use shared::position::{CaptureMode, CaptureStart, CaptureStatus, Fix};
     use shared::site::{Site, SiteKind, SiteStatus};
     use shared::{ApiError, ErrorCode, InspectionId, SiteId};
@@ -434,6 +446,37 @@ pub mod commands {
     pub fn thumbnail(shell: State<'_, Shell>, sha256: String) -> R<String> {
         let bytes = shell.core.thumbnail(&sha256)?;
         Ok(format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
+    }
+
+    /// A data URL of the whole photo (the reviewer zooms in).
+    #[tauri::command]
+    pub fn photo(shell: State<'_, Shell>, sha256: String) -> R<String> {
+        let bytes = std::fs::read(shell.core.photo_path(&sha256)?)
+            .map_err(|_| ApiError::new(ErrorCode::NotFound, "照片不在本机"))?;
+        Ok(format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
+    }
+
+    #[tauri::command]
+    pub fn review_items(shell: State<'_, Shell>, filter: QueueFilter) -> R<Vec<ReviewItem>> {
+        Ok(shell.core.review_items(&filter, 500)?)
+    }
+
+    #[tauri::command]
+    pub fn review_record(shell: State<'_, Shell>, id: InspectionId) -> R<ReviewRecordView> {
+        Ok(shell.core.review_record(&id)?)
+    }
+
+    /// Queue decisions; the background sync sends them as soon as a link exists.
+    #[tauri::command]
+    pub fn decide(shell: State<'_, Shell>, decisions: Vec<DecisionRequest>) -> R<Vec<LocalDecision>> {
+        let made = shell.core.decide(&decisions)?;
+        shell.sync.wake.notify_one();
+        Ok(made)
+    }
+
+    #[tauri::command]
+    pub fn drop_decision(shell: State<'_, Shell>, seq: u64) -> R<LocalDecision> {
+        Ok(shell.core.drop_decision(seq)?)
     }
 
     #[tauri::command]

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use shared::app::UploadProgress;
 use shared::auth::{DeviceInfo, LoginRequest, LoginResponse, RegisterDeviceRequest};
 use shared::console::RecordDetail;
+use shared::offline_review::PrefetchProgress;
 use shared::sync::*;
 use shared::{ApiError, ErrorCode, InspectionId};
 
@@ -316,6 +317,16 @@ pub async fn sync_once(
     client: &SyncClient,
     progress: &mut (dyn FnMut(Option<UploadProgress>) + Send),
 ) -> CoreResult<SyncReport> {
+    sync_once_reporting(core, client, progress, &mut |_| {}).await
+}
+
+/// [`sync_once`], reporting the review mode's background fetch as well.
+pub async fn sync_once_reporting(
+    core: &AppCore,
+    client: &SyncClient,
+    progress: &mut (dyn FnMut(Option<UploadProgress>) + Send),
+    prefetch: &mut (dyn FnMut(PrefetchProgress) + Send),
+) -> CoreResult<SyncReport> {
     let mut report = SyncReport::default();
     reconcile_sequence(core, client).await?;
     let pushed = push_all(core, client, &mut report, progress).await;
@@ -323,9 +334,10 @@ pub async fn sync_once(
     pull_all(core, client, &mut report).await?;
     pushed?;
     refill_numbers(core, client).await?;
-    report.prefetched = prefetch_for_review(core, client, &mut |_| {}).await?;
     core.set_meta(keys::LAST_SYNC_AT, &core.now_rfc3339())?;
     progress(None);
+    // Last: the queue is already current and decisions are out; photos may take a while.
+    report.prefetched = prefetch_for_review(core, client, prefetch).await?;
     Ok(report)
 }
 
@@ -489,15 +501,6 @@ async fn pull_all(core: &AppCore, client: &SyncClient, report: &mut SyncReport) 
         }
     }
     Err(CoreError::new(ErrorCode::Unavailable, "拉取页数超出上限"))
-}
-
-/// Where the background fetch for offline review stands.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PrefetchProgress {
-    pub details: u32,
-    pub photos_done: u32,
-    pub photos_total: u32,
-    pub bytes_done: u64,
 }
 
 /// While a link exists, bring what the review queue needs offline: each submitted record's

@@ -2,12 +2,16 @@
 //! its data now and then), several tablets (the real app core and sync client, each with its own
 //! store on disk, its own wrong clock and its own fault-injecting proxy), inspectors recording
 //! inspections of every kind with 0–6 photos, editing and discarding drafts, correcting returned
-//! records, reviewers approving, returning and rejecting, and faults between them: links cut in
+//! records, reviewers approving, returning and rejecting (online in the console, and offline on
+//! reviewer tablets whose decisions queue and sync like submissions, and may conflict with the
+//! console's), and faults between them: links cut in
 //! either direction, answers lost after the server committed, syncs abandoned half-way, apps
 //! killed and reopened. Then the faults stop, every tablet syncs until quiet, and the invariants
 //! are checked: every submitted version is on the server exactly once with byte-identical
 //! photos, every review outcome reached the tablet that owns the record, no outbox entry is
-//! stuck, no upload is half-done, and counters equal a full recount.
+//! stuck, no upload is half-done, counters equal a full recount, every decision a reviewer
+//! tablet saw applied was applied exactly once, and each reviewer tablet holds its township's
+//! records as the server does.
 //!
 //! With [`RunConfig::cluster`] the same run goes against the scale-out deployment: two
 //! `sync-server` processes on PostgreSQL with photos in S3 behind a real HAProxy, and instead of
@@ -74,10 +78,15 @@ pub struct RunReport {
     pub server_kills: usize,
     pub failed_syncs: usize,
     pub refusals_fixed: usize,
+    /// Decisions queued on reviewer tablets, and how many of them met a conflict.
+    pub tablet_decisions: usize,
+    pub decision_conflicts: usize,
 }
 
 struct Tablet {
     user: &'static str,
+    /// A township reviewer's tablet (review mode) rather than an inspector's.
+    reviews: bool,
     dir: tempfile::TempDir,
     core: Option<AppCore>,
     proxy: FaultProxy,
@@ -288,6 +297,72 @@ impl World {
         Ok(())
     }
 
+    /// A reviewer on their tablet, link or not: one to three records of the local queue decided
+    /// at once, each approved, returned or rejected.
+    fn tablet_review(&mut self, t: usize) -> Result<(), String> {
+        use shared::offline_review::{DecisionRequest, QueueFilter};
+        let core = self.tablets[t].core();
+        let items = core.review_items(&QueueFilter::default(), 500).map_err(|e| e.to_string())?;
+        if items.is_empty() {
+            return Ok(());
+        }
+        let n = self.rng.gen_range(1..=3.min(items.len()));
+        let first = self.rng.gen_range(0..=items.len() - n);
+        let reqs: Vec<DecisionRequest> = items[first..first + n]
+            .iter()
+            .map(|it| {
+                let decision = [ReviewDecision::Approve, ReviewDecision::Return, ReviewDecision::Reject]
+                    [self.rng.gen_range(0..3)];
+                DecisionRequest {
+                    record_id: it.record.inspection.id,
+                    version: it.record.inspection.version,
+                    decision,
+                    comment: if decision == ReviewDecision::Approve {
+                        String::new()
+                    } else {
+                        "平板审核：请补充".into()
+                    },
+                }
+            })
+            .collect();
+        let made = core.decide(&reqs).map_err(|e| format!("tablet {t} decide: {e}"))?;
+        self.report.tablet_decisions += made.len();
+        Ok(())
+    }
+
+    /// The reviewer looks at what the server answered: a conflict or a refusal is dropped, or
+    /// (when the record waits for a decision again) decided anew.
+    fn settle_decisions(&mut self, t: usize) -> Result<(), String> {
+        use shared::offline_review::{DecisionRequest, DecisionState, QueueFilter, QueueView};
+        let core = self.tablets[t].core();
+        let all = QueueFilter { view: QueueView::All, ..Default::default() };
+        for it in core.review_items(&all, 100_000).map_err(|e| e.to_string())? {
+            let Some(d) = it
+                .decision
+                .as_ref()
+                .filter(|d| matches!(d.state, DecisionState::Conflict | DecisionState::Refused))
+            else {
+                continue;
+            };
+            if d.state == DecisionState::Conflict {
+                self.report.decision_conflicts += 1;
+            }
+            if it.awaits_decision() && self.rng.gen_bool(0.5) {
+                core.decide(&[DecisionRequest {
+                    record_id: it.record.inspection.id,
+                    version: it.record.inspection.version,
+                    decision: ReviewDecision::Return,
+                    comment: "平板重新审核：请补充".into(),
+                }])
+                .map_err(|e| format!("tablet {t} decide again: {e}"))?;
+                self.report.tablet_decisions += 1;
+            } else {
+                core.drop_decision(d.seq).map_err(|e| format!("tablet {t} drop: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
     /// One sync through a randomly armed fault.
     async fn faulty_sync(&mut self, t: usize) {
         let proxy = &self.tablets[t].proxy;
@@ -352,10 +427,13 @@ impl World {
 
     async fn step(&mut self) -> Result<(), String> {
         let t = self.rng.gen_range(0..self.tablets.len());
+        let reviews = self.tablets[t].reviews;
         match self.rng.gen_range(0..100) {
+            0..=29 if reviews => self.tablet_review(t)?,
             0..=29 => self.new_record(t).await?,
             30..=54 => self.faulty_sync(t).await,
             55..=69 => self.review().await?,
+            70..=79 if reviews => self.settle_decisions(t)?,
             70..=79 => {
                 self.fix_refused(t)?;
                 self.correct(t).await?
@@ -463,6 +541,71 @@ impl World {
         Ok(())
     }
 
+    /// Each reviewer tablet holds its township's records as the server does, and the decisions
+    /// it saw applied were applied exactly once each, by it (the audit log names the device).
+    fn check_reviewer_tablets(&self, tx: &mut dyn sync_server::store::Tx) -> Result<(), String> {
+        use shared::offline_review::{DecisionState, QueueFilter, QueueView};
+        let mut applied_by_device: BTreeMap<shared::DeviceId, usize> = BTreeMap::new();
+        let mut after = 0;
+        loop {
+            let page = tx.audit_page(after, 1000).map_err(|e| e.to_string())?;
+            let Some((last, _, _)) = page.last() else { break };
+            after = *last;
+            for (_, e, _) in &page {
+                if let Some(d) = e.device_id
+                    && e.entity == "inspection"
+                    && matches!(e.action.as_str(), "approve" | "return" | "reject")
+                {
+                    *applied_by_device.entry(d).or_default() += 1;
+                }
+            }
+        }
+        for (n, t) in self.tablets.iter().enumerate().filter(|(_, t)| t.reviews) {
+            let core = t.core();
+            let device = core.device_id().map_err(|e| e.to_string())?;
+            let decisions = core.all_decisions().map_err(|e| e.to_string())?;
+            let synced = decisions.iter().filter(|d| d.state == DecisionState::Synced).count();
+            let applied = applied_by_device.get(&device).copied().unwrap_or(0);
+            if synced != applied {
+                return Err(format!(
+                    "tablet {n}: {synced} decisions synced, the server applied {applied} from it"
+                ));
+            }
+            let all = QueueFilter { view: QueueView::All, ..Default::default() };
+            let items = core.review_items(&all, 100_000).map_err(|e| e.to_string())?;
+            let user = tx
+                .user_by_username(t.user)
+                .map_err(|e| e.to_string())?
+                .ok_or(format!("no user {}", t.user))?;
+            let (lo, hi) = user.info.region.descendant_range();
+            let on_server = tx
+                .records_changed(&sync_server::store::RecordFilter::VillageRange(lo, hi), 0, 100_000)
+                .map_err(|e| e.to_string())?;
+            if on_server.len() != items.len() {
+                return Err(format!(
+                    "tablet {n}: holds {} records of its township, the server {}",
+                    items.len(),
+                    on_server.len()
+                ));
+            }
+            for r in on_server {
+                let id = r.inspection.id;
+                let local = items
+                    .iter()
+                    .find(|it| it.record.inspection.id == id)
+                    .ok_or(format!("tablet {n}: lacks record {id}"))?;
+                if (local.record.status, local.record.inspection.version) != (r.status, r.inspection.version)
+                {
+                    return Err(format!(
+                        "tablet {n}: record {id} {:?} v{}, the server {:?} v{}",
+                        local.record.status, local.record.inspection.version, r.status, r.inspection.version
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn check(&self) -> Result<(), String> {
         let state = &self.server().state;
         let mut tx = state.store.read().map_err(|e| e.to_string())?;
@@ -472,6 +615,18 @@ impl World {
             let pending = core.pending_count().map_err(|e| e.to_string())?;
             if pending > 0 {
                 return Err(format!("tablet {n}: {pending} outbox entries stuck"));
+            }
+            if t.reviews {
+                let open = core
+                    .all_decisions()
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .filter(|d| d.state == shared::offline_review::DecisionState::Queued)
+                    .count();
+                if open > 0 {
+                    return Err(format!("tablet {n}: {open} decisions never answered"));
+                }
+                continue;
             }
             for s in core.records(None, 100_000).map_err(|e| e.to_string())? {
                 if matches!(
@@ -539,6 +694,7 @@ impl World {
                 return Err(format!("record {id}: the reviewer's comment did not reach the tablet"));
             }
         }
+        self.check_reviewer_tablets(tx.as_mut())?;
         let half = state.blobs.pending_uploads().map_err(|e| e.to_string())?;
         if !half.is_empty() {
             return Err(format!("uploads left half-done on the server: {half:?}"));
@@ -562,14 +718,22 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, String> {
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     // Two tablets of one inspector, one of another, each with its own wrong clock.
     let mut tablets = Vec::new();
-    for user in ["inspector_a", "inspector_a", "inspector_b"] {
+    // And a tablet of each township's reviewer, who also reviews in the console.
+    for user in ["inspector_a", "inspector_a", "inspector_b", "reviewer_1", "reviewer_2"] {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let proxy = FaultProxy::start(addr).await;
         let skew = time::Duration::hours(rng.gen_range(-96..=96));
         let core = AppCore::open(dir.path()).map_err(|e| e.to_string())?;
         core.set_clock_skew(skew);
         sync::login(&core, &proxy.base(), user, PASSWORD).await.map_err(|e| format!("login {user}: {e}"))?;
-        tablets.push(Tablet { user, dir, core: Some(core), proxy, skew });
+        tablets.push(Tablet {
+            user,
+            reviews: user.starts_with("reviewer"),
+            dir,
+            core: Some(core),
+            proxy,
+            skew,
+        });
     }
     for t in &tablets {
         t.sync().await.map_err(|e| format!("first sync: {e}"))?;

@@ -287,3 +287,41 @@ impl Driver {
         let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await;
     }
 }
+
+/// Debian's chromedriver on a free port with its profile under `home`; answers the process and
+/// its base URL once it answers.
+pub async fn chromedriver(home: &std::path::Path) -> (crate::process::Proc, String) {
+    use std::process::{Command, Stdio};
+    assert!(
+        std::path::Path::new("/usr/bin/chromedriver").exists(),
+        "chromedriver missing: apt install chromium-driver"
+    );
+    let port = crate::process::free_port();
+    let child = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    crate::process::wait_until(30, "chromedriver up", || {
+        let (http, url) = (http.clone(), format!("{base}/status"));
+        async move { http.get(url).send().await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await;
+    (crate::process::Proc(child), base)
+}
+
+/// Log in to the browser console served at `base`.
+pub async fn console_login(d: &Driver, base: &str, user: &str) {
+    d.goto(&format!("{base}/")).await;
+    d.wait("#username", 30).await;
+    d.type_into("#username", user).await;
+    d.type_into("#password", crate::fixture::PASSWORD).await;
+    d.click("#login").await;
+    d.wait("#whoami", 20).await;
+}

@@ -7,40 +7,16 @@
 //! and `chromium` + `chromium-driver` (installed by `scripts/test.sh`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use qingliu_tests::fixture::{self, PASSWORD};
-use qingliu_tests::process::{Proc, free_port, wait_until};
 use qingliu_tests::records::*;
-use qingliu_tests::webdriver::Driver;
+use qingliu_tests::webdriver::{Driver, chromedriver, console_login};
 use qingliu_tests::{ApiClient, TestServer};
 use shared::DeviceId;
 use shared::site::SiteStatus;
 
 fn dist() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist")
-}
-
-async fn chromedriver(home: &Path) -> (Proc, String) {
-    assert!(Path::new("/usr/bin/chromedriver").exists(), "chromedriver missing: apt install chromium-driver");
-    let port = free_port();
-    let child = Command::new("/usr/bin/chromedriver")
-        .arg(format!("--port={port}"))
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_CACHE_HOME", home.join(".cache"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    wait_until(30, "chromedriver up", || {
-        let (http, url) = (http.clone(), format!("{base}/status"));
-        async move { http.get(url).send().await.is_ok_and(|r| r.status().is_success()) }
-    })
-    .await;
-    (Proc(child), base)
 }
 
 /// A server with the console and the fixture, and inspector_a logged in with a registered tablet.
@@ -56,12 +32,7 @@ async fn console_and_tablet() -> (TestServer, fixture::Fixture, ApiClient, Devic
 }
 
 async fn login(d: &Driver, base: &str, user: &str) {
-    d.goto(&format!("{base}/")).await;
-    d.wait("#username", 30).await;
-    d.type_into("#username", user).await;
-    d.type_into("#password", PASSWORD).await;
-    d.click("#login").await;
-    d.wait("#whoami", 20).await;
+    console_login(d, base, user).await;
 }
 
 async fn logout(d: &Driver) {

@@ -13,6 +13,11 @@
 //! A second test signs an enforcement visit on the pad with pointer actions while offline,
 //! previews its 笔录 in the webview, syncs, and compares the server's PDF with the tablet's.
 //!
+//! A third is the township reviewer's tablet: the queue, its details and photos arrive while
+//! online; offline, one record is approved and another returned with a comment; online again,
+//! the decisions sync once, the inspector's tablet receives them and the console (headless
+//! Chromium) shows them.
+//!
 //! Needs the app built with the UI bundle (`scripts/test.sh` does it) and points at it with
 //! `QINGLIU_APP_BIN`; run with `cargo test -p qingliu-tests --test e2e_app -- --ignored`.
 
@@ -80,10 +85,14 @@ async fn launch(app: &str, display: &str, home: &Path, dbus: Option<&str>) -> (P
 
 /// First run: server address and login as inspector_a; the first sync follows.
 async fn log_in(d: &Driver, server_url: &str, shot: Option<&Path>) {
+    log_in_as(d, server_url, "inspector_a", shot).await
+}
+
+async fn log_in_as(d: &Driver, server_url: &str, user: &str, shot: Option<&Path>) {
     d.wait("#server-url", 60).await;
     d.clear("#server-url").await;
     d.type_into("#server-url", server_url).await;
-    d.type_into("#username", "inspector_a").await;
+    d.type_into("#username", user).await;
     d.type_into("#password", PASSWORD).await;
     if let Some(p) = shot {
         d.screenshot(p).await;
@@ -466,4 +475,148 @@ async fn an_enforcement_visit_signed_on_the_pad_offline_gives_the_same_pdf_on_th
         panic!("the server's 笔录 differs from the tablet's (both in tests/artifacts/)");
     }
     drop(driver_proc);
+}
+
+fn dist() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built app, tauri-driver, Xvfb and Chromium: run by scripts/test.sh"]
+async fn a_reviewer_decides_offline_on_the_tablet_and_the_console_and_the_inspector_see_it() {
+    use qingliu_tests::records::{batch, photo_ref, submit, village, water_body};
+    use qingliu_tests::webdriver::{chromedriver, console_login};
+    use shared::site::SiteStatus;
+
+    let app = std::env::var("QINGLIU_APP_BIN").expect("QINGLIU_APP_BIN must point at the built app");
+    assert!(dist().join("index.html").exists(), "ui/dist missing: run scripts/build-ui.sh first");
+    let shots = artifacts();
+    let _ = std::fs::create_dir_all(&shots);
+    let server = TestServer::start_with(|c| c.console_dir = dist()).await;
+    let fx = fixture::install(server.state.store.as_ref());
+
+    // The inspector's tablet (the app core) and two submissions from it: a village's
+    // remediation, and a water body with two camera photos.
+    let field_dir = tempfile::tempdir().unwrap();
+    let field = qingliu_app::AppCore::open(field_dir.path()).unwrap();
+    qingliu_app::sync::login(&field, &server.base, "inspector_a", PASSWORD).await.unwrap();
+    let field_client = qingliu_app::sync::client_for(&field).unwrap();
+    let mut inspector = server.client();
+    inspector.login("inspector_a", PASSWORD).await.unwrap();
+    let device = shared::DeviceId::new();
+    inspector.register_device(device, "平板二").await.unwrap();
+    let photos_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos");
+    let mut refs = Vec::new();
+    for f in ["coolpix-gps-small.jpg", "orientation-3.jpg"] {
+        let bytes = std::fs::read(photos_dir.join(f)).unwrap();
+        inspector.upload(&bytes, 64 * 1024).await.unwrap();
+        refs.push(photo_ref(&bytes));
+    }
+    let a = village(fx.site("village1").id, Some(SiteStatus::Completed), Some(true));
+    let b = water_body(fx.site("water1").id, refs, None);
+    let pushed = inspector.push(&batch(device, vec![submit(1, &a), submit(2, &b)])).await.unwrap();
+    assert_eq!(pushed.last_applied_seq, 2);
+    qingliu_app::sync::sync_once(&field, &field_client, &mut |_| {}).await.unwrap();
+    assert_eq!(field.summary(&b.id).unwrap().state, shared::app::LocalState::Submitted);
+
+    // The reviewer's tablet, online: the queue, the details and the photos arrive.
+    let (_x, display) = xvfb();
+    let home = tempfile::tempdir().unwrap();
+    let (driver_proc, d) = launch(&app, &display, home.path(), None).await;
+    log_in_as(&d, &server.base, "reviewer_1", Some(&shots.join("review-01-login.png"))).await;
+    d.wait_text("#count-ready .count", 90, |t| t == "2").await;
+    d.wait_text("#count-pending .count", 10, |t| t == "2").await;
+    d.screenshot(&shots.join("review-02-home.png")).await;
+
+    // Offline from here.
+    let (data_dir, addr) = server.stop();
+    d.click("button[data-nav=review_tab]").await;
+    for r in [a.id, b.id] {
+        d.wait(&format!("#review-list li[data-record='{r}'][data-ready=true]"), 20).await;
+    }
+    d.screenshot(&shots.join("review-03-queue.png")).await;
+
+    // Approve the village.
+    d.click(&format!("#review-list li[data-record='{}'] .open", a.id)).await;
+    d.wait_text("#record-title", 20, |t| t.contains("测试村")).await;
+    d.wait_text("#distance", 20, |t| t.contains('m')).await;
+    d.click("#approve").await;
+    d.wait_text("#notice", 20, |t| t.contains("决定已保存")).await;
+
+    // Return the water body: its photos are on the tablet; a return needs a comment.
+    d.click(&format!("#review-list li[data-record='{}'] .open", b.id)).await;
+    d.wait("#photos img[src^='data:image/jpeg']", 30).await;
+    d.wait_text("#record-title", 20, |t| t.contains("测试塘")).await;
+    d.screenshot(&shots.join("review-04-record-offline.png")).await;
+    d.click("#return").await;
+    d.wait_text("#review-error", 10, |t| t.contains("意见")).await;
+    let comment = "水体仍有异味，请补测溶解氧";
+    d.type_into("#comment", comment).await;
+    d.click("#return").await;
+    d.wait_text("#notice", 20, |t| t.contains("决定已保存")).await;
+    d.wait("#queue-empty", 20).await;
+    d.click("button[data-view=view_decided]").await;
+    for r in [a.id, b.id] {
+        d.wait(&format!("#review-list li[data-record='{r}'] [data-decision=queued]"), 20).await;
+    }
+    d.screenshot(&shots.join("review-05-decided-offline.png")).await;
+    // Syncing without a server fails visibly and keeps both decisions queued.
+    d.click("button[data-nav=home]").await;
+    d.wait_text("#count-queued .count", 20, |t| t == "2").await;
+    d.click("#sync-now").await;
+    d.wait("#sync-error", 30).await;
+    d.wait_text("#pending-count", 10, |t| t == "2").await;
+
+    // Online again: both go once.
+    let server = TestServer::start_in(data_dir, addr, |c| c.console_dir = dist()).await;
+    d.click("#sync-now").await;
+    d.wait_text("#pending-count", 60, |t| t == "0").await;
+    d.wait_text("#count-queued .count", 20, |t| t == "0").await;
+    d.wait_text("#count-conflicts .count", 20, |t| t == "0").await;
+    d.screenshot(&shots.join("review-06-synced.png")).await;
+    let mut admin = server.client();
+    admin.login("admin", PASSWORD).await.unwrap();
+    let ra = admin.inspection(a.id).await.unwrap();
+    let rb = admin.inspection(b.id).await.unwrap();
+    assert_eq!(ra["record"]["status"], "approved");
+    assert_eq!(rb["record"]["status"], "returned");
+    assert_eq!(rb["record"]["review"]["comment"], comment);
+    assert_eq!(rb["record"]["review"]["reviewer_name"], "reviewer_1 显示名");
+    {
+        let mut tx = server.state.store.read().unwrap();
+        for id in [a.id, b.id] {
+            let decided = tx
+                .audit_for(&id.to_string())
+                .unwrap()
+                .into_iter()
+                .filter(|e| matches!(e.action.as_str(), "approve" | "return" | "reject"))
+                .count();
+            assert_eq!(decided, 1, "one decision on {id}");
+        }
+    }
+    qingliu_tests::invariants::counters_match_recount(server.state.store.as_ref()).unwrap();
+    d.quit().await;
+    drop(driver_proc);
+
+    // The inspector's tablet receives the outcomes.
+    let field_client = qingliu_app::sync::client_for(&field).unwrap();
+    qingliu_app::sync::sync_once(&field, &field_client, &mut |_| {}).await.unwrap();
+    assert_eq!(field.summary(&a.id).unwrap().state, shared::app::LocalState::Approved);
+    let sb = field.summary(&b.id).unwrap();
+    assert_eq!(sb.state, shared::app::LocalState::Returned);
+    assert_eq!(sb.review.unwrap().comment, comment);
+
+    // The console shows them.
+    let chrome_home = tempfile::tempdir().unwrap();
+    let (_chrome, chrome_base) = chromedriver(chrome_home.path()).await;
+    let c = Driver::chromium(&chrome_base, &chrome_home.path().join("profile")).await;
+    console_login(&c, &server.base, "reviewer_1").await;
+    c.wait("#f-status", 20).await;
+    c.click("#f-status option[value=returned]").await;
+    c.wait(&format!("tr[data-id='{}']", b.id), 20).await;
+    c.click(&format!("tr[data-id='{}'] button.open", b.id)).await;
+    c.wait_text("#record-status", 20, |t| t.contains("已退回")).await;
+    c.wait_text("#standing-review", 20, |t| t.contains(comment)).await;
+    c.screenshot(&shots.join("review-07-console-returned.png")).await;
+    c.quit().await;
 }

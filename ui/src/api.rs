@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use shared::app::{AppStatus, DeviceSettings, LocalState, RecordDetail, RecordSummary, SaveResult};
 use shared::auth::UserInfo;
 use shared::inspection::{Inspection, PhotoRef, Position};
+use shared::offline_review::{DecisionRequest, LocalDecision, QueueFilter, ReviewItem, ReviewRecordView};
 use shared::position::{CaptureMode, CaptureStart, CaptureStatus, Fix};
 use shared::site::{Site, SiteKind, SiteStatus};
 use shared::{ApiError, ErrorCode, InspectionId, SiteId};
@@ -251,4 +252,42 @@ struct VisibleArg {
 
 pub async fn set_visible(visible: bool) -> Result<(), ApiError> {
     call("set_visible", &VisibleArg { visible }).await
+}
+
+// ---- review mode ---------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct FilterArg<'a> {
+    filter: &'a QueueFilter,
+}
+
+#[derive(Serialize)]
+struct DecisionsArg<'a> {
+    decisions: &'a [DecisionRequest],
+}
+
+#[derive(Serialize)]
+struct SeqArg {
+    seq: u64,
+}
+
+/// The whole photo as a data URL (thumbnails: [`thumbnail`]).
+pub async fn photo(sha256: &str) -> Result<String, ApiError> {
+    call("photo", &ShaArg { sha256 }).await
+}
+
+pub async fn review_items(filter: &QueueFilter) -> Result<Vec<ReviewItem>, ApiError> {
+    call("review_items", &FilterArg { filter }).await
+}
+
+pub async fn review_record(id: InspectionId) -> Result<ReviewRecordView, ApiError> {
+    call("review_record", &IdArg { id }).await
+}
+
+pub async fn decide(decisions: &[DecisionRequest]) -> Result<Vec<LocalDecision>, ApiError> {
+    call("decide", &DecisionsArg { decisions }).await
+}
+
+pub async fn drop_decision(seq: u64) -> Result<LocalDecision, ApiError> {
+    call("drop_decision", &SeqArg { seq }).await
 }

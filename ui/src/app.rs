@@ -23,6 +23,9 @@ pub enum Page {
     New(SiteId, InspectionKind),
     Edit(InspectionId),
     Settings,
+    /// Review mode: the township's queue on the tablet.
+    ReviewQueue,
+    ReviewRecord(InspectionId),
 }
 
 #[derive(Clone, Copy)]
@@ -117,6 +120,8 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Shell() -> impl IntoView {
     let ctx = ctx();
+    // A reviewer's tablet: the queue instead of sites and own records.
+    let reviewing = Memo::new(move |_| ctx.status.with(|s| s.as_ref().is_some_and(|s| s.review.is_some())));
     let tab = move |p: Page, key: &'static str| {
         let target = p.clone();
         let active = move || {
@@ -127,6 +132,7 @@ fn Shell() -> impl IntoView {
                     | (Page::Sites, Page::Sites | Page::Site(_) | Page::New(..))
                     | (Page::Records, Page::Records | Page::Record(_) | Page::Edit(_))
                     | (Page::Settings, Page::Settings)
+                    | (Page::ReviewQueue, Page::ReviewQueue | Page::ReviewRecord(_))
             )
         };
         view! {
@@ -138,8 +144,11 @@ fn Shell() -> impl IntoView {
             <h1>{move || ctx.t("app")}</h1>
             <nav class="tabs">
                 {tab(Page::Home, "home")}
-                {tab(Page::Sites, "sites")}
-                {tab(Page::Records, "records")}
+                {move || if reviewing.get() {
+                    view! { {tab(Page::ReviewQueue, "review_tab")} }.into_any()
+                } else {
+                    view! { {tab(Page::Sites, "sites")}{tab(Page::Records, "records")} }.into_any()
+                }}
                 {tab(Page::Settings, "settings")}
             </nav>
             <button class="lang" id="lang-switch" on:click=move |_| ctx.lang.update(|l| *l = if *l == Lang::Zh { Lang::En } else { Lang::Zh })>
@@ -157,6 +166,8 @@ fn Shell() -> impl IntoView {
                 Page::New(site, kind) => view! { <pages::form::NewInspection site=site kind=kind/> }.into_any(),
                 Page::Edit(id) => view! { <pages::form::EditInspection id=id/> }.into_any(),
                 Page::Settings => view! { <pages::settings::Settings/> }.into_any(),
+                Page::ReviewQueue => view! { <pages::review::ReviewQueue/> }.into_any(),
+                Page::ReviewRecord(id) => view! { <pages::review::ReviewRecord id=id/> }.into_any(),
             }}
         </main>
     }

@@ -10,6 +10,7 @@ mod http;
 mod i18n;
 mod map;
 mod pages;
+mod record_view;
 
 fn in_tauri() -> bool {
     web_sys::window()

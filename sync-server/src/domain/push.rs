@@ -327,7 +327,13 @@ fn review_decision(
     }
     match crate::domain::review::decide(tx, actor, Some(&device.id), id, req, now) {
         Ok(record) => Ok(MutationOutcome::Applied { server_seq: record.server_seq }),
-        Err(AppError::Api(e)) if matches!(e.code, ErrorCode::StaleVersion | ErrorCode::IllegalTransition) => {
+        // The record moved on: a newer version, or no longer awaiting review. (An approval the
+        // site's status cannot take names `proposed_status` and is refused: the reviewer may
+        // decide otherwise on the same version.)
+        Err(AppError::Api(e))
+            if e.code == ErrorCode::StaleVersion
+                || (e.code == ErrorCode::IllegalTransition && e.fields.is_empty()) =>
+        {
             match tx.record(id)? {
                 Some(row) => Ok(conflict(tx, &row, e)?),
                 None => Ok(rejected(e)),

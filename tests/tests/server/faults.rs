@@ -94,6 +94,7 @@ async fn randomized_runs_under_faults_converge_with_nothing_lost_or_duplicated()
         Ok(s) => vec![s.parse().expect("CHAOS_SEED")],
         Err(_) => vec![1, 2, 3, 0x5eed_2026],
     };
+    let (mut decisions, several) = (0, seeds.len() > 1);
     for seed in seeds {
         let mut cfg = qingliu_tests::chaos::RunConfig::new(seed);
         // Smaller photos keep `cargo test` quick; the soak command uses the full 5 MB.
@@ -101,11 +102,13 @@ async fn randomized_runs_under_faults_converge_with_nothing_lost_or_duplicated()
         match qingliu_tests::chaos::run(cfg).await {
             Ok(r) => {
                 assert!(r.records > 0 && r.cuts + r.lost_answers > 0, "seed {seed} exercised nothing: {r:?}");
+                decisions += r.tablet_decisions;
                 eprintln!("seed {seed}: {r:?}");
             }
             Err(e) => panic!("seed {seed}: {e}"),
         }
     }
+    assert!(decisions > 0 || !several, "no reviewer tablet decided anything");
 }
 
 /// The same randomized runs against the scale-out deployment: two server processes on

@@ -1,6 +1,5 @@
-//! One record for review: typed fields, photos (zoomable), the position beside the site's
-//! registered position with the distance, flags, versions with what changed, the audit trail,
-//! and the decision (keyboard: A approve, R return, J reject, Esc back).
+//! One record for review in the console: the record as `record_view` shows it on both hosts,
+//! its official documents, and the decision (keyboard: A approve, R return, J reject, Esc back).
 
 use std::collections::HashMap;
 
@@ -11,15 +10,15 @@ use shared::InspectionId;
 use shared::auth::Role;
 use shared::console::RecordDetail;
 use shared::documents::DocumentCheck;
-use shared::flags::Flag;
-use shared::geo::{LngLat, distance_m};
 use shared::review::{ReviewDecision, ReviewStatus};
 use shared::sync::ReviewRequest;
 
 use super::{View, cctx, typing_in_field};
 use crate::http;
-use crate::i18n::{field_label, field_value, flag_text, kind_label, review_status_label};
-use crate::map::MiniMap;
+use crate::i18n::review_status_label;
+use crate::record_view::{
+    FlagsAndFields, PositionsAndPhotos, RecordHead, VersionsAndHistory, ZoomOverlay, photo_hashes,
+};
 
 #[component]
 pub fn Detail(id: InspectionId) -> impl IntoView {
@@ -33,15 +32,7 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
     spawn_local(async move {
         match http::record(id).await {
             Ok(d) => {
-                let mut shas: Vec<String> =
-                    d.record.inspection.photos.iter().map(|p| p.sha256.clone()).collect();
-                // The other record's photo behind each reuse flag, to show side by side.
-                shas.extend(d.flags.iter().filter_map(|f| match f {
-                    Flag::PhotoReuse { other_sha256, .. } => Some(other_sha256.clone()),
-                    _ => None,
-                }));
-                shas.sort();
-                shas.dedup();
+                let shas = photo_hashes(&d);
                 detail.set(Some(d));
                 for sha in shas {
                     if let Ok(url) = http::photo_url(&sha).await {
@@ -123,88 +114,16 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
         <section id="record" tabindex="0" on:keydown=on_key>
             <p><button id="back" on:click=move |_| ctx.go(View::Queue)>{move || format!("← {}", ctx.t("back"))}</button></p>
             {move || detail.get().map(|d| {
-                let lang = ctx.lang.get();
+                // Rebuilt when the language changes.
+                let _ = ctx.lang.get();
                 let i = d.record.inspection.clone();
-                let site_pos = d.site.as_ref().and_then(|s| s.position);
-                let rec_pos = i.position.as_ref().map(|p| p.point);
-                let dist = match (site_pos, rec_pos) {
-                    (Some(a), Some(b)) => Some(distance_m(a, b)),
-                    _ => None,
-                };
-                let photo_pts: Vec<LngLat> = i.photos.iter().filter_map(|p| p.exif_position).collect();
-                let versions = d.versions.clone();
+                let open_other = Callback::new(move |other: InspectionId| ctx.go(View::Record(other)));
                 view! {
-                    <div class="card">
-                        <h2 id="record-title">{format!("{} · {}", d.site.as_ref().map(|s| s.name.clone()).unwrap_or_default(), kind_label(lang, i.kind()))}</h2>
-                        <p class="row">
-                            <span><span id="record-status" class=format!("badge {}", d.record.status.as_str())>{review_status_label(lang, d.record.status)}</span></span>
-                            <span>{format!("{} {}", ctx.t("version"), i.version)}</span>
-                            <span>{format!("{} {}", ctx.t("received"), shared::clock::beijing(d.record.received_at))}</span>
-                        </p>
-                        {d.record.review.clone().map(|r| view! { <p class="banner returned">{format!("{}：{}", r.reviewer_name, r.comment)}</p> })}
-                    </div>
+                    <RecordHead d=d.clone() lang=ctx.lang/>
                     <div class="cols">
-                        <div class="card">
-                            <h3>{move || ctx.t("flags")}</h3>
-                            {if d.flags.is_empty() {
-                                view! { <p class="muted" id="flags">{ctx.t("no_flags")}</p> }.into_any()
-                            } else {
-                                view! { <ul id="flags" class="flags">{d.flags.iter().map(|f| view! { <li class="warn" data-flag=f.kind()>{flag_text(lang, f)}</li> }).collect_view()}</ul> }.into_any()
-                            }}
-                            {d.flags.iter().filter_map(|f| match f {
-                                Flag::PhotoReuse { photo, other_photo, other_sha256, other_record, other_site, .. } => {
-                                    Some((*photo, *other_photo, other_sha256.clone(), *other_record, other_site.clone()))
-                                }
-                                _ => None,
-                            }).map(|(n, on, other_sha, other_rec, other_site)| {
-                                let mine = i.photos.get(n).map(|p| p.sha256.clone()).unwrap_or_default();
-                                let img = move |sha: String, class: &'static str| move || photos.with(|m| m.get(&sha).cloned()).map(|u| view! { <img class=class src=u/> });
-                                view! {
-                                    <div class="evidence" data-flag="photo_reuse">
-                                        <h4>{move || ctx.t("evidence")}</h4>
-                                        <div class="pair">
-                                            <figure>{img(mine.clone(), "evidence-mine")}<figcaption>{format!("{} · {} {}", ctx.t("this_record"), ctx.t("photos"), n + 1)}</figcaption></figure>
-                                            <figure>{img(other_sha.clone(), "evidence-other")}<figcaption>{format!("{}（{other_site}）· {} {}", ctx.t("other_record"), ctx.t("photos"), on + 1)}</figcaption></figure>
-                                        </div>
-                                        <button class="link open-other" on:click=move |_| ctx.go(View::Record(other_rec))>{move || ctx.t("open_other")}</button>
-                                    </div>
-                                }
-                            }).collect_view()}
-                            <h3>{move || ctx.t("fields")}</h3>
-                            <table class="table kv" id="fields">
-                                <tr><th>{ctx.t("kind")}</th><td>{kind_label(lang, i.kind())}</td></tr>
-                                <tr><th>{ctx.t("record_position")}</th><td id="record-position">{i.position.as_ref().map(|p| crate::i18n::position_text(lang, p)).unwrap_or_else(|| ctx.t("no_position").into())}</td></tr>
-                                {shared::diff::fields(&i).into_iter()
-                                    .filter(|(k, _)| (k.starts_with("body.") && k != "body.kind") || k == "notes" || k == "device_time" || k == "proposed_status")
-                                    .map(|(k, v)| { let k = k.trim_start_matches("body.").to_string(); view! { <tr><th>{field_label(lang, &k)}</th><td>{field_value(lang, &k, &v)}</td></tr> } }).collect_view()}
-                            </table>
-                        </div>
+                        <FlagsAndFields d=d.clone() lang=ctx.lang photos=photos on_open_other=open_other/>
                         <Documents i=i.clone()/>
-                        <div class="card">
-                            <h3>{move || ctx.t("positions")}</h3>
-                            <MiniMap site=site_pos record=rec_pos photos=photo_pts lang=ctx.lang tiles=ctx.tiles()/>
-                            <p id="distance">{match dist {
-                                Some(m) => format!("{}：{m:.0} m", ctx.t("distance")),
-                                None => ctx.t("no_position").to_string(),
-                            }}</p>
-                            <h3>{move || ctx.t("photos")}</h3>
-                            <div class="thumbs" id="photos">
-                                {i.photos.iter().map(|p| {
-                                    let sha = p.sha256.clone();
-                                    let sha2 = sha.clone();
-                                    let caption = p.caption.clone();
-                                    view! {
-                                        <figure>
-                                            <button class="thumb" on:click=move |_| {
-                                                if let Some(u) = photos.with_untracked(|m| m.get(&sha).cloned()) { zoom.set(Some((u, false))) }
-                                            }>
-                                                {move || photos.with(|m| m.get(&sha2).cloned()).map(|u| view! { <img src=u alt=caption.clone()/> })}
-                                            </button>
-                                        </figure>
-                                    }
-                                }).collect_view()}
-                            </div>
-                        </div>
+                        <PositionsAndPhotos d=d.clone() lang=ctx.lang tiles=ctx.tiles() photos=photos zoom=zoom/>
                     </div>
                     {move || can_decide().then(|| view! {
                         <div class="card" id="decide">
@@ -219,34 +138,10 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
                             <p class="muted small">{move || ctx.t("keys_detail")}</p>
                         </div>
                     })}
-                    <div class="card" id="versions">
-                        <h3>{move || ctx.t("versions")}</h3>
-                        {versions.windows(2).map(|w| {
-                            let c = shared::diff::changes(&w[0], &w[1]);
-                            view! {
-                                <h4>{format!("{} {} → {}", ctx.t("version"), w[0].version, w[1].version)}</h4>
-                                {if c.is_empty() { view! { <p class="muted">{ctx.t("no_changes")}</p> }.into_any() } else {
-                                    view! { <table class="table diff">{c.into_iter().map(|c| view! {
-                                        <tr><th>{field_label(lang, c.path.trim_start_matches("body."))}</th>
-                                            <td class="before">{c.before.map(|b| field_value(lang, &c.path, &b)).unwrap_or_default()}</td>
-                                            <td class="after">{c.after.map(|a| field_value(lang, &c.path, &a)).unwrap_or_default()}</td></tr>
-                                    }).collect_view()}</table> }.into_any()
-                                }}
-                            }
-                        }).collect_view()}
-                        {(versions.len() < 2).then(|| view! { <p class="muted">{format!("{} 1", ctx.t("version"))}</p> })}
-                        <h3>{move || ctx.t("audit")}</h3>
-                        <ul class="plain">{d.history.iter().map(|h| view! {
-                            <li>{format!("{} · {} {}", shared::clock::beijing(h.at), h.action, h.detail.get("comment").and_then(|c| c.as_str()).unwrap_or(""))}</li>
-                        }).collect_view()}</ul>
-                    </div>
+                    <VersionsAndHistory d=d lang=ctx.lang/>
                 }
             })}
-            {move || zoom.get().map(|(u, full)| view! {
-                <div class="overlay" id="zoom" on:click=move |_| zoom.set(None)>
-                    <img src=u.clone() class:full=full on:click=move |ev| { ev.stop_propagation(); zoom.update(|z| if let Some(z) = z { z.1 = !z.1 }); }/>
-                </div>
-            })}
+            <ZoomOverlay zoom=zoom/>
         </section>
     }
 }

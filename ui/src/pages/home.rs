@@ -56,7 +56,33 @@ pub fn Home() -> impl IntoView {
                 </p>
             }
         })}
-        <div class="grid">
+        {move || status().and_then(|s| s.sync.prefetch).filter(|p| p.photos_total > p.photos_done || p.details > 0 && p.photos_total == 0).map(|p| {
+            let pct = if p.photos_total == 0 { 0.0 } else { 100.0 * p.photos_done as f64 / p.photos_total as f64 };
+            view! {
+                <div class="card" id="prefetch">
+                    <p class="muted">{format!("{} · {} {}/{} · {} KB", ctx.t("prefetching"), ctx.t("photos"), p.photos_done, p.photos_total, p.bytes_done / 1024)}</p>
+                    <div class="progress"><div style=format!("width:{pct:.0}%")></div></div>
+                </div>
+            }
+        })}
+        {move || status().and_then(|s| s.review).map(|c| {
+            let tile = |key: &'static str, n: u32, id: &'static str| view! {
+                <div class="card" style="cursor:pointer" id=id on:click=move |_| ctx.go(Page::ReviewQueue)>
+                    <div class="muted">{move || ctx.t(key)}</div>
+                    <div class="count">{n}</div>
+                </div>
+            };
+            view! {
+                <div class="grid" id="review-counts">
+                    {tile("queue_pending", c.pending, "count-pending")}
+                    {tile("queue_ready", c.ready, "count-ready")}
+                    {tile("queue_queued", c.queued, "count-queued")}
+                    {tile("queue_conflicts", c.conflicts, "count-conflicts")}
+                    {tile("queue_refused", c.refused, "count-refused")}
+                </div>
+            }
+        })}
+        <div class="grid" style=move || if status().is_some_and(|s| s.review.is_some()) { "display:none" } else { "" }>
             {LocalState::ALL.into_iter().map(|st| view! {
                 <div class="card" style="cursor:pointer" data-state=st.as_str() on:click=move |_| ctx.go(Page::Records)>
                     <div class="muted">{move || state_label(ctx.lang.get(), st)}</div>

@@ -3,6 +3,7 @@ pub mod home;
 pub mod login;
 pub mod position;
 pub mod records;
+pub mod review;
 pub mod settings;
 pub mod signing;
 pub mod sites;
