@@ -236,6 +236,9 @@ pub struct ReviewRecordView {
     pub item: ReviewItem,
     #[serde(default)]
     pub detail: Option<crate::console::RecordDetail>,
+    /// The site as the tablet holds it.
+    #[serde(default)]
+    pub site: Option<crate::site::Site>,
     /// Oldest first.
     #[serde(default)]
     pub decisions: Vec<LocalDecision>,

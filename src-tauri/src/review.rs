@@ -128,13 +128,14 @@ struct Row {
     site_name: String,
 }
 
-fn load_rows(c: &Connection, id: Option<&InspectionId>) -> CoreResult<Vec<Row>> {
+/// Rows of the local queue: one record (`id`), the submitted ones (`submitted_only`), or all.
+fn load_rows(c: &Connection, id: Option<&InspectionId>, submitted_only: bool) -> CoreResult<Vec<Row>> {
     let sql = "SELECT r.data, r.evidence, r.detail_seq = r.server_seq, r.flags, COALESCE(s.name, '')
                FROM review_records r LEFT JOIN sites s ON s.id = r.site_id
-               WHERE ?1 IS NULL OR r.id = ?1
+               WHERE (?1 IS NULL OR r.id = ?1) AND (?2 = 0 OR r.status = 'submitted')
                ORDER BY r.received_at, r.id";
     let mut st = c.prepare_cached(sql)?;
-    let rows = st.query_map([id.map(|i| i.to_string())], |r| {
+    let rows = st.query_map(params![id.map(|i| i.to_string()), submitted_only], |r| {
         Ok(Row {
             record: json_col(r.get(0)?)?,
             evidence: json_col(r.get(1)?)?,
@@ -173,7 +174,9 @@ impl AppCore {
 
     /// The local queue under a filter, oldest submission first.
     pub fn review_items(&self, filter: &QueueFilter, limit: u32) -> CoreResult<Vec<ReviewItem>> {
-        let (rows, decisions) = self.store.read(|c| Ok((load_rows(c, None)?, latest_decisions(c)?)))?;
+        let submitted_only = filter.view == shared::offline_review::QueueView::Pending;
+        let (rows, decisions) =
+            self.store.read(|c| Ok((load_rows(c, None, submitted_only)?, latest_decisions(c)?)))?;
         let mut out = Vec::new();
         for row in rows {
             let item = self.item_of(row, &decisions)?;
@@ -187,16 +190,32 @@ impl AppCore {
         Ok(out)
     }
 
+    /// The home screen's counts, cheap enough for every status refresh: only submitted records
+    /// are read (and their photos looked for); the rest is the decisions table.
     pub fn review_counts(&self) -> CoreResult<QueueCounts> {
-        let all = self.review_items(
-            &QueueFilter { view: shared::offline_review::QueueView::All, ..Default::default() },
-            u32::MAX,
-        )?;
-        Ok(QueueCounts::of(&all))
+        let (rows, decisions) = self.store.read(|c| Ok((load_rows(c, None, true)?, latest_decisions(c)?)))?;
+        let mut counts = QueueCounts::default();
+        for row in rows {
+            let item = self.item_of(row, &decisions)?;
+            if item.awaits_decision() {
+                counts.pending += 1;
+                counts.ready += u32::from(item.ready_offline());
+            }
+        }
+        for d in decisions.values() {
+            match d.state {
+                DecisionState::Queued => counts.queued += 1,
+                DecisionState::Conflict => counts.conflicts += 1,
+                DecisionState::Refused => counts.refused += 1,
+                DecisionState::Synced | DecisionState::Dropped => {}
+            }
+        }
+        Ok(counts)
     }
 
     pub fn review_item(&self, id: &InspectionId) -> CoreResult<ReviewItem> {
-        let (rows, decisions) = self.store.read(|c| Ok((load_rows(c, Some(id))?, latest_decisions(c)?)))?;
+        let (rows, decisions) =
+            self.store.read(|c| Ok((load_rows(c, Some(id), false)?, latest_decisions(c)?)))?;
         let row = rows.into_iter().next().ok_or_else(|| CoreError::not_found("记录"))?;
         self.item_of(row, &decisions)
     }
@@ -214,8 +233,10 @@ impl AppCore {
 
     /// One record for the review screen: the item, its detail if fetched, this tablet's decisions.
     pub fn review_record(&self, id: &InspectionId) -> CoreResult<shared::offline_review::ReviewRecordView> {
+        let item = self.review_item(id)?;
         Ok(shared::offline_review::ReviewRecordView {
-            item: self.review_item(id)?,
+            site: self.site(&item.record.inspection.site_id)?,
+            item,
             detail: self.review_detail(id)?,
             decisions: self.decisions_on(id)?,
         })
@@ -264,7 +285,7 @@ impl AppCore {
             let mut seq: u64 = meta_get(tx, keys::NEXT_SEQ)?.and_then(|s| s.parse().ok()).unwrap_or(1);
             let mut seqs = Vec::with_capacity(reqs.len());
             for req in reqs {
-                let row = load_rows(tx, Some(&req.record_id))?
+                let row = load_rows(tx, Some(&req.record_id), false)?
                     .into_iter()
                     .next()
                     .ok_or_else(|| CoreError::not_found("记录"))?;
@@ -423,7 +444,7 @@ impl AppCore {
     /// Photos the queue needs that are not on the tablet, smallest first (size 0 when unknown,
     /// such as another record's photo named by a flag).
     pub fn photos_wanted(&self) -> CoreResult<Vec<(String, u64)>> {
-        let rows = self.store.read(|c| load_rows(c, None))?;
+        let rows = self.store.read(|c| load_rows(c, None, true))?;
         let mut want: Vec<(String, u64)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for row in rows.iter().filter(|r| r.record.status == ReviewStatus::Submitted) {

@@ -281,7 +281,23 @@ impl World {
         if page.items.is_empty() {
             return Ok(());
         }
-        let item = &page.items[self.rng.gen_range(0..page.items.len())];
+        // Half the time the console reviewer takes a record a reviewer tablet has decided
+        // offline and not yet sent: two reviewers who disagree (or agree) on one record.
+        let mut queued_on_tablets = Vec::new();
+        for t in self.tablets.iter().filter(|t| t.reviews) {
+            for d in t.core().all_decisions().map_err(|e| e.to_string())? {
+                if d.state == shared::offline_review::DecisionState::Queued {
+                    queued_on_tablets.push(d.record_id);
+                }
+            }
+        }
+        let contested: Vec<_> =
+            page.items.iter().filter(|i| queued_on_tablets.contains(&i.record.inspection.id)).collect();
+        let item = if !contested.is_empty() && self.rng.gen_bool(0.5) {
+            contested[self.rng.gen_range(0..contested.len())]
+        } else {
+            &page.items[self.rng.gen_range(0..page.items.len())]
+        };
         let decision = [ReviewDecision::Approve, ReviewDecision::Return, ReviewDecision::Reject]
             [self.rng.gen_range(0..3)];
         let comment = if decision == ReviewDecision::Approve { "" } else { "请补充现场照片" };
@@ -429,7 +445,7 @@ impl World {
         let t = self.rng.gen_range(0..self.tablets.len());
         let reviews = self.tablets[t].reviews;
         match self.rng.gen_range(0..100) {
-            0..=29 if reviews => self.tablet_review(t)?,
+            0..=29 | 63..=69 if reviews => self.tablet_review(t)?,
             0..=29 => self.new_record(t).await?,
             30..=54 => self.faulty_sync(t).await,
             55..=69 => self.review().await?,

@@ -58,6 +58,25 @@ fn xvfb() -> (Proc, String) {
     panic!("no free X display");
 }
 
+/// The screen on show fits a window `w` px wide (nothing scrolls sideways); its screenshot goes
+/// to `layout-<name>-<screen>.png`.
+async fn layout_fits(d: &Driver, w: u32, name: &str, screen: &str, shots: &Path) -> Result<(), String> {
+    // A resize and a new screen take a frame or two to lay out: wait for the layout to fit, and
+    // fail only if it never does.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (view, content) = loop {
+        d.next_frame().await;
+        let (view, content) = d.widths().await;
+        if (view <= w as i64 && content <= view) || Instant::now() > deadline {
+            break (view, content);
+        }
+    };
+    d.screenshot(&shots.join(format!("layout-{name}-{screen}.png"))).await;
+    (view > 0 && view <= w as i64 && content <= view)
+        .then_some(())
+        .ok_or(format!("{name} {screen}: content {content} px wide in a {view} px viewport"))
+}
+
 fn artifacts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts")
 }
@@ -271,26 +290,7 @@ async fn offline_capture_sync_return_and_resubmit_in_the_real_webview() {
     let mut too_wide = Vec::new();
     for (w, h, name) in [(768, 1024, "tablet"), (360, 800, "phone")] {
         d.set_window_size(w, h).await;
-        let check = |screen: &'static str| {
-            let d = &d;
-            let shots = &shots;
-            async move {
-                // A resize and a new screen take a frame or two to lay out: wait for the layout
-                // to fit, and fail only if it never does.
-                let deadline = Instant::now() + Duration::from_secs(5);
-                let (view, content) = loop {
-                    d.next_frame().await;
-                    let (view, content) = d.widths().await;
-                    if (view <= w as i64 && content <= view) || Instant::now() > deadline {
-                        break (view, content);
-                    }
-                };
-                d.screenshot(&shots.join(format!("layout-{name}-{screen}.png"))).await;
-                (view > 0 && view <= w as i64 && content <= view)
-                    .then_some(())
-                    .ok_or(format!("{name} {screen}: content {content} px wide in a {view} px viewport"))
-            }
-        };
+        let check = |screen: &'static str| layout_fits(&d, w, name, screen, &shots);
         d.click("button[data-nav=home]").await;
         d.wait("#sync-now", 10).await;
         too_wide.extend(check("home").await.err());
@@ -595,6 +595,24 @@ async fn a_reviewer_decides_offline_on_the_tablet_and_the_console_and_the_inspec
         }
     }
     qingliu_tests::invariants::counters_match_recount(server.state.store.as_ref()).unwrap();
+
+    // The review screens at tablet-portrait and phone size: nothing wider than the screen.
+    let mut too_wide = Vec::new();
+    for (w, h, name) in [(768, 1024, "tablet"), (360, 800, "phone")] {
+        d.set_window_size(w, h).await;
+        d.click("button[data-nav=home]").await;
+        d.wait("#review-counts", 10).await;
+        too_wide.extend(layout_fits(&d, w, name, "review-home", &shots).await.err());
+        d.click("button[data-nav=review_tab]").await;
+        d.click("button[data-view=view_all]").await;
+        d.wait(&format!("#review-list li[data-record='{}']", b.id), 20).await;
+        too_wide.extend(layout_fits(&d, w, name, "review-queue", &shots).await.err());
+        d.click(&format!("#review-list li[data-record='{}'] .open", b.id)).await;
+        d.wait("#my-decision[data-state=synced]", 20).await;
+        d.wait("#photos img[src^='data:image/jpeg']", 30).await;
+        too_wide.extend(layout_fits(&d, w, name, "review-record", &shots).await.err());
+    }
+    assert!(too_wide.is_empty(), "screens wider than the window: {too_wide:#?}");
     d.quit().await;
     drop(driver_proc);
 

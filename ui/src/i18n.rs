@@ -82,6 +82,22 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "do" => ("溶解氧（mg/L）", "Dissolved oxygen (mg/L)"),
         "orp" => ("氧化还原电位（mV）", "ORP (mV)"),
         "nh3n" => ("氨氮（mg/L）", "Ammonia nitrogen (mg/L)"),
+        // The same measurements by their field names, as a record's fields and changes show them.
+        "water_depth_cm" => ("水深（厘米）", "Water depth (cm)"),
+        "transparency_cm" => ("透明度（厘米）", "Transparency (cm)"),
+        "dissolved_oxygen_mg_l" => ("溶解氧（mg/L）", "Dissolved oxygen (mg/L)"),
+        "orp_mv" => ("氧化还原电位（mV）", "ORP (mV)"),
+        "ammonia_n_mg_l" => ("氨氮（mg/L）", "Ammonia nitrogen (mg/L)"),
+        "public_survey_pct" => ("公众调查认为黑臭比例（%）", "Survey: share judging it black-odorous (%)"),
+        "inlet_observation" => ("进水情况", "Inlet"),
+        "outlet_observation" => ("出水情况", "Outlet"),
+        "indicator" => ("指标", "Indicator"),
+        "value" => ("数值", "Value"),
+        "inspectors" => ("执法人员", "Enforcement officers"),
+        "name" => ("姓名", "Name"),
+        "credential_no" => ("执法证号", "Credential no."),
+        "legal_representative" => ("法定代表人", "Legal representative"),
+        "rectification_deadline" => ("整改期限", "Rectification deadline"),
         "survey" => ("公众调查认为黑臭比例（%）", "Survey: share judging it black-odorous (%)"),
         "judgement" => ("判定", "Judgement"),
         "running_state" => ("运行状态", "Running state"),
@@ -761,6 +777,8 @@ mod tests {
         assert_eq!(field_value(Lang::Zh, "body.colour", "greyish"), "灰暗");
         assert_eq!(field_value(Lang::Zh, "body.task_source", "special_campaign"), "专项检查");
         assert_eq!(field_label(Lang::Zh, "body.checklist.2.note"), "body · 检查项 · 3 · 备注");
+        assert_eq!(field_label(Lang::Zh, "dissolved_oxygen_mg_l"), "溶解氧（mg/L）");
+        assert_eq!(field_label(Lang::Zh, "inspectors.1.credential_no"), "执法人员 · 2 · 执法证号");
         assert_eq!(field_value(Lang::Zh, "notes", "出水浑浊"), "出水浑浊");
     }
 }

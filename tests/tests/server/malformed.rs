@@ -47,6 +47,7 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
     let existing = water_body(fx.site("water1").id, vec![], None);
     a.push(&batch(device, vec![submit(1, &existing)])).await.unwrap();
     let r1 = login(&server, "reviewer_1").await;
+    let county = login(&server, "county_1").await;
     let b = login(&server, "inspector_b").await;
     let anon = server.client();
     let mut garbage = server.client();
@@ -221,8 +222,8 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
         )
         .expect(403, "device_owned_by_other_user"),
         case(
-            "push: reviewer cannot push",
-            "r1",
+            "push: a county viewer cannot push",
+            "county",
             Method::POST,
             push,
             JSON,
@@ -476,6 +477,7 @@ async fn malformed_requests_get_4xx_codes_and_change_nothing() {
             "a" => &a,
             "b" => &b,
             "r1" => &r1,
+            "county" => &county,
             "garbage" => &garbage,
             _ => &anon,
         };

@@ -112,7 +112,7 @@ pub fn ReviewQueue() -> impl IntoView {
     };
     view! {
         <h2>{move || ctx.t("review_queue")}</h2>
-        <nav class="tabs" id="queue-views">
+        <nav class="seg" id="queue-views">
             {view_tab(QueueView::Pending, "view_pending")}
             {view_tab(QueueView::Decided, "view_decided")}
             {view_tab(QueueView::Conflicts, "view_conflicts")}
@@ -152,15 +152,18 @@ pub fn ReviewQueue() -> impl IntoView {
                                 <input type="checkbox" class="pick" prop:checked=move || selected.with(|s| s.contains(&id))
                                     on:change=move |ev| { let on = event_target_checked(&ev); selected.update(|s| { if on { s.insert(id); } else { s.remove(&id); } }); }/>
                             })}
-                            <span class="open" style="flex:1;cursor:pointer" on:click=move |_| ctx.go(Page::ReviewRecord(id))>
+                            <span class="open" on:click=move |_| ctx.go(Page::ReviewRecord(id))>
                                 <span class=format!("badge {}", r.record.status.as_str())>{review_status_label(lang, r.record.status)}</span>
                                 " "{r.site_name.clone()}" · "{kind_label(lang, r.record.inspection.kind())}" v"{r.record.inspection.version}
-                                {(r.flags > 0).then(|| view! { <span class="badge warn">{format!("{} {}", ctx.t("flags"), r.flags)}</span> })}
+                                {(r.flags > 0).then(|| view! { <span class="badge warn-badge">{format!("{} {}", ctx.t("flags"), r.flags)}</span> })}
                             </span>
                             {decision.map(|d| view! { <span class=format!("badge decision {}", d.state.as_str()) data-decision=d.state.as_str()>{state_label(lang, d.state)}</span> })}
-                            <span class=if ready { "muted ready" } else { "muted not-ready" }>
-                                {if ready { ctx.t("ready_offline").to_string() } else { format!("{} {}/{}", ctx.t("not_ready"), r.photos_local, r.photos) }}
-                            </span>
+                            // Readiness matters only for what still waits for a decision.
+                            {pending.then(|| view! {
+                                <span class=if ready { "muted ready" } else { "muted not-ready" }>
+                                    {if ready { ctx.t("ready_offline").to_string() } else { format!("{} {}/{}", ctx.t("not_ready"), r.photos_local, r.photos) }}
+                                </span>
+                            })}
                             <span class="muted">{shared::clock::beijing(r.record.received_at)}</span>
                         </li>
                     }
@@ -170,17 +173,32 @@ pub fn ReviewQueue() -> impl IntoView {
     }
 }
 
-/// The detail as fetched, or what the pulled record alone tells when it is not here yet.
-fn detail_or_minimal(v: &ReviewRecordView) -> RecordDetail {
-    v.detail.clone().filter(|d| d.record.server_seq >= v.item.record.server_seq).unwrap_or_else(|| {
-        RecordDetail {
-            record: v.item.record.clone(),
-            versions: vec![v.item.record.inspection.clone()],
-            history: Vec::new(),
-            site: v.detail.as_ref().and_then(|d| d.site.clone()),
-            flags: Vec::new(),
+/// The detail as last fetched, brought up to the record as last pulled (a decision or a new
+/// version since); without one, what the pulled record alone tells.
+fn current_detail(v: &ReviewRecordView) -> RecordDetail {
+    let record = v.item.record.clone();
+    match v.detail.clone() {
+        Some(mut d) if d.record.server_seq <= record.server_seq => {
+            if d.record.inspection.version != record.inspection.version {
+                // Flags belong to the version they were fetched for.
+                d.flags.clear();
+            }
+            if !d.versions.iter().any(|x| x.version == record.inspection.version) {
+                d.versions.push(record.inspection.clone());
+            }
+            d.record = record;
+            d.site = d.site.or_else(|| v.site.clone());
+            d
         }
-    })
+        Some(d) => d,
+        None => RecordDetail {
+            versions: vec![record.inspection.clone()],
+            record,
+            history: Vec::new(),
+            site: v.site.clone(),
+            flags: Vec::new(),
+        },
+    }
 }
 
 /// One record: read as in the console, decided here, conflicts shown with both sides.
@@ -197,7 +215,7 @@ pub fn ReviewRecord(id: InspectionId) -> impl IntoView {
         spawn_local(async move {
             match api::review_record(id).await {
                 Ok(v) => {
-                    let shas = photo_hashes(&detail_or_minimal(&v));
+                    let shas = photo_hashes(&current_detail(&v));
                     data.set(Some(v));
                     for sha in shas {
                         if photos.with_untracked(|m| m.contains_key(&sha)) {
@@ -267,12 +285,12 @@ pub fn ReviewRecord(id: InspectionId) -> impl IntoView {
             <p><button id="back" on:click=move |_| ctx.go(Page::ReviewQueue)>{move || format!("← {}", ctx.t("back"))}</button></p>
             {move || data.get().map(|v| {
                 let lang = ctx.lang.get();
-                let d = detail_or_minimal(&v);
+                let d = current_detail(&v);
                 let open_other = Callback::new(move |other: InspectionId| ctx.go(Page::ReviewRecord(other)));
                 let mine = v.item.decision.clone().filter(|d| d.state != DecisionState::Dropped);
                 let awaits = v.item.awaits_decision();
                 view! {
-                    {(!v.item.ready_offline()).then(|| view! { <p class="banner" id="not-ready">{ctx.t("detail_missing")}</p> })}
+                    {(awaits && !v.item.ready_offline()).then(|| view! { <p class="banner" id="not-ready">{ctx.t("detail_missing")}</p> })}
                     {mine.map(|m| {
                         let seq = m.seq;
                         let conflict = m.state == DecisionState::Conflict;
