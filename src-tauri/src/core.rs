@@ -646,6 +646,13 @@ impl AppCore {
                 "UPDATE outbox SET state = 'pending', result = NULL, done_at = NULL WHERE seq >= ?1 AND state = 'done'",
                 [expected as i64],
             )?;
+            // Decisions among them wait for the server's answer again (one the reviewer dropped
+            // stays dropped; its entry goes again all the same, the sequence has no holes).
+            tx.execute(
+                "UPDATE review_decisions SET state = 'queued', error = NULL, server = NULL
+                 WHERE seq >= ?1 AND state IN ('synced', 'refused', 'conflict')",
+                [expected as i64],
+            )?;
             Ok(n as u64)
         })
     }

@@ -315,7 +315,7 @@ impl World {
 
     /// A reviewer on their tablet, link or not: one to three records of the local queue decided
     /// at once, each approved, returned or rejected.
-    fn tablet_review(&mut self, t: usize) -> Result<(), String> {
+    async fn tablet_review(&mut self, t: usize) -> Result<(), String> {
         use shared::offline_review::{DecisionRequest, QueueFilter};
         let core = self.tablets[t].core();
         let items = core.review_items(&QueueFilter::default(), 500).map_err(|e| e.to_string())?;
@@ -343,6 +343,18 @@ impl World {
             .collect();
         let made = core.decide(&reqs).map_err(|e| format!("tablet {t} decide: {e}"))?;
         self.report.tablet_decisions += made.len();
+        // Often the same reviewer, at the desk, decides one of them in the console before the
+        // tablet has a link: the tablet's decision must then come back as a conflict.
+        if self.rng.gen_bool(0.4) {
+            let r = if self.tablets[t].user == "reviewer_1" { 0 } else { 1 };
+            let req = &reqs[self.rng.gen_range(0..reqs.len())];
+            let decision = [ReviewDecision::Approve, ReviewDecision::Return, ReviewDecision::Reject]
+                [self.rng.gen_range(0..3)];
+            let comment = if decision == ReviewDecision::Approve { "" } else { "桌面审核：请补充" };
+            if self.reviewers[r].review(req.record_id, req.version, decision, comment).await.is_ok() {
+                self.report.reviews += 1;
+            }
+        }
         Ok(())
     }
 
@@ -445,7 +457,7 @@ impl World {
         let t = self.rng.gen_range(0..self.tablets.len());
         let reviews = self.tablets[t].reviews;
         match self.rng.gen_range(0..100) {
-            0..=29 | 63..=69 if reviews => self.tablet_review(t)?,
+            0..=29 | 63..=69 if reviews => self.tablet_review(t).await?,
             0..=29 => self.new_record(t).await?,
             30..=54 => self.faulty_sync(t).await,
             55..=69 => self.review().await?,

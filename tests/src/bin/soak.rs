@@ -42,7 +42,7 @@ async fn main() {
     let started = std::time::Instant::now();
     let (mut ran, mut failed) = (0u64, Vec::new());
     let (mut records, mut photos, mut cuts, mut lost, mut restarts) = (0usize, 0usize, 0u64, 0u64, 0usize);
-    let mut kills = 0usize;
+    let (mut kills, mut decisions, mut conflicts) = (0usize, 0usize, 0usize);
     for seed in args.seed..args.seed + args.runs {
         let cfg = RunConfig {
             steps: args.steps,
@@ -61,6 +61,8 @@ async fn main() {
                 lost += r.lost_answers;
                 restarts += r.server_restarts;
                 kills += r.server_kills;
+                decisions += r.tablet_decisions;
+                conflicts += r.decision_conflicts;
             }
             Err(e) => {
                 println!("FAILED seed {seed}: {e}");
@@ -73,7 +75,8 @@ async fn main() {
     }
     println!(
         "ran {ran}, failed {} ({records} records, {photos} photos, {cuts} cut links, {lost} lost answers, \
-         {restarts} server restarts, {kills} server kills; {:.0} s){}",
+         {restarts} server restarts, {kills} server kills, {decisions} decisions on reviewer tablets of which \
+         {conflicts} met a conflict; {:.0} s){}",
         failed.len(),
         started.elapsed().as_secs_f64(),
         if failed.is_empty() { String::new() } else { format!("; failing seeds: {failed:?}") }

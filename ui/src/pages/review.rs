@@ -232,7 +232,15 @@ pub fn ReviewRecord(id: InspectionId) -> impl IntoView {
             }
         })
     };
-    load();
+    // Again when a sync or a decision moved something (the first run is the initial load).
+    let moved = Memo::new(move |_| {
+        ctx.status
+            .with(|s| s.as_ref().map(|s| (s.review.clone(), s.sync.last_sync_at.clone(), s.sync.prefetch)))
+    });
+    Effect::new(move |_| {
+        let _ = moved.get();
+        load();
+    });
     let decide = move |decision: ReviewDecision| {
         if busy.get_untracked() {
             return;
