@@ -990,6 +990,40 @@ mod tests {
     }
 
     #[test]
+    fn photos_for_offline_review_come_smallest_first_and_only_as_named() {
+        let (_dir, core, mut rec) = reviewer_core_with_record();
+        let bodies: Vec<Vec<u8>> = [300usize, 100, 200].iter().map(|n| vec![*n as u8; *n]).collect();
+        rec.inspection.photos = bodies
+            .iter()
+            .map(|b| shared::inspection::PhotoRef {
+                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b)),
+                bytes: b.len() as u64,
+                ..serde_json::from_value(serde_json::json!({
+                    "sha256": "", "bytes": 0, "width": 1, "height": 1, "original_sha256": ""
+                }))
+                .unwrap()
+            })
+            .collect();
+        rec.server_seq = 6;
+        core.apply_page(&[shared::sync::Change::Inspection { record: Box::new(rec.clone()) }], "c1.6")
+            .unwrap();
+        let want: Vec<u64> = core.photos_wanted().unwrap().into_iter().map(|(_, n)| n).collect();
+        assert_eq!(want, vec![100, 200, 300]);
+        let item = core.review_item(&rec.inspection.id).unwrap();
+        assert_eq!((item.photos, item.photos_local, item.ready_offline()), (3, 0, false));
+        // A photo that is not the one named is not kept.
+        let (smallest, _) = core.photos_wanted().unwrap()[0].clone();
+        assert_eq!(
+            core.keep_fetched_photo(&smallest, &bodies[0]).unwrap_err().code(),
+            ErrorCode::HashMismatch
+        );
+        core.keep_fetched_photo(&smallest, &bodies[1]).unwrap();
+        let want: Vec<u64> = core.photos_wanted().unwrap().into_iter().map(|(_, n)| n).collect();
+        assert_eq!(want, vec![200, 300]);
+        assert_eq!(core.review_item(&rec.inspection.id).unwrap().photos_local, 1);
+    }
+
+    #[test]
     fn a_decision_interrupted_at_every_step_leaves_nothing_half_written() {
         use shared::offline_review::{DecisionRequest, DecisionState};
         let (_dir, core, rec) = reviewer_core_with_record();

@@ -206,9 +206,11 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
             "A newer version waits for review: decide again below.",
         ),
         "return_selected" => ("批量退回所选", "Return selected"),
-        "bulk_comment" => ("批量意见（退回时必填）", "Comment for all (required to return)"),
+        "reject_selected" => ("批量不予通过", "Reject selected"),
+        "bulk_comment" => {
+            ("批量意见（退回、不予通过时必填）", "Comment for all (required to return or reject)")
+        }
         "no_queue" => ("没有符合条件的记录", "Nothing matches"),
-        "decided_by_other" => ("已由他人审核", "Decided by someone else"),
         "select_all" => ("全选", "Select all"),
         "comment" => ("审核意见", "Comment"),
         "comment_required" => ("退回须填写修改意见", "A return needs a comment"),

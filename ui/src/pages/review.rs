@@ -134,6 +134,7 @@ pub fn ReviewQueue() -> impl IntoView {
                 <p class="row">
                     <button class="primary" id="bulk-approve" prop:disabled=move || busy.get() on:click=move |_| bulk(ReviewDecision::Approve)>{move || ctx.t("approve_selected")}</button>
                     <button id="bulk-return" prop:disabled=move || busy.get() on:click=move |_| bulk(ReviewDecision::Return)>{move || ctx.t("return_selected")}</button>
+                    <button class="danger" id="bulk-reject" prop:disabled=move || busy.get() on:click=move |_| bulk(ReviewDecision::Reject)>{move || ctx.t("reject_selected")}</button>
                 </p>
             </div>
         })}
