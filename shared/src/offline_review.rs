@@ -105,6 +105,9 @@ pub struct LocalDecision {
 pub struct ReviewItem {
     pub record: InspectionRecord,
     pub site_name: String,
+    /// The site's village (12-digit code), empty when the site is not on the tablet.
+    #[serde(default)]
+    pub village: String,
     /// Photos the record names, and how many of them are on the tablet.
     pub photos: u32,
     pub photos_local: u32,
@@ -183,9 +186,7 @@ impl QueueFilter {
         view && self.kind.is_none_or(|k| item.record.inspection.kind() == k)
             && self.flagged.is_none_or(|f| (item.flags > 0) == f)
             && (!self.ready_only || item.ready_offline())
-            && (text.is_empty()
-                || item.site_name.contains(text)
-                || item.record.inspection.site_id.to_string() == text)
+            && (text.is_empty() || item.site_name.contains(text) || item.village.starts_with(text))
     }
 }
 
@@ -305,6 +306,7 @@ mod tests {
         ReviewItem {
             record: serde_json::from_value(json).expect("record"),
             site_name: "东湖村黑臭水体".into(),
+            village: "421102101201".into(),
             photos: 2,
             photos_local: 1,
             detail_ready: true,
@@ -388,6 +390,14 @@ mod tests {
         assert_eq!(shown(QueueFilter { view: QueueView::Conflicts, ..Default::default() }), 1);
         assert_eq!(shown(QueueFilter { view: QueueView::Decided, ..Default::default() }), 1);
         assert_eq!(shown(QueueFilter { view: QueueView::All, text: "东湖".into(), ..Default::default() }), 4);
+        assert_eq!(
+            shown(QueueFilter { view: QueueView::All, text: "421102101".into(), ..Default::default() }),
+            4
+        );
+        assert_eq!(
+            shown(QueueFilter { view: QueueView::All, text: "421103".into(), ..Default::default() }),
+            0
+        );
         assert_eq!(
             QueueCounts::of(&all),
             QueueCounts { pending: 2, ready: 1, queued: 0, conflicts: 1, refused: 0 }

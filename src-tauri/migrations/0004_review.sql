@@ -40,7 +40,10 @@ CREATE TABLE review_records (
     flags       INTEGER NOT NULL DEFAULT 0,
     -- The other photos the detail's reuse flags name (JSON array of hashes): lists and counts
     -- read this instead of the whole detail.
-    evidence    TEXT NOT NULL DEFAULT '[]'
+    evidence    TEXT NOT NULL DEFAULT '[]',
+    -- Set while the scope is fetched again from the start, cleared when a page brings the
+    -- record (a record no page brought is out of scope by the end).
+    unconfirmed INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX review_records_status ON review_records(status, received_at);
 

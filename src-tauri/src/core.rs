@@ -678,14 +678,15 @@ impl AppCore {
         })
     }
 
-    /// A fetch of the whole scope starts: every local site (and, in review mode, every record
-    /// of the scope) becomes unconfirmed until a page brings it again (`server_seq = -1`; any
-    /// real sequence replaces it).
+    /// A fetch of the whole scope starts: every local site becomes unconfirmed until a page
+    /// brings it again (`server_seq = -1`; any real sequence replaces it), and so does every
+    /// record of a reviewer's scope (`unconfirmed`, keeping its sequence so that what is on the
+    /// tablet stays ready for offline review meanwhile).
     pub fn begin_refetch(&self) -> CoreResult<()> {
         let (_, cursor) = self.pull_scope()?;
         self.store.write(|tx| {
             tx.execute("UPDATE sites SET server_seq = -1", [])?;
-            tx.execute("UPDATE review_records SET server_seq = -1", [])?;
+            tx.execute("UPDATE review_records SET unconfirmed = 1", [])?;
             meta_set(tx, keys::REFETCH, "1")?;
             meta_set(tx, cursor, "")?;
             Ok(())
@@ -700,9 +701,11 @@ impl AppCore {
             if meta_get(tx, keys::REFETCH)?.as_deref() != Some("1") {
                 return Ok(0);
             }
+            // A decision still waiting to go keeps its record (the server will answer it);
+            // everything else the scope no longer holds leaves.
             tx.execute(
-                "DELETE FROM review_records WHERE server_seq = -1
-                   AND id NOT IN (SELECT record_id FROM review_decisions WHERE state IN ('queued', 'conflict', 'refused'))",
+                "DELETE FROM review_records WHERE unconfirmed = 1
+                   AND id NOT IN (SELECT record_id FROM review_decisions WHERE state = 'queued')",
                 [],
             )?;
             let n = tx.execute(

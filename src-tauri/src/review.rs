@@ -42,7 +42,7 @@ pub(crate) fn upsert_review_record(tx: &Transaction<'_>, rec: &InspectionRecord)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (id) DO UPDATE SET site_id = excluded.site_id, kind = excluded.kind, status = excluded.status,
              version = excluded.version, received_at = excluded.received_at, data = excluded.data,
-             server_seq = excluded.server_seq
+             server_seq = excluded.server_seq, unconfirmed = 0
          WHERE excluded.server_seq >= review_records.server_seq",
     )?
     .execute(params![
@@ -126,11 +126,12 @@ struct Row {
     detail_ready: bool,
     flags: u32,
     site_name: String,
+    village: String,
 }
 
 /// Rows of the local queue: one record (`id`), the submitted ones (`submitted_only`), or all.
 fn load_rows(c: &Connection, id: Option<&InspectionId>, submitted_only: bool) -> CoreResult<Vec<Row>> {
-    let sql = "SELECT r.data, r.evidence, r.detail_seq = r.server_seq, r.flags, COALESCE(s.name, '')
+    let sql = "SELECT r.data, r.evidence, r.detail_seq = r.server_seq, r.flags, COALESCE(s.name, ''), COALESCE(s.village, '')
                FROM review_records r LEFT JOIN sites s ON s.id = r.site_id
                WHERE (?1 IS NULL OR r.id = ?1) AND (?2 = 0 OR r.status = 'submitted')
                ORDER BY r.received_at, r.id";
@@ -142,6 +143,7 @@ fn load_rows(c: &Connection, id: Option<&InspectionId>, submitted_only: bool) ->
             detail_ready: r.get::<_, Option<bool>>(2)?.unwrap_or(false),
             flags: r.get(3)?,
             site_name: r.get(4)?,
+            village: r.get(5)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -150,21 +152,20 @@ fn load_rows(c: &Connection, id: Option<&InspectionId>, submitted_only: bool) ->
 impl AppCore {
     /// This tablet is a reviewer's: the logged-in user reviews rather than inspects.
     pub fn review_mode(&self) -> CoreResult<bool> {
-        Ok(self.user()?.is_some_and(|u| u.role != shared::auth::Role::Inspector))
+        use shared::auth::Role;
+        Ok(self.user()?.is_some_and(|u| matches!(u.role, Role::TownshipReviewer | Role::ProvinceAdmin)))
     }
 
     fn item_of(&self, row: Row, decisions: &HashMap<InspectionId, LocalDecision>) -> CoreResult<ReviewItem> {
         let photos = photos_of(&row.record, &row.evidence);
-        let mut local = 0;
-        for (h, _) in &photos {
-            if self.photo_path(h)?.exists() {
-                local += 1;
-            }
-        }
+        // A hash the server sent malformed is simply not on the tablet.
+        let local =
+            photos.iter().filter(|(h, _)| self.photo_path(h).is_ok_and(|p| p.exists())).count() as u32;
         Ok(ReviewItem {
             decision: decisions.get(&row.record.inspection.id).cloned(),
             record: row.record,
             site_name: row.site_name,
+            village: row.village,
             photos: photos.len() as u32,
             photos_local: local,
             detail_ready: row.detail_ready,
@@ -384,9 +385,11 @@ impl AppCore {
                 "UPDATE outbox SET state = 'done', result = ?2, done_at = ?3 WHERE seq = ?1",
                 params![e.seq as i64, serde_json::to_string(outcome)?, now],
             )?;
+            // A dropped decision is answered only when a server restored from an older backup
+            // got its entry again and applied it: the tablet then shows what the server did.
             tx.execute(
                 "UPDATE review_decisions SET state = ?2, error = ?3, server = ?4, updated_at = ?5
-                 WHERE seq = ?1 AND state = 'queued'",
+                 WHERE seq = ?1 AND (state = 'queued' OR (state = 'dropped' AND ?2 = 'synced'))",
                 params![
                     e.seq as i64,
                     state.as_str(),
@@ -449,7 +452,7 @@ impl AppCore {
         let mut seen = std::collections::HashSet::new();
         for row in rows.iter().filter(|r| r.record.status == ReviewStatus::Submitted) {
             for (h, bytes) in photos_of(&row.record, &row.evidence) {
-                if seen.insert(h.clone()) && !self.photo_path(&h)?.exists() {
+                if seen.insert(h.clone()) && self.photo_path(&h).is_ok_and(|p| !p.exists()) {
                     want.push((h, bytes));
                 }
             }

@@ -114,6 +114,15 @@ impl SyncClient {
         Self::decode(resp).await
     }
 
+    /// Revoke this client's token on the server.
+    pub async fn logout(&self) -> Result<(), SyncError> {
+        let resp = self.req(reqwest::Method::POST, "/api/v1/auth/logout").send().await?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        Self::decode::<serde_json::Value>(resp).await.map(|_| ())
+    }
+
     pub async fn register_device(&self, req: &RegisterDeviceRequest) -> Result<DeviceInfo, SyncError> {
         let resp = self.req(reqwest::Method::POST, "/api/v1/devices").json(req).send().await?;
         Self::decode(resp).await
@@ -284,6 +293,12 @@ pub async fn login(
 ) -> CoreResult<shared::auth::UserInfo> {
     let client = SyncClient::new(server_url);
     let r = client.login(username, password).await?;
+    if matches!(r.user.role, shared::auth::Role::CountyViewer | shared::auth::Role::PrefectureViewer) {
+        // Viewers read progress in the console; the app records and reviews.
+        let client = client.with_token(Some(r.token.clone()));
+        let _ = client.logout().await;
+        return Err(CoreError::new(ErrorCode::Forbidden, "该账号为查看角色，请使用网页控制台"));
+    }
     let client = client.with_token(Some(r.token.clone()));
     let device = client.register_device(&core.register_request()?).await?;
     core.store.write(|tx| {
@@ -336,7 +351,8 @@ pub async fn sync_once_reporting(
     refill_numbers(core, client).await?;
     core.set_meta(keys::LAST_SYNC_AT, &core.now_rfc3339())?;
     progress(None);
-    // Last: the queue is already current and decisions are out; photos may take a while.
+    // Last: the queue is already current and decisions are out; photos may take a while, and
+    // a link lost meanwhile fails nothing (what arrived is kept; the next sync goes on).
     report.prefetched = prefetch_for_review(core, client, prefetch).await?;
     Ok(report)
 }
@@ -516,28 +532,38 @@ pub async fn prefetch_for_review(
         return Ok(p);
     }
     for id in core.details_wanted(u32::MAX)? {
+        // Decisions made meanwhile go first: the next sync round sends them.
+        if core.pending_count()? > 0 {
+            return Ok(p);
+        }
         match client.record_detail(&id).await {
             Ok(d) => {
                 core.store_detail(&d)?;
                 p.details += 1;
             }
             // Gone from the scope meanwhile: the next pull says where it stands.
-            Err(SyncError::Refused(StatusCode::NOT_FOUND, _)) => {}
-            Err(e) => return Err(e.into()),
+            Err(SyncError::Refused(..)) => {}
+            Err(_) => return Ok(p),
         }
         progress(p);
     }
     let want = core.photos_wanted()?;
     p.photos_total = want.len() as u32;
     progress(p);
-    for (h, _) in want {
+    for (h, bytes) in want {
+        if core.pending_count()? > 0 {
+            return Ok(p);
+        }
         match client.download(&h).await {
-            Ok(bytes) => {
-                core.keep_fetched_photo(&h, &bytes)?;
-                p.bytes_done += bytes.len() as u64;
+            // A photo that is not what its hash names (damaged on the way or on the server) is
+            // skipped, not kept and not allowed to hold back the ones after it.
+            Ok(body) if bytes == 0 || body.len() as u64 == bytes => {
+                if core.keep_fetched_photo(&h, &body).is_ok() {
+                    p.bytes_done += body.len() as u64;
+                }
             }
-            Err(SyncError::Refused(StatusCode::NOT_FOUND, _)) => {}
-            Err(e) => return Err(e.into()),
+            Ok(_) | Err(SyncError::Refused(..)) => {}
+            Err(_) => return Ok(p),
         }
         p.photos_done += 1;
         progress(p);

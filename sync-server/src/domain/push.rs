@@ -327,19 +327,18 @@ fn review_decision(
     }
     match crate::domain::review::decide(tx, actor, Some(&device.id), id, req, now) {
         Ok(record) => Ok(MutationOutcome::Applied { server_seq: record.server_seq }),
-        // The record moved on: a newer version, or no longer awaiting review. (An approval the
-        // site's status cannot take names `proposed_status` and is refused: the reviewer may
-        // decide otherwise on the same version.)
-        Err(AppError::Api(e))
-            if e.code == ErrorCode::StaleVersion
-                || (e.code == ErrorCode::IllegalTransition && e.fields.is_empty()) =>
-        {
-            match tx.record(id)? {
-                Some(row) => Ok(conflict(tx, &row, e)?),
-                None => Ok(rejected(e)),
+        // A conflict when the record moved on (a newer version, or no longer awaiting review),
+        // told from its state, not from the error; any other refusal (a missing comment, an
+        // approval the site's status cannot take) is final for this decision, and the reviewer
+        // may decide otherwise on the same version.
+        Err(AppError::Api(e)) => {
+            match tx.record(id)?.filter(|r| crate::domain::scope::can_read_record(actor, r)) {
+                Some(row) if row.status != ReviewStatus::Submitted || row.current_version != req.version => {
+                    Ok(conflict(tx, &row, e)?)
+                }
+                _ => Ok(rejected(e)),
             }
         }
-        Err(AppError::Api(e)) => Ok(rejected(e)),
         Err(other) => Err(other),
     }
 }

@@ -44,7 +44,8 @@ async fn second_reviewer(server: &qingliu_tests::TestServer, fx: &qingliu_tests:
         .expect("second reviewer created");
 }
 
-/// A submitted water-body record of inspector_a with two photos, made on their tablet.
+/// A submitted water-body record of inspector_a with two photos, made on their tablet, proposing
+/// that the water body is eliminated (approval moves the site and the province's counters).
 async fn submitted_record(
     core: &AppCore,
     client: &sync::SyncClient,
@@ -58,7 +59,7 @@ async fn submitted_record(
         core.keep_photo(&bytes, &r, None).unwrap();
         refs.push(r);
     }
-    let i = water_body(site, refs, None);
+    let i = water_body(site, refs, Some(shared::site::SiteStatus::Eliminated));
     core.save_draft(&i).unwrap();
     core.submit(&i.id).unwrap();
     assert_eq!(sync::sync_once(core, client, &mut |_| {}).await.unwrap().pushed, 1);
@@ -139,7 +140,15 @@ async fn two_offline_reviewers_disagree_and_the_first_to_sync_stands_in_either_o
         assert_eq!(second_core.review_items(&conflicts, 10).unwrap().len(), 1);
         assert_eq!(second_core.review_counts().unwrap().conflicts, 1);
 
-        // Nothing applied twice: one decision in the audit log, counters equal a recount.
+        // The site moved only if the approval stood, once: counters equal a recount.
+        let site = server.state.store.read().unwrap().site(&fx.site("water1").id).unwrap().unwrap();
+        let expected_site = if approve_first {
+            shared::site::SiteStatus::Eliminated
+        } else {
+            shared::site::SiteStatus::Remediating
+        };
+        assert_eq!(site.status, Some(expected_site));
+        // Nothing applied twice: one decision in the audit log.
         let audit = server.state.store.read().unwrap().audit_for(&id.to_string()).unwrap();
         let decisions: Vec<_> =
             audit.iter().filter(|e| matches!(e.action.as_str(), "approve" | "return" | "reject")).collect();
@@ -333,4 +342,16 @@ async fn each_role_pushes_only_its_own_kind_of_mutation_and_a_repeat_is_answered
     let audit = server.state.store.read().unwrap().audit_for(&i.id.to_string()).unwrap();
     assert_eq!(audit.iter().filter(|e| e.action == "approve").count(), 1);
     counters_match_recount(server.state.store.as_ref()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn viewers_are_sent_to_the_console_and_leave_no_session_behind() {
+    let (server, _fx) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = AppCore::open(dir.path()).unwrap();
+    let err =
+        sync::login(&core, &server.base, "county_1", qingliu_tests::fixture::PASSWORD).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    assert!(core.user().unwrap().is_none() && !core.review_mode().unwrap());
+    assert_eq!(core.meta(qingliu_app::core::keys::TOKEN).unwrap(), None);
 }

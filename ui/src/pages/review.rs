@@ -42,10 +42,18 @@ pub fn ReviewQueue() -> impl IntoView {
     let selected = RwSignal::new(BTreeSet::<InspectionId>::new());
     let bulk_comment = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
+    // Answers can arrive out of order (quick filter changes): only the latest request counts.
+    let generation = StoredValue::new(0u64);
     let reload = move || {
         let f = filter.get_untracked();
+        generation.update_value(|g| *g += 1);
+        let mine = generation.get_value();
         spawn_local(async move {
-            match api::review_items(&f).await {
+            let answer = api::review_items(&f).await;
+            if generation.get_value() != mine {
+                return;
+            }
+            match answer {
                 Ok(v) => {
                     selected.update(|s| {
                         s.retain(|id| v.iter().any(|i| i.record.inspection.id == *id && i.awaits_decision()))
@@ -233,10 +241,11 @@ pub fn ReviewRecord(id: InspectionId) -> impl IntoView {
             }
         })
     };
-    // Again when a sync or a decision moved something (the first run is the initial load).
+    // Again when a sync or a decision moved something (the first run is the initial load); not
+    // on every photo the background fetch brings, which would rebuild the page under the
+    // reviewer's fingers.
     let moved = Memo::new(move |_| {
-        ctx.status
-            .with(|s| s.as_ref().map(|s| (s.review.clone(), s.sync.last_sync_at.clone(), s.sync.prefetch)))
+        ctx.status.with(|s| s.as_ref().map(|s| (s.review.clone(), s.sync.last_sync_at.clone())))
     });
     Effect::new(move |_| {
         let _ = moved.get();
