@@ -245,6 +245,34 @@ pub struct ReviewRecordView {
     pub decisions: Vec<LocalDecision>,
 }
 
+/// The record's detail as the review screen shows it: the detail last fetched, brought up to the
+/// record as last pulled (a decision or a new version since; flags are dropped when they were
+/// computed for another version); without one, what the pulled record alone tells.
+pub fn current_detail(v: &ReviewRecordView) -> crate::console::RecordDetail {
+    let record = v.item.record.clone();
+    match v.detail.clone() {
+        Some(mut d) if d.record.server_seq <= record.server_seq => {
+            if d.record.inspection.version != record.inspection.version {
+                d.flags.clear();
+            }
+            if !d.versions.iter().any(|x| x.version == record.inspection.version) {
+                d.versions.push(record.inspection.clone());
+            }
+            d.record = record;
+            d.site = d.site.or_else(|| v.site.clone());
+            d
+        }
+        Some(d) => d,
+        None => crate::console::RecordDetail {
+            versions: vec![record.inspection.clone()],
+            record,
+            history: Vec::new(),
+            site: v.site.clone(),
+            flags: Vec::new(),
+        },
+    }
+}
+
 /// A decision the reviewer makes on the tablet (one of many in a bulk decision).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecisionRequest {
@@ -358,6 +386,44 @@ mod tests {
         // A decision on an older version does not hold the resubmitted one back.
         it.decision = Some(decided(&it, DecisionState::Conflict, 1));
         assert!(it.awaits_decision());
+    }
+
+    #[test]
+    fn the_detail_shown_follows_the_record_as_last_pulled() {
+        let fetched = item(ReviewStatus::Submitted, 1);
+        let detail = crate::console::RecordDetail {
+            record: fetched.record.clone(),
+            versions: vec![fetched.record.inspection.clone()],
+            history: vec![],
+            site: None,
+            flags: vec![crate::flags::Flag::MockLocation],
+        };
+        // Decided since (same version): the fetched history and flags stay, the status is new.
+        let mut now = item(ReviewStatus::Approved, 1);
+        now.record.inspection = fetched.record.inspection.clone();
+        now.record.server_seq = 9;
+        let v = ReviewRecordView {
+            item: now.clone(),
+            detail: Some(detail.clone()),
+            site: None,
+            decisions: vec![],
+        };
+        let d = current_detail(&v);
+        assert_eq!((d.record.status, d.flags.len(), d.versions.len()), (ReviewStatus::Approved, 1, 1));
+        // Resubmitted since: the new version is listed, the old version's flags are not shown.
+        let mut v2 = now.clone();
+        v2.record.status = ReviewStatus::Submitted;
+        v2.record.inspection.version = 2;
+        let d = current_detail(&ReviewRecordView {
+            item: v2,
+            detail: Some(detail),
+            site: None,
+            decisions: vec![],
+        });
+        assert_eq!((d.record.inspection.version, d.flags.len(), d.versions.len()), (2, 0, 2));
+        // Nothing fetched: the pulled record alone.
+        let d = current_detail(&ReviewRecordView { item: now, detail: None, site: None, decisions: vec![] });
+        assert_eq!((d.versions.len(), d.history.len()), (1, 0));
     }
 
     #[test]

@@ -14,6 +14,17 @@ use shared::geo::{LngLat, distance_m};
 use crate::i18n::{Lang, field_label, field_value, flag_text, kind_label, review_status_label, t};
 use crate::map::{MiniMap, Tiles};
 
+/// The message key when a decision needs a comment it lacks (a return, a rejection), checked
+/// before anything is sent or queued, on both hosts.
+pub fn missing_comment(decision: shared::review::ReviewDecision, comment: &str) -> Option<&'static str> {
+    use shared::review::ReviewDecision;
+    match decision {
+        ReviewDecision::Return if comment.trim().is_empty() => Some("comment_required"),
+        ReviewDecision::Reject if comment.trim().is_empty() => Some("reason_required"),
+        _ => None,
+    }
+}
+
 /// Photos the record view shows: the current version's and the other record's photo behind
 /// each reuse flag.
 pub fn photo_hashes(d: &RecordDetail) -> Vec<String> {

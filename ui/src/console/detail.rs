@@ -17,7 +17,8 @@ use super::{View, cctx, typing_in_field};
 use crate::http;
 use crate::i18n::review_status_label;
 use crate::record_view::{
-    FlagsAndFields, PositionsAndPhotos, RecordHead, VersionsAndHistory, ZoomOverlay, photo_hashes,
+    FlagsAndFields, PositionsAndPhotos, RecordHead, VersionsAndHistory, ZoomOverlay, missing_comment,
+    photo_hashes,
 };
 
 #[component]
@@ -60,15 +61,10 @@ pub fn Detail(id: InspectionId) -> impl IntoView {
             return;
         }
         let text = comment.get_untracked().trim().to_string();
-        match decision {
-            ReviewDecision::Return if text.is_empty() => {
-                return local_error.set(Some(ctx.t("comment_required").into()));
-            }
-            ReviewDecision::Reject if text.is_empty() => {
-                return local_error.set(Some(ctx.t("reason_required").into()));
-            }
-            _ => local_error.set(None),
+        if let Some(key) = missing_comment(decision, &text) {
+            return local_error.set(Some(ctx.t(key).into()));
         }
+        local_error.set(None);
         let Some(version) = detail.with_untracked(|d| d.as_ref().map(|d| d.record.inspection.version)) else {
             return;
         };

@@ -6,10 +6,10 @@ use std::collections::{BTreeSet, HashMap};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::InspectionId;
-use shared::console::RecordDetail;
 use shared::inspection::InspectionKind;
 use shared::offline_review::{
     DecisionRequest, DecisionState, LocalDecision, QueueFilter, QueueView, ReviewItem, ReviewRecordView,
+    current_detail,
 };
 use shared::review::ReviewDecision;
 
@@ -17,11 +17,20 @@ use crate::api;
 use crate::app::{Page, ctx};
 use crate::i18n::{Lang, kind_label, review_status_label};
 use crate::record_view::{
-    FlagsAndFields, PositionsAndPhotos, RecordHead, VersionsAndHistory, ZoomOverlay, photo_hashes,
+    FlagsAndFields, PositionsAndPhotos, RecordHead, VersionsAndHistory, ZoomOverlay, missing_comment,
+    photo_hashes,
 };
 
 fn state_label(lang: Lang, s: DecisionState) -> &'static str {
     if lang == Lang::Zh { s.label_zh() } else { s.label_en() }
+}
+
+/// A refusal as one line: its message, then what each field needs.
+fn error_text(e: &shared::ApiError) -> String {
+    std::iter::once(e.message.clone())
+        .chain(e.fields.iter().map(|f| f.message.clone()))
+        .collect::<Vec<_>>()
+        .join("；")
 }
 
 fn decision_text(lang: Lang, d: &LocalDecision) -> String {
@@ -103,12 +112,7 @@ pub fn ReviewQueue() -> impl IntoView {
                     ctx.refresh();
                     reload();
                 }
-                Err(e) => ctx.notice.set(Some(
-                    std::iter::once(e.message.clone())
-                        .chain(e.fields.iter().map(|f| f.message.clone()))
-                        .collect::<Vec<_>>()
-                        .join("；"),
-                )),
+                Err(e) => ctx.notice.set(Some(error_text(&e))),
             }
             busy.set(false);
         });
@@ -182,34 +186,6 @@ pub fn ReviewQueue() -> impl IntoView {
     }
 }
 
-/// The detail as last fetched, brought up to the record as last pulled (a decision or a new
-/// version since); without one, what the pulled record alone tells.
-fn current_detail(v: &ReviewRecordView) -> RecordDetail {
-    let record = v.item.record.clone();
-    match v.detail.clone() {
-        Some(mut d) if d.record.server_seq <= record.server_seq => {
-            if d.record.inspection.version != record.inspection.version {
-                // Flags belong to the version they were fetched for.
-                d.flags.clear();
-            }
-            if !d.versions.iter().any(|x| x.version == record.inspection.version) {
-                d.versions.push(record.inspection.clone());
-            }
-            d.record = record;
-            d.site = d.site.or_else(|| v.site.clone());
-            d
-        }
-        Some(d) => d,
-        None => RecordDetail {
-            versions: vec![record.inspection.clone()],
-            record,
-            history: Vec::new(),
-            site: v.site.clone(),
-            flags: Vec::new(),
-        },
-    }
-}
-
 /// One record: read as in the console, decided here, conflicts shown with both sides.
 #[component]
 pub fn ReviewRecord(id: InspectionId) -> impl IntoView {
@@ -260,15 +236,10 @@ pub fn ReviewRecord(id: InspectionId) -> impl IntoView {
             return;
         };
         let text = comment.get_untracked().trim().to_string();
-        match decision {
-            ReviewDecision::Return if text.is_empty() => {
-                return local_error.set(Some(ctx.t("comment_required").into()));
-            }
-            ReviewDecision::Reject if text.is_empty() => {
-                return local_error.set(Some(ctx.t("reason_required").into()));
-            }
-            _ => local_error.set(None),
+        if let Some(key) = missing_comment(decision, &text) {
+            return local_error.set(Some(ctx.t(key).into()));
         }
+        local_error.set(None);
         busy.set(true);
         spawn_local(async move {
             match api::decide(&[DecisionRequest { record_id: id, version, decision, comment: text }]).await {
@@ -277,12 +248,7 @@ pub fn ReviewRecord(id: InspectionId) -> impl IntoView {
                     ctx.go(Page::ReviewQueue);
                     ctx.notice.set(Some(ctx.t("decision_saved").into()));
                 }
-                Err(e) => local_error.set(Some(
-                    std::iter::once(e.message.clone())
-                        .chain(e.fields.iter().map(|f| f.message.clone()))
-                        .collect::<Vec<_>>()
-                        .join("；"),
-                )),
+                Err(e) => local_error.set(Some(error_text(&e))),
             }
             busy.set(false);
         });
