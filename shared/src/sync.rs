@@ -85,6 +85,9 @@ pub enum MutationOp {
         /// Required to return or reject.
         #[serde(default)]
         comment: String,
+        /// The device's Ed25519 signature (base64) over [`crate::signing::review_bytes`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
     },
 }
 

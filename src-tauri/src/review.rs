@@ -281,6 +281,7 @@ impl AppCore {
             ));
         }
         let now = self.now_rfc3339();
+        let key = self.key_for_signing()?;
         let seqs = self.store.write(|tx| {
             let decisions = latest_decisions(tx)?;
             let mut seq: u64 = meta_get(tx, keys::NEXT_SEQ)?.and_then(|s| s.parse().ok()).unwrap_or(1);
@@ -297,6 +298,8 @@ impl AppCore {
                     CoreError(e)
                 })?;
                 let comment = req.comment.trim().to_string();
+                let signature =
+                    crate::signing::sign_review_with(&key, &req.record_id, req.version, req.decision, &comment);
                 let mutation = Mutation {
                     seq,
                     mutation_id: MutationId::new(),
@@ -305,6 +308,7 @@ impl AppCore {
                         version: req.version,
                         decision: req.decision,
                         comment: comment.clone(),
+                        signature: Some(signature),
                     },
                 };
                 tx.execute(

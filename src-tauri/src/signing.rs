@@ -59,6 +59,17 @@ pub(crate) fn sign_unsigned_outbox(tx: &Transaction<'_>) -> CoreResult<u32> {
     Ok(n)
 }
 
+/// A reviewer's decision signed with the device's key.
+pub(crate) fn sign_review_with(
+    key: &SigningKey,
+    record_id: &shared::InspectionId,
+    version: u32,
+    decision: shared::review::ReviewDecision,
+    comment: &str,
+) -> String {
+    B64.encode(key.sign(&shared::signing::review_bytes(record_id, version, decision, comment)).to_bytes())
+}
+
 fn sign_with(key: &SigningKey, i: &Inspection) -> String {
     B64.encode(key.sign(&shared::signing::inspection_bytes(i)).to_bytes())
 }
@@ -77,6 +88,12 @@ impl AppCore {
     /// The device's signature over a record version.
     pub fn sign(&self, i: &Inspection) -> CoreResult<String> {
         Ok(sign_with(&self.signing_key()?, i))
+    }
+
+    /// The device's key, read before a write transaction that signs (the store's lock is not
+    /// re-entrant).
+    pub(crate) fn key_for_signing(&self) -> CoreResult<SigningKey> {
+        self.signing_key()
     }
 
     /// What the device registers with: its id, name, platform and public key.

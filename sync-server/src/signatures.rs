@@ -15,9 +15,14 @@ pub fn parse_public_key(b64: &str) -> Option<VerifyingKey> {
 
 /// Whether `signature` (base64 of 64 bytes) is `key`'s signature over the version.
 pub fn verifies(key: &str, i: &Inspection, signature: &str) -> bool {
+    verifies_bytes(key, &shared::signing::inspection_bytes(i), signature)
+}
+
+/// Whether `signature` (base64 of 64 bytes) is `key`'s signature over `bytes`.
+pub fn verifies_bytes(key: &str, bytes: &[u8], signature: &str) -> bool {
     let Some(key) = parse_public_key(key) else { return false };
     let Some(sig) = B64.decode(signature.trim()).ok().and_then(|b| <[u8; 64]>::try_from(b).ok()) else {
         return false;
     };
-    key.verify_strict(&shared::signing::inspection_bytes(i), &Signature::from_bytes(&sig)).is_ok()
+    key.verify_strict(bytes, &Signature::from_bytes(&sig)).is_ok()
 }

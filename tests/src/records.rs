@@ -144,9 +144,20 @@ pub fn batch(device: DeviceId, mutations: Vec<Mutation>) -> PushRequest {
     let mutations = mutations
         .into_iter()
         .map(|mut m| {
-            let MutationOp::SubmitInspection { inspection, signature } = &mut m.op else { return m };
-            if signature.is_none() {
-                *signature = Some(sign(&key, inspection));
+            match &mut m.op {
+                MutationOp::SubmitInspection { inspection, signature } if signature.is_none() => {
+                    *signature = Some(sign(&key, inspection));
+                }
+                MutationOp::Review { record_id, version, decision, comment, signature }
+                    if signature.is_none() =>
+                {
+                    use base64::Engine;
+                    use ed25519_dalek::Signer;
+                    let bytes = shared::signing::review_bytes(record_id, *version, *decision, comment);
+                    *signature =
+                        Some(base64::engine::general_purpose::STANDARD.encode(key.sign(&bytes).to_bytes()));
+                }
+                _ => {}
             }
             m
         })

@@ -188,6 +188,13 @@ fn signature_holds(key: Option<&str>, m: &Mutation) -> bool {
         (MutationOp::SubmitInspection { inspection, signature: Some(sig) }, Some(key)) => {
             crate::signatures::verifies(key, inspection, sig)
         }
+        (MutationOp::Review { record_id, version, decision, comment, signature: Some(sig) }, Some(key)) => {
+            crate::signatures::verifies_bytes(
+                key,
+                &shared::signing::review_bytes(record_id, *version, *decision, comment),
+                sig,
+            )
+        }
         _ => false,
     }
 }
@@ -305,9 +312,16 @@ fn apply(
             let signature = signature.as_deref().filter(|_| signed);
             Ok(submit(tx, site, checks, actor, device, inspection, signature, now)?)
         }
-        MutationOp::Review { record_id, version, decision, comment } => {
+        MutationOp::Review { record_id, version, decision, comment, signature } => {
+            // Like a version, a decision counts only as its device signed it.
+            let Some(signature) = signature.as_deref().filter(|_| signed) else {
+                return Ok(rejected(ApiError::new(
+                    ErrorCode::SignatureInvalid,
+                    "审核决定的签名缺失或无法验证",
+                )));
+            };
             let req = ReviewRequest { version: *version, decision: *decision, comment: comment.clone() };
-            review_decision(tx, actor, device, record_id, &req, now)
+            review_decision(tx, actor, device, record_id, &req, signature, now)
         }
     }
 }
@@ -320,12 +334,13 @@ fn review_decision(
     device: &DeviceRow,
     id: &InspectionId,
     req: &ReviewRequest,
+    signature: &str,
     now: OffsetDateTime,
 ) -> AppResult<MutationOutcome> {
     if !matches!(actor.user.role, Role::TownshipReviewer | Role::ProvinceAdmin) {
         return Ok(rejected(ApiError::new(ErrorCode::Forbidden, "只有审核人员可以审核记录")));
     }
-    match crate::domain::review::decide(tx, actor, Some(&device.id), id, req, now) {
+    match crate::domain::review::decide(tx, actor, Some((&device.id, signature)), id, req, now) {
         Ok(record) => Ok(MutationOutcome::Applied { server_seq: record.server_seq }),
         // A conflict when the record moved on (a newer version, or no longer awaiting review),
         // told from its state, not from the error; any other refusal (a missing comment, an

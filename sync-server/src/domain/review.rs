@@ -59,11 +59,12 @@ pub fn review(
 /// Apply a decision inside `tx`: the one domain function behind the console's review, its bulk
 /// review and a tablet's review mutation. Every refusal comes before the first write, so a
 /// refused decision leaves the transaction as it found it (a push goes on with its batch).
-/// Refusals that mean "the record moved on" are `stale_version` and `illegal_transition`.
+/// `via` is the deciding tablet and its signature over the decision (kept in the audit entry,
+/// which the hash chain covers).
 pub(crate) fn decide(
     tx: &mut dyn Tx,
     actor: &Actor,
-    device: Option<&DeviceId>,
+    via: Option<(&DeviceId, &str)>,
     id: &InspectionId,
     req: &ReviewRequest,
     now: OffsetDateTime,
@@ -129,21 +130,27 @@ pub(crate) fn decide(
     tx.append_audit(&AuditEntry {
         at: now,
         user_id: Some(actor.user.id),
-        device_id: device.copied(),
+        device_id: via.map(|(d, _)| *d),
         action: req.decision.as_str().into(),
         entity: "inspection".into(),
         entity_id: id.to_string(),
-        detail: serde_json::json!({
-            "version": row.current_version,
-            "comment": req.comment.trim(),
-            "site_status": site_change.map(|(a, b)| serde_json::json!({ "from": a, "to": b })),
-        }),
+        detail: {
+            let mut d = serde_json::json!({
+                "version": row.current_version,
+                "comment": req.comment.trim(),
+                "site_status": site_change.map(|(a, b)| serde_json::json!({ "from": a, "to": b })),
+            });
+            if let Some((_, signature)) = via {
+                d["signature"] = serde_json::Value::String(signature.to_string());
+            }
+            d
+        },
     })?;
     if let Some((from, to)) = site_change {
         tx.append_audit(&AuditEntry {
             at: now,
             user_id: Some(actor.user.id),
-            device_id: device.copied(),
+            device_id: via.map(|(d, _)| *d),
             action: "site_status".into(),
             entity: "site".into(),
             entity_id: row.site_id.to_string(),

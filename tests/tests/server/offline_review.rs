@@ -305,7 +305,13 @@ async fn each_role_pushes_only_its_own_kind_of_mutation_and_a_repeat_is_answered
     let review = |seq, decision, comment: &str| Mutation {
         seq,
         mutation_id: MutationId::new(),
-        op: MutationOp::Review { record_id: i.id, version: 1, decision, comment: comment.into() },
+        op: MutationOp::Review {
+            record_id: i.id,
+            version: 1,
+            decision,
+            comment: comment.into(),
+            signature: None,
+        },
     };
     // An inspector cannot review, not even their own record.
     let r = insp.push(&batch(insp_device, vec![review(2, ReviewDecision::Approve, "")])).await.unwrap();
@@ -324,6 +330,28 @@ async fn each_role_pushes_only_its_own_kind_of_mutation_and_a_repeat_is_answered
     let r = reviewer.push(&batch(device, vec![review(2, ReviewDecision::Return, "  ")])).await.unwrap();
     let MutationOutcome::Rejected { error } = &r.results[0].outcome else { panic!("{r:?}") };
     assert_eq!(error.fields[0].field, "comment");
+    // A decision its device did not sign, or whose signature covers another decision, counts
+    // for nothing (the device key is the test key of `device`).
+    let unsigned = shared::sync::PushRequest {
+        protocol: shared::sync::ProtocolVersion::CURRENT,
+        device_id: device,
+        mutations: vec![review(3, ReviewDecision::Approve, "")],
+        device_clock: None,
+    };
+    let r = reviewer.push(&unsigned).await.unwrap();
+    let MutationOutcome::Rejected { error } = &r.results[0].outcome else { panic!("{r:?}") };
+    assert_eq!(error.code, ErrorCode::SignatureInvalid);
+    let mut forged = batch(device, vec![review(4, ReviewDecision::Approve, "")]);
+    if let MutationOp::Review { decision, .. } = &mut forged.mutations[0].op {
+        // Signed as an approval, sent as a rejection.
+        *decision = ReviewDecision::Reject;
+    }
+    if let MutationOp::Review { comment, .. } = &mut forged.mutations[0].op {
+        *comment = "伪造".into();
+    }
+    let r = reviewer.push(&forged).await.unwrap();
+    let MutationOutcome::Rejected { error } = &r.results[0].outcome else { panic!("{r:?}") };
+    assert_eq!(error.code, ErrorCode::SignatureInvalid);
     // A reviewer of another township sees no such record.
     let far = login(&server, "reviewer_2").await;
     let far_device = shared::DeviceId::new();
@@ -333,14 +361,22 @@ async fn each_role_pushes_only_its_own_kind_of_mutation_and_a_repeat_is_answered
     assert_eq!(error.code, ErrorCode::NotFound);
 
     // Applied once; the same mutation again (a lost answer) is answered from the first.
-    let approve = review(3, ReviewDecision::Approve, "");
+    let approve = review(5, ReviewDecision::Approve, "");
     let first = reviewer.push(&batch(device, vec![approve.clone()])).await.unwrap();
     assert!(matches!(first.results[0].outcome, MutationOutcome::Applied { .. }));
     let repeat = reviewer.push(&batch(device, vec![approve])).await.unwrap();
     assert!(repeat.results[0].duplicate);
     assert_eq!(repeat.results[0].outcome, first.results[0].outcome);
     let audit = server.state.store.read().unwrap().audit_for(&i.id.to_string()).unwrap();
-    assert_eq!(audit.iter().filter(|e| e.action == "approve").count(), 1);
+    let approvals: Vec<_> = audit.iter().filter(|e| e.action == "approve").collect();
+    assert_eq!(approvals.len(), 1);
+    // The decision's signature is kept in its audit entry, and verifies against the device key.
+    let sig = approvals[0].detail["signature"].as_str().expect("signature kept");
+    assert!(sync_server::signatures::verifies_bytes(
+        &public_key(device),
+        &shared::signing::review_bytes(&i.id, 1, ReviewDecision::Approve, ""),
+        sig
+    ));
     counters_match_recount(server.state.store.as_ref()).unwrap();
 }
 
