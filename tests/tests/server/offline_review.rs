@@ -66,6 +66,15 @@ async fn submitted_record(
     i.id
 }
 
+fn req(
+    record_id: shared::InspectionId,
+    version: u32,
+    decision: ReviewDecision,
+    comment: &str,
+) -> DecisionRequest {
+    DecisionRequest { record_id, version, decision, comment: comment.into() }
+}
+
 fn pending(core: &AppCore) -> Vec<shared::offline_review::ReviewItem> {
     core.review_items(&QueueFilter::default(), 1000).unwrap()
 }
@@ -96,18 +105,8 @@ async fn two_offline_reviewers_disagree_and_the_first_to_sync_stands_in_either_o
         }
 
         // Offline, they disagree.
-        let approve = DecisionRequest {
-            record_id: id,
-            version: 1,
-            decision: ReviewDecision::Approve,
-            comment: String::new(),
-        };
-        let ret = DecisionRequest {
-            record_id: id,
-            version: 1,
-            decision: ReviewDecision::Return,
-            comment: "水深未测量，请补充".into(),
-        };
+        let approve = req(id, 1, ReviewDecision::Approve, "");
+        let ret = req(id, 1, ReviewDecision::Return, "水深未测量，请补充");
         let d1 = r1.decide(&[approve]).unwrap();
         let d2 = r2.decide(&[ret]).unwrap();
         assert_eq!((d1[0].state, d2[0].state), (DecisionState::Queued, DecisionState::Queued));
@@ -163,14 +162,7 @@ async fn two_offline_reviewers_disagree_and_the_first_to_sync_stands_in_either_o
         assert_eq!(dropped.state, DecisionState::Dropped);
         assert_eq!(second_core.review_counts().unwrap().conflicts, 0);
         assert!(
-            second_core
-                .decide(&[DecisionRequest {
-                    record_id: id,
-                    version: 1,
-                    decision: ReviewDecision::Approve,
-                    comment: String::new(),
-                }])
-                .is_err(),
+            second_core.decide(&[req(id, 1, ReviewDecision::Approve, "")]).is_err(),
             "the record is decided: nothing to decide again"
         );
 
@@ -204,13 +196,7 @@ async fn a_decision_on_a_version_replaced_meanwhile_conflicts_and_can_be_made_ag
     field.submit(&id).unwrap();
     sync::sync_once(&field, &field_client, &mut |_| {}).await.unwrap();
 
-    tab.decide(&[DecisionRequest {
-        record_id: id,
-        version: 1,
-        decision: ReviewDecision::Approve,
-        comment: String::new(),
-    }])
-    .unwrap();
+    tab.decide(&[req(id, 1, ReviewDecision::Approve, "")]).unwrap();
     let r = sync::sync_once(&tab, &client, &mut |_| {}).await.unwrap();
     assert_eq!(r.conflicts, 1);
     let item = tab.review_item(&id).unwrap();
@@ -223,13 +209,7 @@ async fn a_decision_on_a_version_replaced_meanwhile_conflicts_and_can_be_made_ag
     assert!(item.ready_offline(), "version 2's detail was fetched");
 
     // Decided again on what the server holds now: it stands.
-    tab.decide(&[DecisionRequest {
-        record_id: id,
-        version: 2,
-        decision: ReviewDecision::Approve,
-        comment: String::new(),
-    }])
-    .unwrap();
+    tab.decide(&[req(id, 2, ReviewDecision::Approve, "")]).unwrap();
     let r = sync::sync_once(&tab, &client, &mut |_| {}).await.unwrap();
     assert_eq!((r.pushed, r.conflicts), (1, 0));
     assert_eq!(tab.review_item(&id).unwrap().record.status, ReviewStatus::Approved);
@@ -249,40 +229,14 @@ async fn bulk_decisions_are_all_or_none_and_checked_offline() {
 
     // One return without a comment spoils the batch: nothing is queued.
     let err = tab
-        .decide(&[
-            DecisionRequest {
-                record_id: a,
-                version: 1,
-                decision: ReviewDecision::Approve,
-                comment: String::new(),
-            },
-            DecisionRequest {
-                record_id: b,
-                version: 1,
-                decision: ReviewDecision::Return,
-                comment: " ".into(),
-            },
-        ])
+        .decide(&[req(a, 1, ReviewDecision::Approve, ""), req(b, 1, ReviewDecision::Return, " ")])
         .unwrap_err();
     assert_eq!(err.0.fields[0].field, "comment");
     assert_eq!(tab.pending_count().unwrap(), 0);
     assert_eq!(tab.review_counts().unwrap().pending, 2);
 
     let made = tab
-        .decide(&[
-            DecisionRequest {
-                record_id: a,
-                version: 1,
-                decision: ReviewDecision::Approve,
-                comment: String::new(),
-            },
-            DecisionRequest {
-                record_id: b,
-                version: 1,
-                decision: ReviewDecision::Reject,
-                comment: "重复提交".into(),
-            },
-        ])
+        .decide(&[req(a, 1, ReviewDecision::Approve, ""), req(b, 1, ReviewDecision::Reject, "重复提交")])
         .unwrap();
     assert_eq!(made.len(), 2);
     assert_eq!(made[1].seq, made[0].seq + 1, "consecutive device sequence numbers");
