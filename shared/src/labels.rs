@@ -20,6 +20,17 @@ impl InspectionKind {
     }
 }
 
+impl crate::review::ReviewStatus {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            crate::review::ReviewStatus::Submitted => "待审核",
+            crate::review::ReviewStatus::Approved => "已通过",
+            crate::review::ReviewStatus::Returned => "已退回",
+            crate::review::ReviewStatus::Rejected => "不予通过",
+        }
+    }
+}
+
 impl SiteKind {
     pub fn label_zh(self) -> &'static str {
         match self {

@@ -43,6 +43,9 @@ pub struct Config {
     pub map_tile_url: Option<String>,
     /// The tiles are GCJ-02 (Gaode-style): points are shifted before drawing on them.
     pub map_tile_gcj02: bool,
+    /// The address people reach this server at (`https://qingliu.example.gov.cn`), for links
+    /// printed in exports; without it links use the host the export was requested from.
+    pub public_url: Option<String>,
     /// Thresholds of the flags computed at push (`[flags]` in the file; each one optional).
     pub flags: shared::flags::FlagThresholds,
 }
@@ -66,6 +69,7 @@ impl Default for Config {
             console_dir: PathBuf::from("ui/dist"),
             map_tile_url: None,
             map_tile_gcj02: false,
+            public_url: None,
             flags: shared::flags::FlagThresholds::default(),
         }
     }
@@ -137,6 +141,9 @@ impl Config {
         }
         if let Some(v) = get("QINGLIU_MAP_TILE_URL") {
             self.map_tile_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = get("QINGLIU_PUBLIC_URL") {
+            self.public_url = Some(v).filter(|v| !v.is_empty());
         }
         if let Some(v) = get("QINGLIU_MAP_TILE_GCJ02") {
             self.map_tile_gcj02 = parse("QINGLIU_MAP_TILE_GCJ02", v)?;

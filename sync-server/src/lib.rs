@@ -57,6 +57,11 @@ impl AppState {
             Database::Sqlite(path) => Arc::new(SqliteStore::open(&path)?),
             Database::Postgres(url) => Arc::new(PgStore::open(&url, config.database_pool_size)?),
         };
+        // Before serving: an export joins on these columns and would miss what is not there.
+        let filled = domain::export::backfill(store.as_ref())?;
+        if filled > 0 {
+            tracing::info!(versions = filled, "filled in export columns of stored versions");
+        }
         let blobs: Arc<dyn BlobStore> = match config.blob_store_url.as_deref() {
             Some(url) => Arc::new(S3BlobStore::open(url, config.max_blob_bytes)?),
             None => Arc::new(FsBlobStore::open(&config.blob_dir(), config.max_blob_bytes)?),

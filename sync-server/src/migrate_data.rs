@@ -53,6 +53,7 @@ pub const TABLES: &[&str] = &[
     "credential_visits",
     "photo_originals",
     "version_flags",
+    "version_exports",
     "document_serials",
     "document_number_blocks",
     "document_numbers",

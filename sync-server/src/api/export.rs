@@ -1,6 +1,6 @@
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use shared::ApiError;
 
@@ -25,6 +25,25 @@ fn stream(write: impl FnOnce(&mut Sink<'_>) -> AppResult<()> + Send + 'static) -
     Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
+/// Where an export's links point: the configured public address, else the host the export was
+/// asked of (the reader's own way in), else relative paths.
+fn links(st: &AppState, headers: &HeaderMap) -> export::Links {
+    let base = match &st.config.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+            })
+            .map(|h| format!("http://{h}"))
+            .unwrap_or_default(),
+    };
+    export::Links { base }
+}
+
 pub(crate) fn attachment(content_type: &str, filename: &str, body: Body) -> Response {
     (
         [
@@ -42,12 +61,13 @@ pub(crate) fn attachment(content_type: &str, filename: &str, body: Body) -> Resp
 pub async fn inspections_csv(
     State(st): State<AppState>,
     actor: Actor,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<QueueQuery>,
 ) -> AppResult<Response> {
     // Refuse before the first byte: once streaming starts the status is sent.
     record_query(&actor, &q, None)?;
-    let store = st.store.clone();
-    let body = stream(move |sink| export::inspections_csv(store.as_ref(), &actor, &q, sink));
+    let (store, links) = (st.store.clone(), links(&st, &headers));
+    let body = stream(move |sink| export::inspections_csv(store.as_ref(), &actor, &q, &links, sink));
     Ok(attachment("text/csv; charset=utf-8", "inspections.csv", body))
 }
 
@@ -57,11 +77,12 @@ pub async fn inspections_csv(
 pub async fn inspections_geojson(
     State(st): State<AppState>,
     actor: Actor,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<QueueQuery>,
 ) -> AppResult<Response> {
     record_query(&actor, &q, None)?;
-    let store = st.store.clone();
-    let body = stream(move |sink| export::inspections_geojson(store.as_ref(), &actor, &q, sink));
+    let (store, links) = (st.store.clone(), links(&st, &headers));
+    let body = stream(move |sink| export::inspections_geojson(store.as_ref(), &actor, &q, &links, sink));
     Ok(attachment("application/geo+json", "inspections.geojson", body))
 }
 
@@ -71,11 +92,12 @@ pub async fn inspections_geojson(
 pub async fn inspections_xlsx(
     State(st): State<AppState>,
     actor: Actor,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<QueueQuery>,
 ) -> AppResult<Response> {
     record_query(&actor, &q, None)?;
-    let store = st.store.clone();
-    let body = stream(move |sink| export::inspections_xlsx(store.as_ref(), &actor, &q, sink));
+    let (store, links) = (st.store.clone(), links(&st, &headers));
+    let body = stream(move |sink| export::inspections_xlsx(store.as_ref(), &actor, &q, &links, sink));
     Ok(attachment(XLSX, "inspections.xlsx", body))
 }
 

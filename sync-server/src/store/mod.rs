@@ -212,6 +212,99 @@ pub struct FlagRow {
     pub received_at: OffsetDateTime,
 }
 
+/// What an export prints of one version, computed once when the version is stored so that an
+/// export reads flat columns rather than decoding each version's JSON (`version_exports`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionExport {
+    pub record_id: InspectionId,
+    pub version: u32,
+    /// UTC, RFC 3339, as every stored time.
+    pub device_time: String,
+    pub lng: Option<f64>,
+    pub lat: Option<f64>,
+    pub accuracy_m: Option<f64>,
+    pub fix_count: Option<u32>,
+    /// The position's source code (`gps`, …), empty without a position.
+    pub position_source: &'static str,
+    pub manual_reason: String,
+    /// The photos' SHA-256 hashes in the record's order, separated by spaces.
+    pub photos: String,
+    pub notes: String,
+}
+
+impl VersionExport {
+    pub fn of(i: &Inspection) -> VersionExport {
+        let pos = i.position.as_ref();
+        VersionExport {
+            record_id: i.id,
+            version: i.version,
+            device_time: utc_text(i.device_time),
+            lng: pos.map(|p| p.point.lng()),
+            lat: pos.map(|p| p.point.lat()),
+            accuracy_m: pos.and_then(|p| p.accuracy_m),
+            fix_count: pos.map(|p| p.fix_count),
+            position_source: pos.map(|p| p.source.as_str()).unwrap_or(""),
+            manual_reason: pos.and_then(|p| p.manual_reason.clone()).unwrap_or_default(),
+            photos: i.photos.iter().map(|p| p.sha256.as_str()).collect::<Vec<_>>().join(" "),
+            notes: i.notes.clone(),
+        }
+    }
+}
+
+/// A version's flags as an export prints them: kinds (space-separated codes), Chinese texts
+/// (separated by "；"), and the flags as JSON (the GeoJSON property).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExportFlags {
+    pub kinds: String,
+    pub zh: String,
+    pub json: String,
+}
+
+impl ExportFlags {
+    pub fn of(flags: &[shared::flags::Flag]) -> ExportFlags {
+        ExportFlags {
+            kinds: flags.iter().map(|f| f.kind()).collect::<Vec<_>>().join(" "),
+            zh: flags.iter().map(|f| f.message_zh()).collect::<Vec<_>>().join("；"),
+            json: serde_json::to_string(flags).unwrap_or_else(|_| "[]".into()),
+        }
+    }
+}
+
+/// One exported record as the store reads it: borrowed from the row, nothing decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportRow<'a> {
+    pub id: &'a str,
+    pub version: i64,
+    pub status: &'a str,
+    pub kind: &'a str,
+    pub site_id: &'a str,
+    pub site_name: &'a str,
+    pub village: &'a str,
+    /// UTC, RFC 3339.
+    pub received_at: &'a str,
+    pub device_time: &'a str,
+    pub lng: Option<f64>,
+    pub lat: Option<f64>,
+    pub accuracy_m: Option<f64>,
+    pub fix_count: Option<i64>,
+    pub position_source: &'a str,
+    pub manual_reason: &'a str,
+    pub photos: &'a str,
+    pub notes: &'a str,
+    /// The review's comment, if the record was reviewed.
+    pub comment: Option<&'a str>,
+    pub flag_kinds: &'a str,
+    pub flags_zh: &'a str,
+    pub flags_json: &'a str,
+}
+
+/// Stored times: UTC, RFC 3339.
+pub(crate) fn utc_text(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Which flags a record listing keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlagFilter {
@@ -405,6 +498,18 @@ pub trait Tx {
         f: &mut dyn FnMut(&InspectionRecord) -> bool,
     ) -> StoreResult<()>;
     fn count_versions(&mut self) -> StoreResult<u64>;
+    /// Visit every record matching (ignores limit/offset), newest first, as the flat export
+    /// columns of its current version, in bounded memory, until `f` answers false.
+    fn for_each_export_row(
+        &mut self,
+        q: &RecordQuery,
+        f: &mut dyn FnMut(&ExportRow<'_>) -> bool,
+    ) -> StoreResult<()>;
+    /// Store (or replace) a version's export columns and its flags' (backfill; `insert_version`
+    /// and `insert_flags` keep them for new versions).
+    fn put_version_export(&mut self, e: &VersionExport, flags: &ExportFlags) -> StoreResult<()>;
+    /// Up to `limit` stored versions without export columns (backfill).
+    fn versions_without_export(&mut self, limit: u32) -> StoreResult<Vec<Inspection>>;
 
     // Blobs: metadata only; bytes live in a `BlobStore`.
     /// The size of a stored blob, or `None` if the server does not hold it.

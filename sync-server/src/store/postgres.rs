@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_login_attempts_window.sql"),
     include_str!("../../migrations/postgres/0003_evidence_by_record.sql"),
+    include_str!("../../migrations/postgres/0004_version_exports.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -515,6 +516,15 @@ impl PgTx<'_> {
         self.query(sql, params)?.iter().map(record_row).collect()
     }
 }
+
+/// The export's columns of a record's current version, in [`ExportRow`] order (`WHERE …` follows).
+const EXPORT_SELECT: &str = "SELECT r.id, r.current_version, r.status, r.kind, r.site_id, s.name, r.village,
+        r.received_at, e.device_time, e.lng, e.lat, e.accuracy_m, e.fix_count, e.position_source,
+        e.manual_reason, e.photos, e.notes, (r.review::jsonb) ->> 'comment', e.flag_kinds,
+        e.flags_zh, e.flags_json
+   FROM records r
+   JOIN version_exports e ON e.record_id = r.id AND e.version = r.current_version
+   JOIN sites s ON s.id = r.site_id";
 
 fn get<'a, T: tokio_postgres::types::FromSql<'a>>(r: &'a Row, i: usize) -> StoreResult<T> {
     r.try_get(i).map_err(corrupt)
@@ -1206,7 +1216,7 @@ impl Tx for PgTx<'_> {
                 &signature,
             ],
         )?;
-        Ok(())
+        self.put_version_export(&VersionExport::of(i), &ExportFlags::of(&[]))
     }
 
     fn signed_versions_page(&mut self, after: (String, u32), limit: u32) -> StoreResult<Vec<SignedVersion>> {
@@ -1330,6 +1340,84 @@ impl Tx for PgTx<'_> {
 
     fn count_versions(&mut self) -> StoreResult<u64> {
         self.count("SELECT COUNT(*) FROM versions")
+    }
+
+    fn for_each_export_row(
+        &mut self,
+        q: &RecordQuery,
+        f: &mut dyn FnMut(&ExportRow<'_>) -> bool,
+    ) -> StoreResult<()> {
+        let (where_sql, args) = record_where(q, "r.");
+        let sql = format!("{EXPORT_SELECT} WHERE {where_sql} ORDER BY r.received_at DESC, r.id DESC");
+        let params = params_of(&args);
+        self.for_each_row(&sql, &params, &mut |r| {
+            let text = |n: usize| -> StoreResult<&str> { Ok(get::<Option<&str>>(r, n)?.unwrap_or("")) };
+            let row = ExportRow {
+                id: text(0)?,
+                version: get(r, 1)?,
+                status: text(2)?,
+                kind: text(3)?,
+                site_id: text(4)?,
+                site_name: text(5)?,
+                village: text(6)?,
+                received_at: text(7)?,
+                device_time: text(8)?,
+                lng: get(r, 9)?,
+                lat: get(r, 10)?,
+                accuracy_m: get(r, 11)?,
+                fix_count: get(r, 12)?,
+                position_source: text(13)?,
+                manual_reason: text(14)?,
+                photos: text(15)?,
+                notes: text(16)?,
+                comment: get(r, 17)?,
+                flag_kinds: text(18)?,
+                flags_zh: text(19)?,
+                flags_json: text(20)?,
+            };
+            Ok(f(&row))
+        })
+    }
+
+    fn put_version_export(&mut self, e: &VersionExport, flags: &ExportFlags) -> StoreResult<()> {
+        self.defer(
+            "INSERT INTO version_exports (record_id, version, device_time, lng, lat, accuracy_m,
+                fix_count, position_source, manual_reason, photos, notes, flag_kinds, flags_zh, flags_json)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (record_id, version) DO UPDATE SET device_time = EXCLUDED.device_time,
+                lng = EXCLUDED.lng, lat = EXCLUDED.lat, accuracy_m = EXCLUDED.accuracy_m,
+                fix_count = EXCLUDED.fix_count, position_source = EXCLUDED.position_source,
+                manual_reason = EXCLUDED.manual_reason, photos = EXCLUDED.photos, notes = EXCLUDED.notes,
+                flag_kinds = EXCLUDED.flag_kinds, flags_zh = EXCLUDED.flags_zh, flags_json = EXCLUDED.flags_json",
+            &[
+                &e.record_id.to_string(),
+                &i64::from(e.version),
+                &e.device_time,
+                &e.lng,
+                &e.lat,
+                &e.accuracy_m,
+                &e.fix_count.map(i64::from),
+                &e.position_source,
+                &e.manual_reason,
+                &e.photos,
+                &e.notes,
+                &flags.kinds,
+                &flags.zh,
+                &flags.json,
+            ],
+        )
+    }
+
+    fn versions_without_export(&mut self, limit: u32) -> StoreResult<Vec<Inspection>> {
+        self.query(
+            "SELECT v.data FROM versions v WHERE NOT EXISTS
+               (SELECT 1 FROM version_exports e WHERE e.record_id = v.record_id AND e.version = v.version)
+             LIMIT $1",
+            &[&i64::from(limit)],
+        )?
+        .iter()
+        .map(|r| json_of(get(r, 0)?))
+        .collect()
     }
 
     fn blob_size(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
@@ -1626,6 +1714,15 @@ impl Tx for PgTx<'_> {
     }
 
     fn insert_flags(&mut self, rows: &[FlagRow]) -> StoreResult<()> {
+        for group in rows.chunk_by(|a, b| (a.record_id, a.version) == (b.record_id, b.version)) {
+            let flags: Vec<_> = group.iter().map(|r| r.flag.clone()).collect();
+            let e = ExportFlags::of(&flags);
+            self.defer(
+                "UPDATE version_exports SET flag_kinds = $3, flags_zh = $4, flags_json = $5
+                  WHERE record_id = $1 AND version = $2",
+                &[&group[0].record_id.to_string(), &i64::from(group[0].version), &e.kinds, &e.zh, &e.json],
+            )?;
+        }
         for (n, row) in rows.iter().enumerate() {
             let cites = match &row.flag {
                 shared::flags::Flag::PhotoReuse { other_sha256, .. } => Some(other_sha256.as_str()),

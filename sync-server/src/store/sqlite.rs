@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0008_login_attempts.sql"),
     include_str!("../../migrations/sqlite/0009_login_attempts_window.sql"),
     include_str!("../../migrations/sqlite/0010_evidence_by_record.sql"),
+    include_str!("../../migrations/sqlite/0011_version_exports.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -326,6 +327,19 @@ fn region_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Region> {
         generated: r.get(4)?,
     })
 }
+
+/// Most rows an export sorts in memory (see `for_each_export_row`).
+const EXPORT_SORT_MAX: i64 = 20_000;
+
+/// The export's columns of a record's current version, in [`ExportRow`] order (`WHERE …` follows).
+pub const EXPORT_SELECT: &str =
+    "SELECT r.id, r.current_version, r.status, r.kind, r.site_id, s.name, r.village,
+        r.received_at, e.device_time, e.lng, e.lat, e.accuracy_m, e.fix_count, e.position_source,
+        e.manual_reason, e.photos, e.notes, json_extract(r.review, '$.comment'), e.flag_kinds,
+        e.flags_zh, e.flags_json
+   FROM records r
+   JOIN version_exports e ON e.record_id = r.id AND e.version = r.current_version
+   JOIN sites s ON s.id = r.site_id";
 
 const RECORD_COLS: &str = "id, site_id, village, submitted_by, device_id, current_version, status, \
                            review, received_at, change_seq, kind";
@@ -852,7 +866,7 @@ impl Tx for SqliteTx<'_> {
                 device.to_string(),
                 signature
             ])?;
-        Ok(())
+        self.put_version_export(&VersionExport::of(i), &ExportFlags::of(&[]))
     }
 
     fn signed_versions_page(&mut self, after: (String, u32), limit: u32) -> StoreResult<Vec<SignedVersion>> {
@@ -972,6 +986,106 @@ impl Tx for SqliteTx<'_> {
 
     fn count_versions(&mut self) -> StoreResult<u64> {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM versions", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn for_each_export_row(
+        &mut self,
+        q: &RecordQuery,
+        f: &mut dyn FnMut(&ExportRow<'_>) -> bool,
+    ) -> StoreResult<()> {
+        let (where_sql, args) = record_where(q, "r.");
+        // Newest first without sorting more than EXPORT_SORT_MAX rows in memory: a large
+        // selection walks the arrival index backwards and filters; a small one (a township)
+        // is found through its villages and sorted.
+        let matching: i64 = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM records r WHERE {where_sql}"),
+            rusqlite::params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        let from = if matching > EXPORT_SORT_MAX {
+            EXPORT_SELECT.replace("FROM records r", "FROM records r INDEXED BY records_received")
+        } else {
+            EXPORT_SELECT.to_string()
+        };
+        let sql = format!("{from} WHERE {where_sql} ORDER BY r.received_at DESC, r.id DESC");
+        let mut st = self.conn.prepare(&sql)?;
+        let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+        while let Some(r) = rows.next()? {
+            let text = |n: usize| -> rusqlite::Result<&str> {
+                match r.get_ref(n)? {
+                    rusqlite::types::ValueRef::Null => Ok(""),
+                    v => v
+                        .as_str()
+                        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(n, v.data_type(), e.into())),
+                }
+            };
+            let row = ExportRow {
+                id: text(0)?,
+                version: r.get(1)?,
+                status: text(2)?,
+                kind: text(3)?,
+                site_id: text(4)?,
+                site_name: text(5)?,
+                village: text(6)?,
+                received_at: text(7)?,
+                device_time: text(8)?,
+                lng: r.get(9)?,
+                lat: r.get(10)?,
+                accuracy_m: r.get(11)?,
+                fix_count: r.get(12)?,
+                position_source: text(13)?,
+                manual_reason: text(14)?,
+                photos: text(15)?,
+                notes: text(16)?,
+                comment: match r.get_ref(17)? {
+                    rusqlite::types::ValueRef::Null => None,
+                    _ => Some(text(17)?),
+                },
+                flag_kinds: text(18)?,
+                flags_zh: text(19)?,
+                flags_json: text(20)?,
+            };
+            if !f(&row) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn put_version_export(&mut self, e: &VersionExport, flags: &ExportFlags) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO version_exports (record_id, version, device_time, lng, lat, accuracy_m,
+                    fix_count, position_source, manual_reason, photos, notes, flag_kinds, flags_zh, flags_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?
+            .execute(params![
+                e.record_id.to_string(),
+                e.version,
+                e.device_time,
+                e.lng,
+                e.lat,
+                e.accuracy_m,
+                e.fix_count,
+                e.position_source,
+                e.manual_reason,
+                e.photos,
+                e.notes,
+                flags.kinds,
+                flags.zh,
+                flags.json,
+            ])?;
+        Ok(())
+    }
+
+    fn versions_without_export(&mut self, limit: u32) -> StoreResult<Vec<Inspection>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT v.data FROM versions v WHERE NOT EXISTS
+               (SELECT 1 FROM version_exports e WHERE e.record_id = v.record_id AND e.version = v.version)
+             LIMIT ?1",
+        )?;
+        let rows = st.query_map([limit], |r| json_col(r.get(0)?))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn blob_size(&mut self, sha256: &str) -> StoreResult<Option<u64>> {
@@ -1546,6 +1660,16 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_flags(&mut self, rows: &[FlagRow]) -> StoreResult<()> {
+        for group in rows.chunk_by(|a, b| (a.record_id, a.version) == (b.record_id, b.version)) {
+            let flags: Vec<_> = group.iter().map(|r| r.flag.clone()).collect();
+            let e = ExportFlags::of(&flags);
+            self.conn
+                .prepare_cached(
+                    "UPDATE version_exports SET flag_kinds = ?3, flags_zh = ?4, flags_json = ?5
+                      WHERE record_id = ?1 AND version = ?2",
+                )?
+                .execute(params![group[0].record_id.to_string(), group[0].version, e.kinds, e.zh, e.json])?;
+        }
         let mut st = self.conn.prepare_cached(
             "INSERT INTO version_flags
                (record_id, version, n, kind, flag, village, user_id, received_ms, cites_blob)

@@ -19,13 +19,14 @@ use qingliu_tests::TestServer;
 use qingliu_tests::records::water_body;
 use shared::DeviceId;
 use shared::review::ReviewStatus;
-use sync_server::store::{DeviceRow, RecordRow};
+use sync_server::store::{DeviceRow, FlagRow, RecordRow};
 
 #[derive(Parser)]
 struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     inspections: usize,
-    #[arg(long, default_value_t = 100_000)]
+    /// Rows to export: the newest this many; all of them (the whole province) by default.
+    #[arg(long, default_value_t = usize::MAX)]
     export_rows: usize,
     #[arg(long, default_value_t = 300)]
     requests: usize,
@@ -39,6 +40,43 @@ fn rss_kb() -> u64 {
         .ok()
         .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
         .map(|pages| pages * 4)
+        .unwrap_or(0)
+}
+
+/// A generated inspection as the field sends them: two photos, notes, a position; every 50th
+/// with a manual position and a comma in its notes (quoted in CSV).
+fn bench_inspection(n: usize, site: shared::SiteId) -> shared::inspection::Inspection {
+    let photo = |k: usize| shared::inspection::PhotoRef {
+        sha256: format!("{:064x}", n * 2 + k),
+        bytes: 310_000,
+        width: 1600,
+        height: 1200,
+        exif_time: None,
+        exif_position: None,
+        original_sha256: None,
+        caption: String::new(),
+    };
+    let mut i = water_body(site, vec![photo(0), photo(1)], None);
+    if n.is_multiple_of(50) {
+        i.notes = format!("第{n}条，水面有漂浮物, 已通知村委会");
+        if let Some(p) = &mut i.position {
+            p.source = shared::inspection::PositionSource::Manual;
+            p.manual_reason = Some("树下无信号".into());
+        }
+    }
+    i
+}
+
+/// Anonymous resident memory (heap, stacks, in-memory temp tables): what the process itself
+/// holds, without the database file's pages mapped in by SQLite's mmap (page cache).
+fn anon_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("RssAnon:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -59,7 +97,7 @@ async fn main() {
     let store = server.state.store.clone();
     let t = Instant::now();
     let base = time::OffsetDateTime::now_utc() - Duration::from_secs(args.inspections as u64);
-    let export_from = base + Duration::from_secs((args.inspections - args.export_rows) as u64);
+    let export_from = base + Duration::from_secs(args.inspections.saturating_sub(args.export_rows) as u64);
     tokio::task::spawn_blocking(move || {
         sync_server::seed::seed_demo(store.as_ref(), 7, time::OffsetDateTime::now_utc()).expect("seed");
         let mut tx = store.read().unwrap();
@@ -88,7 +126,7 @@ async fn main() {
             for k in 0..10_000.min(args.inspections - chunk * 10_000) {
                 let n = chunk * 10_000 + k;
                 let (site, village) = sites[(n * 7919) % sites.len()];
-                let i = water_body(site, vec![], None);
+                let i = bench_inspection(n, site);
                 let at = base + Duration::from_secs(n as u64);
                 let seq = tx.next_change_seq().unwrap();
                 tx.insert_record(&RecordRow {
@@ -106,6 +144,19 @@ async fn main() {
                 })
                 .unwrap();
                 tx.insert_version(&i, at, &device, None).unwrap();
+                // One record in 25 carries a flag, as the evidence checks would store it.
+                if n.is_multiple_of(25) {
+                    let flag = shared::flags::Flag::WeakAccuracy { accuracy_m: 180.0 };
+                    let row = FlagRow {
+                        record_id: i.id,
+                        version: 1,
+                        flag,
+                        village,
+                        user_id: inspector.id,
+                        received_at: at,
+                    };
+                    tx.insert_flags(&[row]).unwrap();
+                }
             }
             tx.commit().unwrap();
         }
@@ -114,27 +165,6 @@ async fn main() {
     .unwrap();
     eprintln!("seeded Hubei and {} inspections in {:.1} s", args.inspections, t.elapsed().as_secs_f64());
 
-    if std::env::var_os("DEBUG_EXPORT").is_some() {
-        let store = server.state.store.clone();
-        let r = tokio::task::spawn_blocking(move || {
-            let admin = store.read().unwrap().user_by_username("admin").unwrap().unwrap().info;
-            let actor = sync_server::domain::Actor { user: admin, token_hash: vec![] };
-            let mut n = 0usize;
-            let res = sync_server::domain::export::inspections_xlsx(
-                store.as_ref(),
-                &actor,
-                &Default::default(),
-                &mut |c: Vec<u8>| {
-                    n += c.len();
-                    true
-                },
-            );
-            (res.map_err(|e| e.to_string()), n)
-        })
-        .await
-        .unwrap();
-        eprintln!("direct xlsx export: {r:?}");
-    }
     let mut admin = server.client();
     admin.login("admin", "Qingliu-2026!").await.unwrap();
     // One region per level, the demo township's lineage.
@@ -177,18 +207,73 @@ async fn main() {
     );
 
     println!();
-    println!("| export of {} inspections | seconds | bytes | RSS growth MiB |", args.export_rows);
-    println!("|---|---|---|---|");
+    let whole = args.export_rows >= args.inspections;
     let from = export_from.format(&time::format_description::well_known::Rfc3339).unwrap();
-    for (label, ext) in [("XLSX", "xlsx"), ("CSV", "csv")] {
-        let url = admin.url(&format!("/api/v1/exports/inspections.{ext}?from={}", from.replace('+', "%2B")));
-        let before = rss_kb();
+    let query = if whole { String::new() } else { format!("?from={}", from.replace('+', "%2B")) };
+    // The floor: the sqlite3 shell printing the same columns of the same rows from the same
+    // file, as CSV (SQLite only). Run once first to warm the page cache for everyone.
+    let floor = if database.is_none() {
+        let (lo, hi) = shared::region::RegionCode::parse("420000000000").unwrap().descendant_range();
+        // As the server runs it at this size (`SqliteTx::for_each_export_row`).
+        let mut sql = format!(
+            "{} WHERE r.village BETWEEN '{lo}' AND '{hi}'",
+            sync_server::store::sqlite::EXPORT_SELECT
+                .replace("FROM records r", "FROM records r INDEXED BY records_received")
+        );
+        if !whole {
+            let utc = export_from.to_offset(time::UtcOffset::UTC);
+            sql.push_str(&format!(
+                " AND r.received_at >= '{}'",
+                utc.format(&time::format_description::well_known::Rfc3339).unwrap()
+            ));
+        }
+        sql.push_str(" ORDER BY r.received_at DESC, r.id DESC");
+        let db = server.state.config.db_path();
+        let run = || {
+            let t = Instant::now();
+            let out = std::process::Command::new("sqlite3")
+                .args(["-readonly", "-csv"])
+                .arg(&db)
+                .arg(&sql)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .expect("sqlite3 (apt install sqlite3)");
+            assert!(out.status.success());
+            (t.elapsed().as_secs_f64(), out.stdout.len())
+        };
+        let plan = std::process::Command::new("sqlite3")
+            .args(["-readonly"])
+            .arg(&db)
+            .arg(format!("EXPLAIN QUERY PLAN {sql}"))
+            .output()
+            .expect("sqlite3");
+        eprintln!("floor's query plan:\n{}", String::from_utf8_lossy(&plan.stdout));
+        run();
+        Some(run())
+    } else {
+        None
+    };
+    println!(
+        "| export of {} inspections | seconds | bytes | anonymous memory growth MiB | RSS growth MiB (with mapped file pages) | ÷ floor |",
+        args.export_rows.min(args.inspections)
+    );
+    println!("|---|---|---|---|---|---|");
+    if let Some((secs, bytes)) = floor {
+        println!("| floor: `sqlite3 -csv`, same columns, same file | {secs:.2} | {bytes} | | | 1.00 |");
+    }
+    for (label, ext) in
+        [("CSV with BOM (streamed)", "csv"), ("GeoJSON (streamed)", "geojson"), ("XLSX (streamed)", "xlsx")]
+    {
+        let url = admin.url(&format!("/api/v1/exports/inspections.{ext}{query}"));
+        let (before, before_anon) = (rss_kb(), anon_kb());
         let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
+        let peak_anon = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before_anon));
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (p2, s2) = (peak.clone(), stop.clone());
+        let (p2, pa2, s2) = (peak.clone(), peak_anon.clone(), stop.clone());
         let sampler = std::thread::spawn(move || {
             while !s2.load(std::sync::atomic::Ordering::Relaxed) {
                 p2.fetch_max(rss_kb(), std::sync::atomic::Ordering::Relaxed);
+                pa2.fetch_max(anon_kb(), std::sync::atomic::Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
@@ -203,7 +288,10 @@ async fn main() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         sampler.join().unwrap();
         let growth = peak.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(before) as f64 / 1024.0;
-        println!("| {label} | {secs:.2} | {bytes} | {growth:.1} |");
+        let anon =
+            peak_anon.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(before_anon) as f64 / 1024.0;
+        let ratio = floor.map(|(f, _)| format!("{:.2}", secs / f)).unwrap_or_default();
+        println!("| {label} | {secs:.2} | {bytes} | {anon:.1} | {growth:.1} | {ratio} |");
     }
     drop(admin);
     drop(server);

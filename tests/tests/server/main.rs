@@ -11,6 +11,7 @@ mod cluster;
 mod documents;
 mod evidence;
 mod evidence_reads;
+mod exports;
 mod faults;
 mod ingest;
 mod malformed;

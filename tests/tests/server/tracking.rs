@@ -192,7 +192,12 @@ async fn exports_parse_back_with_the_expected_rows() {
     let sent = records.iter().find(|i| i.id.to_string() == row[0]).expect("a sent record");
     let at = sent.position.as_ref().expect("position").point;
     assert_eq!(row[8], format!("{:.6}", at.lng()));
-    assert_eq!((rows[0][14].as_str(), row[14].as_str(), row[15].as_str()), ("定位来源", "gps", ""));
+    assert_eq!((rows[0][14].as_str(), row[14].as_str(), row[15].as_str()), ("定位来源", "本机定位", ""));
+    assert_eq!(
+        (rows[0][20].as_str(), row[20].as_str()),
+        ("position_source", "gps"),
+        "the code in its own column"
+    );
     assert_eq!((rows[0][16].as_str(), row[16].as_str()), ("预警", ""), "honest records carry no flags");
 
     let geo: serde_json::Value =
@@ -257,7 +262,7 @@ async fn exports_carry_each_rows_own_flags_across_read_batches() {
 }
 
 /// A small RFC 4180 reader for the test (quotes, doubled quotes, CRLF).
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
+pub(crate) fn parse_csv(text: &str) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let mut row = Vec::new();
     let mut field = String::new();
@@ -306,7 +311,8 @@ async fn xlsx_exports_parse_back_with_typed_cells() {
     assert_eq!(rows[0][16], Data::String("预警".into()));
     assert_eq!(rows[1][4], Data::String("测试塘".into()));
     assert_eq!(rows[0][14], Data::String("定位来源".into()));
-    assert_eq!(rows[1][14], Data::String("gps".into()));
+    assert_eq!(rows[1][14], Data::String("本机定位".into()));
+    assert_eq!(rows[1][20], Data::String("gps".into()));
 
     let admin = login(&server, "admin").await;
     let (status, _, bytes) = admin.get_bytes("/api/v1/exports/progress/421102").await;

@@ -1,0 +1,154 @@
+//! The inspection list as people and machines read it (issue 12): Chinese labels beside the
+//! codes, photo links that lead to the photos, flags by text and by kind, and XLSX split into
+//! sheets when one is full; exports of versions stored before their export columns existed.
+
+use qingliu_tests::client::sha256_hex;
+use qingliu_tests::records::*;
+use reqwest::StatusCode;
+use shared::review::ReviewDecision;
+
+use crate::tracking::parse_csv;
+use crate::{inspector, login, setup};
+
+fn photo(n: usize, salt: u8) -> Vec<u8> {
+    (0..n).map(|i| (i as u8).wrapping_mul(29).wrapping_add(salt)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exports_show_labels_keep_codes_and_link_the_photos() {
+    let (server, fx) = setup().await;
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let data = photo(40_000, 5);
+    a.upload(&data, 16_384).await.unwrap();
+    let with_photo = water_body(fx.site("water1").id, vec![photo_ref(&data)], None);
+    let mut weak = water_body(fx.site("water1").id, vec![], None);
+    weak.position.as_mut().unwrap().accuracy_m = Some(500.0);
+    let returned = water_body(fx.site("water1").id, vec![], None);
+    a.push(&batch(da, vec![submit(1, &with_photo), submit(2, &weak), submit(3, &returned)])).await.unwrap();
+    let r1 = login(&server, "reviewer_1").await;
+    r1.review(returned.id, 1, ReviewDecision::Return, "照片不清楚，请补拍").await.unwrap();
+
+    let (status, _, bytes) = r1.get_bytes("/api/v1/exports/inspections.csv").await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = parse_csv(std::str::from_utf8(&bytes[3..]).unwrap());
+    let header = &rows[0];
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("column {name}"));
+    let row_of = |id: shared::ids::InspectionId| {
+        rows.iter().find(|r| r[0] == id.to_string()).unwrap_or_else(|| panic!("row of {id}"))
+    };
+    assert_eq!(rows.len(), 4);
+    // Labels people read, codes for machines in their own columns.
+    let p = row_of(with_photo.id);
+    assert_eq!((p[col("审核状态")].as_str(), p[col("status")].as_str()), ("待审核", "submitted"));
+    assert_eq!((p[col("检查类型")].as_str(), p[col("kind")].as_str()), ("黑臭水体检查", "water_body"));
+    assert_eq!((p[col("定位来源")].as_str(), p[col("position_source")].as_str()), ("本机定位", "gps"));
+    assert_eq!(p[col("site_id")], fx.site("water1").id.to_string());
+    assert_eq!(p[col("照片数")], "1");
+    // The link is the server's own address for the photo, and leads to its bytes.
+    let link = p[col("照片链接")].clone();
+    assert_eq!(link, format!("{}/api/v1/blobs/{}", r1.base, sha256_hex(&data)));
+    let got = r1.http.get(&link).bearer_auth(r1.token.clone().unwrap()).send().await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().to_vec(), data);
+    assert_eq!(row_of(weak.id)[col("照片链接")], "");
+    // Flags by text and by kind.
+    let w = row_of(weak.id);
+    assert!(w[col("预警")].contains("定位精度较差"), "{:?}", w[col("预警")]);
+    assert_eq!(w[col("flag_kinds")], "weak_accuracy");
+    assert_eq!(p[col("flag_kinds")], "");
+    // The review as it stands.
+    let r = row_of(returned.id);
+    assert_eq!((r[col("审核状态")].as_str(), r[col("status")].as_str()), ("已退回", "returned"));
+    assert_eq!(r[col("审核意见")], "照片不清楚，请补拍");
+
+    let geo: serde_json::Value =
+        serde_json::from_slice(&r1.get_bytes("/api/v1/exports/inspections.geojson").await.2).unwrap();
+    let feature = |id: shared::ids::InspectionId| {
+        geo["features"].as_array().unwrap().iter().find(|f| f["id"] == id.to_string()).unwrap().clone()
+    };
+    let f = feature(with_photo.id);
+    assert_eq!(f["properties"]["status_zh"], "待审核");
+    assert_eq!(f["properties"]["kind_zh"], "黑臭水体检查");
+    assert_eq!(f["properties"]["photo_links"], serde_json::json!([link]));
+    let f = feature(weak.id);
+    assert_eq!(f["properties"]["flags"][0]["flag"], "weak_accuracy");
+    assert_eq!(f["properties"]["accuracy_m"], 500.0);
+
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+    let (_, _, bytes) = r1.get_bytes("/api/v1/exports/inspections.xlsx").await;
+    let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = wb.worksheet_range("检查记录").unwrap();
+    let x: Vec<_> = sheet.rows().collect();
+    let xrow = x.iter().find(|r| r[0] == Data::String(returned.id.to_string())).unwrap();
+    assert_eq!(xrow[2], Data::String("已退回".into()));
+    assert_eq!(xrow[18], Data::String("returned".into()));
+    assert_eq!(xrow[12], Data::String("照片不清楚，请补拍".into()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_sheet_continues_on_the_next() {
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+    let (server, fx) = setup().await;
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let sent: Vec<_> = (0..12).map(|_| water_body(fx.site("water1").id, vec![], None)).collect();
+    a.push(&batch(da, sent.iter().enumerate().map(|(n, i)| submit(n as u64 + 1, i)).collect()))
+        .await
+        .unwrap();
+    let store = server.state.store.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        let admin = store.read().unwrap().user_by_username("admin").unwrap().unwrap().info;
+        let actor = sync_server::domain::Actor { user: admin, token_hash: vec![] };
+        let mut out = Vec::new();
+        sync_server::domain::export::inspections_xlsx_sheets(
+            store.as_ref(),
+            &actor,
+            &Default::default(),
+            &Default::default(),
+            5,
+            &mut |c| {
+                out.extend_from_slice(&c);
+                true
+            },
+        )
+        .unwrap();
+        out
+    })
+    .await
+    .unwrap();
+    let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    assert_eq!(wb.sheet_names(), ["检查记录", "检查记录 2", "检查记录 3"]);
+    let mut ids = Vec::new();
+    for (name, rows) in [("检查记录", 5), ("检查记录 2", 5), ("检查记录 3", 2)] {
+        let sheet = wb.worksheet_range(name).unwrap();
+        let r: Vec<_> = sheet.rows().collect();
+        assert_eq!(r[0][0], Data::String("记录编号".into()), "each sheet has its header");
+        assert_eq!(r.len(), 1 + rows, "{name}");
+        ids.extend(r[1..].iter().map(|row| row[0].to_string()));
+    }
+    let mut want: Vec<String> = sent.iter().map(|i| i.id.to_string()).collect();
+    want.sort();
+    ids.sort();
+    assert_eq!(ids, want, "every record once, across the sheets");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_stored_before_export_columns_are_filled_in_at_start() {
+    // A database from before migration 0011 holds versions without export rows: the server
+    // fills them in (with their stored flags) before it serves, so the export misses none.
+    let (server, fx) = setup().await;
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let mut weak = water_body(fx.site("water1").id, vec![], None);
+    weak.position.as_mut().unwrap().accuracy_m = Some(500.0);
+    let plain = water_body(fx.site("water1").id, vec![], None);
+    a.push(&batch(da, vec![submit(1, &weak), submit(2, &plain)])).await.unwrap();
+    let r1 = login(&server, "reviewer_1").await;
+    let before = r1.get_bytes("/api/v1/exports/inspections.csv").await.2;
+    qingliu_tests::database::Dba::open(&server.state.config).execute("DELETE FROM version_exports", &[]);
+    let gone = parse_csv(
+        std::str::from_utf8(&r1.get_bytes("/api/v1/exports/inspections.csv").await.2[3..]).unwrap(),
+    );
+    assert_eq!(gone.len(), 1, "without export columns the rows are missing (the test's premise)");
+    assert_eq!(sync_server::domain::export::backfill(server.state.store.as_ref()).unwrap(), 2);
+    let after = r1.get_bytes("/api/v1/exports/inspections.csv").await.2;
+    assert_eq!(after, before, "the same export as when the columns were written at push");
+    assert_eq!(sync_server::domain::export::backfill(server.state.store.as_ref()).unwrap(), 0);
+}
