@@ -101,7 +101,11 @@ pub struct QueueItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueuePage {
+    /// How many records match, counted up to a cap (10,000): see `total_capped`.
     pub total: u64,
+    /// More than `total` match (the queue does not count a province's million per page).
+    #[serde(default)]
+    pub total_capped: bool,
     pub items: Vec<QueueItem>,
 }
 

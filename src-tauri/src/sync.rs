@@ -58,7 +58,20 @@ pub struct SyncClient {
     base: String,
     token: Option<String>,
     pub chunk: usize,
+    /// Whether the server reads zstd request bodies, as its answers say (`Accept-Encoding`):
+    /// unknown until the first answer, shared by the clones of one client.
+    zstd: std::sync::Arc<std::sync::atomic::AtomicU8>,
+    /// Set by [`SyncClient::uncompressed`].
+    plain: bool,
 }
+
+/// States of [`SyncClient::zstd`].
+const ZSTD_UNKNOWN: u8 = 0;
+const ZSTD_NO: u8 = 1;
+const ZSTD_YES: u8 = 2;
+
+/// Push bodies at least this large go compressed (smaller ones gain less than a frame costs).
+const COMPRESS_FROM: usize = 1024;
 
 impl SyncClient {
     pub fn new(base: &str) -> Self {
@@ -67,7 +80,28 @@ impl SyncClient {
             .timeout(Duration::from_secs(120))
             .build()
             .unwrap_or_default();
-        SyncClient { http, base: base.trim_end_matches('/').to_string(), token: None, chunk: DEFAULT_CHUNK }
+        SyncClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token: None,
+            chunk: DEFAULT_CHUNK,
+            zstd: Default::default(),
+            plain: false,
+        }
+    }
+
+    /// Neither ask for compressed answers nor compress pushes: the wire as it was before
+    /// compression (benchmarks' baseline; a proxy that mangles encodings).
+    pub fn uncompressed(mut self) -> Self {
+        self.http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .no_gzip()
+            .no_zstd()
+            .build()
+            .unwrap_or_default();
+        self.plain = true;
+        self
     }
 
     pub fn with_token(mut self, token: Option<String>) -> Self {
@@ -87,7 +121,35 @@ impl SyncClient {
         }
     }
 
-    async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, SyncError> {
+    /// Note what the answer says of request encodings (RFC 7694): the server's own answers carry
+    /// `Accept-Encoding`; one without it (an older server, a proxy's error page) says no.
+    fn learn_encodings(&self, resp: &reqwest::Response) {
+        let zstd =
+            resp.headers().get_all(reqwest::header::ACCEPT_ENCODING).iter().any(|v| {
+                v.to_str().is_ok_and(|v| v.split(',').any(|e| e.trim().eq_ignore_ascii_case("zstd")))
+            });
+        if zstd || resp.status().is_success() {
+            self.zstd.store(if zstd { ZSTD_YES } else { ZSTD_NO }, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Whether to compress a request body to this server, asking it first (a tiny request,
+    /// once per client) when no answer has said yet.
+    async fn server_reads_zstd(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.plain {
+            return false;
+        }
+        if self.zstd.load(Relaxed) == ZSTD_UNKNOWN
+            && let Ok(resp) = self.http.get(format!("{}/healthz", self.base)).send().await
+        {
+            self.learn_encodings(&resp);
+        }
+        self.zstd.load(Relaxed) == ZSTD_YES
+    }
+
+    async fn decode<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Result<T, SyncError> {
+        self.learn_encodings(&resp);
         let status = resp.status();
         let bytes = resp.bytes().await?;
         if status.is_success() {
@@ -111,7 +173,7 @@ impl SyncClient {
             .json(&LoginRequest { username: username.into(), password: password.into() })
             .send()
             .await?;
-        Self::decode(resp).await
+        self.decode(resp).await
     }
 
     /// Revoke this client's token on the server.
@@ -120,17 +182,45 @@ impl SyncClient {
         if resp.status().is_success() {
             return Ok(());
         }
-        Self::decode::<serde_json::Value>(resp).await.map(|_| ())
+        self.decode::<serde_json::Value>(resp).await.map(|_| ())
     }
 
     pub async fn register_device(&self, req: &RegisterDeviceRequest) -> Result<DeviceInfo, SyncError> {
         let resp = self.req(reqwest::Method::POST, "/api/v1/devices").json(req).send().await?;
-        Self::decode(resp).await
+        self.decode(resp).await
     }
 
+    /// Push a batch, zstd-compressed when the server reads it (JSON of records compresses to a
+    /// fifth or less; what a 2G link is slow at is bytes).
     pub async fn push(&self, req: &PushRequest) -> Result<PushResponse, SyncError> {
-        let resp = self.req(reqwest::Method::POST, "/api/v1/sync/push").json(req).send().await?;
-        Self::decode(resp).await
+        let body = serde_json::to_vec(req).map_err(|e| SyncError::Transient(format!("encode push: {e}")))?;
+        let compressed = if body.len() >= COMPRESS_FROM && self.server_reads_zstd().await {
+            zstd::bulk::compress(&body, 3).ok()
+        } else {
+            None
+        };
+        let post = || {
+            self.req(reqwest::Method::POST, "/api/v1/sync/push")
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+        };
+        let resp = match compressed {
+            Some(z) => {
+                let resp = post().header(reqwest::header::CONTENT_ENCODING, "zstd").body(z).send().await?;
+                if resp.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                    return self.decode(resp).await;
+                }
+                // Refused after all (a proxy in between that does not pass it): plain from now on.
+                self.zstd.store(ZSTD_NO, std::sync::atomic::Ordering::Relaxed);
+                post().body(body).send().await?
+            }
+            None => post().body(body).send().await?,
+        };
+        self.decode(resp).await
+    }
+
+    /// Whether the last answer said the server reads zstd request bodies (tests, diagnostics).
+    pub fn compresses_pushes(&self) -> bool {
+        self.zstd.load(std::sync::atomic::Ordering::Relaxed) == ZSTD_YES
     }
 
     pub async fn pull(&self, cursor: Option<&str>, limit: u32) -> Result<PullPage, SyncError> {
@@ -153,7 +243,7 @@ impl SyncClient {
             path.push_str(c);
         }
         let resp = self.req(reqwest::Method::GET, &path).send().await?;
-        Self::decode(resp).await
+        self.decode(resp).await
     }
 
     pub async fn number_blocks(
@@ -162,13 +252,13 @@ impl SyncClient {
     ) -> Result<shared::documents::NumberBlockResponse, SyncError> {
         let resp =
             self.req(reqwest::Method::POST, "/api/v1/documents/number-blocks").json(req).send().await?;
-        Self::decode(resp).await
+        self.decode(resp).await
     }
 
     /// A record as a reviewer sees it: every version, history, flags.
     pub async fn record_detail(&self, id: &InspectionId) -> Result<RecordDetail, SyncError> {
         let resp = self.req(reqwest::Method::GET, &format!("/api/v1/inspections/{id}")).send().await?;
-        Self::decode(resp).await
+        self.decode(resp).await
     }
 
     /// A stored photo's bytes.
@@ -178,7 +268,7 @@ impl SyncClient {
         if status.is_success() {
             return Ok(resp.bytes().await?.to_vec());
         }
-        Self::decode::<serde_json::Value>(resp).await.map(|_| Vec::new())
+        self.decode::<serde_json::Value>(resp).await.map(|_| Vec::new())
     }
 
     pub async fn blob_start(&self, sha256: &str, size: u64) -> Result<BlobStatus, SyncError> {
@@ -187,7 +277,7 @@ impl SyncClient {
             .json(&BlobUploadStart { size })
             .send()
             .await?;
-        Self::decode(resp).await
+        self.decode(resp).await
     }
 
     pub async fn blob_append(
@@ -202,7 +292,7 @@ impl SyncClient {
             .body(bytes)
             .send()
             .await?;
-        Self::decode(resp).await
+        self.decode(resp).await
     }
 
     /// Upload one blob, resuming at the server's offset; a 409 re-reads the offset.

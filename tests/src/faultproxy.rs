@@ -53,6 +53,9 @@ impl FaultProxy {
                 let st = st.clone();
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
+                        // Forward each write as it comes: with Nagle on, the proxy itself would
+                        // hold small segments for the peer's delayed ACK (40 ms each).
+                        let _ = (client.set_nodelay(true), server.set_nodelay(true));
                         relay(client, server, st).await;
                     }
                 });

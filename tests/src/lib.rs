@@ -226,7 +226,8 @@ pub async fn bind_retrying(addr: std::net::SocketAddr) -> tokio::net::TcpListene
 }
 
 async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
-    axum::serve(listener, router).await
+    use axum::serve::ListenerExt;
+    axum::serve(listener.tap_io(sync_server::no_delay), router).await
 }
 
 /// A tablet: a fresh app core (its data in the returned directory) logged in as `user` through

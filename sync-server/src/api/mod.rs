@@ -12,6 +12,7 @@ pub mod meta;
 pub mod review;
 pub mod sync;
 pub mod tracking;
+pub mod wire;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;

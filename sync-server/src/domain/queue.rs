@@ -96,7 +96,8 @@ pub fn queue(store: &dyn Store, actor: &Actor, q: &QueueQuery) -> AppResult<Queu
         let f = crate::domain::records::stored_flags(tx.as_mut(), &record.inspection, site.as_ref())?;
         items.push(QueueItem { site_name: site.map(|s| s.name).unwrap_or_default(), flags: f, record });
     }
-    Ok(QueuePage { total, items })
+    let total_capped = total > crate::store::LIST_COUNT_CAP;
+    Ok(QueuePage { total: total.min(crate::store::LIST_COUNT_CAP), total_capped, items })
 }
 
 /// Review several records with one decision; each is its own transaction and its own result.

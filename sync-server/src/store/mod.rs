@@ -322,6 +322,9 @@ pub enum RecordFilter {
     VillageRange(String, String),
 }
 
+/// Most records a listing counts exactly; past it the count says "more than this".
+pub const LIST_COUNT_CAP: u64 = 10_000;
+
 /// A filtered, newest-first listing of records in a region (review queue, exports).
 #[derive(Debug, Clone, Default)]
 pub struct RecordQuery {
@@ -489,7 +492,8 @@ pub trait Tx {
         limit: u32,
     ) -> StoreResult<Vec<InspectionRecord>>;
     fn count_records(&mut self) -> StoreResult<Vec<(ReviewStatus, u64)>>;
-    /// One page of a record listing and the total number matching.
+    /// One page of a record listing and the number matching, counted up to
+    /// [`LIST_COUNT_CAP`] + 1 (a province's million records are not counted per page).
     fn list_records(&mut self, q: &RecordQuery) -> StoreResult<(Vec<InspectionRecord>, u64)>;
     /// Visit every record matching (ignores limit/offset), newest first, in bounded memory.
     fn for_each_record(

@@ -1297,7 +1297,13 @@ impl Tx for PgTx<'_> {
         let params = params_of(&args);
         let total = {
             let row = self
-                .query_opt(&format!("SELECT COUNT(*) FROM records WHERE {where_sql}"), &params)?
+                .query_opt(
+                    &format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE {where_sql} LIMIT {}) capped",
+                        LIST_COUNT_CAP + 1
+                    ),
+                    &params,
+                )?
                 .ok_or_else(|| corrupt("count returned no row"))?;
             get::<i64>(&row, 0)? as u64
         };

@@ -329,7 +329,7 @@ fn region_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Region> {
 }
 
 /// Most rows an export sorts in memory (see `for_each_export_row`).
-const EXPORT_SORT_MAX: i64 = 20_000;
+const EXPORT_SORT_MAX: u64 = 20_000;
 
 /// The export's columns of a record's current version, in [`ExportRow`] order (`WHERE …` follows).
 pub const EXPORT_SELECT: &str =
@@ -410,6 +410,16 @@ fn record_where(q: &RecordQuery, table: &str) -> (String, Vec<String>) {
 }
 
 impl SqliteTx<'_> {
+    /// How many records match, counting no further than `cap` + 1.
+    fn count_capped(&self, where_sql: &str, args: &[String], cap: u64) -> StoreResult<u64> {
+        let n: i64 = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE {where_sql} LIMIT {})", cap + 1),
+            rusqlite::params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
     fn load_record(&mut self, row: RecordRow) -> StoreResult<InspectionRecord> {
         let inspection = self
             .version(&row.id, row.current_version)?
@@ -943,13 +953,11 @@ impl Tx for SqliteTx<'_> {
 
     fn list_records(&mut self, q: &RecordQuery) -> StoreResult<(Vec<InspectionRecord>, u64)> {
         let (where_sql, args) = record_where(q, "");
-        let total: i64 = self.conn.query_row(
-            &format!("SELECT COUNT(*) FROM records WHERE {where_sql}"),
-            rusqlite::params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
+        let total = self.count_capped(&where_sql, &args, LIST_COUNT_CAP)?;
+        // As for exports: past the cap, walk the arrival index instead of sorting the matches.
+        let from = if total > LIST_COUNT_CAP { "records INDEXED BY records_received" } else { "records" };
         let sql = format!(
-            "SELECT {RECORD_COLS} FROM records WHERE {where_sql} ORDER BY received_at DESC, id DESC LIMIT {} OFFSET {}",
+            "SELECT {RECORD_COLS} FROM {from} WHERE {where_sql} ORDER BY received_at DESC, id DESC LIMIT {} OFFSET {}",
             q.limit, q.offset
         );
         let rows: Vec<RecordRow> = {
@@ -957,7 +965,7 @@ impl Tx for SqliteTx<'_> {
             st.query_map(rusqlite::params_from_iter(args.iter()), record_row)?.collect::<Result<_, _>>()?
         };
         let records = rows.into_iter().map(|r| self.load_record(r)).collect::<StoreResult<Vec<_>>>()?;
-        Ok((records, total as u64))
+        Ok((records, total))
     }
 
     fn for_each_record(
@@ -997,12 +1005,8 @@ impl Tx for SqliteTx<'_> {
         // Newest first without sorting more than EXPORT_SORT_MAX rows in memory: a large
         // selection walks the arrival index backwards and filters; a small one (a township)
         // is found through its villages and sorted.
-        let matching: i64 = self.conn.query_row(
-            &format!("SELECT COUNT(*) FROM records r WHERE {where_sql}"),
-            rusqlite::params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
-        let from = if matching > EXPORT_SORT_MAX {
+        let (plain_where, plain_args) = record_where(q, "");
+        let from = if self.count_capped(&plain_where, &plain_args, EXPORT_SORT_MAX)? > EXPORT_SORT_MAX {
             EXPORT_SELECT.replace("FROM records r", "FROM records r INDEXED BY records_received")
         } else {
             EXPORT_SELECT.to_string()

@@ -194,6 +194,33 @@ async fn main() {
             pct(&ms, 0.99)
         );
     }
+    // The review queue over the whole province, as the province admin pages and filters it.
+    let queues = [
+        ("newest 50", "/api/v1/review/queue?limit=50".to_string()),
+        ("status=submitted", "/api/v1/review/queue?status=submitted&limit=50".to_string()),
+        ("kind=water_body", "/api/v1/review/queue?kind=water_body&limit=50".to_string()),
+        ("flag=any", "/api/v1/review/queue?flag=any&limit=50".to_string()),
+        ("flag=weak_accuracy", "/api/v1/review/queue?flag=weak_accuracy&limit=50".to_string()),
+        ("page 200 (offset 10,000)", "/api/v1/review/queue?limit=50&offset=10000".to_string()),
+        ("one township", "/api/v1/review/queue?village=421101101000&limit=50".to_string()),
+    ];
+    for (label, path) in queues {
+        let _: serde_json::Value = admin.get(&path).await.unwrap();
+        let mut ms = Vec::with_capacity(args.requests);
+        for _ in 0..args.requests {
+            let t = Instant::now();
+            let v: serde_json::Value = admin.get(&path).await.unwrap();
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert!(v["items"].as_array().is_some_and(|i| !i.is_empty()), "{label}: {v}");
+        }
+        ms.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "| GET /api/v1/review/queue ({label}) | {:.2} | {:.2} | {:.2} |",
+            pct(&ms, 0.5),
+            pct(&ms, 0.95),
+            pct(&ms, 0.99)
+        );
+    }
     let store = server.state.store.clone();
     let t = Instant::now();
     let counters = tokio::task::spawn_blocking(move || {

@@ -26,6 +26,7 @@ mod scopes;
 mod seed;
 mod signatures;
 mod tracking;
+mod wire;
 
 use qingliu_tests::fixture::{self, Fixture, PASSWORD};
 use qingliu_tests::{ApiClient, TestServer};

@@ -213,7 +213,7 @@ pub fn Queue() -> impl IntoView {
             </div>
             <div class="row toolbar">
                 <span id="queue-total" class="count-sm">
-                    {move || page.with(|p| p.as_ref().map(|p| format!("{} {} {}", ctx.t("total"), p.total, ctx.t("items"))).unwrap_or_default())}
+                    {move || page.with(|p| p.as_ref().map(|p| format!("{} {}{} {}", ctx.t("total"), p.total, if p.total_capped { "+" } else { "" }, ctx.t("items"))).unwrap_or_default())}
                 </span>
                 {can_review.then(|| view! {
                     <button id="bulk-approve" class="primary" prop:disabled=move || busy.get() || selected.with(|s| s.is_empty())
