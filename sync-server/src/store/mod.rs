@@ -390,6 +390,39 @@ pub(crate) fn record_where(
     (clauses.join(" AND "), args)
 }
 
+/// For a listing filtered by flags, the statement counting its records up to `cap` + 1 and its
+/// arguments: driven from the flags (`version_flags`, indexed by village), so that counting the
+/// flagged few of a million records does not test each record for flags. `join` is how the
+/// backend joins the flags to their records (SQLite: `CROSS JOIN`, which keeps the flags as
+/// the outer loop). `None` without a flag filter.
+pub(crate) fn flagged_count(
+    q: &RecordQuery,
+    placeholder: fn(usize) -> String,
+    time: fn(OffsetDateTime) -> String,
+    join: &str,
+    cap: u64,
+) -> Option<(String, Vec<String>)> {
+    let flag = q.flag.as_ref()?;
+    let unflagged = RecordQuery { flag: None, ..q.clone() };
+    let (where_sql, mut args) = record_where(&unflagged, "r.", placeholder, time);
+    let kind = match flag {
+        FlagFilter::Any => String::new(),
+        FlagFilter::Kind(k) => {
+            args.push(k.clone());
+            format!(" AND f.kind = {}", placeholder(args.len()))
+        }
+    };
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT DISTINCT f.record_id FROM version_flags f {join} records r
+           ON r.id = f.record_id AND r.current_version = f.version
+          WHERE f.village BETWEEN {} AND {}{kind} AND {where_sql} LIMIT {})",
+        placeholder(1),
+        placeholder(2),
+        cap + 1
+    );
+    Some((sql, args))
+}
+
 /// Which sites a listing covers.
 #[derive(Debug, Clone)]
 pub enum SiteFilter {

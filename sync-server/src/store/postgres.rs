@@ -1296,15 +1296,18 @@ impl Tx for PgTx<'_> {
         let (where_sql, args) = record_where(q, "");
         let params = params_of(&args);
         let total = {
-            let row = self
-                .query_opt(
+            let flagged = super::flagged_count(q, |n| format!("${n}"), ts, "JOIN", LIST_COUNT_CAP);
+            let row = match &flagged {
+                Some((sql, args)) => self.query_opt(&format!("{sql} capped"), &params_of(args))?,
+                None => self.query_opt(
                     &format!(
                         "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE {where_sql} LIMIT {}) capped",
                         LIST_COUNT_CAP + 1
                     ),
                     &params,
-                )?
-                .ok_or_else(|| corrupt("count returned no row"))?;
+                )?,
+            }
+            .ok_or_else(|| corrupt("count returned no row"))?;
             get::<i64>(&row, 0)? as u64
         };
         let (limit, offset) = (i64::from(q.limit), i64::from(q.offset));

@@ -953,7 +953,13 @@ impl Tx for SqliteTx<'_> {
 
     fn list_records(&mut self, q: &RecordQuery) -> StoreResult<(Vec<InspectionRecord>, u64)> {
         let (where_sql, args) = record_where(q, "");
-        let total = self.count_capped(&where_sql, &args, LIST_COUNT_CAP)?;
+        let total = match super::flagged_count(q, |n| format!("?{n}"), ts, "CROSS JOIN", LIST_COUNT_CAP) {
+            Some((sql, args)) => {
+                self.conn.query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| r.get::<_, i64>(0))?
+                    as u64
+            }
+            None => self.count_capped(&where_sql, &args, LIST_COUNT_CAP)?,
+        };
         // As for exports: past the cap, walk the arrival index instead of sorting the matches.
         let from = if total > LIST_COUNT_CAP { "records INDEXED BY records_received" } else { "records" };
         let sql = format!(

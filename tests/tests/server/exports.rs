@@ -164,7 +164,7 @@ async fn a_queue_past_the_count_cap_says_so_and_pages_newest_first() {
     let user = fx.user("inspector_a").id;
     let device = shared::DeviceId::new();
     let base = time::OffsetDateTime::now_utc() - time::Duration::hours(10);
-    let mut ids = Vec::new();
+    let (mut ids, mut flagged) = (Vec::new(), Vec::new());
     {
         let mut tx = server.state.store.write().unwrap();
         tx.insert_device(&DeviceRow {
@@ -196,6 +196,26 @@ async fn a_queue_past_the_count_cap_says_so_and_pages_newest_first() {
             })
             .unwrap();
             tx.insert_version(&i, at, &device, None).unwrap();
+            // Every 1,000th flagged, some twice (one record, however many flags, counts once).
+            if k % 1000 == 7 {
+                let mut flags = vec![shared::flags::Flag::WeakAccuracy { accuracy_m: 300.0 }];
+                if k % 2000 == 7 {
+                    flags.push(shared::flags::Flag::MockLocation);
+                }
+                let rows: Vec<_> = flags
+                    .into_iter()
+                    .map(|flag| sync_server::store::FlagRow {
+                        record_id: i.id,
+                        version: 1,
+                        flag,
+                        village: site.village,
+                        user_id: user,
+                        received_at: at,
+                    })
+                    .collect();
+                tx.insert_flags(&rows).unwrap();
+                flagged.push(i.id.to_string());
+            }
             ids.push(i.id.to_string());
         }
         tx.commit().unwrap();
@@ -219,6 +239,18 @@ async fn a_queue_past_the_count_cap_says_so_and_pages_newest_first() {
     let last: serde_json::Value =
         r1.get(&format!("/api/v1/review/queue?limit=50&offset={}", LIST_COUNT_CAP)).await.unwrap();
     assert_eq!(got(&last), ids[LIST_COUNT_CAP as usize..], "the last page, oldest last");
+    // Flag filters are counted from the flags: each flagged record once, newest first.
+    flagged.reverse();
+    let any: serde_json::Value = r1.get("/api/v1/review/queue?flag=any&limit=50").await.unwrap();
+    assert_eq!(
+        (any["total"].as_u64(), any["total_capped"].as_bool()),
+        (Some(flagged.len() as u64), Some(false))
+    );
+    assert_eq!(got(&any), flagged);
+    let mock: serde_json::Value = r1.get("/api/v1/review/queue?flag=mock_location").await.unwrap();
+    assert_eq!(mock["total"].as_u64(), Some(flagged.len().div_ceil(2) as u64));
+    let none: serde_json::Value = r1.get("/api/v1/review/queue?flag=any&status=approved").await.unwrap();
+    assert_eq!(none["total"], 0, "the record filters still apply");
     // A narrower filter under the cap is counted exactly.
     let hour_ago = (time::OffsetDateTime::now_utc() - time::Duration::hours(10)
         + time::Duration::seconds(n as i64 - 5))
