@@ -42,3 +42,17 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// This process's anonymous resident memory in KiB (heap, stacks, in-memory temp tables): what
+/// it holds itself, without file pages it maps (SQLite's mmap of the database is page cache).
+/// Benchmarks sample it for memory growth.
+pub fn anon_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("RssAnon:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}

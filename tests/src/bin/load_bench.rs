@@ -53,17 +53,6 @@ fn make_photo(n: usize) -> Vec<u8> {
     out
 }
 
-fn anon_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("RssAnon:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 #[derive(Default)]
 struct Latencies {
     register: Vec<f64>,
@@ -210,14 +199,14 @@ async fn main() {
     );
 
     let bytes = Arc::new(AtomicU64::new(0));
-    let anon_before = anon_kb();
+    let anon_before = qingliu_tests::process::anon_kb();
     let peak = Arc::new(AtomicU64::new(anon_before));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
         let (peak, stop) = (peak.clone(), stop.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                peak.fetch_max(anon_kb(), Ordering::Relaxed);
+                peak.fetch_max(qingliu_tests::process::anon_kb(), Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(50));
             }
         })

@@ -67,19 +67,6 @@ fn bench_inspection(n: usize, site: shared::SiteId) -> shared::inspection::Inspe
     i
 }
 
-/// Anonymous resident memory (heap, stacks, in-memory temp tables): what the process itself
-/// holds, without the database file's pages mapped in by SQLite's mmap (page cache).
-fn anon_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("RssAnon:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -292,7 +279,7 @@ async fn main() {
         [("CSV with BOM (streamed)", "csv"), ("GeoJSON (streamed)", "geojson"), ("XLSX (streamed)", "xlsx")]
     {
         let url = admin.url(&format!("/api/v1/exports/inspections.{ext}{query}"));
-        let (before, before_anon) = (rss_kb(), anon_kb());
+        let (before, before_anon) = (rss_kb(), qingliu_tests::process::anon_kb());
         let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
         let peak_anon = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before_anon));
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -300,7 +287,7 @@ async fn main() {
         let sampler = std::thread::spawn(move || {
             while !s2.load(std::sync::atomic::Ordering::Relaxed) {
                 p2.fetch_max(rss_kb(), std::sync::atomic::Ordering::Relaxed);
-                pa2.fetch_max(anon_kb(), std::sync::atomic::Ordering::Relaxed);
+                pa2.fetch_max(qingliu_tests::process::anon_kb(), std::sync::atomic::Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
