@@ -16,8 +16,7 @@ use qingliu_tests::TestServer;
 use qingliu_tests::faultproxy::FaultProxy;
 use qingliu_tests::records::water_body;
 use shared::DeviceId;
-use shared::review::ReviewStatus;
-use sync_server::store::{DeviceRow, RecordRow};
+use sync_server::store::DeviceRow;
 
 #[derive(Parser)]
 struct Args {
@@ -118,22 +117,7 @@ fn seed(server: &TestServer, args: &Args) {
         }
         let at = base + Duration::from_secs(n as u64 * 60);
         i.device_time = at;
-        let seq = tx.next_change_seq().unwrap();
-        tx.insert_record(&RecordRow {
-            id: i.id,
-            site_id: site,
-            village,
-            submitted_by: user,
-            device_id: device,
-            current_version: 1,
-            status: ReviewStatus::Submitted,
-            review: None,
-            received_at: at,
-            change_seq: seq,
-            kind: i.kind(),
-        })
-        .unwrap();
-        tx.insert_version(&i, at, &device, None).unwrap();
+        qingliu_tests::records::store_submitted(tx.as_mut(), &i, village, user, device, at);
     }
     tx.commit().unwrap();
 }

@@ -18,8 +18,7 @@ use clap::Parser;
 use qingliu_tests::TestServer;
 use qingliu_tests::records::water_body;
 use shared::DeviceId;
-use shared::review::ReviewStatus;
-use sync_server::store::{DeviceRow, FlagRow, RecordRow};
+use sync_server::store::{DeviceRow, FlagRow};
 
 #[derive(Parser)]
 struct Args {
@@ -115,22 +114,7 @@ async fn main() {
                 let (site, village) = sites[(n * 7919) % sites.len()];
                 let i = bench_inspection(n, site);
                 let at = base + Duration::from_secs(n as u64);
-                let seq = tx.next_change_seq().unwrap();
-                tx.insert_record(&RecordRow {
-                    id: i.id,
-                    site_id: site,
-                    village,
-                    submitted_by: inspector.id,
-                    device_id: device,
-                    current_version: 1,
-                    status: ReviewStatus::Submitted,
-                    review: None,
-                    received_at: at,
-                    change_seq: seq,
-                    kind: i.kind(),
-                })
-                .unwrap();
-                tx.insert_version(&i, at, &device, None).unwrap();
+                qingliu_tests::records::store_submitted(tx.as_mut(), &i, village, inspector.id, device, at);
                 // One record in 25 carries a flag, as the evidence checks would store it.
                 if n.is_multiple_of(25) {
                     let flag = shared::flags::Flag::WeakAccuracy { accuracy_m: 180.0 };

@@ -157,7 +157,7 @@ async fn versions_stored_before_export_columns_are_filled_in_at_start() {
 async fn a_queue_past_the_count_cap_says_so_and_pages_newest_first() {
     // More submitted records than the queue counts exactly: the count stops at the cap and says
     // so, and the pages (which then walk the arrival index instead of sorting) stay newest first.
-    use sync_server::store::{DeviceRow, LIST_COUNT_CAP, RecordRow};
+    use sync_server::store::{DeviceRow, LIST_COUNT_CAP};
     let (server, fx) = setup().await;
     let n = LIST_COUNT_CAP as usize + 30;
     let site = fx.site("water1");
@@ -180,22 +180,7 @@ async fn a_queue_past_the_count_cap_says_so_and_pages_newest_first() {
         for k in 0..n {
             let i = water_body(site.id, vec![], None);
             let at = base + time::Duration::seconds(k as i64);
-            let seq = tx.next_change_seq().unwrap();
-            tx.insert_record(&RecordRow {
-                id: i.id,
-                site_id: site.id,
-                village: site.village,
-                submitted_by: user,
-                device_id: device,
-                current_version: 1,
-                status: shared::review::ReviewStatus::Submitted,
-                review: None,
-                received_at: at,
-                change_seq: seq,
-                kind: i.kind(),
-            })
-            .unwrap();
-            tx.insert_version(&i, at, &device, None).unwrap();
+            qingliu_tests::records::store_submitted(tx.as_mut(), &i, site.village, user, device, at);
             // Every 1,000th flagged, some twice (one record, however many flags, counts once).
             if k % 1000 == 7 {
                 let mut flags = vec![shared::flags::Flag::WeakAccuracy { accuracy_m: 300.0 }];
