@@ -263,3 +263,56 @@ pub struct FlagStats {
     pub year: i32,
     pub rows: Vec<FlagStatsRow>,
 }
+
+/// Points of one kind for the console's map, as parallel columns (a province's 28,000 sites
+/// are about a sixth of their GeoJSON): `names[i]` is at (`lng[i]`, `lat[i]`), WGS-84 rounded to
+/// 1e-6° (about 0.1 m).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PointColumns {
+    /// Record ids, for points that open a record (empty for sites).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<InspectionId>,
+    pub names: Vec<String>,
+    pub lng: Vec<f64>,
+    pub lat: Vec<f64>,
+}
+
+impl PointColumns {
+    pub fn push(&mut self, name: &str, lng: f64, lat: f64) {
+        let round = |x: f64| (x * 1e6).round() / 1e6;
+        self.names.push(name.to_string());
+        self.lng.push(round(lng));
+        self.lat.push(round(lat));
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// What the console's map draws: the sites in scope with a registered position, and the
+/// records waiting for review with theirs (newest first, at most `MapPoints::PENDING_CAP`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MapPoints {
+    #[serde(default = "one")]
+    pub v: u32,
+    pub sites: PointColumns,
+    pub pending: PointColumns,
+    /// More records wait than `pending` holds.
+    #[serde(default)]
+    pub pending_capped: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl MapPoints {
+    pub const PENDING_CAP: usize = 20_000;
+}

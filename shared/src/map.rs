@@ -64,6 +64,19 @@ impl View {
         View { zoom: (i16::from(self.zoom) + i16::from(delta)).clamp(1, 18) as u8, ..*self }
     }
 
+    /// Zoom by `delta` steps keeping the world point under screen position `at` where it is (the
+    /// wheel and a click on a cluster zoom towards the pointer, not the middle of the map).
+    pub fn zoomed_at(&self, delta: i8, at: (f64, f64)) -> View {
+        let (dx, dy) = (at.0 - self.width / 2.0, at.1 - self.height / 2.0);
+        let z = self.zoomed(delta);
+        let (before, after) = (self.scale(), z.scale());
+        // The point under `at` is center + d/before; keep it at the same screen offset.
+        View {
+            center: (self.center.0 + dx / before - dx / after, self.center.1 + dy / before - dy / after),
+            ..z
+        }
+    }
+
     /// Move the centre by a number of screen pixels.
     pub fn panned(&self, dx: f64, dy: f64) -> View {
         let s = self.scale();
@@ -94,6 +107,67 @@ pub fn fit(points: &[LngLat], width: f64, height: f64, pad: f64) -> View {
         zoom -= 1;
     }
     View { center, zoom, width, height }
+}
+
+/// Points on screen, grouped so that a province's 28,000 sites stay readable and cheap to draw:
+/// the screen is cut into `cell`-pixel squares and the points of one class in one square become
+/// one mark at their mean position, with their count. Points off screen (beyond `margin`) are
+/// left out. `points` are screen positions with a class index; each mark keeps the index of its
+/// first point so that a lone point can still show its own title.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    pub x: f64,
+    pub y: f64,
+    pub class: u8,
+    pub count: u32,
+    pub first: usize,
+}
+
+pub fn cluster(points: &[(f64, f64, u8)], width: f64, height: f64, cell: f64, margin: f64) -> Vec<Mark> {
+    let cell = cell.max(1.0);
+    let cols = ((width + 2.0 * margin) / cell).ceil().max(1.0) as usize;
+    let rows = ((height + 2.0 * margin) / cell).ceil().max(1.0) as usize;
+    // Dense grid of slots, one per cell and class seen there; the screen is small, the
+    // point count large, so a flat index beats hashing.
+    let mut slot: Vec<u32> = vec![u32::MAX; cols * rows * 4];
+    let mut sums: Vec<(f64, f64)> = Vec::new();
+    let mut marks: Vec<Mark> = Vec::new();
+    for (i, &(x, y, class)) in points.iter().enumerate() {
+        if !(x >= -margin && x < width + margin && y >= -margin && y < height + margin) {
+            continue;
+        }
+        let (c, r) = (((x + margin) / cell) as usize, ((y + margin) / cell) as usize);
+        let k = (r.min(rows - 1) * cols + c.min(cols - 1)) * 4 + usize::from(class.min(3));
+        match slot[k] {
+            u32::MAX => {
+                slot[k] = marks.len() as u32;
+                sums.push((x, y));
+                marks.push(Mark { x, y, class, count: 1, first: i });
+            }
+            m => {
+                let m = m as usize;
+                sums[m].0 += x;
+                sums[m].1 += y;
+                marks[m].count += 1;
+            }
+        }
+    }
+    for (m, (sx, sy)) in marks.iter_mut().zip(sums) {
+        m.x = sx / f64::from(m.count);
+        m.y = sy / f64::from(m.count);
+    }
+    marks
+}
+
+/// The mark drawn at `at` (within `radius` pixels of its centre), nearest first.
+pub fn mark_at(marks: &[Mark], at: (f64, f64), radius: impl Fn(&Mark) -> f64) -> Option<usize> {
+    marks
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (i, (m.x - at.0).hypot(m.y - at.1), radius(m)))
+        .filter(|(_, d, r)| d <= r)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _, _)| i)
 }
 
 /// Fill a `{z}/{x}/{y}` tile URL template.
@@ -150,6 +224,51 @@ mod tests {
         assert_eq!(((v.center.0 * n) as u32, (v.center.1 * n) as u32), (x, y));
         let _ = (sx, sy);
         assert_eq!(tile_url("https://t/{z}/{x}/{y}.png", 3, 6, 2), "https://t/3/6/2.png");
+    }
+
+    #[test]
+    fn zooming_at_a_point_keeps_that_point_under_the_pointer() {
+        let v = fit(&[LngLat::new(112.0, 31.0), LngLat::new(114.5, 30.0)], 800.0, 600.0, 20.0);
+        let p = LngLat::new(113.9, 30.2);
+        let at = v.place(p, false);
+        for d in [1i8, 2, -1, -3] {
+            let z = v.zoomed_at(d, at);
+            assert_eq!(z.zoom, v.zoomed(d).zoom);
+            let after = z.place(p, false);
+            assert!(
+                (after.0 - at.0).abs() < 1e-6 && (after.1 - at.1).abs() < 1e-6,
+                "{d}: {at:?} → {after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn clusters_account_for_every_point_on_screen_once() {
+        // A deterministic scatter: dense in one corner, sparse elsewhere, some off screen.
+        let mut pts = Vec::new();
+        let mut s = 12345u64;
+        for i in 0..5000 {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let (a, b) = (((s >> 33) % 1000) as f64, ((s >> 13) % 700) as f64);
+            let (x, y) = if i % 2 == 0 { (a / 20.0, b / 20.0) } else { (a - 50.0, b - 30.0) };
+            pts.push((x, y, (i % 3 == 0) as u8));
+        }
+        let marks = cluster(&pts, 800.0, 600.0, 24.0, 8.0);
+        let on_screen =
+            pts.iter().filter(|p| p.0 >= -8.0 && p.0 < 808.0 && p.1 >= -8.0 && p.1 < 608.0).count();
+        assert_eq!(marks.iter().map(|m| m.count as usize).sum::<usize>(), on_screen);
+        assert!(marks.len() < on_screen / 3, "dense points merge: {} marks", marks.len());
+        for m in &marks {
+            assert_eq!(pts[m.first].2, m.class, "a mark's first point has its class");
+            assert!(m.x >= -8.0 && m.x < 808.0 && m.y >= -8.0 && m.y < 608.0);
+        }
+        // Sites and records never merge into one mark.
+        let one_place = [(10.0, 10.0, 0), (11.0, 11.0, 1), (12.0, 10.0, 0)];
+        let m = cluster(&one_place, 100.0, 100.0, 24.0, 0.0);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.iter().find(|m| m.class == 0).unwrap().count, 2);
+        assert_eq!(mark_at(&m, (11.0, 10.0), |_| 5.0).map(|i| m[i].class), Some(0));
+        assert_eq!(mark_at(&m, (60.0, 60.0), |_| 5.0), None);
     }
 
     #[test]

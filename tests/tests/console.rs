@@ -320,3 +320,138 @@ async fn reviewer_views_and_downloads_the_documents_the_tablet_made_in_chromium(
     d.next_frame().await;
     d.screenshot(&shots.join("console-document.png")).await;
 }
+
+/// The whole province in the console: Hubei's demo registry (about 26,000 villages and 28,000
+/// sites) behind a province admin. The progress table lists every village of the province yet
+/// keeps a few dozen rows in the page, scrolls to the last village, filters and sorts; the map
+/// draws every site as counted marks, pans and zooms. The browser's performance timeline gives
+/// the figures (first draw, each redraw, the longest task while the table changes), written to
+/// `tests/artifacts/console-province-scale.json` for BENCHMARKS.md: measured, not asserted.
+#[tokio::test(flavor = "multi_thread")]
+async fn province_admin_reads_every_village_and_every_site_in_chromium() {
+    use shared::region::{HUBEI, RegionLevel};
+    assert!(dist().join("index.html").exists(), "ui/dist missing: run scripts/build-ui.sh first");
+    let server = TestServer::start_with(|c| c.console_dir = dist()).await;
+    let store = server.state.store.clone();
+    let (villages, sites) = tokio::task::spawn_blocking(move || {
+        sync_server::seed::seed_demo(store.as_ref(), 7, time::OffsetDateTime::now_utc()).unwrap();
+        let mut tx = store.read().unwrap();
+        let (lo, hi) = shared::region::RegionCode::parse(HUBEI).unwrap().descendant_range();
+        let mut villages: Vec<String> = tx
+            .regions_in(RegionLevel::Village, &lo, &hi)
+            .unwrap()
+            .iter()
+            .map(|r| r.code.to_string())
+            .collect();
+        villages.sort();
+        let named = tx.regions_in(RegionLevel::Village, &lo, &hi).unwrap().swap_remove(1234);
+        let mut sites = 0usize;
+        tx.for_each_site(&mut |s| sites += usize::from(s.position.is_some())).unwrap();
+        ((villages, named), sites)
+    })
+    .await
+    .unwrap();
+    let (villages, named) = villages;
+    assert!(villages.len() > 20_000 && sites > 25_000, "{} villages, {sites} sites", villages.len());
+    let base = server.base.clone();
+    let home = tempfile::tempdir().unwrap();
+    let (_driver_proc, driver_base) = chromedriver(home.path()).await;
+    let d = Driver::chromium(&driver_base, &home.path().join("profile")).await;
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+
+    d.goto(&format!("{base}/")).await;
+    d.wait("#username", 30).await;
+    d.type_into("#username", "admin").await;
+    d.type_into("#password", "Qingliu-2026!").await;
+    d.click("#login").await;
+    d.wait_text("#progress-count", 30, |t| t == "17 / 17").await;
+    // Long tasks (over 50 ms on the main thread) are what a user feels as a frozen page.
+    d.script(
+        "window.__long = []; new PerformanceObserver(l => window.__long.push(...l.getEntries().map(e => e.duration)))
+           .observe({type: 'longtask'}); return null;",
+    )
+    .await;
+
+    // Every village of the province, in code order; only a window of rows is in the page.
+    d.script(
+        "const s = document.querySelector('#rows-level'); s.value = 'village';
+         s.dispatchEvent(new Event('change', {bubbles: true})); return null;",
+    )
+    .await;
+    let n = villages.len();
+    d.wait_text("#progress-count", 60, |t| t == format!("{n} / {n}")).await;
+    let drawn = || {
+        d.script("return [...document.querySelectorAll('#progress-table tr[data-region]')].map(r => r.dataset.region)")
+    };
+    let first: Vec<String> = serde_json::from_value(drawn().await).unwrap();
+    assert_eq!(first.first(), villages.first(), "code order from the first village");
+    assert!(first.len() < 80, "a window of rows, not {}", first.len());
+    // Scroll to the end: the last village of the province appears, still a window of rows.
+    d.script("const v = document.querySelector('.vscroll'); v.scrollTop = v.scrollHeight; return null;")
+        .await;
+    let last = villages.last().unwrap().clone();
+    d.wait(&format!("#progress-table tr[data-region='{last}']"), 20).await;
+    let end: Vec<String> = serde_json::from_value(drawn().await).unwrap();
+    assert!(end.len() < 80 && end.last() == Some(&last), "{:?}", end.last());
+    d.screenshot(&shots.join("console-progress-villages.png")).await;
+    // Most complete first: a village on this year's list that is done reads 100 %.
+    d.click("button.sort[data-sort=villages]").await;
+    d.wait_text("#progress-table tr[data-region] td:nth-child(3)", 20, |t| t == "100.0%").await;
+    // A filter by name finds the village wherever it was.
+    d.type_into("#progress-filter", &named.name).await;
+    d.wait_text("#progress-count", 20, |t| t.ends_with(&format!(" / {n}")) && !t.starts_with(&n.to_string()))
+        .await;
+    d.wait(&format!("#progress-table tr[data-region='{}']", named.code), 20).await;
+    let table_long: Vec<f64> = serde_json::from_value(d.script("return window.__long").await).unwrap();
+
+    // The map: every site with a position, merged into counted marks at province zoom.
+    d.script("window.__long = []; return null;").await;
+    d.click("button[data-nav=map]").await;
+    let shown =
+        d.wait_attr("canvas.map-points", "data-shown", 60, |v| v.parse::<usize>().unwrap_or(0) > 0).await;
+    let canvas = d.wait("canvas.map-points", 5).await;
+    assert_eq!(d.attr(&canvas, "data-points").await.unwrap(), sites.to_string());
+    assert_eq!(shown, sites.to_string(), "the province view holds every site");
+    let marks: usize = d.attr(&canvas, "data-marks").await.unwrap().parse().unwrap();
+    assert!(marks < sites / 4, "{marks} marks for {sites} sites");
+    d.screenshot(&shots.join("console-map-province.png")).await;
+    // Pan with the mouse, then zoom in at a point with the wheel: a step closer, fewer sites.
+    d.draw_strokes(&canvas, &[vec![(0, 0), (-40, -20), (-80, -40), (-120, -60), (-160, -80)]]).await;
+    let zoom: u8 = d.attr(&canvas, "data-zoom").await.unwrap().parse().unwrap();
+    d.script(
+        "const c = document.querySelector('canvas.map-points'); const r = c.getBoundingClientRect();
+         c.dispatchEvent(new WheelEvent('wheel', {deltaY: -120, clientX: r.left + r.width / 2,
+           clientY: r.top + r.height / 2, bubbles: true, cancelable: true})); return null;",
+    )
+    .await;
+    d.wait_attr("canvas.map-points", "data-zoom", 10, |z| z == (zoom + 1).to_string()).await;
+    d.next_frame().await;
+    let closer: usize = d.attr(&canvas, "data-shown").await.unwrap().parse().unwrap();
+    assert!(closer < sites, "zoomed in, {closer} of {sites} sites on screen");
+    d.screenshot(&shots.join("console-map-zoomed.png")).await;
+    let timing = d
+        .script(
+            "const ms = n => performance.getEntriesByName(n).map(e => e.duration);
+             const geo = performance.getEntriesByType('resource').find(e => e.name.includes('sites.geojson'));
+             return {first_draw: ms('qingliu-map-first-draw'), draws: ms('qingliu-map-draw'), long: window.__long,
+                     fetch_ms: geo && geo.duration, wire_bytes: geo && geo.encodedBodySize, json_bytes: geo && geo.decodedBodySize};",
+        )
+        .await;
+    let first_draw = timing["first_draw"][0].as_f64().expect("the first draw is measured");
+    let mut draws: Vec<f64> = serde_json::from_value(timing["draws"].clone()).unwrap();
+    assert!(draws.len() >= 3, "drawn at open, while panning and after zooming: {draws:?}");
+    draws.sort_by(f64::total_cmp);
+    let map_long: Vec<f64> = serde_json::from_value(timing["long"].clone()).unwrap();
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let report = serde_json::json!({
+        "villages": n, "sites": sites, "marks_at_province_zoom": marks,
+        "map_first_draw_ms": first_draw,
+        "sites_fetch_ms": timing["fetch_ms"], "sites_wire_bytes": timing["wire_bytes"], "sites_json_bytes": timing["json_bytes"],
+        "map_draws": draws.len(), "map_draw_p50_ms": draws[draws.len() / 2], "map_draw_max_ms": max(&draws),
+        "map_longest_task_ms": max(&map_long),
+        "table_longest_task_ms": max(&table_long), "table_long_tasks": table_long.len(),
+    });
+    println!("{report:#}");
+    std::fs::write(shots.join("console-province-scale.json"), format!("{report:#}\n")).unwrap();
+    d.quit().await;
+}

@@ -134,8 +134,10 @@ pub async fn tracking(
     region: &RegionCode,
     year: Option<i32>,
     month: Option<u8>,
+    rows: Option<RegionLevel>,
 ) -> Result<Tracking, ApiError> {
-    get(&format!("/api/v1/tracking/{region}?{}", period(year, month))).await
+    let level = rows.map(|l| format!("&level={}", l.as_str())).unwrap_or_default();
+    get(&format!("/api/v1/tracking/{region}?{}{level}", period(year, month))).await
 }
 
 pub async fn dispatch(region: &RegionCode, year: Option<i32>) -> Result<Dispatch, ApiError> {
@@ -209,11 +211,11 @@ pub async fn update_user(id: UserId, u: &UserUpdate) -> Result<UserView, ApiErro
     with_body("PATCH", &format!("/api/v1/users/{id}"), u).await
 }
 
-/// GeoJSON of the sites in scope (optionally inside one region).
-pub async fn sites_geojson(region: Option<&RegionCode>) -> Result<serde_json::Value, ApiError> {
+/// The console map's points: sites in scope (or in `region`) and records waiting for review.
+pub async fn map_points(region: Option<&RegionCode>) -> Result<shared::console::MapPoints, ApiError> {
     match region {
-        Some(r) => get(&format!("/api/v1/exports/sites.geojson?region={r}")).await,
-        None => get("/api/v1/exports/sites.geojson").await,
+        Some(r) => get(&format!("/api/v1/map/points?region={r}")).await,
+        None => get("/api/v1/map/points").await,
     }
 }
 

@@ -271,6 +271,16 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "create" => ("创建", "Create"),
         "zoom_in" => ("放大", "Zoom in"),
         "zoom_out" => ("缩小", "Zoom out"),
+        "rows_level" => ("显示到", "Rows"),
+        "next_level" => ("下一级", "Next level"),
+        "filter_regions" => ("按名称或代码筛选", "Filter by name or code"),
+        "furthest_behind_40" => ("完成率最低的 40 个", "the 40 furthest behind"),
+        "completion_distribution" => ("完成率分布（按区划个数）", "Completion share (number of regions)"),
+        "map_pending_capped" => {
+            ("待审核记录较多，仅显示最新 20000 条", "Many records wait: the newest 20,000 are shown")
+        }
+        "map_points" => ("个点位", "points"),
+        "map_click_zoom" => ("点击放大", "click to zoom in"),
         "no_basemap" => ("未配置底图：按经纬度网格绘制", "No basemap configured: drawn on a lng/lat grid"),
         "sites_legend" => ("点位", "Sites"),
         "pending_legend" => ("待审核记录", "Submitted records"),

@@ -103,7 +103,7 @@ pub async fn inspections_xlsx(
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-/// The progress table of a region's children as XLSX.
+/// The progress table of a region's children (or of every region of `level` in it) as XLSX.
 #[utoipa::path(get, path = "/api/v1/exports/progress/{region}", tag = "exports", security(("bearer" = [])),
     params(("region" = String, Path, description = "region code"), crate::api::tracking::PeriodQuery),
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (status = 404, body = ApiError)))]
@@ -115,14 +115,14 @@ pub async fn progress_xlsx(
 ) -> AppResult<Response> {
     let code = crate::api::tracking::region(&code)?;
     let (year, month) = crate::api::tracking::period(&st, &q)?;
-    // Check scope (and that the region exists) before streaming.
-    let (store, a2) = (st.store.clone(), actor.clone());
-    crate::blocking(move || {
-        crate::domain::tracking::tracking(store.as_ref(), &a2, &code, year, month).map(|_| ())
+    let rows = crate::api::tracking::rows_level(&q)?;
+    // Computed before streaming so that scope and argument errors answer 4xx, not a cut file.
+    let store = st.store.clone();
+    let t = crate::blocking(move || {
+        crate::domain::tracking::tracking(store.as_ref(), &actor, &code, year, month, rows)
     })
     .await?;
-    let store = st.store.clone();
-    let body = stream(move |sink| export::progress_xlsx(store.as_ref(), &actor, &code, year, month, sink));
+    let body = stream(move |sink| export::progress_xlsx(&t, sink));
     Ok(attachment(XLSX, "progress.xlsx", body))
 }
 
@@ -148,6 +148,21 @@ pub async fn sites_geojson(
     let store = st.store.clone();
     let body = stream(move |sink| export::sites_geojson(store.as_ref(), &filter, sink));
     Ok(attachment("application/geo+json", "sites.geojson", body))
+}
+
+/// What the console's map draws: the sites in scope (or in `region`) with a position and the
+/// records waiting for review, as columns.
+#[utoipa::path(get, path = "/api/v1/map/points", tag = "tracking", security(("bearer" = [])), params(SitesQuery),
+    responses((status = 200, body = shared::console::MapPoints), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn map_points(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<SitesQuery>,
+) -> AppResult<axum::Json<shared::console::MapPoints>> {
+    let area = q.region.as_deref().map(crate::api::tracking::region).transpose()?;
+    crate::blocking(move || crate::domain::map::map_points(st.store.as_ref(), &actor, area))
+        .await
+        .map(axum::Json)
 }
 
 /// The supervision list as CSV (UTF-8 with BOM).

@@ -68,6 +68,7 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(export::inspections_xlsx))
         .routes(routes!(export::progress_xlsx))
         .routes(routes!(export::sites_geojson))
+        .routes(routes!(export::map_points))
         .routes(routes!(export::supervision_csv))
         .routes(routes!(flags::get_flag_stats))
         .routes(routes!(flags::flag_stats_csv))

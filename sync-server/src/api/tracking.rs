@@ -16,7 +16,9 @@ pub struct PeriodQuery {
     pub year: Option<i32>,
     /// Month (1–12) to read the plan at; the current month (or 12 for past years) when omitted.
     pub month: Option<u8>,
-    /// For the supervision list: prefecture, county or township.
+    /// For the supervision list: prefecture, county or township (counties when omitted). For
+    /// tracking and its export: the level of the rows, any below the region (its children when
+    /// omitted), down to `village`.
     #[serde(default)]
     #[param(value_type = Option<String>)]
     pub level: Option<String>,
@@ -45,6 +47,11 @@ pub fn level(q: &PeriodQuery) -> AppResult<RegionLevel> {
     }
 }
 
+/// The level of tracking's rows, when one is asked for.
+pub fn rows_level(q: &PeriodQuery) -> AppResult<Option<RegionLevel>> {
+    q.level.as_ref().map(|_| level(q)).transpose()
+}
+
 pub fn region(code: &str) -> AppResult<RegionCode> {
     RegionCode::parse(code)
         .map_err(|e| AppError::field(shared::ErrorCode::InvalidFormat, "region", &e.to_string()))
@@ -62,7 +69,8 @@ pub async fn get_tracking(
 ) -> AppResult<Json<Tracking>> {
     let code = region(&code)?;
     let (year, month) = period(&st, &q)?;
-    blocking(move || tracking::tracking(st.store.as_ref(), &actor, &code, year, month)).await.map(Json)
+    let rows = rows_level(&q)?;
+    blocking(move || tracking::tracking(st.store.as_ref(), &actor, &code, year, month, rows)).await.map(Json)
 }
 
 /// Monthly dispatch: completions per month against the plan.

@@ -38,26 +38,43 @@ pub fn sites_geojson(store: &dyn Store, filter: &SiteFilter, sink: &mut Sink<'_>
         let Some((last, _)) = page.last() else { break };
         after = *last;
         for (_, site) in &page {
-            let geometry = match &site.position {
-                Some(p) => serde_json::json!({"type": "Point", "coordinates": [p.lng(), p.lat()]}),
-                None => serde_json::Value::Null,
+            #[derive(serde::Serialize)]
+            struct Geometry {
+                r#type: &'static str,
+                coordinates: [f64; 2],
+            }
+            #[derive(serde::Serialize)]
+            struct Properties<'a> {
+                name: &'a str,
+                kind: shared::site::SiteKind,
+                status: &'a Option<shared::site::SiteStatus>,
+                village: &'a shared::region::RegionCode,
+            }
+            #[derive(serde::Serialize)]
+            struct Feature<'a> {
+                r#type: &'static str,
+                id: String,
+                geometry: Option<Geometry>,
+                properties: Properties<'a>,
+            }
+            let feature = Feature {
+                r#type: "Feature",
+                id: site.id.to_string(),
+                geometry: site
+                    .position
+                    .map(|p| Geometry { r#type: "Point", coordinates: [p.lng(), p.lat()] }),
+                properties: Properties {
+                    name: &site.name,
+                    kind: site.kind(),
+                    status: &site.status,
+                    village: &site.village,
+                },
             };
-            let feature = serde_json::json!({
-                "type": "Feature",
-                "id": site.id.to_string(),
-                "geometry": geometry,
-                "properties": {
-                    "name": site.name,
-                    "kind": site.kind(),
-                    "status": site.status,
-                    "village": site.village,
-                }
-            });
             if !first {
                 buf.push(b',');
             }
             first = false;
-            buf.extend_from_slice(feature.to_string().as_bytes());
+            serde_json::to_writer(&mut buf, &feature).map_err(|e| AppError::Internal(e.to_string()))?;
             if buf.len() >= CHUNK && !sink(std::mem::take(&mut buf)) {
                 return Ok(());
             }
@@ -586,17 +603,10 @@ pub fn inspections_xlsx_sheets(
     Ok(())
 }
 
-/// The progress table of a region's children as XLSX.
-pub fn progress_xlsx(
-    store: &dyn Store,
-    actor: &Actor,
-    region: &shared::region::RegionCode,
-    year: i32,
-    month: u8,
-    sink: &mut Sink<'_>,
-) -> AppResult<()> {
+/// A progress table (`tracking::tracking`'s answer) as XLSX.
+pub fn progress_xlsx(t: &shared::console::Tracking, sink: &mut Sink<'_>) -> AppResult<()> {
     use rust_xlsxwriter::{Format, Workbook};
-    let t = crate::domain::tracking::tracking(store, actor, region, year, month)?;
+    let (year, month) = (t.year, t.month);
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
     let pct = Format::new().set_num_format("0.00");

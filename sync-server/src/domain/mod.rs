@@ -11,6 +11,7 @@ pub mod evidence_reads;
 pub mod export;
 pub mod flag_stats;
 pub mod integrity;
+pub mod map;
 pub mod progress;
 pub mod pull;
 pub mod push;

@@ -10,7 +10,7 @@ pub use shared::console::{
     CountProgress, Dispatch, MonthRow, RateProgress, RegionProgress, SupervisionRow, Tracking,
 };
 use shared::region::{Region, RegionCode, RegionLevel};
-use shared::site::{SiteDetails, SiteStatus};
+use shared::site::{Site, SiteDetails, SiteStatus};
 use shared::target::{Target, TargetMetric};
 
 use crate::domain::rollup::metric;
@@ -128,15 +128,31 @@ fn region_progress(f: &Facts, region: Region, year: i32, month: u8) -> RegionPro
 }
 
 /// Village rows come from the village's own site: target 1 if it is on this year's task list.
-fn village_rows(tx: &mut dyn Tx, township: &RegionCode, year: i32) -> AppResult<Vec<RegionProgress>> {
-    let (lo, hi) = township.descendant_range();
-    let sites = tx.sites_changed(&SiteFilter::VillageRange(lo, hi), 0, 100_000)?;
-    let mut out = Vec::new();
-    for r in tx.region_children(township)? {
+/// `villages` all lie in `lo..hi`; the sites are read once and grouped, so a province's 25,000
+/// villages cost one pass over its sites.
+fn village_rows(
+    tx: &mut dyn Tx,
+    villages: Vec<Region>,
+    (lo, hi): (String, String),
+    year: i32,
+) -> AppResult<Vec<RegionProgress>> {
+    let filter = SiteFilter::VillageRange(lo, hi);
+    let mut by_village: HashMap<RegionCode, Vec<Site>> = HashMap::new();
+    let mut after = 0;
+    loop {
+        let page = tx.sites_changed(&filter, after, 5000)?;
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        for (_, s) in page {
+            by_village.entry(s.village).or_default().push(s);
+        }
+    }
+    let mut out = Vec::with_capacity(villages.len());
+    for r in villages {
         let mut villages = count_progress(0.0, 0, 0.0);
         let mut water = count_progress(0.0, 0, 0.0);
         let mut treated = 0;
-        for (_, s) in sites.iter().filter(|(_, s)| s.village == r.code) {
+        for s in by_village.get(&r.code).into_iter().flatten() {
             let done = s.status.is_some_and(SiteStatus::counts_as_done);
             match &s.details {
                 SiteDetails::Village(v) => {
@@ -175,27 +191,42 @@ fn check_viewer(actor: &Actor, code: &RegionCode) -> AppResult<()> {
     Ok(())
 }
 
+/// Progress of `code` and one row per region below it: its children, or with `level` every
+/// region of that level inside it (a province's counties, townships or all its villages).
 pub fn tracking(
     store: &dyn Store,
     actor: &Actor,
     code: &RegionCode,
     year: i32,
     month: u8,
+    level: Option<RegionLevel>,
 ) -> AppResult<Tracking> {
     check_viewer(actor, code)?;
     if code.level() == RegionLevel::Village {
         return Err(AppError::field(shared::ErrorCode::InvalidValue, "region", "请选择乡镇及以上区划"));
     }
+    if level.is_some_and(|l| l <= code.level()) {
+        return Err(AppError::field(shared::ErrorCode::InvalidValue, "level", "级别应低于所选区划"));
+    }
     let mut tx = store.read()?;
     let region = tx.region(code)?.ok_or_else(AppError::not_found)?;
-    let (children, row) = if code.level() == RegionLevel::Township {
+    let rows = match level {
+        None => tx.region_children(code)?,
+        Some(l) => {
+            let (lo, hi) = code.descendant_range();
+            tx.regions_in(l, &lo, &hi)?
+        }
+    };
+    let (children, row) = if rows.first().is_some_and(|r| r.level == RegionLevel::Village) {
         let f = Facts::load(tx.as_mut(), year, &[*code], &[])?;
-        (village_rows(tx.as_mut(), code, year)?, region_progress(&f, region, year, month))
+        (
+            village_rows(tx.as_mut(), rows, code.descendant_range(), year)?,
+            region_progress(&f, region, year, month),
+        )
     } else {
-        let children = tx.region_children(code)?;
-        let codes: Vec<RegionCode> = std::iter::once(*code).chain(children.iter().map(|c| c.code)).collect();
+        let codes: Vec<RegionCode> = std::iter::once(*code).chain(rows.iter().map(|c| c.code)).collect();
         let f = Facts::load(tx.as_mut(), year, &codes, &[])?;
-        let rows = children.into_iter().map(|c| region_progress(&f, c, year, month)).collect();
+        let rows = rows.into_iter().map(|c| region_progress(&f, c, year, month)).collect();
         (rows, region_progress(&f, region, year, month))
     };
     Ok(Tracking { year, month, year_elapsed: f64::from(month) / 12.0, region: row, children })

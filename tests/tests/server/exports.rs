@@ -246,3 +246,62 @@ async fn a_queue_past_the_count_cap_says_so_and_pages_newest_first() {
     assert_eq!(recent["total_capped"], false);
     assert!(recent["total"].as_u64().unwrap() <= 5, "{}", recent["total"]);
 }
+
+/// The console map's points (issue 12): every site with a position in the caller's scope and
+/// the records waiting for review there, nothing outside it; an inspector's map has sites only;
+/// a region outside the scope is not found.
+#[tokio::test(flavor = "multi_thread")]
+async fn map_points_hold_the_scope_sites_and_the_waiting_records() {
+    use shared::console::MapPoints;
+    let (server, fx) = setup().await;
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let w = water_body(fx.site("water1").id, vec![], None);
+    let v = village(fx.site("village1").id, None, None);
+    let done = water_body(fx.site("water1").id, vec![], None);
+    a.push(&batch(da, vec![submit(1, &w), submit(2, &v), submit(3, &done)])).await.unwrap();
+    let r1 = login(&server, "reviewer_1").await;
+    r1.review(done.id, 1, ReviewDecision::Approve, "").await.unwrap();
+
+    // What the store holds, per township prefix.
+    let store = server.state.store.clone();
+    let sites_in = move |prefix: &str| {
+        let mut n = 0;
+        store
+            .read()
+            .unwrap()
+            .for_each_site(&mut |s| {
+                n += usize::from(s.position.is_some() && s.village.to_string().starts_with(prefix))
+            })
+            .unwrap();
+        n
+    };
+    let admin = login(&server, "admin").await;
+    let all: MapPoints = admin.get("/api/v1/map/points").await.unwrap();
+    assert_eq!(all.sites.len(), sites_in("42"));
+    assert!(
+        all.sites.len() > 3
+            && all.sites.lng.len() == all.sites.len()
+            && all.sites.lat.len() == all.sites.len()
+    );
+    assert!(all.sites.ids.is_empty());
+    // The waiting records, newest first, at the positions they were taken; not the approved one.
+    assert_eq!(all.pending.ids, vec![v.id, w.id]);
+    let p = w.position.as_ref().unwrap().point;
+    assert!((all.pending.lng[1] - p.lng()).abs() < 1e-6 && (all.pending.lat[1] - p.lat()).abs() < 1e-6);
+    assert_eq!(all.pending.names[1], fx.site("water1").name);
+    assert!(!all.pending_capped);
+
+    // A reviewer: their township only; narrowing to another county is not found.
+    let mine: MapPoints = r1.get("/api/v1/map/points").await.unwrap();
+    assert_eq!(mine.sites.len(), sites_in("421102101"));
+    assert!(mine.sites.len() < all.sites.len());
+    assert_eq!(mine.pending.ids.len(), 2);
+    let other = r1.get::<MapPoints>("/api/v1/map/points?region=421103000000").await.unwrap_err();
+    assert_eq!((other.status, other.error.code), (StatusCode::NOT_FOUND, shared::ErrorCode::NotFound));
+    let county2 = login(&server, "county_2").await;
+    let theirs: MapPoints = county2.get("/api/v1/map/points").await.unwrap();
+    assert!(theirs.pending.is_empty(), "nothing waits in county 2");
+    // An inspector's map: their sites, no review queue.
+    let own: MapPoints = a.get("/api/v1/map/points").await.unwrap();
+    assert!(!own.sites.is_empty() && own.pending.is_empty());
+}

@@ -420,3 +420,63 @@ async fn a_record_for_review_carries_its_site_and_flags() {
         d["flags"].as_array().unwrap().iter().map(|f| f["flag"].as_str().unwrap()).collect();
     assert!(flags.contains(&"weak_accuracy"), "{flags:?}");
 }
+
+/// Progress rows at any level below a region (issue 12): a county's villages in one list are
+/// exactly the rows its townships list one by one, counties and townships likewise; a level at
+/// or above the region is refused with the field named; the XLSX follows the same rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_rows_at_any_level_match_the_drill_down() {
+    use shared::console::{RegionProgress, Tracking};
+    let (server, fx) = setup().await;
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let v = village(fx.site("village1").id, Some(SiteStatus::Completed), Some(true));
+    a.push(&batch(da, vec![submit(1, &v)])).await.unwrap();
+    login(&server, "reviewer_1").await.review(v.id, 1, ReviewDecision::Approve, "").await.unwrap();
+
+    let admin = login(&server, "admin").await;
+    let rows = |t: Tracking| t.children;
+    let drill = async |code: &str, depth: usize| -> Vec<RegionProgress> {
+        let mut level: Vec<RegionProgress> =
+            rows(admin.get(&format!("/api/v1/tracking/{code}")).await.unwrap());
+        for _ in 1..depth {
+            let mut next = Vec::new();
+            for r in &level {
+                next.extend(rows(admin.get(&format!("/api/v1/tracking/{}", r.region.code)).await.unwrap()));
+            }
+            level = next;
+        }
+        level.sort_by_key(|r| r.region.code);
+        level
+    };
+    for (code, level, depth) in [
+        ("421102000000", "village", 2),
+        ("420000000000", "county", 2),
+        ("420000000000", "township", 3),
+        ("420000000000", "village", 4),
+    ] {
+        let mut flat: Vec<RegionProgress> =
+            rows(admin.get(&format!("/api/v1/tracking/{code}?level={level}")).await.unwrap());
+        flat.sort_by_key(|r| r.region.code);
+        let expected = drill(code, depth).await;
+        assert!(!flat.is_empty());
+        assert_eq!(flat, expected, "{code} at {level}");
+    }
+    let villages: Vec<RegionProgress> =
+        rows(admin.get("/api/v1/tracking/420000000000?level=village").await.unwrap());
+    let done = villages.iter().find(|r| r.region.code == fx.site("village1").village).unwrap();
+    assert_eq!((done.villages.done, done.villages.target), (1, 1.0));
+    // Not at or above the region itself.
+    for bad in ["county", "prefecture", "nonsense"] {
+        let e =
+            admin.get::<Tracking>(&format!("/api/v1/tracking/421102000000?level={bad}")).await.unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(e.error.fields[0].field, "level");
+    }
+    // The XLSX holds the region's row and one per village.
+    let (status, _, bytes) = admin.get_bytes("/api/v1/exports/progress/420000000000?level=village").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    use calamine::Reader;
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(sheet.height(), 1 + 1 + villages.len());
+}

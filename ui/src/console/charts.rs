@@ -28,6 +28,41 @@ pub fn PctBars(rows: Vec<(String, f64, bool)>, marker: f64, #[prop(into)] title:
     }
 }
 
+/// How many regions stand at each completion share: ten bands of 10 % (the last one holding
+/// 100 % and beyond), a bar each, with the year's elapsed share marked. Any number of regions
+/// makes ten bars.
+#[component]
+pub fn PctHistogram(values: Vec<f64>, marker: f64, #[prop(into)] title: String) -> impl IntoView {
+    let label = title.clone();
+    let mut bands = [0usize; 10];
+    for v in &values {
+        bands[((v / 10.0).floor().max(0.0) as usize).min(9)] += 1;
+    }
+    let max = bands.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let (w, h, left, bottom) = (640.0, 200.0, 48.0, 24.0);
+    let step = (w - left) / 10.0;
+    let y = move |n: f64| (h - bottom) - (h - bottom - 8.0) * (n / max);
+    let mx = left + step * 10.0 * marker.clamp(0.0, 1.0);
+    view! {
+        <svg class="chart" id="completion-histogram" width=w height=h role="img" aria-label=label>
+            <title>{title}</title>
+            <line x1=left y1=h - bottom x2=w y2=h - bottom class="axisline"/>
+            <text x=left - 4.0 y=y(max) + 4.0 text-anchor="end" class="axis">{format!("{max:.0}")}</text>
+            {bands.into_iter().enumerate().map(|(i, n)| {
+                let x = left + step * i as f64 + step * 0.1;
+                let behind = ((i as f64 + 1.0) * 10.0) <= marker * 100.0;
+                view! {
+                    <rect x=x y=y(n as f64) width=step * 0.8 height=(h - bottom) - y(n as f64)
+                        class=if behind { "bar behind" } else { "bar" } data-count=n/>
+                    <text x=x + step * 0.4 y=y(n as f64) - 3.0 text-anchor="middle" class="axis">{n.to_string()}</text>
+                    <text x=x + step * 0.4 y=h - 8.0 text-anchor="middle" class="axis">{format!("{}%", i * 10)}</text>
+                }
+            }).collect_view()}
+            <line x1=mx x2=mx y1=0 y2=h - bottom class="marker"/>
+        </svg>
+    }
+}
+
 /// Twelve months: bars for completions, a line for the cumulative plan and one for cumulative
 /// completions.
 #[component]

@@ -53,7 +53,7 @@ pub fn Queue() -> impl IntoView {
     // Villages (or townships, for wider scopes) to filter by: the children of the user's region.
     if let Some(region) = ctx.user.with_untracked(|u| u.as_ref().map(|u| u.region)) {
         spawn_local(async move {
-            if let Ok(t) = http::tracking(&region, None, None).await {
+            if let Ok(t) = http::tracking(&region, None, None, None).await {
                 villages.set(t.children.into_iter().map(|c| c.region).collect());
             }
         });
