@@ -432,7 +432,7 @@ async fn province_admin_reads_every_village_and_every_site_in_chromium() {
     let timing = d
         .script(
             "const ms = n => performance.getEntriesByName(n).map(e => e.duration);
-             const geo = performance.getEntriesByType('resource').find(e => e.name.includes('sites.geojson'));
+             const geo = performance.getEntriesByType('resource').find(e => e.name.includes('/map/points'));
              return {first_draw: ms('qingliu-map-first-draw'), draws: ms('qingliu-map-draw'), long: window.__long,
                      fetch_ms: geo && geo.duration, wire_bytes: geo && geo.encodedBodySize, json_bytes: geo && geo.decodedBodySize};",
         )
@@ -446,7 +446,7 @@ async fn province_admin_reads_every_village_and_every_site_in_chromium() {
     let report = serde_json::json!({
         "villages": n, "sites": sites, "marks_at_province_zoom": marks,
         "map_first_draw_ms": first_draw,
-        "sites_fetch_ms": timing["fetch_ms"], "sites_wire_bytes": timing["wire_bytes"], "sites_json_bytes": timing["json_bytes"],
+        "points_fetch_ms": timing["fetch_ms"], "points_wire_bytes": timing["wire_bytes"], "points_json_bytes": timing["json_bytes"],
         "map_draws": draws.len(), "map_draw_p50_ms": draws[draws.len() / 2], "map_draw_max_ms": max(&draws),
         "map_longest_task_ms": max(&map_long),
         "table_longest_task_ms": max(&table_long), "table_long_tasks": table_long.len(),
