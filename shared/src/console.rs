@@ -101,7 +101,8 @@ pub struct QueueItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueuePage {
-    /// How many records match, counted up to a cap (10,000): see `total_capped`.
+    /// How many records match, counted up to a cap (10,000; 1,000 under a flag filter): see
+    /// `total_capped`.
     pub total: u64,
     /// More than `total` match (the queue does not count a province's million per page).
     #[serde(default)]

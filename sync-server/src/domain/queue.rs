@@ -96,8 +96,8 @@ pub fn queue(store: &dyn Store, actor: &Actor, q: &QueueQuery) -> AppResult<Queu
         let f = crate::domain::records::stored_flags(tx.as_mut(), &record.inspection, site.as_ref())?;
         items.push(QueueItem { site_name: site.map(|s| s.name).unwrap_or_default(), flags: f, record });
     }
-    let total_capped = total > crate::store::LIST_COUNT_CAP;
-    Ok(QueuePage { total: total.min(crate::store::LIST_COUNT_CAP), total_capped, items })
+    let cap = crate::store::count_cap(&rq);
+    Ok(QueuePage { total: total.min(cap), total_capped: total > cap, items })
 }
 
 /// Review several records with one decision; each is its own transaction and its own result.

@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0002_login_attempts_window.sql"),
     include_str!("../../migrations/postgres/0003_evidence_by_record.sql"),
     include_str!("../../migrations/postgres/0004_version_exports.sql"),
+    include_str!("../../migrations/postgres/0005_flags_by_kind.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -1296,7 +1297,7 @@ impl Tx for PgTx<'_> {
         let (where_sql, args) = record_where(q, "");
         let params = params_of(&args);
         let total = {
-            let flagged = super::flagged_count(q, |n| format!("${n}"), ts, "JOIN", LIST_COUNT_CAP);
+            let flagged = super::flagged_count(q, |n| format!("${n}"), ts, "JOIN", super::count_cap(q));
             let row = match &flagged {
                 Some((sql, args)) => self.query_opt(&format!("{sql} capped"), &params_of(args))?,
                 None => self.query_opt(

@@ -140,9 +140,14 @@ async fn main() {
                 let i = bench_inspection(n, site);
                 let at = base + Duration::from_secs(n as u64);
                 qingliu_tests::records::store_submitted(tx.as_mut(), &i, village, inspector.id, device, at);
-                // One record in 25 carries a flag, as the evidence checks would store it.
+                // One record in 25 carries a flag, as the evidence checks would store it; one
+                // in 2,000 a rare one (a faked position).
                 if n.is_multiple_of(25) {
-                    let flag = shared::flags::Flag::WeakAccuracy { accuracy_m: 180.0 };
+                    let flag = if n.is_multiple_of(2000) {
+                        shared::flags::Flag::MockLocation
+                    } else {
+                        shared::flags::Flag::WeakAccuracy { accuracy_m: 180.0 }
+                    };
                     let row = FlagRow {
                         record_id: i.id,
                         version: 1,
@@ -212,6 +217,7 @@ async fn main() {
         ("kind=water_body", "/api/v1/review/queue?kind=water_body&limit=50".to_string()),
         ("flag=any", "/api/v1/review/queue?flag=any&limit=50".to_string()),
         ("flag=weak_accuracy", "/api/v1/review/queue?flag=weak_accuracy&limit=50".to_string()),
+        ("flag=mock_location (1 in 2,000)", "/api/v1/review/queue?flag=mock_location&limit=50".to_string()),
         ("page 200 (offset 10,000)", "/api/v1/review/queue?limit=50&offset=10000".to_string()),
         ("one township", "/api/v1/review/queue?village=421101101000&limit=50".to_string()),
         ("received in the last hour", format!("/api/v1/review/queue?limit=50&from={}", hour_ago)),

@@ -157,14 +157,14 @@ async fn versions_stored_before_export_columns_are_filled_in_at_start() {
 async fn a_queue_past_the_count_cap_says_so_and_pages_newest_first() {
     // More submitted records than the queue counts exactly: the count stops at the cap and says
     // so, and the pages (which then walk the arrival index instead of sorting) stay newest first.
-    use sync_server::store::{DeviceRow, LIST_COUNT_CAP};
+    use sync_server::store::{DeviceRow, FLAG_COUNT_CAP, LIST_COUNT_CAP};
     let (server, fx) = setup().await;
     let n = LIST_COUNT_CAP as usize + 30;
     let site = fx.site("water1");
     let user = fx.user("inspector_a").id;
     let device = shared::DeviceId::new();
     let base = time::OffsetDateTime::now_utc() - time::Duration::hours(10);
-    let (mut ids, mut flagged) = (Vec::new(), Vec::new());
+    let (mut ids, mut flagged, mut mocked) = (Vec::new(), Vec::new(), Vec::new());
     {
         let mut tx = server.state.store.write().unwrap();
         tx.insert_device(&DeviceRow {
@@ -181,11 +181,13 @@ async fn a_queue_past_the_count_cap_says_so_and_pages_newest_first() {
             let i = water_body(site.id, vec![], None);
             let at = base + time::Duration::seconds(k as i64);
             qingliu_tests::records::store_submitted(tx.as_mut(), &i, site.village, user, device, at);
-            // Every 1,000th flagged, some twice (one record, however many flags, counts once).
-            if k % 1000 == 7 {
+            // Every 9th flagged (more than the flag count cap), every 18th twice (one record,
+            // however many flags, counts once) with a kind under the cap.
+            if k % 9 == 7 {
                 let mut flags = vec![shared::flags::Flag::WeakAccuracy { accuracy_m: 300.0 }];
-                if k % 2000 == 7 {
+                if k % 18 == 7 {
                     flags.push(shared::flags::Flag::MockLocation);
+                    mocked.push(i.id.to_string());
                 }
                 let rows: Vec<_> = flags
                     .into_iter()
@@ -224,16 +226,26 @@ async fn a_queue_past_the_count_cap_says_so_and_pages_newest_first() {
     let last: serde_json::Value =
         r1.get(&format!("/api/v1/review/queue?limit=50&offset={}", LIST_COUNT_CAP)).await.unwrap();
     assert_eq!(got(&last), ids[LIST_COUNT_CAP as usize..], "the last page, oldest last");
-    // Flag filters are counted from the flags: each flagged record once, newest first.
+    // Flag filters are counted from the flags, up to their own cap: each flagged record once,
+    // newest first, whether the page walks the arrival index (past the cap) or starts from the
+    // flags (under it).
     flagged.reverse();
+    mocked.reverse();
+    assert!(flagged.len() as u64 > FLAG_COUNT_CAP && (mocked.len() as u64) < FLAG_COUNT_CAP);
     let any: serde_json::Value = r1.get("/api/v1/review/queue?flag=any&limit=50").await.unwrap();
+    assert_eq!((any["total"].as_u64(), any["total_capped"].as_bool()), (Some(FLAG_COUNT_CAP), Some(true)));
+    assert_eq!(got(&any), flagged[..50]);
+    let mock: serde_json::Value = r1.get("/api/v1/review/queue?flag=mock_location&limit=50").await.unwrap();
     assert_eq!(
-        (any["total"].as_u64(), any["total_capped"].as_bool()),
-        (Some(flagged.len() as u64), Some(false))
+        (mock["total"].as_u64(), mock["total_capped"].as_bool()),
+        (Some(mocked.len() as u64), Some(false))
     );
-    assert_eq!(got(&any), flagged);
-    let mock: serde_json::Value = r1.get("/api/v1/review/queue?flag=mock_location").await.unwrap();
-    assert_eq!(mock["total"].as_u64(), Some(flagged.len().div_ceil(2) as u64));
+    assert_eq!(got(&mock), mocked[..50]);
+    let deep: serde_json::Value = r1
+        .get(&format!("/api/v1/review/queue?flag=mock_location&limit=50&offset={}", mocked.len() - 10))
+        .await
+        .unwrap();
+    assert_eq!(got(&deep), mocked[mocked.len() - 10..], "the last page of a flag kind");
     let none: serde_json::Value = r1.get("/api/v1/review/queue?flag=any&status=approved").await.unwrap();
     assert_eq!(none["total"], 0, "the record filters still apply");
     // A narrower filter under the cap is counted exactly.
@@ -304,4 +316,52 @@ async fn map_points_hold_the_scope_sites_and_the_waiting_records() {
     // An inspector's map: their sites, no review queue.
     let own: MapPoints = a.get("/api/v1/map/points").await.unwrap();
     assert!(!own.sites.is_empty() && own.pending.is_empty());
+}
+
+/// Flag filters list each flagged record once, newest first, page after page, however many
+/// flags it carries; the export filtered by a flag holds the same records (issue 12: rare
+/// flags are found from the flags, not by walking every record).
+#[tokio::test(flavor = "multi_thread")]
+async fn flag_filters_list_each_flagged_record_once_in_order() {
+    use shared::console::QueuePage;
+    let (server, fx) = setup().await;
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let mut flagged = Vec::new();
+    let mut all = Vec::new();
+    for n in 0..7u64 {
+        let mut w = water_body(fx.site("water1").id, vec![], None);
+        if n % 2 == 0 {
+            // Two flags on one record: weak accuracy and a faked position.
+            let p = w.position.as_mut().unwrap();
+            p.accuracy_m = Some(500.0);
+            p.mock = true;
+            flagged.push(w.id);
+        }
+        all.push(submit(n + 1, &w));
+    }
+    for m in all {
+        // One push each, so that arrival order is the order above.
+        a.push(&batch(da, vec![m])).await.unwrap();
+    }
+    flagged.reverse();
+    let r1 = login(&server, "reviewer_1").await;
+    for filter in ["any", "mock_location", "weak_accuracy"] {
+        let mut seen = Vec::new();
+        for page in 0..3 {
+            let q: QueuePage = r1
+                .get(&format!("/api/v1/review/queue?flag={filter}&limit=2&offset={}", page * 2))
+                .await
+                .unwrap();
+            assert_eq!((q.total, q.total_capped), (4, false), "{filter}");
+            seen.extend(q.items.iter().map(|i| i.record.inspection.id));
+        }
+        assert_eq!(seen, flagged, "{filter}: each flagged record once, newest first");
+    }
+    let none: QueuePage = r1.get("/api/v1/review/queue?flag=photo_reuse").await.unwrap();
+    assert_eq!((none.total, none.items.len()), (0, 0));
+    let (status, _, bytes) = r1.get_bytes("/api/v1/exports/inspections.csv?flag=any").await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = parse_csv(std::str::from_utf8(&bytes[3..]).unwrap());
+    let ids: Vec<String> = rows[1..].iter().map(|r| r[0].clone()).collect();
+    assert_eq!(ids, flagged.iter().map(|i| i.to_string()).collect::<Vec<_>>());
 }
