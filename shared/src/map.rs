@@ -124,7 +124,17 @@ pub struct Mark {
 }
 
 pub fn cluster(points: &[(f64, f64, u8)], width: f64, height: f64, cell: f64, margin: f64) -> Vec<Mark> {
-    let cell = cell.max(1.0);
+    let on_screen =
+        |x: f64, y: f64| x >= -margin && x < width + margin && y >= -margin && y < height + margin;
+    if cell <= 1.0 {
+        // Close in, every point stands alone: no grid (a pixel grid would be megabytes a frame).
+        return points
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| on_screen(p.0, p.1))
+            .map(|(i, &(x, y, class))| Mark { x, y, class, count: 1, first: i })
+            .collect();
+    }
     let cols = ((width + 2.0 * margin) / cell).ceil().max(1.0) as usize;
     let rows = ((height + 2.0 * margin) / cell).ceil().max(1.0) as usize;
     // Dense grid of slots, one per cell and class seen there; the screen is small, the
@@ -133,7 +143,7 @@ pub fn cluster(points: &[(f64, f64, u8)], width: f64, height: f64, cell: f64, ma
     let mut sums: Vec<(f64, f64)> = Vec::new();
     let mut marks: Vec<Mark> = Vec::new();
     for (i, &(x, y, class)) in points.iter().enumerate() {
-        if !(x >= -margin && x < width + margin && y >= -margin && y < height + margin) {
+        if !on_screen(x, y) {
             continue;
         }
         let (c, r) = (((x + margin) / cell) as usize, ((y + margin) / cell) as usize);
@@ -269,6 +279,10 @@ mod tests {
         assert_eq!(m.iter().find(|m| m.class == 0).unwrap().count, 2);
         assert_eq!(mark_at(&m, (11.0, 10.0), |_| 5.0).map(|i| m[i].class), Some(0));
         assert_eq!(mark_at(&m, (60.0, 60.0), |_| 5.0), None);
+        // A one-pixel cell keeps every point on screen by itself.
+        let alone = cluster(&pts, 800.0, 600.0, 1.0, 8.0);
+        assert_eq!(alone.len(), on_screen);
+        assert!(alone.iter().all(|m| m.count == 1 && pts[m.first].0 == m.x));
     }
 
     #[test]
