@@ -4,6 +4,7 @@
 
 mod api;
 mod app;
+mod canvas;
 mod console;
 mod geolocation;
 mod http;

@@ -93,15 +93,7 @@ fn paint(
     height: f64,
     dpr: f64,
 ) {
-    use wasm_bindgen::JsCast;
-    let Some(g) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
-    else {
-        return;
-    };
+    let Some(g) = crate::canvas::context_2d(canvas) else { return };
     let _ = g.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
     g.clear_rect(0.0, 0.0, width, height);
     g.set_stroke_style_str("#fff");
@@ -155,7 +147,7 @@ pub fn MapCanvas(
     let tr = move |k: &str| t(lang.get(), k);
     let all: Vec<LngLat> = points.iter().map(|p| p.at).collect();
     let state = RwSignal::new(map::fit(&all, width, height, 24.0));
-    // (pointer id, last x, last y, moved in total): a drag, or a click if it hardly moved.
+    // (last x, last y, pixels moved in total): a drag, or a click if it hardly moved.
     let drag = StoredValue::new(None::<(f64, f64, f64)>);
     let wheel = StoredValue::new(0.0_f64);
     let tip = RwSignal::new(None::<(f64, f64, String)>);

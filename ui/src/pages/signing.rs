@@ -8,7 +8,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::documents::{DocumentKind, documents_for};
 use shared::inspection::{Inspection, InspectionBody, Signature, SignerRole};
-use wasm_bindgen::JsCast;
 
 use crate::api;
 use crate::app::ctx;
@@ -19,14 +18,7 @@ type Stroke = Vec<(f64, f64)>;
 /// Draw every stroke again, each as quadratic curves through the midpoints of its samples
 /// (smooth at any pointer rate).
 fn redraw(canvas: &web_sys::HtmlCanvasElement, strokes: &[Stroke]) {
-    let Some(g) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
-    else {
-        return;
-    };
+    let Some(g) = crate::canvas::context_2d(canvas) else { return };
     g.clear_rect(0.0, 0.0, f64::from(canvas.width()), f64::from(canvas.height()));
     g.set_stroke_style_str("#14183c");
     g.set_line_width(6.0);
