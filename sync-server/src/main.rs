@@ -237,11 +237,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("schema is current");
         }
         Command::Verify { documents } => {
-            use sync_server::domain::integrity::{verify_blobs, verify_documents, verify_versions};
+            use sync_server::domain::integrity::{
+                verify_blobs, verify_documents, verify_exports, verify_versions,
+            };
             let st = state.clone();
-            let (versions, photos, docs) = tokio::task::spawn_blocking(move || {
+            let (versions, exports, photos, docs) = tokio::task::spawn_blocking(move || {
                 Ok::<_, sync_server::error::AppError>((
                     verify_versions(st.store.as_ref())?,
+                    verify_exports(st.store.as_ref())?,
                     verify_blobs(st.store.as_ref(), st.blobs.as_ref())?,
                     documents.then(|| verify_documents(st.store.as_ref(), st.blobs.as_ref())).transpose()?,
                 ))
@@ -251,11 +254,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             for p in &versions.problems {
                 println!("{p}");
             }
+            println!("{} versions' export columns checked against the versions", exports.checked);
+            for p in &exports.problems {
+                println!("{p}");
+            }
             println!("{} photos checked ({} bytes)", photos.checked, photos.bytes);
             for p in &photos.problems {
                 println!("{p}");
             }
-            let mut n = versions.problems.len() + photos.problems.len();
+            let mut n = versions.problems.len() + exports.problems.len() + photos.problems.len();
             if let Some(docs) = &docs {
                 println!("{} signed documents made again and compared", docs.checked);
                 for p in &docs.problems {
@@ -267,7 +274,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 return Err(format!("stored data does not verify: {n} problem(s)").into());
             }
             println!(
-                "every record version matches its signature and every photo its hash{}",
+                "every record version matches its signature and its export columns, every photo its hash{}",
                 if docs.is_some() { ", every signed document its digest" } else { "" }
             );
         }

@@ -666,16 +666,25 @@ pub fn backfill(store: &dyn Store) -> AppResult<usize> {
             return Ok(done);
         }
         for i in &page {
-            let flags = match tx.flags_of(&i.id, i.version)? {
-                Some(flags) => flags,
-                None => {
-                    let site = tx.site(&i.site_id)?;
-                    shared::flags::flags(i, site.and_then(|s| s.position), &Default::default())
-                }
-            };
+            let flags = export_flags(tx.as_mut(), i)?;
             tx.put_version_export(&VersionExport::of(i), &ExportFlags::of(&flags))?;
         }
         tx.commit()?;
         done += page.len();
     }
+}
+
+/// The flags an export prints for a version: those stored with it, or for versions never
+/// checked at push, those computed from the record alone (as the record detail shows them).
+pub fn export_flags(
+    tx: &mut dyn crate::store::Tx,
+    i: &shared::inspection::Inspection,
+) -> AppResult<Vec<shared::flags::Flag>> {
+    Ok(match tx.flags_of(&i.id, i.version)? {
+        Some(flags) => flags,
+        None => {
+            let site = tx.site(&i.site_id)?;
+            shared::flags::flags(i, site.and_then(|s| s.position), &Default::default())
+        }
+    })
 }

@@ -226,3 +226,61 @@ pub fn verify_documents(store: &dyn Store, blobs: &dyn BlobStore) -> AppResult<D
     }
     Ok(report)
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportProblem {
+    /// The version has no export row: exports would leave it out.
+    Missing { record: String, version: u32 },
+    /// The export row says something the version and its flags do not: edited in the database.
+    Differs { record: String, version: u32 },
+}
+
+impl std::fmt::Display for ExportProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportProblem::Missing { record, version } => {
+                write!(f, "record {record} v{version}: no export columns (exports leave it out)")
+            }
+            ExportProblem::Differs { record, version } => write!(
+                f,
+                "record {record} v{version}: export columns differ from the version and its flags (edited)"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExportReport {
+    pub checked: u64,
+    pub problems: Vec<ExportProblem>,
+}
+
+/// Every version's export columns (what CSV, GeoJSON and XLSX print) compared with what the
+/// stored version and its flags give: the exports read those columns, not the signed JSON, so
+/// an edit there would otherwise reach every exported spreadsheet unnoticed.
+pub fn verify_exports(store: &dyn Store) -> AppResult<ExportReport> {
+    use crate::store::{ExportFlags, StoredExport, VersionExport};
+    let mut report = ExportReport::default();
+    let mut after = (String::new(), 0u32);
+    loop {
+        let mut tx = store.read()?;
+        let page = tx.signed_versions_page(after.clone(), 1000)?;
+        let Some(last) = page.last() else { break };
+        after = (last.record_id.clone(), last.version);
+        for v in page {
+            report.checked += 1;
+            let i = &v.inspection;
+            let flags = crate::domain::export::export_flags(tx.as_mut(), i)?;
+            let expected = StoredExport::of(&VersionExport::of(i), &ExportFlags::of(&flags));
+            let (record, version) = (v.record_id, v.version);
+            match tx.version_export(&i.id, i.version)? {
+                None => report.problems.push(ExportProblem::Missing { record, version }),
+                Some(stored) if stored != expected => {
+                    report.problems.push(ExportProblem::Differs { record, version })
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(report)
+}

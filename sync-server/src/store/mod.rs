@@ -260,6 +260,44 @@ pub struct ExportFlags {
     pub json: String,
 }
 
+/// A stored `version_exports` row as read back, for `sync-server verify` to compare with what
+/// the version and its flags give now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredExport {
+    pub device_time: String,
+    pub lng: Option<f64>,
+    pub lat: Option<f64>,
+    pub accuracy_m: Option<f64>,
+    pub fix_count: Option<i64>,
+    pub position_source: String,
+    pub manual_reason: String,
+    pub photos: String,
+    pub notes: String,
+    pub flag_kinds: String,
+    pub flags_zh: String,
+    pub flags_json: String,
+}
+
+impl StoredExport {
+    /// The row `put_version_export` writes for these columns.
+    pub fn of(e: &VersionExport, f: &ExportFlags) -> StoredExport {
+        StoredExport {
+            device_time: e.device_time.clone(),
+            lng: e.lng,
+            lat: e.lat,
+            accuracy_m: e.accuracy_m,
+            fix_count: e.fix_count.map(i64::from),
+            position_source: e.position_source.to_string(),
+            manual_reason: e.manual_reason.clone(),
+            photos: e.photos.clone(),
+            notes: e.notes.clone(),
+            flag_kinds: f.kinds.clone(),
+            flags_zh: f.zh.clone(),
+            flags_json: f.json.clone(),
+        }
+    }
+}
+
 impl ExportFlags {
     pub fn of(flags: &[shared::flags::Flag]) -> ExportFlags {
         ExportFlags {
@@ -568,6 +606,8 @@ pub trait Tx {
     /// Store (or replace) a version's export columns and its flags' (backfill; `insert_version`
     /// and `insert_flags` keep them for new versions).
     fn put_version_export(&mut self, e: &VersionExport, flags: &ExportFlags) -> StoreResult<()>;
+    /// A version's stored export columns, as written (verify).
+    fn version_export(&mut self, record: &InspectionId, version: u32) -> StoreResult<Option<StoredExport>>;
     /// Up to `limit` stored versions without export columns (backfill).
     fn versions_without_export(&mut self, limit: u32) -> StoreResult<Vec<Inspection>>;
 

@@ -1418,6 +1418,32 @@ impl Tx for PgTx<'_> {
         )
     }
 
+    fn version_export(&mut self, record: &InspectionId, version: u32) -> StoreResult<Option<StoredExport>> {
+        let Some(r) = self.query_opt(
+            "SELECT device_time, lng, lat, accuracy_m, fix_count, position_source, manual_reason, photos,
+                    notes, flag_kinds, flags_zh, flags_json
+               FROM version_exports WHERE record_id = $1 AND version = $2",
+            &[&record.to_string(), &i64::from(version)],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(StoredExport {
+            device_time: get(&r, 0)?,
+            lng: get(&r, 1)?,
+            lat: get(&r, 2)?,
+            accuracy_m: get(&r, 3)?,
+            fix_count: get(&r, 4)?,
+            position_source: get(&r, 5)?,
+            manual_reason: get(&r, 6)?,
+            photos: get(&r, 7)?,
+            notes: get(&r, 8)?,
+            flag_kinds: get(&r, 9)?,
+            flags_zh: get(&r, 10)?,
+            flags_json: get(&r, 11)?,
+        }))
+    }
+
     fn versions_without_export(&mut self, limit: u32) -> StoreResult<Vec<Inspection>> {
         self.query(
             "SELECT v.data FROM versions v WHERE NOT EXISTS

@@ -1144,6 +1144,33 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn version_export(&mut self, record: &InspectionId, version: u32) -> StoreResult<Option<StoredExport>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT device_time, lng, lat, accuracy_m, fix_count, position_source, manual_reason, photos,
+                        notes, flag_kinds, flags_zh, flags_json
+                   FROM version_exports WHERE record_id = ?1 AND version = ?2",
+            )?
+            .query_row(params![record.to_string(), version], |r| {
+                Ok(StoredExport {
+                    device_time: r.get(0)?,
+                    lng: r.get(1)?,
+                    lat: r.get(2)?,
+                    accuracy_m: r.get(3)?,
+                    fix_count: r.get(4)?,
+                    position_source: r.get(5)?,
+                    manual_reason: r.get(6)?,
+                    photos: r.get(7)?,
+                    notes: r.get(8)?,
+                    flag_kinds: r.get(9)?,
+                    flags_zh: r.get(10)?,
+                    flags_json: r.get(11)?,
+                })
+            })
+            .optional()?)
+    }
+
     fn versions_without_export(&mut self, limit: u32) -> StoreResult<Vec<Inspection>> {
         let mut st = self.conn.prepare_cached(
             "SELECT v.data FROM versions v WHERE NOT EXISTS

@@ -365,3 +365,48 @@ async fn flag_filters_list_each_flagged_record_once_in_order() {
     let ids: Vec<String> = rows[1..].iter().map(|r| r[0].clone()).collect();
     assert_eq!(ids, flagged.iter().map(|i| i.to_string()).collect::<Vec<_>>());
 }
+
+/// `sync-server verify` checks the export columns against the versions (issue 12): exports read
+/// those columns, not the signed JSON, so an edit there — a note rewritten, a flag dropped — must
+/// be found and named, and a table left as the server wrote it must verify.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_finds_an_edited_export_row() {
+    use sync_server::domain::integrity::{ExportProblem, verify_exports};
+    use sync_server::store::{ExportFlags, VersionExport};
+    let (server, fx) = setup().await;
+    let (a, da) = inspector(&server, "inspector_a").await;
+    let plain = water_body(fx.site("water1").id, vec![], None);
+    let mut weak = water_body(fx.site("water1").id, vec![], None);
+    weak.position.as_mut().unwrap().accuracy_m = Some(500.0);
+    a.push(&batch(da, vec![submit(1, &plain), submit(2, &weak)])).await.unwrap();
+    let store = server.state.store.as_ref();
+    let clean = verify_exports(store).unwrap();
+    assert!(clean.checked >= 2 && clean.problems.is_empty(), "{clean:?}");
+
+    let stored = |id| store.read().unwrap().version(&id, 1).unwrap().unwrap();
+    let (p, w) = (stored(plain.id), stored(weak.id));
+    let mut tx = store.write().unwrap();
+    let mut rewritten = VersionExport::of(&p);
+    rewritten.notes = "已整改到位".into();
+    tx.put_version_export(&rewritten, &ExportFlags::of(&[])).unwrap();
+    // The weak fix's flag dropped from what the exports print.
+    tx.put_version_export(&VersionExport::of(&w), &ExportFlags::of(&[])).unwrap();
+    tx.commit().unwrap();
+
+    let mut found = verify_exports(store).unwrap().problems;
+    found.sort_by_key(|p| p.to_string());
+    let mut expected = vec![
+        ExportProblem::Differs { record: plain.id.to_string(), version: 1 },
+        ExportProblem::Differs { record: weak.id.to_string(), version: 1 },
+    ];
+    expected.sort_by_key(|p| p.to_string());
+    assert_eq!(found, expected);
+    // Written back as the server computes it, the table verifies again.
+    let mut tx = store.write().unwrap();
+    for i in [&p, &w] {
+        let flags = sync_server::domain::export::export_flags(tx.as_mut(), i).unwrap();
+        tx.put_version_export(&VersionExport::of(i), &ExportFlags::of(&flags)).unwrap();
+    }
+    tx.commit().unwrap();
+    assert!(verify_exports(store).unwrap().problems.is_empty());
+}
