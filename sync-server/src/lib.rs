@@ -95,7 +95,11 @@ impl AppState {
 
 /// Run blocking storage work off the async executor.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> AppResult<T> + Send + 'static) -> AppResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| AppError::Internal(format!("worker task: {e}")))?
+    // The request's span (and its id) follows the work onto the blocking pool.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
+        .await
+        .map_err(|e| AppError::Internal(format!("worker task: {e}")))?
 }
 
 /// The month of an instant in Asia/Shanghai as YYYYMM.
@@ -119,7 +123,11 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 pub fn router(state: AppState) -> Router {
     api::wire::layers(api::build(state))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http())
+        // The path only: query strings are the caller's business, not the log's.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::info_span!("request", id = %api::request_id::of(req), method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(axum::middleware::from_fn(api::request_id::layer))
 }
 
 /// Serve until Ctrl-C or SIGTERM.

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod flags;
 pub mod inspections;
 pub mod meta;
+pub mod request_id;
 pub mod review;
 pub mod sync;
 pub mod tracking;

@@ -124,3 +124,36 @@ async fn the_console_is_served_with_a_strict_policy_and_paths_stay_inside_its_di
     assert!(cfg["tile_url"].as_str().unwrap().contains("{z}"));
     let _ = std::fs::remove_file(secret);
 }
+
+/// Every answer carries a request id (issue 15): a fresh one when the caller sent none, the
+/// caller's when it is a plain token (a balancer's), a fresh one instead of one that could
+/// forge log lines; refusals and unknown paths too.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_answer_carries_a_request_id() {
+    let (server, _fx) = setup().await;
+    let http = reqwest::Client::new();
+    let id_of = |r: &reqwest::Response| r.headers()["x-request-id"].to_str().unwrap().to_string();
+    let fresh = |id: &str| id.len() == 36 && id.chars().filter(|c| *c == '-').count() == 4;
+    let a = http.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    let b = http.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    let (ia, ib) = (id_of(&a), id_of(&b));
+    assert!(fresh(&ia) && fresh(&ib) && ia != ib, "{ia} {ib}");
+    let kept = http
+        .get(format!("{}/api/v1/review/queue", server.base))
+        .header("x-request-id", "lb-42.a_b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(id_of(&kept), "lb-42.a_b");
+    for bad in ["two words", &"x".repeat(65)] {
+        let r = http
+            .get(format!("{}/api/v1/nothing-here", server.base))
+            .header("x-request-id", bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert!(fresh(&id_of(&r)), "{bad:?} replaced: {}", id_of(&r));
+    }
+}
