@@ -189,6 +189,27 @@ pub fn sign(key: &ed25519_dalek::SigningKey, i: &Inspection) -> String {
         .encode(key.sign(&shared::signing::inspection_bytes(i)).to_bytes())
 }
 
+/// Register a keyless device for `user` straight into an open write transaction, for records
+/// stored with [`store_submitted`].
+pub fn store_device(
+    tx: &mut dyn sync_server::store::Tx,
+    user: shared::UserId,
+    at: OffsetDateTime,
+) -> DeviceId {
+    let id = DeviceId::new();
+    tx.insert_device(&sync_server::store::DeviceRow {
+        id,
+        user_id: user,
+        name: "bench".into(),
+        platform: "bench".into(),
+        last_seq: 0,
+        registered_at: at,
+        public_key: None,
+    })
+    .expect("insert device");
+    id
+}
+
 /// Store `i` as a submitted record straight into an open write transaction, as a push would
 /// leave it (without the push's checks): benches and tests that need many records fast.
 pub fn store_submitted(

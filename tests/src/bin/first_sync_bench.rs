@@ -16,7 +16,6 @@ use qingliu_tests::TestServer;
 use qingliu_tests::faultproxy::FaultProxy;
 use qingliu_tests::records::water_body;
 use shared::DeviceId;
-use sync_server::store::DeviceRow;
 
 #[derive(Parser)]
 struct Args {
@@ -77,20 +76,7 @@ fn seed(server: &TestServer, args: &Args) {
     let mut tx = store.write().unwrap();
     let devices: Vec<DeviceId> = [inspector.id, other.id]
         .iter()
-        .map(|user| {
-            let id = DeviceId::new();
-            tx.insert_device(&DeviceRow {
-                id,
-                user_id: *user,
-                name: "bench".into(),
-                platform: "bench".into(),
-                last_seq: 0,
-                registered_at: time::OffsetDateTime::now_utc(),
-                public_key: None,
-            })
-            .unwrap();
-            id
-        })
+        .map(|user| qingliu_tests::records::store_device(tx.as_mut(), *user, time::OffsetDateTime::now_utc()))
         .collect();
     let base = time::OffsetDateTime::now_utc() - Duration::from_secs(args.records as u64 * 60);
     for n in 0..args.records {

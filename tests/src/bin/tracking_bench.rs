@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use qingliu_tests::TestServer;
 use qingliu_tests::records::water_body;
-use shared::DeviceId;
-use sync_server::store::{DeviceRow, FlagRow};
+use sync_server::store::FlagRow;
 
 #[derive(Parser)]
 struct Args {
@@ -79,6 +78,27 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Time `requests` GETs of `path` after one warm-up and print a table row of p50/p95/p99 ms;
+/// every answer must pass `check`.
+async fn time_gets(
+    client: &qingliu_tests::ApiClient,
+    label: &str,
+    path: &str,
+    requests: usize,
+    check: impl Fn(&serde_json::Value) -> bool,
+) {
+    let _: serde_json::Value = client.get(path).await.unwrap();
+    let mut ms = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let t = Instant::now();
+        let v: serde_json::Value = client.get(path).await.unwrap();
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert!(check(&v), "{label}: {v}");
+    }
+    ms.sort_by(|a, b| a.total_cmp(b));
+    println!("| {label} | {:.2} | {:.2} | {:.2} |", pct(&ms, 0.5), pct(&ms, 0.95), pct(&ms, 0.99));
+}
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -119,18 +139,9 @@ async fn main() {
             v
         };
         drop(tx);
-        let device = DeviceId::new();
         let mut tx = store.write().unwrap();
-        tx.insert_device(&DeviceRow {
-            id: device,
-            user_id: inspector.id,
-            name: "bench".into(),
-            platform: "bench".into(),
-            last_seq: 0,
-            registered_at: time::OffsetDateTime::now_utc(),
-            public_key: None,
-        })
-        .unwrap();
+        let device =
+            qingliu_tests::records::store_device(tx.as_mut(), inspector.id, time::OffsetDateTime::now_utc());
         tx.commit().unwrap();
         for chunk in 0..args.inspections.div_ceil(10_000) {
             let mut tx = store.write().unwrap();
@@ -190,21 +201,10 @@ async fn main() {
     println!("|---|---|---|---|");
     for (label, code) in levels {
         let path = format!("/api/v1/tracking/{code}");
-        let _: serde_json::Value = admin.get(&path).await.unwrap();
-        let mut ms = Vec::with_capacity(args.requests);
-        for _ in 0..args.requests {
-            let t = Instant::now();
-            let v: serde_json::Value = admin.get(&path).await.unwrap();
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            assert!(v["children"].as_array().is_some_and(|c| !c.is_empty()));
-        }
-        ms.sort_by(|a, b| a.total_cmp(b));
-        println!(
-            "| GET /api/v1/tracking ({label}) | {:.2} | {:.2} | {:.2} |",
-            pct(&ms, 0.5),
-            pct(&ms, 0.95),
-            pct(&ms, 0.99)
-        );
+        time_gets(&admin, &format!("GET /api/v1/tracking ({label})"), &path, args.requests, |v| {
+            v["children"].as_array().is_some_and(|c| !c.is_empty())
+        })
+        .await;
     }
     let hour_ago = (time::OffsetDateTime::now_utc() - Duration::from_secs(3600))
         .format(&time::format_description::well_known::Rfc3339)
@@ -223,21 +223,10 @@ async fn main() {
         ("received in the last hour", format!("/api/v1/review/queue?limit=50&from={}", hour_ago)),
     ];
     for (label, path) in queues {
-        let _: serde_json::Value = admin.get(&path).await.unwrap();
-        let mut ms = Vec::with_capacity(args.requests);
-        for _ in 0..args.requests {
-            let t = Instant::now();
-            let v: serde_json::Value = admin.get(&path).await.unwrap();
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            assert!(v["items"].as_array().is_some_and(|i| !i.is_empty()), "{label}: {v}");
-        }
-        ms.sort_by(|a, b| a.total_cmp(b));
-        println!(
-            "| GET /api/v1/review/queue ({label}) | {:.2} | {:.2} | {:.2} |",
-            pct(&ms, 0.5),
-            pct(&ms, 0.95),
-            pct(&ms, 0.99)
-        );
+        time_gets(&admin, &format!("GET /api/v1/review/queue ({label})"), &path, args.requests, |v| {
+            v["items"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await;
     }
     let store = server.state.store.clone();
     let t = Instant::now();

@@ -157,26 +157,16 @@ async fn versions_stored_before_export_columns_are_filled_in_at_start() {
 async fn a_queue_past_the_count_cap_says_so_and_pages_newest_first() {
     // More submitted records than the queue counts exactly: the count stops at the cap and says
     // so, and the pages (which then walk the arrival index instead of sorting) stay newest first.
-    use sync_server::store::{DeviceRow, FLAG_COUNT_CAP, LIST_COUNT_CAP};
+    use sync_server::store::{FLAG_COUNT_CAP, LIST_COUNT_CAP};
     let (server, fx) = setup().await;
     let n = LIST_COUNT_CAP as usize + 30;
     let site = fx.site("water1");
     let user = fx.user("inspector_a").id;
-    let device = shared::DeviceId::new();
     let base = time::OffsetDateTime::now_utc() - time::Duration::hours(10);
     let (mut ids, mut flagged, mut mocked) = (Vec::new(), Vec::new(), Vec::new());
     {
         let mut tx = server.state.store.write().unwrap();
-        tx.insert_device(&DeviceRow {
-            id: device,
-            user_id: user,
-            name: "t".into(),
-            platform: "t".into(),
-            last_seq: 0,
-            registered_at: base,
-            public_key: None,
-        })
-        .unwrap();
+        let device = qingliu_tests::records::store_device(tx.as_mut(), user, base);
         for k in 0..n {
             let i = water_body(site.id, vec![], None);
             let at = base + time::Duration::seconds(k as i64);
