@@ -57,7 +57,6 @@ pids+=("$S3S_PID")
 
 export QINGLIU_DATABASE_URL="$pg_server/$db"
 export QINGLIU_BLOB_STORE_URL="s3://qingliu/photos"
-export QINGLIU_CONSOLE_DIR="$PWD/ui/dist"
 bin="$CARGO_TARGET_DIR/release/sync-server"
 
 # Seed once, before any server serves (two servers seeding one empty database would race).
@@ -91,7 +90,7 @@ defaults
   # a push is never replayed by the balancer, the tablet's own retry is exactly-once.
   retries 2
   option redispatch
-  option httpchk GET /healthz
+  option httpchk GET /readyz
 frontend qingliu
   bind ${QINGLIU_CLUSTER_LISTEN:-127.0.0.1:8080}
   default_backend sync_servers

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need_rust
 need_apt build-essential pkg-config libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver fonts-noto-cjk \
-  chromium chromium-driver dbus-daemon geoclue-2.0 geoclue-2-demo poppler-utils haproxy xdg-utils file
+  chromium chromium-driver dbus-daemon systemd geoclue-2.0 geoclue-2-demo poppler-utils haproxy xdg-utils file
 use_shared_target_dir
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target add wasm32-unknown-unknown >/dev/null

@@ -18,18 +18,25 @@ pub enum Role {
     CountyViewer,
     /// 市级查看
     PrefectureViewer,
+    /// 省级查看: reads the whole province, changes nothing (the provincial platform's service
+    /// account, provincial staff who only follow progress).
+    ProvinceViewer,
     /// 省级管理员
     ProvinceAdmin,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Inspector,
         Role::TownshipReviewer,
         Role::CountyViewer,
         Role::PrefectureViewer,
+        Role::ProvinceViewer,
         Role::ProvinceAdmin,
     ];
+
+    /// The roles a service account (a system, not a person) may hold: reading only.
+    pub const SERVICE: [Role; 3] = [Role::CountyViewer, Role::PrefectureViewer, Role::ProvinceViewer];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,6 +44,7 @@ impl Role {
             Role::TownshipReviewer => "township_reviewer",
             Role::CountyViewer => "county_viewer",
             Role::PrefectureViewer => "prefecture_viewer",
+            Role::ProvinceViewer => "province_viewer",
             Role::ProvinceAdmin => "province_admin",
         }
     }
@@ -51,7 +59,7 @@ impl Role {
             Role::Inspector | Role::TownshipReviewer => RegionLevel::Township,
             Role::CountyViewer => RegionLevel::County,
             Role::PrefectureViewer => RegionLevel::Prefecture,
-            Role::ProvinceAdmin => RegionLevel::Province,
+            Role::ProvinceViewer | Role::ProvinceAdmin => RegionLevel::Province,
         }
     }
 }

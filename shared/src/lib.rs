@@ -32,6 +32,7 @@ pub mod flags;
 pub mod geo;
 pub mod ids;
 pub mod inspection;
+pub mod integration;
 pub mod labels;
 pub mod map;
 pub mod offline_review;

@@ -383,7 +383,8 @@ pub async fn login(
 ) -> CoreResult<shared::auth::UserInfo> {
     let client = SyncClient::new(server_url);
     let r = client.login(username, password).await?;
-    if matches!(r.user.role, shared::auth::Role::CountyViewer | shared::auth::Role::PrefectureViewer) {
+    use shared::auth::Role;
+    if matches!(r.user.role, Role::CountyViewer | Role::PrefectureViewer | Role::ProvinceViewer) {
         // Viewers read progress in the console; the app records and reviews.
         let client = client.with_token(Some(r.token.clone()));
         let _ = client.logout().await;

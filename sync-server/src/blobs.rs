@@ -104,6 +104,8 @@ pub trait BlobStore: Send + Sync + 'static {
     fn collect_stale(&self, age: Duration) -> AppResult<usize>;
     /// Every stored blob, by the hash it is stored under, in order (for `sync-server verify`).
     fn stored_hashes(&self) -> AppResult<Vec<BlobHash>>;
+    /// Whether the store answers at all (for `/readyz`): a cheap read that touches the storage.
+    fn check(&self) -> AppResult<()>;
 }
 
 pub struct FsBlobStore {
@@ -324,6 +326,14 @@ impl BlobStore for FsBlobStore {
             }
         }
         Ok(removed)
+    }
+
+    fn check(&self) -> AppResult<()> {
+        // Both directories must be there and readable: uploads write to one, photos are read
+        // from the other.
+        fs::read_dir(self.root.join("blobs"))?;
+        fs::read_dir(self.root.join("uploads"))?;
+        Ok(())
     }
 
     fn stored_hashes(&self) -> AppResult<Vec<BlobHash>> {

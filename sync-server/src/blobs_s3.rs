@@ -38,6 +38,9 @@ use shared::{ApiError, ErrorCode};
 use crate::blobs::{BlobHash, BlobReader, BlobStore, MAX_PENDING_PER_USER, check_chunk, check_size};
 use crate::error::{AppError, AppResult};
 
+/// How long a readiness probe waits for the bucket.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct S3BlobStore {
     store: std::sync::Arc<dyn ObjectStore>,
     prefix: String,
@@ -67,7 +70,7 @@ pub fn parse_url(url: &str) -> AppResult<(String, String)> {
 
 fn storage(e: object_store::Error) -> AppError {
     // The client's message names the key and the endpoint, never credentials.
-    AppError::Store(crate::store::StoreError::Unavailable(format!("object store: {e}")))
+    AppError::BlobStore(format!("object store: {e}"))
 }
 
 fn is_not_found(e: &object_store::Error) -> bool {
@@ -433,6 +436,20 @@ impl BlobStore for S3BlobStore {
             }
         }
         Ok(removed)
+    }
+
+    fn check(&self) -> AppResult<()> {
+        // A key nobody writes: "not found" is an answer from the bucket, which is all we ask.
+        let store = self.store.clone();
+        let key = self.key("readyz");
+        // Bounded: the client's own retries would keep a probe waiting for minutes.
+        let probe = tokio::time::timeout(READY_TIMEOUT, async move { store.head(&key).await });
+        match self.run(probe)? {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if is_not_found(&e) => Ok(()),
+            Ok(Err(e)) => Err(storage(e)),
+            Err(_) => Err(AppError::BlobStore("no answer in time".into())),
+        }
     }
 
     fn stored_hashes(&self) -> AppResult<Vec<BlobHash>> {

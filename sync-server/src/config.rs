@@ -36,8 +36,9 @@ pub struct Config {
     pub login_window_minutes: i64,
     /// Unfinished uploads untouched this long are removed.
     pub stale_upload_hours: u64,
-    /// The built browser console (`ui/dist`), served at `/` when the directory exists.
-    pub console_dir: PathBuf,
+    /// A directory holding the browser console to serve at `/` instead of the copy built into
+    /// the binary (a console built after the server, or a customised one).
+    pub console_dir: Option<PathBuf>,
     /// Optional map tiles for the console, `{z}/{x}/{y}` placeholders (e.g. a LAN tile server or
     /// Tianditu); without it the map draws points on a plain grid and needs no internet.
     pub map_tile_url: Option<String>,
@@ -46,6 +47,9 @@ pub struct Config {
     /// The address people reach this server at (`https://qingliu.example.gov.cn`), for links
     /// printed in exports; without it links use the host the export was requested from.
     pub public_url: Option<String>,
+    /// Serve `/metrics` (Prometheus text format) and count for it. Off by default: the page
+    /// names routes and volumes, so expose it to the monitoring network only.
+    pub metrics: bool,
     /// Thresholds of the flags computed at push (`[flags]` in the file; each one optional).
     pub flags: shared::flags::FlagThresholds,
 }
@@ -66,10 +70,11 @@ impl Default for Config {
             login_max_failures: 5,
             login_window_minutes: 15,
             stale_upload_hours: 24 * 7,
-            console_dir: PathBuf::from("ui/dist"),
+            console_dir: None,
             map_tile_url: None,
             map_tile_gcj02: false,
             public_url: None,
+            metrics: false,
             flags: shared::flags::FlagThresholds::default(),
         }
     }
@@ -137,13 +142,16 @@ impl Config {
             self.max_chunk_bytes = parse("QINGLIU_MAX_CHUNK_BYTES", v)?;
         }
         if let Some(v) = get("QINGLIU_CONSOLE_DIR") {
-            self.console_dir = PathBuf::from(v);
+            self.console_dir = Some(PathBuf::from(v));
         }
         if let Some(v) = get("QINGLIU_MAP_TILE_URL") {
             self.map_tile_url = Some(v).filter(|v| !v.is_empty());
         }
         if let Some(v) = get("QINGLIU_PUBLIC_URL") {
             self.public_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = get("QINGLIU_METRICS") {
+            self.metrics = parse("QINGLIU_METRICS", v)?;
         }
         if let Some(v) = get("QINGLIU_MAP_TILE_GCJ02") {
             self.map_tile_gcj02 = parse("QINGLIU_MAP_TILE_GCJ02", v)?;

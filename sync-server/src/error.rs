@@ -15,9 +15,17 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// The blob store did not answer (S3 endpoint down): as retryable as the database's.
+    #[error("blob store: {0}")]
+    BlobStore(String),
     #[error("internal: {0}")]
     Internal(String),
 }
+
+/// Marks an answer caused by a database failure, for the metrics layer (which sees answers,
+/// not errors).
+#[derive(Clone, Copy, Debug)]
+pub struct DatabaseFault;
 
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -46,6 +54,7 @@ impl AppError {
             AppError::Store(StoreError::Unavailable(_)) => {
                 ApiError::new(ErrorCode::Unavailable, "数据库暂时不可用，请稍后重试")
             }
+            AppError::BlobStore(_) => ApiError::new(ErrorCode::Unavailable, "照片存储暂时不可用，请稍后重试"),
             _ => ApiError::new(ErrorCode::Internal, "服务器内部错误"),
         }
     }
@@ -60,6 +69,10 @@ impl IntoResponse for AppError {
         }
         let status =
             StatusCode::from_u16(body.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(body)).into_response()
+        let mut resp = (status, axum::Json(body)).into_response();
+        if matches!(self, AppError::Store(_)) {
+            resp.extensions_mut().insert(DatabaseFault);
+        }
+        resp
     }
 }

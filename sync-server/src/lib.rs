@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod fingerprint;
+pub mod metrics;
 pub mod migrate_data;
 pub mod seed;
 pub mod seed_records;
@@ -42,6 +43,7 @@ pub struct AppState {
     pub blobs: Arc<dyn BlobStore>,
     pub config: Arc<Config>,
     pub limiter: Arc<LoginLimiter>,
+    pub metrics: Arc<metrics::Metrics>,
     /// Injected so that tests can move time (token expiry) without sleeping.
     pub clock: Clock,
 }
@@ -74,13 +76,20 @@ impl AppState {
             config.login_max_failures,
             time::Duration::minutes(config.login_window_minutes),
         );
+        let metrics = Arc::new(metrics::Metrics::default());
         AppState {
             store,
-            blobs,
+            blobs: Arc::new(metrics::MeteredBlobs { inner: blobs, metrics: metrics.clone() }),
             config: Arc::new(config),
             limiter: Arc::new(limiter),
+            metrics,
             clock: Arc::new(OffsetDateTime::now_utc),
         }
+    }
+
+    /// Put photos in `blobs` instead (its failures and upload bytes counted as the first's).
+    pub fn set_blobs(&mut self, blobs: Arc<dyn BlobStore>) {
+        self.blobs = Arc::new(metrics::MeteredBlobs { inner: blobs, metrics: self.metrics.clone() });
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {

@@ -330,9 +330,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let listener = tokio::net::TcpListener::bind(listen).await?;
             tracing::info!(addr = %listener.local_addr()?, "listening");
+            match sync_server::api::console::Source::of(&state.config) {
+                sync_server::api::console::Source::Embedded => tracing::info!(
+                    files = sync_server::api::console::embedded_files(),
+                    "console: the copy built into this binary"
+                ),
+                sync_server::api::console::Source::Dir(dir) => {
+                    tracing::info!(dir = %dir.display(), "console: served from a directory")
+                }
+            }
             println!("sync-server listening on http://{}", listener.local_addr()?);
             sync_server::serve(state, listener).await?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped systemd unit's command line is one this binary accepts, and the sample
+    /// configuration it points at loads.
+    #[test]
+    fn the_systemd_unit_and_sample_configuration_are_valid() {
+        let unit = include_str!("../deploy/qingliu-sync.service");
+        let exec = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("ExecStart");
+        let cli = Cli::try_parse_from(exec.split_whitespace()).expect("the unit's command line parses");
+        assert!(matches!(cli.command, Command::Serve { demo: false }));
+        assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("/etc/qingliu/qingliu.toml")));
+        let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/qingliu.toml");
+        let cfg = Config::load(Some(&sample)).expect("the sample configuration loads");
+        assert!(cfg.metrics);
+        assert_eq!(cfg.data_dir, std::path::Path::new("/var/lib/qingliu"));
+        assert!(unit.contains(&format!("ReadWritePaths={}", cfg.data_dir.display())));
+    }
 }

@@ -38,6 +38,7 @@ pub const TABLES: &[&str] = &[
     "users",
     "user_villages",
     "tokens",
+    "service_accounts",
     "devices",
     "mutations",
     "sites",
@@ -58,6 +59,7 @@ pub const TABLES: &[&str] = &[
     "document_number_blocks",
     "document_numbers",
     "login_attempts",
+    "feed",
 ];
 
 /// One value as the target column types it.

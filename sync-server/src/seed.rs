@@ -552,7 +552,7 @@ pub fn seed_demo(store: &dyn Store, seed: u64, now: OffsetDateTime) -> AppResult
             Role::Inspector | Role::TownshipReviewer => demo_town,
             Role::CountyViewer => demo_town.parent().unwrap_or(demo_town),
             Role::PrefectureViewer => demo_town.lineage()[1],
-            Role::ProvinceAdmin => province,
+            Role::ProvinceViewer | Role::ProvinceAdmin => province,
         };
         let id = UserId::new();
         tx.insert_user(&UserRow {

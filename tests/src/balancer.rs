@@ -1,5 +1,5 @@
 //! A real HAProxy (the Debian package) in front of several sync-servers, configured as
-//! `scripts/run-cluster.sh` configures it: round robin, health checks on `/healthz`, and only a
+//! `scripts/run-cluster.sh` configures it: round robin, health checks on `/readyz`, and only a
 //! request that never reached a server (connection refused) sent on to another one, so the
 //! balancer never replays a push; a tablet's own retry is what makes it exactly-once.
 //! Health checks are tighter here (100 ms, one failure) so a killed server leaves the rotation
@@ -30,7 +30,7 @@ impl Balancer {
         let cfg = format!(
             "global\n  maxconn 1024\n\
              defaults\n  mode http\n  timeout connect 2s\n  timeout client 120s\n  timeout server 120s\n  \
-             retries 2\n  option redispatch\n  option httpchk GET /healthz\n\
+             retries 2\n  option redispatch\n  option httpchk GET /readyz\n\
              frontend qingliu\n  bind {addr}\n  default_backend sync_servers\n\
              backend sync_servers\n  balance roundrobin\n{backends}"
         );

@@ -91,13 +91,20 @@ impl TestServer {
         let c2 = clock.clone();
         let mut state = AppState::open(config).expect("open state").with_clock(Arc::new(move || c2.now()));
         if let Some(prefix) = database::blob_prefix_for(other.dir.path()) {
-            state.blobs = database::s3_blob_store(
+            state.set_blobs(database::s3_blob_store(
                 &database::s3_endpoint().expect("endpoint"),
                 &prefix,
                 state.config.max_blob_bytes,
-            );
+            ));
         }
         Self::launch(state, clock, dir, "127.0.0.1:0".parse().expect("addr"), None, None).await
+    }
+
+    /// Another server on `state` (a copy of a server's with a store swapped, say); it owns
+    /// nothing of what `state` points at.
+    pub async fn serving(state: AppState) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::launch(state, TestClock::default(), dir, "127.0.0.1:0".parse().expect("addr"), None, None).await
     }
 
     /// Serve `dir`'s data on `addr` (e.g. to restart a stopped server where it was).
@@ -131,11 +138,11 @@ impl TestServer {
         let c2 = clock.clone();
         let mut state = AppState::open(config).expect("open state").with_clock(Arc::new(move || c2.now()));
         if let Some(prefix) = &blob_prefix {
-            state.blobs = database::s3_blob_store(
+            state.set_blobs(database::s3_blob_store(
                 &database::s3_endpoint().expect("endpoint"),
                 prefix,
                 state.config.max_blob_bytes,
-            );
+            ));
         }
         Self::launch(state, clock, dir, addr, database, blob_prefix).await
     }

@@ -22,7 +22,7 @@ fn dist() -> PathBuf {
 /// A server with the console and the fixture, and inspector_a logged in with a registered tablet.
 async fn console_and_tablet() -> (TestServer, fixture::Fixture, ApiClient, DeviceId) {
     assert!(dist().join("index.html").exists(), "ui/dist missing: run scripts/build-ui.sh first");
-    let server = TestServer::start_with(|c| c.console_dir = dist()).await;
+    let server = TestServer::start_with(|c| c.console_dir = Some(dist())).await;
     let fx = fixture::install(server.state.store.as_ref());
     let mut a = ApiClient::new(&server.base);
     a.login("inspector_a", PASSWORD).await.unwrap();
@@ -43,7 +43,7 @@ async fn logout(d: &Driver) {
 #[tokio::test(flavor = "multi_thread")]
 async fn reviewer_approves_and_returns_dashboard_follows_and_scopes_hold_in_chromium() {
     assert!(dist().join("index.html").exists(), "ui/dist missing: run scripts/build-ui.sh first");
-    let server = TestServer::start_with(|c| c.console_dir = dist()).await;
+    let server = TestServer::start_with(|c| c.console_dir = Some(dist())).await;
     let fx = fixture::install(server.state.store.as_ref());
     let base = server.base.clone();
 
@@ -331,7 +331,7 @@ async fn reviewer_views_and_downloads_the_documents_the_tablet_made_in_chromium(
 async fn province_admin_reads_every_village_and_every_site_in_chromium() {
     use shared::region::{HUBEI, RegionLevel};
     assert!(dist().join("index.html").exists(), "ui/dist missing: run scripts/build-ui.sh first");
-    let server = TestServer::start_with(|c| c.console_dir = dist()).await;
+    let server = TestServer::start_with(|c| c.console_dir = Some(dist())).await;
     let store = server.state.store.clone();
     let (villages, sites) = tokio::task::spawn_blocking(move || {
         sync_server::seed::seed_demo(store.as_ref(), 7, time::OffsetDateTime::now_utc()).unwrap();
@@ -453,5 +453,53 @@ async fn province_admin_reads_every_village_and_every_site_in_chromium() {
     });
     println!("{report:#}");
     std::fs::write(shots.join("console-province-scale.json"), format!("{report:#}\n")).unwrap();
+    d.quit().await;
+}
+
+/// The province admin gives a system a service account on the admin page: the key shows once,
+/// works at once as a read-only province viewer, and stops working the moment it is revoked;
+/// the page never shows a key again.
+#[tokio::test(flavor = "multi_thread")]
+async fn province_admin_gives_a_system_a_key_and_revokes_it_in_chromium() {
+    assert!(dist().join("index.html").exists(), "ui/dist missing: run scripts/build-ui.sh first");
+    let server = TestServer::start_with(|c| c.console_dir = Some(dist())).await;
+    fixture::install(server.state.store.as_ref());
+    let base = server.base.clone();
+    let home = tempfile::tempdir().unwrap();
+    let (_driver_proc, driver_base) = chromedriver(home.path()).await;
+    let d = Driver::chromium(&driver_base, &home.path().join("profile")).await;
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+
+    login(&d, &base, "admin").await;
+    d.wait_text("#kpi-villages .kpi-value", 20, |t| !t.is_empty()).await;
+    d.click("button[data-nav=admin]").await;
+    d.wait("#service-accounts", 20).await;
+    d.type_into("#sa-name", "hubei-platform").await;
+    d.type_into("#sa-display", "省数字政府平台").await;
+    d.type_into("#sa-region", "420000").await;
+    d.type_into("#sa-purpose", "数据共享（一套数），联系人 王工").await;
+    d.click("#create-service-account").await;
+    let key = d.wait_text("#sa-new-key", 20, |t| t.starts_with("qlk_")).await;
+    d.wait("#service-accounts tr[data-account='hubei-platform']", 20).await;
+    d.screenshot(&shots.join("console-service-accounts.png")).await;
+
+    // The key reads the province as a viewer, at once.
+    let mut system = ApiClient::new(&base);
+    system.token = Some(key.clone());
+    let me: shared::auth::UserInfo = system.get("/api/v1/me").await.unwrap();
+    assert_eq!(
+        (me.role, me.region.to_string().as_str()),
+        (shared::auth::Role::ProvinceViewer, "420000000000")
+    );
+    assert!(system.get::<serde_json::Value>("/api/v1/feed").await.is_ok());
+
+    // Revoked from the page: the next request with it is refused; the page shows it revoked
+    // and nowhere the key itself (the one-time notice aside).
+    d.click("#service-accounts tr[data-account='hubei-platform'] .key button.danger").await;
+    d.wait("#service-accounts tr[data-account='hubei-platform'] .key.muted", 20).await;
+    assert_eq!(system.get::<serde_json::Value>("/api/v1/me").await.unwrap_err().status, 401);
+    let table = d.wait_text("#service-accounts table", 20, |t| t.contains("hubei-platform")).await;
+    assert!(!table.contains(&key));
+    assert!(table.contains("已吊销"), "{table}");
     d.quit().await;
 }

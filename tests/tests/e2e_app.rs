@@ -492,7 +492,7 @@ async fn a_reviewer_decides_offline_on_the_tablet_and_the_console_and_the_inspec
     assert!(dist().join("index.html").exists(), "ui/dist missing: run scripts/build-ui.sh first");
     let shots = artifacts();
     let _ = std::fs::create_dir_all(&shots);
-    let server = TestServer::start_with(|c| c.console_dir = dist()).await;
+    let server = TestServer::start_with(|c| c.console_dir = Some(dist())).await;
     let fx = fixture::install(server.state.store.as_ref());
 
     // The inspector's tablet (the app core) and two submissions from it: a village's
@@ -568,7 +568,7 @@ async fn a_reviewer_decides_offline_on_the_tablet_and_the_console_and_the_inspec
     d.wait_text("#pending-count", 10, |t| t == "2").await;
 
     // Online again: both go once.
-    let server = TestServer::start_in(data_dir, addr, |c| c.console_dir = dist()).await;
+    let server = TestServer::start_in(data_dir, addr, |c| c.console_dir = Some(dist())).await;
     d.click("#sync-now").await;
     d.wait_text("#pending-count", 60, |t| t == "0").await;
     d.wait_text("#count-queued .count", 20, |t| t == "0").await;

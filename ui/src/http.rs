@@ -211,6 +211,30 @@ pub async fn update_user(id: UserId, u: &UserUpdate) -> Result<UserView, ApiErro
     with_body("PATCH", &format!("/api/v1/users/{id}"), u).await
 }
 
+pub async fn service_accounts() -> Result<Vec<shared::integration::ServiceAccountView>, ApiError> {
+    get("/api/v1/service-accounts").await
+}
+
+pub async fn create_service_account(
+    a: &shared::integration::NewServiceAccount,
+) -> Result<shared::integration::CreatedServiceAccount, ApiError> {
+    with_body("POST", "/api/v1/service-accounts", a).await
+}
+
+pub async fn create_api_key(id: UserId) -> Result<shared::integration::NewApiKey, ApiError> {
+    with_body(
+        "POST",
+        &format!("/api/v1/service-accounts/{id}/keys"),
+        &shared::integration::NewApiKeyRequest::default(),
+    )
+    .await
+}
+
+pub async fn revoke_api_key(id: UserId, key_id: &str) -> Result<(), ApiError> {
+    let resp = send("DELETE", &format!("/api/v1/service-accounts/{id}/keys/{}", enc(key_id)), None).await?;
+    text(resp).await.map(drop)
+}
+
 /// The console map's points: sites in scope (or in `region`) and records waiting for review.
 pub async fn map_points(region: Option<&RegionCode>) -> Result<shared::console::MapPoints, ApiError> {
     match region {

@@ -318,6 +318,19 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "free_storage" => ("剩余存储空间", "Free storage"),
         "storage_low" => ("存储空间不足，已停止拍照", "Storage low: photos are refused"),
         "audit_head" => ("审计日志校验值", "Audit log head"),
+        "service_accounts" => ("服务账号（系统对接）", "Service accounts (systems)"),
+        "service_accounts_help" => (
+            "供省数字政府平台等系统读取数据：只读角色，无密码，凭 API 密钥访问。密钥只在生成时显示一次，请立即交给对方系统；吊销后立即失效。",
+            "For systems such as the provincial platform: a read-only role, no password, API keys. A key is shown once, when made: hand it to the system at once; a revoked key stops working immediately.",
+        ),
+        "purpose" => ("用途与责任人", "Purpose and owner"),
+        "keys" => ("密钥", "Keys"),
+        "new_key" => ("新密钥", "New key"),
+        "revoke" => ("吊销", "Revoke"),
+        "revoked" => ("已吊销", "Revoked"),
+        "expires" => ("到期", "Expires"),
+        "key_once" => ("新密钥（只显示这一次）：", "New key (shown this once only):"),
+        "new_service_account" => ("新建服务账号", "New service account"),
         "audit_head_help" => (
             "审计日志逐条链式哈希。请定期抄录此值（编号:哈希）并在服务器之外保存；日后运行 sync-server audit verify --expect 编号:哈希 可证明此前的日志未被改写。",
             "Every audit entry is hash-chained to the one before. Write this value (number:hash) down outside the server from time to time; `sync-server audit verify --expect NUMBER:HASH` later proves the log up to it was not rewritten.",
@@ -607,6 +620,8 @@ pub fn role_label(lang: Lang, r: shared::auth::Role) -> &'static str {
         (CountyViewer, Lang::En) => "County viewer",
         (PrefectureViewer, Lang::Zh) => "市级查看",
         (PrefectureViewer, Lang::En) => "Prefecture viewer",
+        (ProvinceViewer, Lang::Zh) => "省级查看",
+        (ProvinceViewer, Lang::En) => "Province viewer",
         (ProvinceAdmin, Lang::Zh) => "省级管理员",
         (ProvinceAdmin, Lang::En) => "Province admin",
     }

@@ -71,6 +71,20 @@ pub async fn inspections_csv(
     Ok(attachment("text/csv; charset=utf-8", "inspections.csv", body))
 }
 
+/// The records as JSON Lines (`InspectionRecord` per line, the versioned DTO), scoped to the caller.
+#[utoipa::path(get, path = "/api/v1/exports/inspections.jsonl", tag = "exports", security(("bearer" = [])), params(QueueQuery),
+    responses((status = 200, content_type = "application/jsonl"), (status = 403, body = ApiError)))]
+pub async fn inspections_jsonl(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiQuery(q): ApiQuery<QueueQuery>,
+) -> AppResult<Response> {
+    record_query(&actor, &q, None)?;
+    let store = st.store.clone();
+    let body = stream(move |sink| export::inspections_jsonl(store.as_ref(), &actor, &q, sink));
+    Ok(attachment("application/jsonl; charset=utf-8", "inspections.jsonl", body))
+}
+
 /// The inspection list as GeoJSON (RFC 7946, WGS-84), scoped to the caller.
 #[utoipa::path(get, path = "/api/v1/exports/inspections.geojson", tag = "exports", security(("bearer" = [])), params(QueueQuery),
     responses((status = 200, content_type = "application/geo+json"), (status = 403, body = ApiError)))]

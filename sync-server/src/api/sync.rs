@@ -18,7 +18,11 @@ pub async fn push(
     ApiJson(req): ApiJson<PushRequest>,
 ) -> AppResult<Json<PushResponse>> {
     let now = st.now();
-    blocking(move || push_svc::push(st.store.as_ref(), &actor, &req, &st.config.flags, now)).await.map(Json)
+    let metrics = st.metrics.clone();
+    let answer =
+        blocking(move || push_svc::push(st.store.as_ref(), &actor, &req, &st.config.flags, now)).await?;
+    metrics.push_results(&answer.results);
+    Ok(Json(answer))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]

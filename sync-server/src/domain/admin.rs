@@ -14,7 +14,7 @@ use crate::domain::{Actor, scope};
 use crate::error::{AppError, AppResult};
 use crate::store::{AuditEntry, Store, StoreError, Tx, UserRow};
 
-fn require_admin(actor: &Actor, region: &RegionCode) -> AppResult<()> {
+pub(crate) fn require_admin(actor: &Actor, region: &RegionCode) -> AppResult<()> {
     if actor.user.role != Role::ProvinceAdmin {
         return Err(AppError::api(ErrorCode::Forbidden, "只有省级管理员可以执行此操作"));
     }
@@ -53,7 +53,7 @@ pub fn targets(store: &dyn Store, actor: &Actor, region: &RegionCode, year: i32)
     Ok(store.read()?.targets(year, region)?)
 }
 
-fn name_ok(s: &str) -> bool {
+pub(crate) fn name_ok(s: &str) -> bool {
     !s.is_empty() && s.chars().count() <= limits::SHORT_TEXT && !s.chars().any(char::is_control)
 }
 
@@ -64,7 +64,7 @@ fn password_ok(p: &str) -> bool {
 
 /// The rules a user's fields obey, on creation and on every change: the role's scope level
 /// matches the region, and only inspectors hold villages, inside their region.
-fn check_user(
+pub(crate) fn check_user(
     fields: &mut Vec<shared::FieldError>,
     display_name: &str,
     password: Option<&str>,
@@ -103,7 +103,7 @@ fn check_user(
 }
 
 /// The user's region and assigned villages exist (checked in the transaction that writes them).
-fn regions_exist(tx: &mut dyn Tx, region: &RegionCode, villages: &[RegionCode]) -> AppResult<()> {
+pub(crate) fn regions_exist(tx: &mut dyn Tx, region: &RegionCode, villages: &[RegionCode]) -> AppResult<()> {
     tx.region(region)?.ok_or_else(|| AppError::field(ErrorCode::NotFound, "region", "区划不存在"))?;
     for v in villages {
         tx.region(v)?.ok_or_else(|| AppError::field(ErrorCode::NotFound, "villages", "行政村不存在"))?;
@@ -154,6 +154,19 @@ pub fn update_user(
     let role = req.role.unwrap_or(current.info.role);
     let region = req.region.unwrap_or(current.info.region);
     require_admin(actor, &region)?;
+    // A system never gets a password (nor a role that writes): its keys are its credentials.
+    if tx.service_account(id)?.is_some() {
+        if req.password.is_some() {
+            return Err(AppError::field(
+                ErrorCode::Forbidden,
+                "password",
+                "服务账号不能设置密码，请使用 API 密钥",
+            ));
+        }
+        if !Role::SERVICE.contains(&role) {
+            return Err(AppError::field(ErrorCode::InvalidValue, "role", "服务账号只能为查看角色"));
+        }
+    }
     let display_name = req.display_name.clone().unwrap_or_else(|| current.info.display_name.clone());
     let villages = match &req.villages {
         Some(v) => v.clone(),

@@ -344,6 +344,39 @@ pub fn inspections_csv(
     Ok(())
 }
 
+/// The records as JSON Lines: one `InspectionRecord` (the versioned DTO the sync protocol and
+/// the API carry: the current version as signed, its review state, author and device) per line,
+/// newest first. The exchange format for systems that want the records rather than a table.
+pub fn inspections_jsonl(
+    store: &dyn Store,
+    actor: &Actor,
+    q: &QueueQuery,
+    sink: &mut Sink<'_>,
+) -> AppResult<()> {
+    let rq = record_query(actor, q, None)?;
+    let mut buf = Vec::with_capacity(CHUNK * 2);
+    let mut open = true;
+    let mut failed = None;
+    store.read()?.for_each_record(&rq, &mut |r| {
+        if let Err(e) = serde_json::to_writer(&mut buf, r) {
+            failed = Some(e);
+            return false;
+        }
+        buf.push(b'\n');
+        if buf.len() >= CHUNK {
+            open = sink(std::mem::replace(&mut buf, Vec::with_capacity(CHUNK * 2)));
+        }
+        open
+    })?;
+    if let Some(e) = failed {
+        return Err(AppError::Internal(format!("record as JSON: {e}")));
+    }
+    if open && !buf.is_empty() {
+        sink(buf);
+    }
+    Ok(())
+}
+
 /// A JSON string literal.
 fn write_json_str(s: &str, out: &mut Vec<u8>) {
     // serde_json escapes exactly as JSON requires; writing into a Vec cannot fail.

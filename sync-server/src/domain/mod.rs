@@ -9,6 +9,7 @@ pub mod documents;
 pub mod evidence;
 pub mod evidence_reads;
 pub mod export;
+pub mod feed;
 pub mod flag_stats;
 pub mod integrity;
 pub mod map;
@@ -20,6 +21,7 @@ pub mod records;
 pub mod review;
 pub mod rollup;
 pub mod scope;
+pub mod service_accounts;
 pub mod tracking;
 
 pub use auth::Actor;

@@ -511,6 +511,15 @@ fn submit(
         )?
     };
     tx.insert_version(i, now, &device.id, signature)?;
+    tx.append_feed(&crate::store::FeedRow {
+        seq,
+        village: site.village,
+        kind: crate::store::FeedKind::Version,
+        entity_id: i.id.to_string(),
+        version: Some(i.version),
+        at: now,
+        data: None,
+    })?;
     for h in &hashes {
         tx.link_blob(h, &i.id, i.version)?;
     }

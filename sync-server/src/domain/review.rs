@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{Actor, rollup, scope};
 use crate::error::{AppError, AppResult};
-use crate::store::{AuditEntry, Store, Tx};
+use crate::store::{AuditEntry, FeedKind, FeedRow, Store, Tx};
 
 /// The site as approval of this inspection would leave it, or `None` if nothing changes.
 fn site_after_approval(site: &Site, i: &Inspection) -> AppResult<Option<Site>> {
@@ -112,6 +112,20 @@ pub(crate) fn decide(
             next.version = seq;
             rollup::apply_site_change(tx, Some(&site), Some(&next))?;
             tx.update_site(&next, seq)?;
+            tx.append_feed(&FeedRow {
+                seq,
+                village: site.village,
+                kind: FeedKind::Site,
+                entity_id: site.id.to_string(),
+                version: None,
+                at: now,
+                data: Some(
+                    serde_json::json!({
+                        "site_id": site.id, "from": site.status, "to": next.status, "record_id": id, "site": next,
+                    })
+                    .to_string(),
+                ),
+            })?;
             site_change = Some((site.status, next.status));
         }
     }
@@ -127,6 +141,17 @@ pub(crate) fn decide(
         at: now,
     });
     tx.update_record(&row)?;
+    tx.append_feed(&FeedRow {
+        seq,
+        village: row.village,
+        kind: FeedKind::Review,
+        entity_id: id.to_string(),
+        version: Some(row.current_version),
+        at: now,
+        data: Some(
+            serde_json::json!({ "record_id": id, "status": row.status, "review": row.review }).to_string(),
+        ),
+    })?;
     tx.append_audit(&AuditEntry {
         at: now,
         user_id: Some(actor.user.id),

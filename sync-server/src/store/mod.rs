@@ -59,6 +59,73 @@ pub struct TokenRow {
     pub revoked: bool,
 }
 
+/// A system's account (its user row holds name, role and region; it has no usable password).
+#[derive(Debug, Clone)]
+pub struct ServiceAccountRow {
+    pub user_id: UserId,
+    pub purpose: String,
+    pub created_by: UserId,
+    pub created_at: OffsetDateTime,
+}
+
+/// An API key: a token of a service account with an id to list and revoke it by.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRow {
+    pub key_id: String,
+    pub user_id: UserId,
+    pub token_hash: Vec<u8>,
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub revoked: bool,
+}
+
+/// What a row of the change feed records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedKind {
+    /// A record version received (its content is the stored version).
+    Version,
+    /// A review decision on a record version.
+    Review,
+    /// A site changed on approval of a record (status or details).
+    Site,
+}
+
+impl FeedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedKind::Version => "version",
+            FeedKind::Review => "review",
+            FeedKind::Site => "site",
+        }
+    }
+}
+
+/// One change, as appended in the transaction that made it.
+#[derive(Debug, Clone)]
+pub struct FeedRow {
+    pub seq: u64,
+    pub village: RegionCode,
+    pub kind: FeedKind,
+    pub entity_id: String,
+    pub version: Option<u32>,
+    pub at: OffsetDateTime,
+    /// JSON: the decision or the status change; none for a version.
+    pub data: Option<String>,
+}
+
+/// One change as read back: the JSON parts as stored, handed on without being parsed.
+#[derive(Debug, Clone)]
+pub struct FeedItem {
+    pub seq: u64,
+    pub village: String,
+    pub kind: String,
+    pub entity_id: String,
+    pub version: Option<u32>,
+    pub at: String,
+    /// The decision or status change, or the version's stored JSON for a version.
+    pub data: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct DeviceRow {
     pub id: DeviceId,
@@ -533,6 +600,31 @@ pub trait Tx {
     fn token(&mut self, hash: &[u8]) -> StoreResult<Option<TokenRow>>;
     fn revoke_token(&mut self, hash: &[u8]) -> StoreResult<bool>;
     fn revoke_user_tokens(&mut self, user: &UserId) -> StoreResult<u64>;
+
+    // The change feed.
+    fn append_feed(&mut self, row: &FeedRow) -> StoreResult<()>;
+    /// Changes after `after` in villages `lo..=hi`, in sequence order, at most `limit`, having
+    /// looked at no more than `scan` rows past `after` (a region's changes among a province's);
+    /// also answers the last sequence number looked at (the next cursor when fewer than
+    /// `limit` matched) and whether the feed holds changes beyond it.
+    fn feed_after(
+        &mut self,
+        after: u64,
+        lo: &str,
+        hi: &str,
+        limit: u32,
+        scan: u32,
+    ) -> StoreResult<(Vec<FeedItem>, u64, bool)>;
+
+    // Service accounts and their API keys.
+    fn insert_service_account(&mut self, a: &ServiceAccountRow) -> StoreResult<()>;
+    fn service_account(&mut self, user: &UserId) -> StoreResult<Option<ServiceAccountRow>>;
+    fn service_accounts(&mut self) -> StoreResult<Vec<ServiceAccountRow>>;
+    fn insert_api_key(&mut self, k: &ApiKeyRow) -> StoreResult<()>;
+    /// A service account's keys, oldest first.
+    fn api_keys(&mut self, user: &UserId) -> StoreResult<Vec<ApiKeyRow>>;
+    /// Revoke one key of `user`; false when it has no such key or it was revoked already.
+    fn revoke_api_key(&mut self, user: &UserId, key_id: &str) -> StoreResult<bool>;
 
     // Devices and exactly-once bookkeeping.
     fn device(&mut self, id: &DeviceId) -> StoreResult<Option<DeviceRow>>;

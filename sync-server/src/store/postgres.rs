@@ -42,6 +42,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0003_evidence_by_record.sql"),
     include_str!("../../migrations/postgres/0004_version_exports.sql"),
     include_str!("../../migrations/postgres/0005_flags_by_kind.sql"),
+    include_str!("../../migrations/postgres/0006_service_accounts.sql"),
+    include_str!("../../migrations/postgres/0007_feed.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -990,6 +992,125 @@ impl Tx for PgTx<'_> {
             "UPDATE tokens SET revoked = TRUE WHERE user_id = $1 AND NOT revoked",
             &[&user.to_string()],
         )
+    }
+
+    fn append_feed(&mut self, f: &FeedRow) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO feed (seq, village, kind, entity_id, version, at, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &(f.seq as i64),
+                &f.village.as_str(),
+                &f.kind.as_str(),
+                &f.entity_id,
+                &f.version.map(i64::from),
+                &ts(f.at),
+                &f.data,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn feed_after(
+        &mut self,
+        after: u64,
+        lo: &str,
+        hi: &str,
+        limit: u32,
+        scan: u32,
+    ) -> StoreResult<(Vec<FeedItem>, u64, bool)> {
+        let rows = self.query(
+            "SELECT f.seq, f.village, f.kind, f.entity_id, f.version, f.at, COALESCE(f.data, v.data) \
+             FROM (SELECT * FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2) f \
+             LEFT JOIN versions v ON f.kind = 'version' AND v.record_id = f.entity_id AND v.version = f.version \
+             WHERE f.village BETWEEN $3 AND $4 ORDER BY f.seq LIMIT $5",
+            &[&(after as i64), &i64::from(scan), &lo, &hi, &i64::from(limit)],
+        )?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(FeedItem {
+                    seq: get::<i64>(r, 0)? as u64,
+                    village: get(r, 1)?,
+                    kind: get(r, 2)?,
+                    entity_id: get(r, 3)?,
+                    version: get::<Option<i64>>(r, 4)?.map(|v| v as u32),
+                    at: get(r, 5)?,
+                    data: get(r, 6)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let row = self
+            .query_opt(
+                "SELECT (SELECT MAX(seq) FROM (SELECT seq FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2) s), \
+                 (SELECT MAX(seq) FROM feed)",
+                &[&(after as i64), &i64::from(scan)],
+            )?
+            .ok_or_else(|| StoreError::Corrupt("no row from MAX".into()))?;
+        let (scanned, last): (Option<i64>, Option<i64>) = (get(&row, 0)?, get(&row, 1)?);
+        let scanned = scanned.map_or(after, |s| s as u64);
+        Ok((items, scanned, last.is_some_and(|l| l as u64 > scanned)))
+    }
+
+    fn insert_service_account(&mut self, a: &ServiceAccountRow) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO service_accounts (user_id, purpose, created_by, created_at) VALUES ($1, $2, $3, $4)",
+            &[&a.user_id.to_string(), &a.purpose, &a.created_by.to_string(), &ts(a.created_at)],
+        )?;
+        Ok(())
+    }
+
+    fn service_account(&mut self, user: &UserId) -> StoreResult<Option<ServiceAccountRow>> {
+        self.query_opt(
+            "SELECT user_id, purpose, created_by, created_at FROM service_accounts WHERE user_id = $1",
+            &[&user.to_string()],
+        )?
+        .map(|r| pg_service_account(&r))
+        .transpose()
+    }
+
+    fn service_accounts(&mut self) -> StoreResult<Vec<ServiceAccountRow>> {
+        self.query(
+            "SELECT user_id, purpose, created_by, created_at FROM service_accounts ORDER BY created_at, user_id",
+            &[],
+        )?
+        .iter()
+        .map(pg_service_account)
+        .collect()
+    }
+
+    fn insert_api_key(&mut self, k: &ApiKeyRow) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO tokens (token_hash, user_id, issued_at, expires_at, revoked, key_id) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&k.token_hash, &k.user_id.to_string(), &ts(k.issued_at), &ts(k.expires_at), &k.revoked, &k.key_id],
+        )?;
+        Ok(())
+    }
+
+    fn api_keys(&mut self, user: &UserId) -> StoreResult<Vec<ApiKeyRow>> {
+        self.query(
+            "SELECT key_id, user_id, token_hash, issued_at, expires_at, revoked FROM tokens \
+             WHERE user_id = $1 AND key_id IS NOT NULL ORDER BY issued_at, key_id",
+            &[&user.to_string()],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(ApiKeyRow {
+                key_id: get(r, 0)?,
+                user_id: UserId(uuid_of(get(r, 1)?)?),
+                token_hash: get(r, 2)?,
+                issued_at: parse_ts(get(r, 3)?)?,
+                expires_at: parse_ts(get(r, 4)?)?,
+                revoked: get(r, 5)?,
+            })
+        })
+        .collect()
+    }
+
+    fn revoke_api_key(&mut self, user: &UserId, key_id: &str) -> StoreResult<bool> {
+        Ok(self.execute(
+            "UPDATE tokens SET revoked = TRUE WHERE user_id = $1 AND key_id = $2 AND NOT revoked",
+            &[&user.to_string(), &key_id],
+        )? > 0)
     }
 
     fn device(&mut self, id: &DeviceId) -> StoreResult<Option<DeviceRow>> {
@@ -2129,4 +2250,12 @@ impl Tx for PgTx<'_> {
     fn count_audit(&mut self) -> StoreResult<u64> {
         self.count("SELECT COUNT(*) FROM audit")
     }
+}
+fn pg_service_account(r: &Row) -> StoreResult<ServiceAccountRow> {
+    Ok(ServiceAccountRow {
+        user_id: UserId(uuid_of(get(r, 0)?)?),
+        purpose: get(r, 1)?,
+        created_by: UserId(uuid_of(get(r, 2)?)?),
+        created_at: parse_ts(get(r, 3)?)?,
+    })
 }

@@ -35,6 +35,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0010_evidence_by_record.sql"),
     include_str!("../../migrations/sqlite/0011_version_exports.sql"),
     include_str!("../../migrations/sqlite/0012_flags_by_kind.sql"),
+    include_str!("../../migrations/sqlite/0013_service_accounts.sql"),
+    include_str!("../../migrations/sqlite/0014_feed.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -645,6 +647,121 @@ impl Tx for SqliteTx<'_> {
             [user.to_string()],
         )?;
         Ok(n as u64)
+    }
+
+    fn append_feed(&mut self, f: &FeedRow) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO feed (seq, village, kind, entity_id, version, at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                f.seq as i64,
+                f.village.as_str(),
+                f.kind.as_str(),
+                f.entity_id,
+                f.version,
+                ts(f.at),
+                f.data
+            ])?;
+        Ok(())
+    }
+
+    fn feed_after(
+        &mut self,
+        after: u64,
+        lo: &str,
+        hi: &str,
+        limit: u32,
+        scan: u32,
+    ) -> StoreResult<(Vec<FeedItem>, u64, bool)> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT f.seq, f.village, f.kind, f.entity_id, f.version, f.at, COALESCE(f.data, v.data) \
+             FROM (SELECT * FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2) f \
+             LEFT JOIN versions v ON f.kind = 'version' AND v.record_id = f.entity_id AND v.version = f.version \
+             WHERE f.village BETWEEN ?3 AND ?4 ORDER BY f.seq LIMIT ?5",
+        )?;
+        let items = st
+            .query_map(params![after as i64, scan, lo, hi, limit], |r| {
+                Ok(FeedItem {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    village: r.get(1)?,
+                    kind: r.get(2)?,
+                    entity_id: r.get(3)?,
+                    version: r.get(4)?,
+                    at: r.get(5)?,
+                    data: r.get(6)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let (scanned, last): (Option<i64>, Option<i64>) = self
+            .conn
+            .prepare_cached(
+                "SELECT (SELECT MAX(seq) FROM (SELECT seq FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2)), \
+                 (SELECT MAX(seq) FROM feed)",
+            )?
+            .query_row(params![after as i64, scan], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let scanned = scanned.map_or(after, |s| s as u64);
+        Ok((items, scanned, last.is_some_and(|l| l as u64 > scanned)))
+    }
+
+    fn insert_service_account(&mut self, a: &ServiceAccountRow) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO service_accounts (user_id, purpose, created_by, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![a.user_id.to_string(), a.purpose, a.created_by.to_string(), ts(a.created_at)],
+        )?;
+        Ok(())
+    }
+
+    fn service_account(&mut self, user: &UserId) -> StoreResult<Option<ServiceAccountRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT user_id, purpose, created_by, created_at FROM service_accounts WHERE user_id = ?1",
+            )?
+            .query_row([user.to_string()], service_account_row)
+            .optional()?)
+    }
+
+    fn service_accounts(&mut self) -> StoreResult<Vec<ServiceAccountRow>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT user_id, purpose, created_by, created_at FROM service_accounts ORDER BY created_at, user_id")?;
+        let rows = st.query_map([], service_account_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn insert_api_key(&mut self, k: &ApiKeyRow) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO tokens (token_hash, user_id, issued_at, expires_at, revoked, key_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![k.token_hash, k.user_id.to_string(), ts(k.issued_at), ts(k.expires_at), k.revoked, k.key_id],
+        )?;
+        Ok(())
+    }
+
+    fn api_keys(&mut self, user: &UserId) -> StoreResult<Vec<ApiKeyRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT key_id, user_id, token_hash, issued_at, expires_at, revoked FROM tokens \
+             WHERE user_id = ?1 AND key_id IS NOT NULL ORDER BY issued_at, key_id",
+        )?;
+        let rows = st.query_map([user.to_string()], |r| {
+            Ok(ApiKeyRow {
+                key_id: r.get(0)?,
+                user_id: UserId(uuid_col(r.get(1)?)?),
+                token_hash: r.get(2)?,
+                issued_at: parse_ts(&r.get::<_, String>(3)?)?,
+                expires_at: parse_ts(&r.get::<_, String>(4)?)?,
+                revoked: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_api_key(&mut self, user: &UserId, key_id: &str) -> StoreResult<bool> {
+        let n = self.conn.execute(
+            "UPDATE tokens SET revoked = 1 WHERE user_id = ?1 AND key_id = ?2 AND revoked = 0",
+            params![user.to_string(), key_id],
+        )?;
+        Ok(n > 0)
     }
 
     fn device(&mut self, id: &DeviceId) -> StoreResult<Option<DeviceRow>> {
@@ -1844,6 +1961,15 @@ impl Tx for SqliteTx<'_> {
         }
         Ok(())
     }
+}
+
+fn service_account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ServiceAccountRow> {
+    Ok(ServiceAccountRow {
+        user_id: UserId(uuid_col(r.get(0)?)?),
+        purpose: r.get(1)?,
+        created_by: UserId(uuid_col(r.get(2)?)?),
+        created_at: parse_ts(&r.get::<_, String>(3)?)?,
+    })
 }
 
 #[cfg(test)]

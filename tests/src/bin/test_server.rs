@@ -19,7 +19,11 @@ async fn main() {
     let mut state = sync_server::AppState::open(config).expect("open state");
     if let Some(prefix) = s3_prefix {
         let endpoint = qingliu_tests::database::s3_endpoint().expect("QINGLIU_TEST_S3 for an S3 prefix");
-        state.blobs = qingliu_tests::database::s3_blob_store(&endpoint, &prefix, state.config.max_blob_bytes);
+        state.set_blobs(qingliu_tests::database::s3_blob_store(
+            &endpoint,
+            &prefix,
+            state.config.max_blob_bytes,
+        ));
     }
     let fresh = state
         .store

@@ -154,9 +154,15 @@ async fn a_database_restart_costs_retried_requests_never_a_record() {
     let err = sync::sync_once(&core, &client, &mut quiet).await.unwrap_err();
     assert_eq!(err.code(), shared::ErrorCode::Unavailable);
     assert_eq!(core.pending_count().unwrap(), 1);
+    // Not ready, naming the database (a balancer takes the server out of rotation on it).
+    let e = server.client().get::<serde_json::Value>("/readyz").await.unwrap_err();
+    assert_eq!((e.status.as_u16(), e.error.code), (503, shared::ErrorCode::Unavailable));
+    assert_eq!(e.error.fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["database"]);
     pg.resume();
     let report = sync::sync_once(&core, &client, &mut quiet).await.unwrap();
     assert_eq!(report.pushed, 1);
+    let ready: serde_json::Value = server.client().get("/readyz").await.unwrap();
+    assert_eq!(ready["status"], "ready");
 
     // Restarted twice while the tablet keeps submitting and syncing.
     let (tx, rx) = std::sync::mpsc::channel::<()>();

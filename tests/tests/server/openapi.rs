@@ -39,9 +39,18 @@ async fn document_matches_the_routes() {
         ("PATCH", "/api/v1/users/{id}"),
         ("GET", "/api/v1/exports/sites.geojson"),
         ("GET", "/api/v1/exports/supervision.csv"),
+        ("GET", "/api/v1/exports/inspections.jsonl"),
+        ("GET", "/readyz"),
+        ("GET", "/api/v1/feed"),
+        ("POST", "/api/v1/service-accounts"),
+        ("GET", "/api/v1/service-accounts"),
+        ("POST", "/api/v1/service-accounts/{id}/keys"),
+        ("DELETE", "/api/v1/service-accounts/{id}/keys/{key_id}"),
     ] {
         assert!(ops.iter().any(|(m, p)| m == expected.0 && p == expected.1), "{expected:?} not documented");
     }
+    // Served only when configured, and documented only then.
+    assert!(!paths.contains_key("/metrics"));
     for (method, path) in &ops {
         let concrete = path
             .replace("{sha256}", &"a".repeat(64))
@@ -82,7 +91,7 @@ async fn the_console_is_served_with_a_strict_policy_and_paths_stay_inside_its_di
     std::fs::write(&secret, "do not serve").unwrap();
     let dir = site.path().to_path_buf();
     let server = qingliu_tests::TestServer::start_with(move |c| {
-        c.console_dir = dir;
+        c.console_dir = Some(dir);
         c.map_tile_url = Some("https://t0.tianditu.gov.cn/vec_w/wmts?z={z}&x={x}&y={y}".into());
     })
     .await;

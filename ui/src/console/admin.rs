@@ -1,5 +1,6 @@
 //! Province administration: targets with their monthly plan for the selected region and year,
-//! and users (create, change role/region/villages, disable, reset password).
+//! users (create, change role/region/villages, disable, reset password), and service accounts for
+//! other systems (create, keys made and revoked).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,11 +14,12 @@ use super::{Crumbs, cctx};
 use crate::http;
 use crate::i18n::{error_text, role_label};
 
-const ROLES: [Role; 5] = [
+const ROLES: [Role; 6] = [
     Role::Inspector,
     Role::TownshipReviewer,
     Role::CountyViewer,
     Role::PrefectureViewer,
+    Role::ProvinceViewer,
     Role::ProvinceAdmin,
 ];
 
@@ -47,6 +49,7 @@ pub fn Admin() -> impl IntoView {
         <Crumbs/>
         <Targets/>
         <Users/>
+        <ServiceAccounts/>
         <AuditLog/>
     }
 }
@@ -265,6 +268,139 @@ fn Users() -> impl IntoView {
                 <div><label for="u-villages">{move || ctx.t("villages")}</label><input id="u-villages" on:input=move |ev| villages.set(event_target_value(&ev))/></div>
             </div>
             <p><button id="create-user" class="primary" on:click=create>{move || ctx.t("create")}</button></p>
+        </section>
+    }
+}
+
+/// Service accounts for other systems: read-only roles, API keys shown once when made.
+#[component]
+fn ServiceAccounts() -> impl IntoView {
+    use shared::integration::{NewServiceAccount, ServiceAccountView};
+    let ctx = cctx();
+    let accounts = RwSignal::new(Vec::<ServiceAccountView>::new());
+    let reload = move || {
+        spawn_local(async move {
+            match http::service_accounts().await {
+                Ok(a) => accounts.set(a),
+                Err(e) => ctx.fail(e),
+            }
+        })
+    };
+    reload();
+    let msg = RwSignal::new(None::<String>);
+    // The key just made: shown until the page is left, never again.
+    let fresh_key = RwSignal::new(None::<String>);
+    let (username, name, purpose, role, region) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(Role::ProvinceViewer),
+        RwSignal::new(String::new()),
+    );
+    let create = move |_| {
+        let lang = ctx.lang.get_untracked();
+        let region = match RegionCode::parse(region.get_untracked().trim()) {
+            Ok(r) => r,
+            Err(e) => return msg.set(Some(format!("{}: {e}", ctx.t("region")))),
+        };
+        let a = NewServiceAccount {
+            username: username.get_untracked(),
+            display_name: name.get_untracked(),
+            purpose: purpose.get_untracked(),
+            role: role.get_untracked(),
+            region,
+            key_days: None,
+        };
+        spawn_local(async move {
+            match http::create_service_account(&a).await {
+                Ok(made) => {
+                    msg.set(Some(format!("{} {}", ctx.t("saved"), made.account.user.username)));
+                    fresh_key.set(Some(made.key.key));
+                    reload();
+                }
+                Err(e) => msg.set(Some(describe(lang, &e))),
+            }
+        });
+    };
+    let new_key = move |id: UserId| {
+        let lang = ctx.lang.get_untracked();
+        spawn_local(async move {
+            match http::create_api_key(id).await {
+                Ok(k) => {
+                    fresh_key.set(Some(k.key));
+                    reload();
+                }
+                Err(e) => msg.set(Some(describe(lang, &e))),
+            }
+        });
+    };
+    let revoke = move |id: UserId, key_id: String| {
+        let lang = ctx.lang.get_untracked();
+        spawn_local(async move {
+            match http::revoke_api_key(id, &key_id).await {
+                Ok(()) => {
+                    msg.set(Some(ctx.t("revoked").into()));
+                    reload();
+                }
+                Err(e) => msg.set(Some(describe(lang, &e))),
+            }
+        });
+    };
+    let fmt = |t: time::OffsetDateTime| shared::clock::beijing(t).chars().take(10).collect::<String>();
+    view! {
+        <section class="card" id="service-accounts">
+            <h3>{move || ctx.t("service_accounts")}</h3>
+            <p class="muted small">{move || ctx.t("service_accounts_help")}</p>
+            {move || msg.get().map(|m| view! { <p id="sa-msg">{m}</p> })}
+            {move || fresh_key.get().map(|k| view! {
+                <p class="notice">{move || ctx.t("key_once")}" "<code id="sa-new-key" class="hash">{k}</code></p>
+            })}
+            <table class="table">
+                <thead><tr><th>{move || ctx.t("username")}</th><th>{move || ctx.t("role")}</th><th>{move || ctx.t("region")}</th>
+                    <th>{move || ctx.t("purpose")}</th><th>{move || ctx.t("keys")}</th><th></th></tr></thead>
+                <tbody>{move || {
+                    let lang = ctx.lang.get();
+                    accounts.get().into_iter().map(|a| {
+                        let id = a.user.id;
+                        let keys = a.keys.into_iter().map(|k| {
+                            let key_id = k.id.clone();
+                            let label = format!("{}… {} {}", &k.id[k.id.len().saturating_sub(6)..], ctx.t("expires"), fmt(k.expires_at));
+                            view! {
+                                <div class="key" class:muted=k.revoked data-key=k.id.clone()>
+                                    <code>{label}</code>" "
+                                    {if k.revoked {
+                                        view! { <span class="badge">{ctx.t("revoked")}</span> }.into_any()
+                                    } else {
+                                        view! { <button class="danger small" on:click=move |_| revoke(id, key_id.clone())>{ctx.t("revoke")}</button> }.into_any()
+                                    }}
+                                </div>
+                            }
+                        }).collect_view();
+                        view! {
+                            <tr class:muted=a.disabled data-account=a.user.username.clone()>
+                                <td>{a.user.username.clone()}<br/><span class="muted small">{a.user.display_name.clone()}</span></td>
+                                <td>{role_label(lang, a.user.role)}</td>
+                                <td>{a.user.region.to_string()}</td>
+                                <td class="small">{a.purpose.clone()}</td>
+                                <td>{keys}</td>
+                                <td><button class="new-key" disabled=a.disabled on:click=move |_| new_key(id)>{ctx.t("new_key")}</button></td>
+                            </tr>
+                        }
+                    }).collect_view()
+                }}</tbody>
+            </table>
+            <h3>{move || ctx.t("new_service_account")}</h3>
+            <div class="grid">
+                <div><label for="sa-name">{move || ctx.t("username")}</label><input id="sa-name" on:input=move |ev| username.set(event_target_value(&ev))/></div>
+                <div><label for="sa-display">{move || ctx.t("display_name")}</label><input id="sa-display" on:input=move |ev| name.set(event_target_value(&ev))/></div>
+                <div><label for="sa-role">{move || ctx.t("role")}</label>
+                    <select id="sa-role" on:change=move |ev| if let Some(r) = Role::parse(&event_target_value(&ev)) { role.set(r) }>
+                        {Role::SERVICE.iter().rev().map(|r| { let r = *r; view! { <option value=r.as_str()>{move || role_label(ctx.lang.get(), r)}</option> } }).collect_view()}
+                    </select></div>
+                <div><label for="sa-region">{move || ctx.t("region")}</label><input id="sa-region" on:input=move |ev| region.set(event_target_value(&ev))/></div>
+                <div><label for="sa-purpose">{move || ctx.t("purpose")}</label><input id="sa-purpose" on:input=move |ev| purpose.set(event_target_value(&ev))/></div>
+            </div>
+            <p><button id="create-service-account" class="primary" on:click=create>{move || ctx.t("create")}</button></p>
         </section>
     }
 }

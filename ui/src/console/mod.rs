@@ -155,7 +155,13 @@ fn Shell() -> impl IntoView {
     };
     let reviews = matches!(
         role,
-        Some(Role::TownshipReviewer | Role::CountyViewer | Role::PrefectureViewer | Role::ProvinceAdmin)
+        Some(
+            Role::TownshipReviewer
+                | Role::CountyViewer
+                | Role::PrefectureViewer
+                | Role::ProvinceViewer
+                | Role::ProvinceAdmin
+        )
     );
     let supervises = !matches!(role, Some(Role::TownshipReviewer));
     let admin = role == Some(Role::ProvinceAdmin);

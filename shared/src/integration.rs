@@ -1,0 +1,136 @@
+//! Other systems connecting to Qingliu (the provincial platform, a prefecture's dashboard):
+//! service accounts with API keys, and the change feed.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::auth::{Role, UserInfo};
+use crate::ids::UserId;
+use crate::region::RegionCode;
+
+/// Every API key starts with this, so that a leaked key is recognisable (secret scanners) and
+/// never mistaken for a session token.
+pub const API_KEY_PREFIX: &str = "qlk_";
+
+/// Longest lifetime of an API key, and the one given when none is asked for.
+pub const API_KEY_MAX_DAYS: u32 = 730;
+pub const API_KEY_DEFAULT_DAYS: u32 = 365;
+
+/// A system's account: a read-only role and a region, no password, API keys instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewServiceAccount {
+    /// Unique among all users (people and systems), 1–100 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    pub username: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    pub display_name: String,
+    /// What the system is and who answers for it (shown to the province admin).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 500))]
+    pub purpose: String,
+    /// One of `county_viewer`, `prefecture_viewer`, `province_viewer`.
+    pub role: Role,
+    pub region: RegionCode,
+    /// Lifetime of the first key in days (1–730; 365 when omitted).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 730))]
+    pub key_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewApiKeyRequest {
+    /// Lifetime in days (1–730; 365 when omitted).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 730))]
+    pub days: Option<u32>,
+}
+
+/// A key as listed: never the key itself, which is shown once, when made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKeyView {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub issued_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub expires_at: OffsetDateTime,
+    pub revoked: bool,
+}
+
+/// A new key: `key` goes in `Authorization: Bearer …` and is not stored by the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewApiKey {
+    pub key: String,
+    #[serde(flatten)]
+    pub view: ApiKeyView,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServiceAccountView {
+    pub user: UserInfo,
+    pub disabled: bool,
+    pub purpose: String,
+    pub created_by: UserId,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+    pub keys: Vec<ApiKeyView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedServiceAccount {
+    pub account: ServiceAccountView,
+    pub key: NewApiKey,
+}
+
+/// What a change of the feed records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A record version was received: `data` is the version (`Inspection`, the signed content).
+    Version,
+    /// A review decision: `data` is `{record_id, status, review}`.
+    Review,
+    /// A site changed on an approval (its status, or a detail such as sewage treated): `data` is
+    /// `{site_id, from, to, record_id, site}` (statuses before and after, the site after).
+    Site,
+}
+
+/// One change. `seq` orders every change of the province; a reader keeps the page's `cursor`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Change {
+    pub seq: u64,
+    pub kind: ChangeKind,
+    /// When the server made the change (UTC, RFC 3339).
+    pub at: String,
+    pub village: RegionCode,
+    /// The record's id (version, review) or the site's (site).
+    pub entity_id: String,
+    #[serde(default)]
+    pub version: Option<u32>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: serde_json::Value,
+}
+
+/// A page of the change feed: the changes after the cursor asked for, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FeedPage {
+    pub changes: Vec<Change>,
+    /// Ask for `after=cursor` next: nothing at or before it will ever appear.
+    pub cursor: u64,
+    /// More changes exist after `cursor` (ask again at once); otherwise poll later.
+    pub more: bool,
+}
+
+/// Most changes in one page, and the number given when none is asked for.
+pub const FEED_PAGE_MAX: u32 = 5_000;
+pub const FEED_PAGE_DEFAULT: u32 = 1_000;
