@@ -31,6 +31,7 @@ pub async fn start_upload(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChunkQuery {
     /// Where this chunk starts; must equal the server's current offset.

@@ -141,6 +141,7 @@ pub async fn progress_xlsx(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SitesQuery {
     /// A region inside the caller's scope; the whole scope when omitted.

@@ -11,6 +11,7 @@ use crate::error::{AppError, AppResult};
 use crate::{AppState, blocking};
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FlagStatsQuery {
     /// township (default) or inspector.

@@ -128,6 +128,7 @@ pub async fn me(actor: Actor) -> Json<UserInfo> {
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProgressQuery {
     /// Task year; the current year (Asia/Shanghai) when omitted.

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod blobs;
 pub mod console;
+pub mod contract;
 pub mod documents;
 pub mod export;
 pub mod extract;

@@ -68,6 +68,7 @@ pub async fn delete_api_key(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// The `cursor` of the last page read; from the beginning when omitted.

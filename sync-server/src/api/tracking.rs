@@ -10,6 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::{AppState, blocking};
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PeriodQuery {
     /// Task year; the current year in Asia/Shanghai when omitted.

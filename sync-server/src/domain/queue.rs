@@ -18,6 +18,7 @@ use crate::store::{FlagFilter, RecordQuery, Store};
 pub const MAX_PAGE: u32 = 200;
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct QueueQuery {
     /// submitted (default), approved, returned, rejected.

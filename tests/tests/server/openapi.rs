@@ -49,6 +49,28 @@ async fn document_matches_the_routes() {
     ] {
         assert!(ops.iter().any(|(m, p)| m == expected.0 && p == expected.1), "{expected:?} not documented");
     }
+    // Parameters are where the server reads them: a path parameter is a `{name}` of the path,
+    // everything else is the query, required only where the server requires it.
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let (name, place) = (p["name"].as_str().unwrap(), p["in"].as_str().unwrap());
+                match place {
+                    "path" => assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: {name} is not in the path"
+                    ),
+                    "query" => {}
+                    other => panic!("{method} {path}: {name} in {other}"),
+                }
+            }
+        }
+    }
+    let pull = &paths["/api/v1/sync/pull"]["get"]["parameters"];
+    let required = |name: &str| {
+        pull.as_array().unwrap().iter().find(|p| p["name"] == name).map(|p| p["required"] == true).unwrap()
+    };
+    assert!(required("scope") && !required("cursor") && !required("limit"));
     // Served only when configured, and documented only then.
     assert!(!paths.contains_key("/metrics"));
     for (method, path) in &ops {
