@@ -89,6 +89,22 @@ need_s3s_fs() {
   fi
 }
 
+# Schemathesis (PyPI) for the API contract test, in its own virtualenv under the cache, pinned
+# with the Hypothesis it was released against (newer Hypothesis releases break its 3.x line).
+# The test finds it through QINGLIU_SCHEMATHESIS.
+SCHEMATHESIS_VERSION=3.39.16
+HYPOTHESIS_VERSION=6.115.0
+need_schemathesis() {
+  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/qingliu/venv-schemathesis"
+  if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q " $SCHEMATHESIS_VERSION\$" \
+    || ! "$venv/bin/python" -c "import hypothesis, sys; sys.exit(hypothesis.__version__ != '$HYPOTHESIS_VERSION')" 2>/dev/null; then
+    need_apt python3-venv
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" "hypothesis==$HYPOTHESIS_VERSION"
+  fi
+  export QINGLIU_SCHEMATHESIS="$venv/bin/schemathesis"
+}
+
 # Start s3s-fs on 127.0.0.1:$1 with its objects under $2 and the bucket $3, credentials
 # $4/$5; waits until it answers. Sets S3S_PID.
 start_s3s_fs() {

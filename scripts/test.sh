@@ -18,6 +18,7 @@ need_tauri_driver
 need_postgres
 drop_test_databases
 need_s3s_fs
+need_schemathesis
 
 log=$(mktemp)
 s3=$(mktemp -d)

@@ -105,7 +105,8 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(meta::readyz))
         .routes(routes!(meta::console_config));
     // Only when configured: the document describes the routes this server answers.
-    let (api, doc) = if cfg.metrics { api.routes(routes!(meta::metrics)) } else { api }.split_for_parts();
+    let (api, mut doc) = if cfg.metrics { api.routes(routes!(meta::metrics)) } else { api }.split_for_parts();
+    contract::complete_error_answers(&mut doc);
     let doc_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".into());
     let api = api
         .route(

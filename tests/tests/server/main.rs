@@ -8,6 +8,7 @@ mod auth;
 mod backup;
 mod blobs;
 mod cluster;
+mod contract;
 mod documents;
 mod evidence;
 mod evidence_reads;
