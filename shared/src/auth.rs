@@ -76,6 +76,7 @@ pub struct UserInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"username": "inspector", "password": "Qingliu-2026!"})))]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,

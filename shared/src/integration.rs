@@ -19,6 +19,10 @@ pub const API_KEY_DEFAULT_DAYS: u32 = 365;
 /// A system's account: a read-only role and a region, no password, API keys instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "username": "hubei-platform", "display_name": "省数字政府平台", "purpose": "数据共享，联系人 王工",
+    "role": "province_viewer", "region": "420000", "key_days": 365
+})))]
 pub struct NewServiceAccount {
     /// Unique among all users (people and systems), 1–100 characters.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
@@ -123,6 +127,13 @@ pub struct Change {
 /// A page of the change feed: the changes after the cursor asked for, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "changes": [{"seq": 1042, "kind": "review", "at": "2026-12-05T02:41:58Z", "village": "421102101201",
+        "entity_id": "019ae0c4-8f7e-7b3a-9c1d-2f3e4a5b6c7d", "version": 1,
+        "data": {"record_id": "019ae0c4-8f7e-7b3a-9c1d-2f3e4a5b6c7d", "status": "approved",
+            "review": {"decision": "approve", "comment": "", "version": 1}}}],
+    "cursor": 1042, "more": false
+})))]
 pub struct FeedPage {
     pub changes: Vec<Change>,
     /// Ask for `after=cursor` next: nothing at or before it will ever appear.

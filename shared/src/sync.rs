@@ -283,6 +283,7 @@ pub struct BlobStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"version": 1, "decision": "return", "comment": "请补拍水面照片"})))]
 pub struct ReviewRequest {
     /// The version being reviewed; a stale one is a conflict.
     pub version: u32,
