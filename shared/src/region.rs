@@ -86,7 +86,11 @@ pub enum RegionCodeError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RegionCode([u8; 12]);
 
-crate::string_schema!(RegionCode, "12-digit statistical division code (6-digit GB/T 2260 accepted)");
+crate::string_schema!(
+    RegionCode,
+    "12-digit statistical division code (6-digit GB/T 2260 accepted)",
+    pattern = "^[0-9]{6}([0-9]{6})?$"
+);
 
 /// Grouping digits (3–4) of the directly administered county-level units.
 const DIRECT_GROUP: &[u8; 2] = b"90";

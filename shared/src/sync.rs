@@ -288,7 +288,9 @@ pub struct ReviewRequest {
     /// The version being reviewed; a stale one is a conflict.
     pub version: u32,
     pub decision: ReviewDecision,
+    /// Required when returning or rejecting.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub comment: String,
 }
 

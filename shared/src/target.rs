@@ -40,6 +40,7 @@ impl TargetMetric {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Target {
+    #[cfg_attr(feature = "openapi", schema(minimum = 2000, maximum = 2100))]
     pub year: i32,
     pub region: RegionCode,
     pub metric: TargetMetric,
@@ -47,6 +48,7 @@ pub struct Target {
     pub value: f64,
     /// Cumulative planned share of `value` reached by the end of each month (12 entries,
     /// non-decreasing, last = 1.0). For the rate: the planned rate's share of the target.
+    #[cfg_attr(feature = "openapi", schema(min_items = 12, max_items = 12))]
     pub monthly_plan: Vec<f64>,
 }
 

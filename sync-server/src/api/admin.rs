@@ -13,7 +13,9 @@ use crate::{AppState, blocking};
 
 /// Set a target (value and monthly plan) for a year and region (province admin).
 #[utoipa::path(put, path = "/api/v1/targets", tag = "admin", security(("bearer" = [])), request_body = Target,
-    responses((status = 200, body = Target), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = Target), (status = 403, body = ApiError),
+        (status = 404, description = "The region does not exist or lies outside the caller's", body = ApiError),
+        (status = 422, body = ApiError)))]
 pub async fn put_target(
     State(st): State<AppState>,
     actor: Actor,
@@ -40,7 +42,9 @@ pub async fn get_targets(
 
 /// Create a user with a role and region scope (province admin).
 #[utoipa::path(post, path = "/api/v1/users", tag = "admin", security(("bearer" = [])), request_body = NewUser,
-    responses((status = 200, body = UserView), (status = 403, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = UserView), (status = 403, body = ApiError),
+        (status = 404, description = "The region or a village does not exist or lies outside the caller's", body = ApiError),
+        (status = 409, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn post_user(
     State(st): State<AppState>,
     actor: Actor,

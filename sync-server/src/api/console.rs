@@ -38,7 +38,7 @@ impl Source {
     }
 }
 
-/// Whether this binary carries a console.
+/// How many files of the console this binary carries (0: built before `ui/dist` existed).
 pub fn embedded_files() -> usize {
     built::FILES.len()
 }

@@ -18,6 +18,7 @@ use crate::{AppState, blocking};
 #[utoipa::path(post, path = "/api/v1/service-accounts", tag = "integration", security(("bearer" = [])),
     request_body = NewServiceAccount,
     responses((status = 200, body = CreatedServiceAccount), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, description = "The region does not exist or lies outside the caller's", body = ApiError),
         (status = 409, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn post_service_account(
     State(st): State<AppState>,

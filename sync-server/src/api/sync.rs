@@ -32,7 +32,9 @@ pub struct PullQuery {
     pub scope: PullScope,
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Page size, 1–1000.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Protocol version, "1.0" when omitted.
     #[serde(default)]

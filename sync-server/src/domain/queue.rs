@@ -43,7 +43,9 @@ pub struct QueueQuery {
     /// (`photo_reuse`, `impossible_travel`, …).
     #[serde(default)]
     pub flag: Option<String>,
+    /// Page size, 1–200 (50 when omitted).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     #[serde(default)]
     pub offset: Option<u32>,

@@ -93,6 +93,15 @@ async fn document_matches_the_routes() {
     {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }
+    // The limits the server checks are in the schemas, and the main operations have examples.
+    assert_eq!(schemas["NewUser"]["properties"]["password"]["minLength"], 10);
+    assert_eq!(schemas["Target"]["properties"]["year"]["maximum"], 2100);
+    assert_eq!(schemas["RegionCode"]["pattern"], "^[0-9]{6}([0-9]{6})?$");
+    assert_eq!(schemas["ReviewRequest"]["properties"]["comment"]["maxLength"], 2000);
+    for name in ["LoginRequest", "ReviewRequest", "NewServiceAccount", "FeedPage"] {
+        let s = &schemas[name];
+        assert!(s.get("example").is_some() || s.get("examples").is_some(), "{name} has no example");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
