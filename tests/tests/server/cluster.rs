@@ -67,9 +67,45 @@ async fn a_reader_pulling_while_two_servers_write_sees_every_record_exactly_once
             }
         }
     });
+    // A system follows the change feed the same way, through both servers, with an API key.
+    let admin = login(&a, "admin").await;
+    let made: shared::integration::CreatedServiceAccount = admin
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v1/service-accounts",
+            &serde_json::json!({"username": "feed", "display_name": "feed", "purpose": "test",
+                "role": "province_viewer", "region": "420000"}),
+        )
+        .await
+        .expect("service account");
+    let mut system = a.client();
+    system.token = Some(made.key.key);
+    let systems = [system.clone(), on(&b, &system)];
+    let feed_done = done.clone();
+    let feed_reader = tokio::spawn(async move {
+        let (mut after, mut reads, mut changes) = (0u64, 0usize, Vec::new());
+        loop {
+            let finished = feed_done.load(Ordering::SeqCst);
+            let page: shared::integration::FeedPage =
+                systems[reads % 2].get(&format!("/api/v1/feed?after={after}&limit=5")).await.expect("feed");
+            reads += 1;
+            changes.extend(page.changes);
+            after = page.cursor;
+            if finished && !page.more {
+                return (changes, reads);
+            }
+        }
+    });
     let (ids_a, ids_b) = tokio::join!(writer(ca, da), writer(cb, db));
     done.store(true, Ordering::SeqCst);
     let (seen, pulls) = reader.await.unwrap();
+    let (changes, reads) = feed_reader.await.unwrap();
+    assert!(changes.windows(2).all(|w| w[0].seq < w[1].seq), "the feed in order, each change once");
+    let mut fed: Vec<String> = changes.iter().map(|c| c.entity_id.clone()).collect();
+    fed.sort();
+    let mut want: Vec<String> = ids_a.iter().chain(&ids_b).map(|i| i.to_string()).collect();
+    want.sort();
+    assert_eq!(fed, want, "every version once in the feed ({reads} reads)");
 
     let mut expected: Vec<InspectionId> = ids_a.into_iter().chain(ids_b).collect();
     expected.sort();
