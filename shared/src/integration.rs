@@ -145,3 +145,76 @@ pub struct FeedPage {
 /// Most changes in one page, and the number given when none is asked for.
 pub const FEED_PAGE_MAX: u32 = 5_000;
 pub const FEED_PAGE_DEFAULT: u32 = 1_000;
+
+/// A system's subscription to its region's changes, delivered to its URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewWebhook {
+    /// Where deliveries are POSTed (`http` or `https`, at most 2000 characters).
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 2000))]
+    pub url: String,
+    /// The kinds of change wanted (at least one).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 3))]
+    pub events: Vec<ChangeKind>,
+    /// Deliver the feed from its beginning instead of from now.
+    #[serde(default)]
+    pub from_start: bool,
+}
+
+/// Where a webhook's deliveries stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookState {
+    /// The last delivery was accepted (or none was due yet).
+    Delivering,
+    /// The receiver has been refusing or unreachable since `failing_since`; retried with backoff.
+    Failing,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookView {
+    pub id: String,
+    pub owner: UserId,
+    pub url: String,
+    pub events: Vec<ChangeKind>,
+    pub state: WebhookState,
+    /// The last feed sequence number delivered or given up on.
+    pub cursor: u64,
+    /// Changes delivered, and changes skipped after the receiver failed for too long.
+    pub delivered: u64,
+    pub given_up: u64,
+    /// Failed attempts at the pending delivery.
+    pub attempts: u32,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub failing_since: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub next_attempt_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub last_status: Option<u16>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+}
+
+/// A new webhook: `secret` signs every delivery and is shown only now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedWebhook {
+    pub webhook: WebhookView,
+    pub secret: String,
+}
+
+/// The body of a delivery: changes in feed order, after the previous delivery's `cursor`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookDelivery {
+    pub webhook_id: String,
+    pub changes: Vec<Change>,
+    pub cursor: u64,
+}

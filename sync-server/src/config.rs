@@ -50,6 +50,14 @@ pub struct Config {
     /// Serve `/metrics` (Prometheus text format) and count for it. Off by default: the page
     /// names routes and volumes, so expose it to the monitoring network only.
     pub metrics: bool,
+    /// Webhooks: first retry after this many milliseconds, doubling up to `webhook_retry_max_secs`.
+    pub webhook_retry_base_ms: u64,
+    pub webhook_retry_max_secs: u64,
+    /// A receiver failing this long has the changes of its pending delivery skipped (counted as
+    /// given up) so that later ones can go.
+    pub webhook_give_up_hours: u64,
+    /// How long a receiver has to answer a delivery.
+    pub webhook_timeout_secs: u64,
     /// Thresholds of the flags computed at push (`[flags]` in the file; each one optional).
     pub flags: shared::flags::FlagThresholds,
 }
@@ -75,6 +83,10 @@ impl Default for Config {
             map_tile_gcj02: false,
             public_url: None,
             metrics: false,
+            webhook_retry_base_ms: 1_000,
+            webhook_retry_max_secs: 600,
+            webhook_give_up_hours: 24,
+            webhook_timeout_secs: 10,
             flags: shared::flags::FlagThresholds::default(),
         }
     }

@@ -16,6 +16,7 @@ pub mod seed;
 pub mod seed_records;
 pub mod signatures;
 pub mod store;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -142,6 +143,7 @@ pub fn router(state: AppState) -> Router {
 /// Serve until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     tokio::spawn(log_audit_head_daily(state.clone()));
+    webhooks::spawn(state.clone());
     if !state.config.flags.cross_record_checks {
         tracing::warn!(
             "cross-record evidence checks are off: new records are not checked for reused photos, travel, credentials or copied positions"

@@ -60,6 +60,7 @@ pub const TABLES: &[&str] = &[
     "document_numbers",
     "login_attempts",
     "feed",
+    "webhooks",
 ];
 
 /// One value as the target column types it.

@@ -49,6 +49,8 @@ pub struct TestServer {
     pub clock: TestClock,
     pub dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
+    /// The webhook dispatcher, as `sync_server::serve` runs it.
+    webhooks: tokio::task::JoinHandle<()>,
     /// The PostgreSQL database this server owns (dropped with it), when on PostgreSQL.
     database: Option<String>,
     /// The prefix of the test bucket this server owns (emptied when it is dropped), when its
@@ -72,6 +74,7 @@ impl TestServer {
     pub fn stop(mut self) -> (tempfile::TempDir, std::net::SocketAddr) {
         let addr = self.addr();
         self.task.abort();
+        self.webhooks.abort();
         self.database = None;
         self.owned_prefix = None;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
@@ -163,7 +166,17 @@ impl TestServer {
         let task = tokio::spawn(async move {
             let _ = axum_serve(listener, router).await;
         });
-        TestServer { base: format!("http://{addr}"), state, clock, dir, task, database, owned_prefix }
+        let webhooks = sync_server::webhooks::spawn(state.clone());
+        TestServer {
+            base: format!("http://{addr}"),
+            state,
+            clock,
+            dir,
+            task,
+            webhooks,
+            database,
+            owned_prefix,
+        }
     }
 
     /// Overwrite (`Some`) or delete (`None`) a stored blob behind the server's back, as whoever
@@ -207,6 +220,7 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
+        self.webhooks.abort();
         if let Some(url) = self.database.take() {
             database::drop_database(&url);
         }

@@ -86,6 +86,8 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(service_accounts::post_api_key))
         .routes(routes!(service_accounts::delete_api_key))
         .routes(routes!(service_accounts::get_feed))
+        .routes(routes!(service_accounts::post_webhook, service_accounts::get_webhooks))
+        .routes(routes!(service_accounts::delete_webhook))
         .routes(routes!(inspections::get_inspection))
         .routes(routes!(inspections::review_inspection))
         .routes(routes!(documents::post_number_blocks))

@@ -94,3 +94,43 @@ pub async fn get_feed(
         .await
         .map(Json)
 }
+
+/// Subscribe to the caller's region's changes at a URL (viewers and service accounts); the
+/// secret that signs deliveries is shown once.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "integration", security(("bearer" = [])),
+    request_body = shared::integration::NewWebhook,
+    responses((status = 200, body = shared::integration::CreatedWebhook), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn post_webhook(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiJson(req): ApiJson<shared::integration::NewWebhook>,
+) -> AppResult<Json<shared::integration::CreatedWebhook>> {
+    let now = st.now();
+    blocking(move || crate::domain::webhooks::create(st.store.as_ref(), &actor, &req, now)).await.map(Json)
+}
+
+/// The caller's webhooks and how their deliveries stand (the province admin sees all).
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "integration", security(("bearer" = [])),
+    responses((status = 200, body = Vec<shared::integration::WebhookView>), (status = 401, body = ApiError),
+        (status = 403, body = ApiError)))]
+pub async fn get_webhooks(
+    State(st): State<AppState>,
+    actor: Actor,
+) -> AppResult<Json<Vec<shared::integration::WebhookView>>> {
+    blocking(move || crate::domain::webhooks::list(st.store.as_ref(), &actor)).await.map(Json)
+}
+
+/// Stop a subscription (its owner or the province admin).
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "integration", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the webhook's id")),
+    responses((status = 204), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn delete_webhook(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<StatusCode> {
+    let now = st.now();
+    blocking(move || crate::domain::webhooks::delete(st.store.as_ref(), &actor, &id, now)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -28,7 +28,7 @@ pub struct RawPage {
 }
 
 #[derive(Serialize)]
-struct RawChange {
+pub struct RawChange {
     seq: u64,
     kind: String,
     at: String,
@@ -39,7 +39,18 @@ struct RawChange {
     data: Box<RawValue>,
 }
 
+impl RawChange {
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+}
+
 impl RawPage {
+    /// The changes and the cursor to resume after.
+    pub fn into_parts(self) -> (Vec<RawChange>, u64) {
+        (self.changes, self.cursor)
+    }
+
     pub fn len(&self) -> usize {
         self.changes.len()
     }

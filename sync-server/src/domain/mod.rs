@@ -23,5 +23,6 @@ pub mod rollup;
 pub mod scope;
 pub mod service_accounts;
 pub mod tracking;
+pub mod webhooks;
 
 pub use auth::Actor;

@@ -126,6 +126,32 @@ pub struct FeedItem {
     pub data: Option<String>,
 }
 
+/// A webhook: a system's subscription to its region's change feed, and its delivery state.
+/// Times the dispatcher compares are Unix milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookRow {
+    pub id: String,
+    pub owner: UserId,
+    pub url: String,
+    /// The HMAC key deliveries are signed with (the server must keep it to sign).
+    pub secret: String,
+    /// Feed kinds delivered, comma-separated (`version,review,site`).
+    pub events: String,
+    pub created_at: OffsetDateTime,
+    /// The last feed sequence number delivered or given up on.
+    pub cursor: u64,
+    pub delivered: u64,
+    pub given_up: u64,
+    /// Failed attempts at the delivery now pending.
+    pub attempts: u32,
+    pub failing_since: Option<i64>,
+    pub next_attempt_at: Option<i64>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<i64>,
+    pub lease_until: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct DeviceRow {
     pub id: DeviceId,
@@ -615,6 +641,21 @@ pub trait Tx {
         limit: u32,
         scan: u32,
     ) -> StoreResult<(Vec<FeedItem>, u64, bool)>;
+
+    /// The last sequence number in the feed (0 when empty).
+    fn feed_last(&mut self) -> StoreResult<u64>;
+
+    // Webhooks.
+    fn insert_webhook(&mut self, w: &WebhookRow) -> StoreResult<()>;
+    fn webhook(&mut self, id: &str) -> StoreResult<Option<WebhookRow>>;
+    /// Every webhook, or those of one owner, oldest first.
+    fn webhooks(&mut self, owner: Option<&UserId>) -> StoreResult<Vec<WebhookRow>>;
+    fn delete_webhook(&mut self, id: &str) -> StoreResult<bool>;
+    /// Lease up to `limit` webhooks due at `now` (not leased, or their lease run out) until
+    /// `lease_until`, and answer them (write transaction).
+    fn claim_webhooks(&mut self, now: i64, lease_until: i64, limit: u32) -> StoreResult<Vec<WebhookRow>>;
+    /// Write a webhook's delivery state and release its lease (a deleted one stays deleted).
+    fn save_webhook_state(&mut self, w: &WebhookRow) -> StoreResult<()>;
 
     // Service accounts and their API keys.
     fn insert_service_account(&mut self, a: &ServiceAccountRow) -> StoreResult<()>;

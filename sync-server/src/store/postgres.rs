@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0005_flags_by_kind.sql"),
     include_str!("../../migrations/postgres/0006_service_accounts.sql"),
     include_str!("../../migrations/postgres/0007_feed.sql"),
+    include_str!("../../migrations/postgres/0008_webhooks.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -1049,6 +1050,89 @@ impl Tx for PgTx<'_> {
         let (scanned, last): (Option<i64>, Option<i64>) = (get(&row, 0)?, get(&row, 1)?);
         let scanned = scanned.map_or(after, |s| s as u64);
         Ok((items, scanned, last.is_some_and(|l| l as u64 > scanned)))
+    }
+
+    fn feed_last(&mut self) -> StoreResult<u64> {
+        let row = self
+            .query_opt("SELECT MAX(seq) FROM feed", &[])?
+            .ok_or_else(|| StoreError::Corrupt("no row from MAX".into()))?;
+        Ok(get::<Option<i64>>(&row, 0)?.unwrap_or(0) as u64)
+    }
+
+    fn insert_webhook(&mut self, w: &WebhookRow) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO webhooks (id, owner, url, secret, events, created_at, cursor, delivered, given_up, attempts, failing_since, next_attempt_at, last_status, last_error, last_attempt_at, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            &[
+                &w.id,
+                &w.owner.to_string(),
+                &w.url,
+                &w.secret,
+                &w.events,
+                &ts(w.created_at),
+                &(w.cursor as i64),
+                &(w.delivered as i64),
+                &(w.given_up as i64),
+                &i64::from(w.attempts),
+                &w.failing_since,
+                &w.next_attempt_at,
+                &w.last_status.map(i64::from),
+                &w.last_error,
+                &w.last_attempt_at,
+                &w.lease_until,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn webhook(&mut self, id: &str) -> StoreResult<Option<WebhookRow>> {
+        self.query_opt("SELECT id, owner, url, secret, events, created_at, cursor, delivered, given_up, attempts, failing_since, next_attempt_at, last_status, last_error, last_attempt_at, lease_until FROM webhooks WHERE id = $1", &[&id])?.map(|r| pg_webhook(&r)).transpose()
+    }
+
+    fn webhooks(&mut self, owner: Option<&UserId>) -> StoreResult<Vec<WebhookRow>> {
+        let owner = owner.map(|o| o.to_string());
+        self.query(
+            "SELECT id, owner, url, secret, events, created_at, cursor, delivered, given_up, attempts, failing_since, next_attempt_at, last_status, last_error, last_attempt_at, lease_until FROM webhooks WHERE $1::text IS NULL OR owner = $1 ORDER BY created_at, id",
+            &[&owner],
+        )?
+        .iter()
+        .map(pg_webhook)
+        .collect()
+    }
+
+    fn delete_webhook(&mut self, id: &str) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM webhooks WHERE id = $1", &[&id])? > 0)
+    }
+
+    fn claim_webhooks(&mut self, now: i64, lease_until: i64, limit: u32) -> StoreResult<Vec<WebhookRow>> {
+        self.query(
+            "UPDATE webhooks SET lease_until = $2 WHERE id IN (SELECT id FROM webhooks \
+             WHERE (next_attempt_at IS NULL OR next_attempt_at <= $1) AND (lease_until IS NULL OR lease_until <= $1) \
+             ORDER BY next_attempt_at, id LIMIT $3) RETURNING id, owner, url, secret, events, created_at, cursor, delivered, given_up, attempts, failing_since, next_attempt_at, last_status, last_error, last_attempt_at, lease_until",
+            &[&now, &lease_until, &i64::from(limit)],
+        )?
+        .iter()
+        .map(pg_webhook)
+        .collect()
+    }
+
+    fn save_webhook_state(&mut self, w: &WebhookRow) -> StoreResult<()> {
+        self.execute(
+            "UPDATE webhooks SET cursor = $2, delivered = $3, given_up = $4, attempts = $5, failing_since = $6, \
+             next_attempt_at = $7, last_status = $8, last_error = $9, last_attempt_at = $10, lease_until = NULL WHERE id = $1",
+            &[
+                &w.id,
+                &(w.cursor as i64),
+                &(w.delivered as i64),
+                &(w.given_up as i64),
+                &i64::from(w.attempts),
+                &w.failing_since,
+                &w.next_attempt_at,
+                &w.last_status.map(i64::from),
+                &w.last_error,
+                &w.last_attempt_at,
+            ],
+        )?;
+        Ok(())
     }
 
     fn insert_service_account(&mut self, a: &ServiceAccountRow) -> StoreResult<()> {
@@ -2251,6 +2335,27 @@ impl Tx for PgTx<'_> {
         self.count("SELECT COUNT(*) FROM audit")
     }
 }
+fn pg_webhook(r: &Row) -> StoreResult<WebhookRow> {
+    Ok(WebhookRow {
+        id: get(r, 0)?,
+        owner: UserId(uuid_of(get(r, 1)?)?),
+        url: get(r, 2)?,
+        secret: get(r, 3)?,
+        events: get(r, 4)?,
+        created_at: parse_ts(get(r, 5)?)?,
+        cursor: get::<i64>(r, 6)? as u64,
+        delivered: get::<i64>(r, 7)? as u64,
+        given_up: get::<i64>(r, 8)? as u64,
+        attempts: get::<i64>(r, 9)? as u32,
+        failing_since: get(r, 10)?,
+        next_attempt_at: get(r, 11)?,
+        last_status: get::<Option<i64>>(r, 12)?.map(|s| s as u16),
+        last_error: get(r, 13)?,
+        last_attempt_at: get(r, 14)?,
+        lease_until: get(r, 15)?,
+    })
+}
+
 fn pg_service_account(r: &Row) -> StoreResult<ServiceAccountRow> {
     Ok(ServiceAccountRow {
         user_id: UserId(uuid_of(get(r, 0)?)?),

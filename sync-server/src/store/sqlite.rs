@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0012_flags_by_kind.sql"),
     include_str!("../../migrations/sqlite/0013_service_accounts.sql"),
     include_str!("../../migrations/sqlite/0014_feed.sql"),
+    include_str!("../../migrations/sqlite/0015_webhooks.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -702,6 +703,89 @@ impl Tx for SqliteTx<'_> {
             .query_row(params![after as i64, scan], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let scanned = scanned.map_or(after, |s| s as u64);
         Ok((items, scanned, last.is_some_and(|l| l as u64 > scanned)))
+    }
+
+    fn feed_last(&mut self) -> StoreResult<u64> {
+        let last: Option<i64> = self.conn.query_row("SELECT MAX(seq) FROM feed", [], |r| r.get(0))?;
+        Ok(last.unwrap_or(0) as u64)
+    }
+
+    fn insert_webhook(&mut self, w: &WebhookRow) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO webhooks (id, owner, url, secret, events, created_at, cursor, delivered, given_up, attempts, failing_since, next_attempt_at, last_status, last_error, last_attempt_at, lease_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            params![
+                w.id,
+                w.owner.to_string(),
+                w.url,
+                w.secret,
+                w.events,
+                ts(w.created_at),
+                w.cursor as i64,
+                w.delivered as i64,
+                w.given_up as i64,
+                w.attempts,
+                w.failing_since,
+                w.next_attempt_at,
+                w.last_status,
+                w.last_error,
+                w.last_attempt_at,
+                w.lease_until
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn webhook(&mut self, id: &str) -> StoreResult<Option<WebhookRow>> {
+        Ok(self.conn.query_row("SELECT id, owner, url, secret, events, created_at, cursor, delivered, given_up, attempts, failing_since, next_attempt_at, last_status, last_error, last_attempt_at, lease_until FROM webhooks WHERE id = ?1", [id], webhook_row).optional()?)
+    }
+
+    fn webhooks(&mut self, owner: Option<&UserId>) -> StoreResult<Vec<WebhookRow>> {
+        let owner = owner.map(|o| o.to_string());
+        let mut st = self.conn.prepare(
+            "SELECT id, owner, url, secret, events, created_at, cursor, delivered, given_up, attempts, failing_since, next_attempt_at, last_status, last_error, last_attempt_at, lease_until FROM webhooks WHERE ?1 IS NULL OR owner = ?1 ORDER BY created_at, id",
+        )?;
+        let rows = st.query_map([owner], webhook_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_webhook(&mut self, id: &str) -> StoreResult<bool> {
+        Ok(self.conn.execute("DELETE FROM webhooks WHERE id = ?1", [id])? > 0)
+    }
+
+    fn claim_webhooks(&mut self, now: i64, lease_until: i64, limit: u32) -> StoreResult<Vec<WebhookRow>> {
+        let due = "(next_attempt_at IS NULL OR next_attempt_at <= ?1) AND (lease_until IS NULL OR lease_until <= ?1)";
+        let mut rows = {
+            let mut st = self
+                .conn
+                .prepare(&format!("SELECT id, owner, url, secret, events, created_at, cursor, delivered, given_up, attempts, failing_since, next_attempt_at, last_status, last_error, last_attempt_at, lease_until FROM webhooks WHERE {due} ORDER BY next_attempt_at, id LIMIT ?2"))?;
+            st.query_map(params![now, limit], webhook_row)?.collect::<Result<Vec<_>, _>>()?
+        };
+        for w in &mut rows {
+            self.conn
+                .execute("UPDATE webhooks SET lease_until = ?2 WHERE id = ?1", params![w.id, lease_until])?;
+            w.lease_until = Some(lease_until);
+        }
+        Ok(rows)
+    }
+
+    fn save_webhook_state(&mut self, w: &WebhookRow) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE webhooks SET cursor = ?2, delivered = ?3, given_up = ?4, attempts = ?5, failing_since = ?6, \
+             next_attempt_at = ?7, last_status = ?8, last_error = ?9, last_attempt_at = ?10, lease_until = NULL WHERE id = ?1",
+            params![
+                w.id,
+                w.cursor as i64,
+                w.delivered as i64,
+                w.given_up as i64,
+                w.attempts,
+                w.failing_since,
+                w.next_attempt_at,
+                w.last_status,
+                w.last_error,
+                w.last_attempt_at
+            ],
+        )?;
+        Ok(())
     }
 
     fn insert_service_account(&mut self, a: &ServiceAccountRow) -> StoreResult<()> {
@@ -1961,6 +2045,27 @@ impl Tx for SqliteTx<'_> {
         }
         Ok(())
     }
+}
+
+fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRow> {
+    Ok(WebhookRow {
+        id: r.get(0)?,
+        owner: UserId(uuid_col(r.get(1)?)?),
+        url: r.get(2)?,
+        secret: r.get(3)?,
+        events: r.get(4)?,
+        created_at: parse_ts(&r.get::<_, String>(5)?)?,
+        cursor: r.get::<_, i64>(6)? as u64,
+        delivered: r.get::<_, i64>(7)? as u64,
+        given_up: r.get::<_, i64>(8)? as u64,
+        attempts: r.get(9)?,
+        failing_since: r.get(10)?,
+        next_attempt_at: r.get(11)?,
+        last_status: r.get(12)?,
+        last_error: r.get(13)?,
+        last_attempt_at: r.get(14)?,
+        lease_until: r.get(15)?,
+    })
 }
 
 fn service_account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ServiceAccountRow> {

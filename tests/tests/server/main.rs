@@ -29,6 +29,7 @@ mod scopes;
 mod seed;
 mod signatures;
 mod tracking;
+mod webhooks;
 mod wire;
 
 use qingliu_tests::fixture::{self, Fixture, PASSWORD};
