@@ -142,7 +142,7 @@ async fn deliver(state: AppState, client: reqwest::Client, mut w: WebhookRow) {
         Ok(None) => {
             // The owner is gone or disabled: nothing is delivered in their name.
             w.next_attempt_at = Some(ms(now) + 60_000);
-            w.last_error = Some("owner disabled".into());
+            w.last_error = Some("订阅者已停用".into());
             return save(&state, w).await;
         }
         Err(e) => {
@@ -183,9 +183,10 @@ async fn deliver(state: AppState, client: reqwest::Client, mut w: WebhookRow) {
     let outcome = match sent {
         Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
         Ok(r) => Err((Some(r.status().as_u16()), format!("HTTP {}", r.status().as_u16()))),
-        Err(e) => {
-            Err((None, if e.is_timeout() { "timed out".to_string() } else { "unreachable".to_string() }))
-        }
+        Err(e) => Err((
+            None,
+            if e.is_timeout() { "接收方超时".to_string() } else { "无法连接接收方".to_string() },
+        )),
     };
     match outcome {
         Ok(status) => {
@@ -204,7 +205,7 @@ async fn deliver(state: AppState, client: reqwest::Client, mut w: WebhookRow) {
             let since = *w.failing_since.get_or_insert(ms(now));
             let give_up_ms = (cfg.webhook_give_up_hours as i64).saturating_mul(3_600_000);
             if ms(now) - since >= give_up_ms {
-                w.last_error = Some(format!("{error}; gave up on changes {}–{next_cursor}", w.cursor + 1));
+                w.last_error = Some(format!("{error}；已放弃第 {}–{next_cursor} 号变更", w.cursor + 1));
                 tracing::warn!(webhook = %w.id, from = w.cursor + 1, to = next_cursor, "webhook delivery given up");
                 w.given_up += n;
                 w.cursor = next_cursor;

@@ -463,7 +463,7 @@ async fn province_admin_reads_every_village_and_every_site_in_chromium() {
 async fn province_admin_gives_a_system_a_key_and_revokes_it_in_chromium() {
     assert!(dist().join("index.html").exists(), "ui/dist missing: run scripts/build-ui.sh first");
     let server = TestServer::start_with(|c| c.console_dir = Some(dist())).await;
-    fixture::install(server.state.store.as_ref());
+    let fx = fixture::install(server.state.store.as_ref());
     let base = server.base.clone();
     let home = tempfile::tempdir().unwrap();
     let (_driver_proc, driver_base) = chromedriver(home.path()).await;
@@ -492,6 +492,38 @@ async fn province_admin_gives_a_system_a_key_and_revokes_it_in_chromium() {
         (shared::auth::Role::ProvinceViewer, "420000000000")
     );
     assert!(system.get::<serde_json::Value>("/api/v1/feed").await.is_ok());
+
+    // The system subscribes a receiver that is down; a record arrives; the admin page shows
+    // the subscription failing, with the receiver's error.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let hook: shared::integration::CreatedWebhook = system
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v1/webhooks",
+            &serde_json::json!({"url": format!("http://{closed}/hook"), "events": ["version"]}),
+        )
+        .await
+        .unwrap();
+    let mut a = ApiClient::new(&base);
+    a.login("inspector_a", PASSWORD).await.unwrap();
+    let device = DeviceId::new();
+    a.register_device(device, "平板").await.unwrap();
+    a.push(&batch(device, vec![submit(1, &water_body(fx.site("water1").id, vec![], None))])).await.unwrap();
+    let row = format!("#webhooks tr[data-webhook='{}'][data-state=failing]", hook.webhook.id);
+    let mut shown = false;
+    for _ in 0..100 {
+        d.click("#webhooks-reload").await;
+        if d.find(&row).await.is_some() {
+            shown = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(shown, "the failing subscription is shown");
+    let text = d.wait_text(&row, 20, |t| t.contains("无法连接")).await;
+    assert!(text.contains("失败重试中"), "{text}");
+    d.script("document.querySelector('#webhooks').scrollIntoView()").await;
+    d.screenshot(&shots.join("console-webhooks.png")).await;
 
     // Revoked from the page: the next request with it is refused; the page shows it revoked
     // and nowhere the key itself (the one-time notice aside).

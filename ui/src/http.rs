@@ -235,6 +235,15 @@ pub async fn revoke_api_key(id: UserId, key_id: &str) -> Result<(), ApiError> {
     text(resp).await.map(drop)
 }
 
+pub async fn webhooks() -> Result<Vec<shared::integration::WebhookView>, ApiError> {
+    get("/api/v1/webhooks").await
+}
+
+pub async fn delete_webhook(id: &str) -> Result<(), ApiError> {
+    let resp = send("DELETE", &format!("/api/v1/webhooks/{}", enc(id)), None).await?;
+    text(resp).await.map(drop)
+}
+
 /// The console map's points: sites in scope (or in `region`) and records waiting for review.
 pub async fn map_points(region: Option<&RegionCode>) -> Result<shared::console::MapPoints, ApiError> {
     match region {

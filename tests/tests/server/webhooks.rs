@@ -222,7 +222,7 @@ async fn deliveries_are_signed_in_order_survive_a_receiver_outage_and_give_up_vi
     .await;
     let seen_by_admin = views(&admin).await;
     let d = seen_by_admin.iter().find(|v| v.id == id).expect("the admin sees every subscription");
-    assert!(d.last_error.as_deref().unwrap_or("").contains("gave up"), "{d:?}");
+    assert!(d.last_error.as_deref().unwrap_or("").contains("已放弃"), "{d:?}");
     assert_eq!(d.delivered, 0);
     assert_eq!(seen_by_admin.iter().find(|v| v.id == hook.webhook.id).unwrap().delivered, 8);
 

@@ -50,6 +50,7 @@ pub fn Admin() -> impl IntoView {
         <Targets/>
         <Users/>
         <ServiceAccounts/>
+        <Webhooks/>
         <AuditLog/>
     }
 }
@@ -401,6 +402,69 @@ fn ServiceAccounts() -> impl IntoView {
                 <div><label for="sa-purpose">{move || ctx.t("purpose")}</label><input id="sa-purpose" on:input=move |ev| purpose.set(event_target_value(&ev))/></div>
             </div>
             <p><button id="create-service-account" class="primary" on:click=create>{move || ctx.t("create")}</button></p>
+        </section>
+    }
+}
+
+/// Every subscription of the connected systems and how its deliveries stand.
+#[component]
+fn Webhooks() -> impl IntoView {
+    use shared::integration::{WebhookState, WebhookView};
+    let ctx = cctx();
+    let hooks = RwSignal::new(Vec::<WebhookView>::new());
+    let reload = move || {
+        spawn_local(async move {
+            match http::webhooks().await {
+                Ok(h) => hooks.set(h),
+                Err(e) => ctx.fail(e),
+            }
+        })
+    };
+    reload();
+    let remove = move |id: String| {
+        spawn_local(async move {
+            match http::delete_webhook(&id).await {
+                Ok(()) => reload(),
+                Err(e) => ctx.fail(e),
+            }
+        })
+    };
+    view! {
+        <section class="card" id="webhooks">
+            <h3>{move || ctx.t("webhooks")}" "<button class="small" id="webhooks-reload" on:click=move |_| reload()>"↻"</button></h3>
+            <p class="muted small">{move || ctx.t("webhooks_help")}</p>
+            <table class="table">
+                <thead><tr><th>"URL"</th><th>{move || ctx.t("events")}</th><th>{move || ctx.t("status")}</th>
+                    <th>{move || ctx.t("delivered")}</th><th>{move || ctx.t("given_up")}</th><th>{move || ctx.t("last_error")}</th><th></th></tr></thead>
+                <tbody>{move || hooks.get().into_iter().map(|h| {
+                    let id = h.id.clone();
+                    let failing = h.state == WebhookState::Failing;
+                    let events = h
+                        .events
+                        .iter()
+                        .map(|e| match e {
+                            shared::integration::ChangeKind::Version => ctx.t("ev_version"),
+                            shared::integration::ChangeKind::Review => ctx.t("ev_review"),
+                            shared::integration::ChangeKind::Site => ctx.t("ev_site"),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("、");
+                    view! {
+                        <tr data-webhook=h.id.clone() data-state=if failing { "failing" } else { "delivering" }>
+                            <td class="small"><code>{h.url.clone()}</code></td>
+                            <td class="small">{events}</td>
+                            <td><span class="badge" class:refused=failing class:approved=!failing>
+                                {if failing { ctx.t("wh_failing") } else { ctx.t("wh_delivering") }}
+                                {(h.attempts > 0).then(|| format!(" ×{}", h.attempts))}
+                            </span></td>
+                            <td class="num">{h.delivered}</td>
+                            <td class="num">{h.given_up}</td>
+                            <td class="small">{h.last_error.clone().unwrap_or_default()}</td>
+                            <td><button class="danger small" on:click=move |_| remove(id.clone())>{ctx.t("delete")}</button></td>
+                        </tr>
+                    }
+                }).collect_view()}</tbody>
+            </table>
         </section>
     }
 }
