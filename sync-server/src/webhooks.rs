@@ -25,8 +25,11 @@ use crate::store::WebhookRow;
 
 /// How often a server looks for subscriptions with something to deliver.
 const TICK: Duration = Duration::from_millis(200);
-/// How long one delivery holds its subscription's lease.
-const LEASE_MS: i64 = 120_000;
+/// How long one delivery holds its subscription's lease: well past the receiver's time to
+/// answer, so that no other server starts the next delivery while this one is in flight.
+fn lease_ms(cfg: &crate::config::Config) -> i64 {
+    (cfg.webhook_timeout_secs as i64).saturating_mul(2).saturating_add(60).saturating_mul(1000)
+}
 /// Most changes in one delivery.
 const BATCH: u32 = 100;
 
@@ -76,13 +79,11 @@ pub async fn run(state: AppState) {
     };
     loop {
         match claim(&state).await {
+            // Each delivery runs on its own (a slow receiver holds only its own subscription,
+            // whose lease keeps other ticks and servers off it until it is done).
             Ok(claimed) => {
-                let mut running = Vec::new();
                 for w in claimed {
-                    running.push(tokio::spawn(deliver(state.clone(), client.clone(), w)));
-                }
-                for r in running {
-                    let _ = r.await;
+                    tokio::spawn(deliver(state.clone(), client.clone(), w));
                 }
             }
             Err(e) => tracing::warn!(error = %e, "webhooks not claimed"),
@@ -96,6 +97,7 @@ pub async fn run(state: AppState) {
 async fn claim(state: &AppState) -> crate::error::AppResult<Vec<WebhookRow>> {
     let store = state.store.clone();
     let now = ms(state.now());
+    let lease = lease_ms(&state.config);
     crate::blocking(move || {
         let due = |w: &WebhookRow, last: u64| {
             w.cursor < last
@@ -111,8 +113,7 @@ async fn claim(state: &AppState) -> crate::error::AppResult<Vec<WebhookRow>> {
         }
         let mut tx = store.write()?;
         let last = tx.feed_last()?;
-        let claimed: Vec<WebhookRow> =
-            tx.claim_webhooks(now, now + LEASE_MS, 16)?.into_iter().collect::<Vec<_>>();
+        let claimed = tx.claim_webhooks(now, now + lease, 16)?;
         // Claimed but with nothing new: give the lease back at once.
         let (work, idle): (Vec<_>, Vec<_>) = claimed.into_iter().partition(|w| w.cursor < last);
         for w in &idle {
