@@ -53,6 +53,13 @@ pub fn targets(store: &dyn Store, actor: &Actor, region: &RegionCode, year: i32)
     Ok(store.read()?.targets(year, region)?)
 }
 
+/// A new account's user name (people's and systems'): 1–100 characters, no surrounding blanks.
+pub(crate) fn username_error(username: &str) -> Option<shared::FieldError> {
+    (!name_ok(username.trim()) || username.trim() != username).then(|| {
+        shared::FieldError::new("username", ErrorCode::InvalidValue, "用户名为 1–100 个字符，不含空白首尾")
+    })
+}
+
 pub(crate) fn name_ok(s: &str) -> bool {
     !s.is_empty() && s.chars().count() <= limits::SHORT_TEXT && !s.chars().any(char::is_control)
 }
@@ -223,14 +230,7 @@ pub fn create_user(
     now: OffsetDateTime,
 ) -> AppResult<UserView> {
     require_admin(actor, &req.region)?;
-    let mut fields = Vec::new();
-    if !name_ok(req.username.trim()) || req.username.trim() != req.username {
-        fields.push(shared::FieldError::new(
-            "username",
-            ErrorCode::InvalidValue,
-            "用户名为 1–100 个字符，不含空白首尾",
-        ));
-    }
+    let mut fields: Vec<_> = username_error(&req.username).into_iter().collect();
     check_user(&mut fields, &req.display_name, Some(&req.password), req.role, &req.region, &req.villages);
     if !fields.is_empty() {
         return Err(AppError::Api(shared::ApiError::validation(fields)));

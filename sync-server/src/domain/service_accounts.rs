@@ -15,7 +15,7 @@ use shared::{FieldError, UserId};
 use time::{Duration, OffsetDateTime};
 
 use crate::domain::Actor;
-use crate::domain::admin::{name_ok, regions_exist, require_admin};
+use crate::domain::admin::{name_ok, regions_exist, require_admin, username_error};
 use crate::domain::auth::token_hash;
 use crate::domain::scope;
 use crate::error::{AppError, AppResult};
@@ -80,14 +80,7 @@ pub fn create(
     now: OffsetDateTime,
 ) -> AppResult<CreatedServiceAccount> {
     require_admin(actor, &req.region)?;
-    let mut fields = Vec::new();
-    if !name_ok(&req.username) || req.username.trim() != req.username {
-        fields.push(FieldError::new(
-            "username",
-            ErrorCode::InvalidValue,
-            "用户名为 1–100 个字符，不含空白首尾",
-        ));
-    }
+    let mut fields: Vec<_> = username_error(&req.username).into_iter().collect();
     if !name_ok(req.display_name.trim()) {
         fields.push(FieldError::new("display_name", ErrorCode::InvalidValue, "名称为 1–100 个字符"));
     }
