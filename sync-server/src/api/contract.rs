@@ -60,3 +60,79 @@ fn complete(op: &mut Operation) {
     }
     add("503", "The database or the blob store cannot be reached right now; retry (`unavailable`).");
 }
+
+/// Give each variant of a tagged union its own named schema, with a discriminator.
+///
+/// serde's internally tagged enums (`#[serde(tag = "kind")]`: an inspection's body, a site's
+/// details) come out of `utoipa` as `oneOf` of inline `allOf [variant, {kind: enum [tag]}]`,
+/// which client generators cannot turn into types (openapi-python-client drops `Inspection`
+/// and `Site` with them). Named variants (`InspectionBody_water_body`, …) and a discriminator
+/// describe exactly the same JSON, in the form generators read.
+pub fn name_union_variants(doc: &mut serde_json::Value) {
+    use serde_json::{Map, Value, json};
+    let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else { return };
+    let mut added = Map::new();
+    for (name, schema) in schemas.iter_mut() {
+        let Some(items) = schema.get("oneOf").and_then(Value::as_array) else { continue };
+        // Each item: allOf [ {$ref}, {type: object, required: [tag], properties: {tag: {enum: [v]}}} ].
+        let tagged: Option<Vec<(String, String, Value)>> = items
+            .iter()
+            .map(|item| {
+                let parts = item.get("allOf")?.as_array()?;
+                let inline = parts.iter().find(|p| p.get("$ref").is_none())?;
+                let props = inline.get("properties")?.as_object()?;
+                if props.len() != 1 {
+                    return None;
+                }
+                let (tag, prop) = props.iter().next()?;
+                let value = prop.get("enum")?.as_array()?.first()?.as_str()?;
+                Some((tag.clone(), value.to_string(), item.clone()))
+            })
+            .collect();
+        let Some(tagged) = tagged.filter(|t| !t.is_empty() && t.iter().all(|(tag, ..)| *tag == t[0].0))
+        else {
+            continue;
+        };
+        let tag = tagged[0].0.clone();
+        let mut refs = Vec::new();
+        let mut mapping = Map::new();
+        for (_, value, item) in tagged {
+            let variant = format!("{name}_{value}");
+            let reference = format!("#/components/schemas/{variant}");
+            added.insert(variant, item);
+            mapping.insert(value, Value::String(reference.clone()));
+            refs.push(json!({ "$ref": reference }));
+        }
+        schema["oneOf"] = Value::Array(refs);
+        schema["discriminator"] = json!({ "propertyName": tag, "mapping": mapping });
+    }
+    schemas.extend(added);
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn tagged_variants_become_named_schemas_behind_a_discriminator() {
+        let variant = |r: &str, v: &str| {
+            json!({"allOf": [{"$ref": format!("#/components/schemas/{r}")},
+                {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string", "enum": [v]}}}]})
+        };
+        let mut doc = json!({"components": {"schemas": {
+            "Body": {"oneOf": [variant("A", "a"), variant("B", "b")]},
+            "Plain": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+        }}});
+        let a = variant("A", "a");
+        super::name_union_variants(&mut doc);
+        let s = &doc["components"]["schemas"];
+        assert_eq!(
+            s["Body"]["oneOf"],
+            json!([{"$ref": "#/components/schemas/Body_a"}, {"$ref": "#/components/schemas/Body_b"}])
+        );
+        assert_eq!(s["Body"]["discriminator"]["propertyName"], "kind");
+        assert_eq!(s["Body"]["discriminator"]["mapping"]["b"], "#/components/schemas/Body_b");
+        assert_eq!(s["Body_a"], a, "the variant is the same schema, named");
+        assert!(s["Plain"].get("discriminator").is_none(), "other unions stay as they are");
+    }
+}

@@ -109,7 +109,9 @@ pub fn build(state: AppState) -> Router {
     // Only when configured: the document describes the routes this server answers.
     let (api, mut doc) = if cfg.metrics { api.routes(routes!(meta::metrics)) } else { api }.split_for_parts();
     contract::complete_error_answers(&mut doc);
-    let doc_json = doc.to_pretty_json().unwrap_or_else(|_| "{}".into());
+    let mut doc = serde_json::to_value(&doc).unwrap_or_default();
+    contract::name_union_variants(&mut doc);
+    let doc_json = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
     let api = api
         .route(
             "/api/openapi.json",

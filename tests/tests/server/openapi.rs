@@ -98,6 +98,16 @@ async fn document_matches_the_routes() {
     assert_eq!(schemas["Target"]["properties"]["year"]["maximum"], 2100);
     assert_eq!(schemas["RegionCode"]["pattern"], "^[0-9]{6}([0-9]{6})?$");
     assert_eq!(schemas["ReviewRequest"]["properties"]["comment"]["maxLength"], 2000);
+    // Tagged unions as generators read them: named variants behind a discriminator.
+    for (union, tag) in [("InspectionBody", "kind"), ("SiteDetails", "kind")] {
+        assert_eq!(schemas[union]["discriminator"]["propertyName"], tag);
+        let variants = schemas[union]["oneOf"].as_array().unwrap();
+        assert!(variants.len() >= 4);
+        for v in variants {
+            let name = v["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
+            assert!(schemas.contains_key(name), "{name} is not a component");
+        }
+    }
     for name in ["LoginRequest", "ReviewRequest", "NewServiceAccount", "FeedPage"] {
         let s = &schemas[name];
         assert!(s.get("example").is_some() || s.get("examples").is_some(), "{name} has no example");
