@@ -6,32 +6,25 @@
 #[macro_export]
 #[doc(hidden)]
 macro_rules! string_schema {
-    ($t:ty, $desc:expr, pattern = $pattern:expr) => {
+    (@impl $t:ty, $desc:expr, $pattern:expr) => {
         #[cfg(feature = "openapi")]
         impl utoipa::PartialSchema for $t {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
                     .description(Some($desc))
-                    .pattern(Some($pattern))
+                    .pattern($pattern)
                     .into()
             }
         }
         #[cfg(feature = "openapi")]
         impl utoipa::ToSchema for $t {}
     };
+    ($t:ty, $desc:expr, pattern = $pattern:expr) => {
+        $crate::string_schema!(@impl $t, $desc, Some($pattern));
+    };
     ($t:ty, $desc:expr) => {
-        #[cfg(feature = "openapi")]
-        impl utoipa::PartialSchema for $t {
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::String)
-                    .description(Some($desc))
-                    .into()
-            }
-        }
-        #[cfg(feature = "openapi")]
-        impl utoipa::ToSchema for $t {}
+        $crate::string_schema!(@impl $t, $desc, None::<&str>);
     };
 }
 
